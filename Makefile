@@ -1,0 +1,42 @@
+# marketreact — every target creates or refreshes .venv itself, so each works on a fresh machine.
+PY      ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+STAMP   := $(VENV)/.installed
+SHARED  ?= ../shared/data
+OUT     ?= results
+
+.PHONY: venv demo test test-all lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev,garch]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## The GoTo–TikTok event study end to end (offline on ../shared/data when present, Yahoo otherwise).
+demo: venv
+	@if [ -d "$(SHARED)/prices" ]; then prices="csv:$(SHARED)/prices"; else prices="yahoo"; fi; \
+	echo "prices: $$prices"; \
+	$(BIN)/marketreact study data/events/goto_tiktok.csv --prices "$$prices" --out $(OUT)/goto
+
+## The default test run (a few minutes at most; no network).
+test: venv
+	$(BIN)/python -m pytest -q -m "not slow"
+
+## Everything, slow tests included.
+test-all: venv
+	$(BIN)/python -m pytest -q
+
+lint: venv
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests || true
+	$(BIN)/mypy
+
+bench: venv
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

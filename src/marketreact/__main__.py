@@ -1,0 +1,3 @@
+from marketreact.cli import app
+
+app(prog_name="marketreact")

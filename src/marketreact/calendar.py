@@ -1,0 +1,294 @@
+"""Exchanges, trading sessions and day 0.
+
+Rules
+-----
+* A ticker's listing exchange comes from its Yahoo suffix (``.JK`` -> IDX,
+  no suffix -> NYSE, ...) unless the event names one.
+* The sessions of an exchange are the exchange_calendars sessions on which its
+  market index actually traded, wherever the index series covers the span.
+  Calendars miss ad-hoc closures (IDX collective leave on 2022-04-29, for
+  instance); an index that did not print that day shows it.
+* Day 0 of an event is the first session whose close is strictly after the
+  moment the news became public. A date-only event uses that date's session
+  when its timing is ``pre``, ``intra`` or ``unknown`` (the next session if the
+  date is not one) and the next session when its timing is ``post``.
+* IDX's closing auction runs to 16:00 Jakarta time, ten minutes after the
+  15:50 close that exchange_calendars models, so news up to 16:00 can still
+  move the day's closing price: closes of XIDX are moved to 16:00.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from marketreact.errors import InputError
+
+#: Yahoo ticker suffix -> ISO 10383 MIC of the exchange_calendars calendar.
+SUFFIX_EXCHANGE: dict[str, str] = {
+    "": "XNYS",
+    ".JK": "XIDX",
+    ".L": "XLON",
+    ".T": "XTKS",
+    ".HK": "XHKG",
+    ".SI": "XSES",
+    ".AX": "XASX",
+    ".TO": "XTSE",
+    ".DE": "XETR",
+    ".F": "XFRA",
+    ".PA": "XPAR",
+    ".AS": "XAMS",
+    ".BR": "XBRU",
+    ".MI": "XMIL",
+    ".MC": "XMAD",
+    ".SW": "XSWX",
+    ".ST": "XSTO",
+    ".OL": "XOSL",
+    ".CO": "XCSE",
+    ".HE": "XHEL",
+    ".KS": "XKRX",
+    ".SS": "XSHG",
+    ".SZ": "XSHG",
+    ".BO": "XBOM",
+    ".NS": "XBOM",
+    ".KL": "XKLS",
+    ".BK": "XBKK",
+    ".NZ": "XNZE",
+    ".SA": "BVMF",
+    ".MX": "XMEX",
+    ".JO": "XJSE",
+    ".TW": "XTAI",
+}
+
+#: Friendly names accepted in an ``exchange`` column.
+EXCHANGE_ALIASES: dict[str, str] = {
+    "IDX": "XIDX",
+    "JK": "XIDX",
+    "NYSE": "XNYS",
+    "NASDAQ": "XNYS",
+    "XNAS": "XNYS",
+    "LSE": "XLON",
+    "TSE": "XTKS",
+    "HKEX": "XHKG",
+    "SGX": "XSES",
+    "ASX": "XASX",
+    "TSX": "XTSE",
+    "XETRA": "XETR",
+    "EURONEXT": "XPAR",
+}
+
+#: Default market index per exchange (Yahoo symbols).
+DEFAULT_MARKET: dict[str, str] = {
+    "XIDX": "^JKSE",
+    "XNYS": "^GSPC",
+    "XLON": "^FTSE",
+    "XTKS": "^N225",
+    "XHKG": "^HSI",
+    "XSES": "^STI",
+    "XASX": "^AXJO",
+    "XTSE": "^GSPTSE",
+    "XETR": "^GDAXI",
+    "XFRA": "^GDAXI",
+    "XPAR": "^FCHI",
+    "XAMS": "^AEX",
+    "XKRX": "^KS11",
+    "XSHG": "000001.SS",
+    "XBOM": "^BSESN",
+    "XKLS": "^KLSE",
+    "XTAI": "^TWII",
+}
+
+#: Extra minutes after the calendar close during which a closing auction sets the price.
+CLOSING_AUCTION_MINUTES: dict[str, int] = {"XIDX": 10}
+
+
+def _known_calendars() -> frozenset[str]:
+    import exchange_calendars as xcals
+
+    return frozenset(xcals.get_calendar_names(include_aliases=True))
+
+
+def exchange_for_ticker(ticker: str) -> str | None:
+    """Return the MIC of the exchange a Yahoo ticker is listed on.
+
+    Parameters
+    ----------
+    ticker : str
+        A Yahoo symbol such as ``"GOTO.JK"`` or ``"SE"``.
+
+    Returns
+    -------
+    str or None
+        The calendar code (``"XIDX"``, ``"XNYS"``, ...) or None when the suffix is unknown.
+    """
+    ticker = ticker.strip().upper()
+    if ticker.startswith("^"):
+        return None
+    head, dot, suffix = ticker.rpartition(".")
+    if not dot or not head:
+        return SUFFIX_EXCHANGE[""]
+    # Share classes such as BRK.B have one-letter suffixes that are not exchanges.
+    if len(suffix) == 1 and f".{suffix}" not in SUFFIX_EXCHANGE:
+        return SUFFIX_EXCHANGE[""]
+    return SUFFIX_EXCHANGE.get(f".{suffix}")
+
+
+def normalise_exchange(name: str) -> str | None:
+    """Map an exchange name or MIC to a known calendar code, or None if unknown."""
+    code = name.strip().upper()
+    code = EXCHANGE_ALIASES.get(code, code)
+    return code if code in _known_calendars() else None
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar(exchange: str, start: str, end: str):  # type: ignore[no-untyped-def]
+    import exchange_calendars as xcals
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return xcals.get_calendar(exchange, start=start, end=end)
+
+
+@functools.lru_cache(maxsize=64)
+def calendar_bounds(exchange: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Return the first and last date exchange_calendars can model for ``exchange``."""
+    import exchange_calendars as xcals
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cal = xcals.get_calendar(exchange)
+    first, last = cal.bound_min(), cal.bound_max()
+    lo = pd.Timestamp(first) if first is not None else pd.Timestamp("1900-01-01")
+    hi = pd.Timestamp(last) if last is not None else pd.Timestamp(cal.last_session)
+    return lo.tz_localize(None), hi.tz_localize(None)
+
+
+@dataclass(frozen=True)
+class TradingSessions:
+    """The trading sessions of one exchange over a span.
+
+    Attributes
+    ----------
+    exchange : str
+        Calendar code.
+    labels : pandas.DatetimeIndex
+        Session dates (tz-naive midnights), ascending.
+    closes : pandas.DatetimeIndex
+        UTC close time of each session (closing auction included).
+    dropped : pandas.DatetimeIndex
+        Calendar sessions removed because the market index did not trade.
+    reference : str or None
+        Ticker of the index that confirmed the sessions, if any.
+    """
+
+    exchange: str
+    labels: pd.DatetimeIndex
+    closes: pd.DatetimeIndex
+    dropped: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))
+    reference: str | None = None
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def exchange_sessions(
+    exchange: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    index_dates: pd.DatetimeIndex | None = None,
+    reference: str | None = None,
+) -> TradingSessions:
+    """Build the sessions of an exchange between two dates.
+
+    Parameters
+    ----------
+    exchange : str
+        Calendar code (``"XIDX"``).
+    start, end : pandas.Timestamp
+        First and last date (inclusive, tz-naive).
+    index_dates : pandas.DatetimeIndex, optional
+        Dates on which the exchange's market index traded. Calendar sessions
+        inside the index's coverage on which it did not trade are dropped.
+    reference : str, optional
+        The index ticker, recorded for diagnostics.
+
+    Returns
+    -------
+    TradingSessions
+    """
+    lo, hi = calendar_bounds(exchange)
+    start = max(pd.Timestamp(start).normalize(), lo)
+    end = min(pd.Timestamp(end).normalize(), hi)
+    if start > end:
+        raise InputError(
+            f"no sessions for {exchange} between {start.date()} and {end.date()} "
+            "(outside the calendar's range)"
+        )
+    cal = _calendar(exchange, str(start.date()), str(end.date()))
+    schedule = cal.schedule.loc[start:end]
+    labels = pd.DatetimeIndex(schedule.index).tz_localize(None).astype("datetime64[ns]")
+    closes = pd.DatetimeIndex(schedule["close"]).tz_convert("UTC").astype("datetime64[ns, UTC]")
+    extra = CLOSING_AUCTION_MINUTES.get(exchange, 0)
+    if extra:
+        closes = closes + pd.Timedelta(minutes=extra)
+    dropped = pd.DatetimeIndex([], dtype="datetime64[ns]")
+    if index_dates is not None and len(index_dates):
+        index_dates = pd.DatetimeIndex(index_dates).astype("datetime64[ns]")
+        covered = (labels >= index_dates.min()) & (labels <= index_dates.max())
+        traded = labels.isin(index_dates)
+        keep = ~covered | traded
+        dropped = labels[~keep]
+        labels, closes = labels[keep], closes[keep]
+    labels.name = "session"
+    return TradingSessions(exchange, labels, closes, dropped, reference)
+
+
+TIMINGS = ("pre", "intra", "post", "unknown")
+
+
+def anchor_day0(
+    sessions: TradingSessions,
+    timestamps: pd.Series,
+    dates: pd.Series,
+    timings: pd.Series,
+) -> np.ndarray:
+    """Find the position of day 0 in ``sessions`` for many events at once.
+
+    Parameters
+    ----------
+    sessions : TradingSessions
+        The exchange's sessions.
+    timestamps : pandas.Series
+        tz-aware UTC publication times; NaT where the event has only a date.
+    dates : pandas.Series
+        tz-naive dates for date-only events (ignored where a timestamp is set).
+    timings : pandas.Series
+        ``pre``, ``intra``, ``post`` or ``unknown`` for date-only events.
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer positions into ``sessions.labels``; ``len(sessions)`` where the
+        event falls after the last session.
+    """
+    n = len(timestamps)
+    pos = np.full(n, len(sessions), dtype=np.int64)
+    ts = pd.to_datetime(timestamps, utc=True)
+    has_ts = ts.notna().to_numpy()
+    if has_ts.any():
+        close_ns = sessions.closes.as_unit("ns").asi8
+        ts_ns = pd.DatetimeIndex(ts[has_ts]).as_unit("ns").asi8
+        pos[has_ts] = np.searchsorted(close_ns, ts_ns, side="right")
+    only_date = ~has_ts
+    if only_date.any():
+        label_ns = sessions.labels.as_unit("ns").asi8
+        d = pd.DatetimeIndex(pd.to_datetime(dates[only_date])).as_unit("ns").asi8
+        after_close = (timings[only_date] == "post").to_numpy()
+        left = np.searchsorted(label_ns, d, side="left")
+        right = np.searchsorted(label_ns, d, side="right")
+        pos[only_date] = np.where(after_close, right, left)
+    return pos

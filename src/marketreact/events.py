@@ -1,0 +1,311 @@
+"""Event catalogues: load, validate and normalise dated news events.
+
+A catalogue is a CSV or JSON Lines file with one event per row:
+
+``event_id, ticker`` (required), and either ``timestamp`` (ISO 8601 with a UTC
+offset, e.g. ``2023-12-05T10:30:00+07:00``) or ``date`` (``YYYY-MM-DD``) with
+``timing`` in ``pre | intra | post | unknown``. Optional columns: ``headline,
+source, url, sentiment, market, exchange``; any other column is kept as an
+event attribute (numeric where every value parses as a number).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from marketreact._typing import StrPath
+from marketreact.calendar import TIMINGS, exchange_for_ticker, normalise_exchange
+from marketreact.errors import InputError, InputProblem
+
+REQUIRED = ("event_id", "ticker")
+OPTIONAL = ("timestamp", "date", "timing", "headline", "source", "url", "sentiment", "market",
+            "exchange")
+_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+_NAIVE = re.compile(_TIME + r"$", re.IGNORECASE)
+_WITH_OFFSET = re.compile(_TIME + r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SENTIMENT_WORDS = {"positive": 1.0, "pos": 1.0, "negative": -1.0, "neg": -1.0, "neutral": 0.0,
+                    "neu": 0.0}
+
+
+@dataclass(frozen=True)
+class EventCatalogue:
+    """A validated set of events.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        One row per valid event with columns ``event_id, ticker, exchange,
+        market, timestamp`` (UTC, NaT for date-only events), ``date``
+        (tz-naive), ``timing``, ``line`` (source line) and every optional or
+        extra column of the input.
+    problems : tuple of InputProblem
+        Problems with rows that were left out (empty when the input was clean).
+    source : str
+        Where the events came from.
+    """
+
+    frame: pd.DataFrame
+    problems: tuple[InputProblem, ...] = ()
+    source: str = "<frame>"
+    attributes: tuple[str, ...] = field(default=())
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def event_ids(self) -> list[str]:
+        """Identifiers of the valid events, in input order."""
+        return self.frame["event_id"].tolist()
+
+
+def _decode(raw: bytes, source: str) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError([InputProblem(
+            source, line, None, repr(raw[exc.start:exc.start + 1])[2:-1],
+            f"file is not UTF-8 (undecodable byte at offset {exc.start}); "
+            "re-save it as UTF-8")]) from None
+
+
+def _read_csv_rows(text: str, source: str) -> tuple[list[str], list[list[str]], list[int]]:
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise InputError([InputProblem(source, 1, None, None, "file is empty")]) from None
+    header = [h.strip() for h in header]
+    if len(header) == 1 and ";" in header[0] and "," not in header[0]:
+        raise InputError([InputProblem(
+            source, 1, None, header[0], "columns are separated by ';'; use commas")])
+    if len(header) == 1 and "\t" in header[0]:
+        raise InputError([InputProblem(
+            source, 1, None, header[0], "columns are separated by tabs; use commas")])
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = reader.line_num + 1
+    for row in reader:
+        if row and any(cell.strip() for cell in row):
+            rows.append(row)
+            lines.append(start)
+        start = reader.line_num + 1
+    return header, rows, lines
+
+
+def _read_jsonl_rows(
+    text: str, source: str
+) -> tuple[list[str], list[list[str]], list[int], list[InputProblem]]:
+    records: list[dict[str, object]] = []
+    lines: list[int] = []
+    problems: list[InputProblem] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            problems.append(InputProblem(source, number, None, line.strip(),
+                                         f"not valid JSON ({exc.msg})"))
+            continue
+        if not isinstance(obj, dict):
+            problems.append(InputProblem(source, number, None, line.strip(),
+                                         "each line must be a JSON object"))
+            continue
+        records.append(obj)
+        lines.append(number)
+    header: list[str] = []
+    for rec in records:
+        header.extend(k for k in rec if k not in header)
+    rows = [["" if rec.get(k) is None else str(rec.get(k)) for k in header] for rec in records]
+    return header, rows, lines, problems
+
+
+def read_events(path: StrPath, *, strict: bool = True) -> EventCatalogue:
+    """Load and validate an event catalogue from a CSV or JSON Lines file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        ``.csv`` file, or ``.jsonl`` / ``.ndjson`` / ``.json`` file with one object per line.
+    strict : bool, default True
+        Raise :class:`~marketreact.errors.InputError` listing every problem when
+        any row is invalid. When False, return the valid rows and record the
+        problems on the catalogue.
+
+    Returns
+    -------
+    EventCatalogue
+    """
+    path = Path(path)
+    source = str(path)
+    if not path.is_file():
+        raise InputError([InputProblem(source, None, None, None, "file not found")])
+    text = _decode(path.read_bytes(), source)
+    if not text.strip():
+        raise InputError([InputProblem(source, 1, None, None, "file is empty")])
+    read_problems: list[InputProblem] = []
+    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
+        header, rows, lines, read_problems = _read_jsonl_rows(text, source)
+    else:
+        header, rows, lines = _read_csv_rows(text, source)
+    return _catalogue_from_rows(header, rows, lines, source, strict, read_problems)
+
+
+def events_from_frame(frame: pd.DataFrame, *, source: str = "<frame>",
+                      strict: bool = True) -> EventCatalogue:
+    """Validate events given as a DataFrame (same columns as the file format).
+
+    ``timestamp`` may hold tz-aware Timestamps and ``date`` may hold dates;
+    row ``i`` is reported as line ``i + 2`` as if the frame were a CSV file.
+    """
+    header = [str(c) for c in frame.columns]
+
+    def cell(v: object) -> str:
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+            return ""
+        if isinstance(v, pd.Timestamp):
+            return v.isoformat() if v.tzinfo is not None or v.time() != pd.Timestamp(0).time() \
+                else v.strftime("%Y-%m-%d")
+        return str(v)
+
+    rows = [[cell(v) for v in rec] for rec in frame.itertuples(index=False, name=None)]
+    lines = list(range(2, len(rows) + 2))
+    return _catalogue_from_rows(header, rows, lines, source, strict, [])
+
+
+def _catalogue_from_rows(
+    header: list[str],
+    rows: list[list[str]],
+    lines: list[int],
+    source: str,
+    strict: bool,
+    problems: list[InputProblem],
+) -> EventCatalogue:
+    header = [h.strip().lower() if h.strip().lower() in REQUIRED + OPTIONAL else h.strip()
+              for h in header]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise InputError([InputProblem(source, 1, d, None, "column appears more than once")
+                          for d in dupes])
+    missing = [c for c in REQUIRED if c not in header]
+    if "timestamp" not in header and "date" not in header:
+        missing.append("timestamp or date")
+    if missing:
+        raise InputError([InputProblem(source, 1, m, None, "required column is missing")
+                          for m in missing])
+    if not rows and not problems:
+        raise InputError([InputProblem(source, 1, None, None,
+                                       "no events: the file has a header but no rows")])
+    width = len(header)
+    for i, (row, line) in enumerate(zip(rows, lines, strict=True)):
+        if len(row) != width:
+            problems.append(InputProblem(source, line, None, None,
+                                         f"row has {len(row)} fields, header has {width}"))
+            rows[i] = (row + [""] * width)[:width]
+    raw = pd.DataFrame(rows, columns=header, dtype=object).fillna("")
+    raw = raw.apply(lambda s: s.astype(str).str.strip())
+    line_arr = np.asarray(lines, dtype=np.int64)
+    bad = np.zeros(len(raw), dtype=bool)
+    bad[[lines.index(p.line) for p in problems if p.line in lines]] = True
+
+    def flag(mask: np.ndarray, column: str, message: str) -> None:
+        for idx in np.flatnonzero(mask):
+            problems.append(InputProblem(source, int(line_arr[idx]), column,
+                                         raw.at[idx, column], message))
+        bad[mask] = True
+
+    for col in REQUIRED:
+        flag((raw[col] == "").to_numpy(), col, "value is empty")
+    ticker = raw["ticker"].str.upper()
+    flag(ticker.str.contains(r"\s", regex=True).to_numpy(), "ticker", "ticker contains spaces")
+
+    ts_text = raw["timestamp"] if "timestamp" in raw else pd.Series("", index=raw.index)
+    date_text = raw["date"] if "date" in raw else pd.Series("", index=raw.index)
+    has_ts = (ts_text != "").to_numpy()
+    has_date = (date_text != "").to_numpy()
+    flag(~has_ts & ~has_date, "timestamp" if "timestamp" in raw else "date",
+         "event has neither a timestamp nor a date")
+    shaped_ts = ts_text.str.match(_WITH_OFFSET).to_numpy()
+    naive = has_ts & ts_text.str.match(_NAIVE).to_numpy()
+    flag(naive, "timestamp",
+         "timestamp has no UTC offset; write it as e.g. 2023-12-05T10:30:00+07:00 or ...Z")
+    timestamps = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
+    if has_ts.any():
+        parsed = pd.to_datetime(ts_text.where(shaped_ts, None), format="ISO8601",
+                                utc=True, errors="coerce")
+        flag(has_ts & ~naive & (~shaped_ts | parsed.isna().to_numpy()), "timestamp",
+             "not an ISO 8601 timestamp with a UTC offset (e.g. 2023-12-05T10:30:00+07:00)")
+        timestamps = parsed.astype("datetime64[ns, UTC]")
+    dates = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    need_date = has_date & ~has_ts
+    if need_date.any():
+        shaped = date_text.str.match(_ISO_DATE).to_numpy()
+        parsed_d = pd.to_datetime(date_text.where(need_date & shaped, None), format="%Y-%m-%d",
+                                  errors="coerce")
+        flag(need_date & (~shaped | parsed_d.isna().to_numpy()), "date",
+             "not a date in YYYY-MM-DD form")
+        dates = parsed_d.astype("datetime64[ns]")
+    timing = (raw["timing"].str.lower() if "timing" in raw
+              else pd.Series("", index=raw.index)).replace("", "unknown")
+    flag(need_date & ~timing.isin(TIMINGS).to_numpy(), "timing",
+         f"timing must be one of {', '.join(TIMINGS)}")
+    timing = timing.where(need_date, "")
+
+    exchange = pd.Series([exchange_for_ticker(t) or "" for t in ticker], index=raw.index)
+    if "exchange" in raw:
+        given = raw["exchange"] != ""
+        mapped = raw["exchange"].map(lambda v: normalise_exchange(v) if v else "")
+        flag((given & mapped.isna()).to_numpy(), "exchange",
+             "unknown exchange (use a MIC such as XIDX or XNYS)")
+        exchange = exchange.where(~given, mapped.fillna(""))
+    flag((exchange == "").to_numpy() & (ticker != "").to_numpy(), "ticker",
+         "cannot tell the exchange from the ticker suffix; add an 'exchange' column")
+
+    sentiment = None
+    if "sentiment" in raw:
+        words = raw["sentiment"].str.lower().map(_SENTIMENT_WORDS)
+        numbers = pd.to_numeric(raw["sentiment"], errors="coerce")
+        sentiment = numbers.fillna(words)
+        flag(((raw["sentiment"] != "") & sentiment.isna()).to_numpy(), "sentiment",
+             "sentiment must be a number or positive/negative/neutral")
+
+    ids = raw["event_id"]
+    flag(ids.duplicated(keep="first").to_numpy() & (ids != "").to_numpy(), "event_id",
+         "duplicate event_id")
+
+    out = pd.DataFrame({
+        "event_id": ids,
+        "ticker": ticker,
+        "exchange": exchange,
+        "market": (raw["market"].str.upper() if "market" in raw
+                   else pd.Series("", index=raw.index)),
+        "timestamp": timestamps,
+        "date": dates,
+        "timing": timing,
+        "line": line_arr,
+    })
+    for col in ("headline", "source", "url"):
+        if col in raw:
+            out[col] = raw[col]
+    if sentiment is not None:
+        out["sentiment"] = sentiment.astype(float)
+    extras = [c for c in raw.columns if c not in REQUIRED + OPTIONAL]
+    for col in extras:
+        numeric = pd.to_numeric(raw[col].replace("", None), errors="coerce")
+        all_numeric = bool((numeric.notna() | (raw[col] == "")).all()) and numeric.notna().any()
+        out[col] = numeric.astype(float) if all_numeric else raw[col]
+    problems.sort(key=lambda p: p.line or 0)
+    if strict and problems:
+        raise InputError(problems)
+    frame = out.loc[~bad].reset_index(drop=True)
+    return EventCatalogue(frame, tuple(problems), source, tuple(extras))

@@ -1,0 +1,92 @@
+"""Price sources, the local cache and the standard price frame."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import pandas as pd
+
+from marketreact.errors import InputError
+from marketreact.prices.csv_source import CsvSource, read_price_file
+from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, clean_prices, standard_frame
+from marketreact.prices.store import PriceStore, default_cache_dir
+from marketreact.prices.yahoo import YahooSource, frames_from_download
+
+
+@runtime_checkable
+class PriceSource(Protocol):
+    """Anything that returns standard daily price frames for tickers."""
+
+    name: str
+
+    def fetch(self, tickers: Sequence[str], start: pd.Timestamp | None = None,
+              end: pd.Timestamp | None = None) -> PriceFetch:
+        """Return prices of ``tickers`` between ``start`` and ``end`` (inclusive)."""
+        ...
+
+
+class ChainSource:
+    """Ask several sources in turn; the first one that has a ticker wins."""
+
+    def __init__(self, sources: Sequence[PriceSource]) -> None:
+        self.sources = list(sources)
+        self.name = " + ".join(s.name for s in self.sources)
+
+    def fetch(self, tickers: Sequence[str], start: pd.Timestamp | None = None,
+              end: pd.Timestamp | None = None) -> PriceFetch:
+        """Return prices of ``tickers``, asking each source for what is still missing."""
+        frames: dict[str, pd.DataFrame] = {}
+        failures: dict[str, str] = {}
+        pending = list(dict.fromkeys(tickers))
+        for source in self.sources:
+            if not pending:
+                break
+            got = source.fetch(pending, start, end)
+            frames.update(got.frames)
+            for t, why in got.failures.items():
+                failures[t] = f"{failures[t]}; {why}" if t in failures else why
+            pending = [t for t in pending if t not in frames]
+        return PriceFetch(frames, {t: failures[t] for t in pending if t in failures})
+
+
+def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
+    """Build a price source from a CLI spec: ``csv:DIR``, ``yahoo`` or several joined by ``+``.
+
+    Parameters
+    ----------
+    spec : str
+        ``csv:DIR`` (a folder of per-ticker files), ``yahoo``, or sources joined
+        with ``+`` to be tried in order.
+    cache_dir : str, optional
+        Cache folder for the Yahoo source.
+    """
+    parts = [p.strip() for p in spec.split("+") if p.strip()]
+    sources: list[PriceSource] = []
+    for part in parts:
+        if part.lower().startswith("csv:"):
+            sources.append(CsvSource(part[4:]))
+        elif part.lower() == "yahoo":
+            sources.append(YahooSource(PriceStore(cache_dir)))
+        else:
+            raise InputError(f"unknown price source {part!r}: use csv:DIR or yahoo")
+    if not sources:
+        raise InputError("no price source given: use csv:DIR or yahoo")
+    return sources[0] if len(sources) == 1 else ChainSource(sources)
+
+
+__all__ = [
+    "PRICE_COLUMNS",
+    "ChainSource",
+    "CsvSource",
+    "PriceFetch",
+    "PriceSource",
+    "PriceStore",
+    "YahooSource",
+    "clean_prices",
+    "default_cache_dir",
+    "frames_from_download",
+    "read_price_file",
+    "source_from_spec",
+    "standard_frame",
+]
