@@ -274,3 +274,7 @@ def prices_show(
         table.add_row(str(pd.Timestamp(date).date()),  # type: ignore[arg-type]
                       *[f"{v:,.4f}" if pd.notna(v) else "" for v in row])
     _console().print(table)
+
+
+# Commands defined in marketreact.commands.* register themselves on `app` when imported.
+# (one import line per module below)
