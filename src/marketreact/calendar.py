@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import warnings
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -145,7 +146,7 @@ def normalise_exchange(name: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=64)
-def _calendar(exchange: str, start: str, end: str):  # type: ignore[no-untyped-def]
+def _calendar(exchange: str, start: str, end: str) -> Any:
     import exchange_calendars as xcals
 
     with warnings.catch_warnings():
@@ -230,19 +231,19 @@ def exchange_sessions(
         )
     cal = _calendar(exchange, str(start.date()), str(end.date()))
     schedule = cal.schedule.loc[start:end]
-    labels = pd.DatetimeIndex(schedule.index).tz_localize(None).astype("datetime64[ns]")
-    closes = pd.DatetimeIndex(schedule["close"]).tz_convert("UTC").astype("datetime64[ns, UTC]")
+    labels = pd.DatetimeIndex(schedule.index).tz_localize(None).as_unit("ns")
+    closes = pd.DatetimeIndex(schedule["close"]).tz_convert("UTC").as_unit("ns")
     extra = CLOSING_AUCTION_MINUTES.get(exchange, 0)
     if extra:
-        closes = closes + pd.Timedelta(minutes=extra)
+        closes = pd.DatetimeIndex(closes + pd.Timedelta(minutes=extra))
     dropped = pd.DatetimeIndex([], dtype="datetime64[ns]")
     if index_dates is not None and len(index_dates):
-        index_dates = pd.DatetimeIndex(index_dates).astype("datetime64[ns]")
+        index_dates = pd.DatetimeIndex(pd.DatetimeIndex(index_dates).as_unit("ns"))
         covered = (labels >= index_dates.min()) & (labels <= index_dates.max())
         traded = labels.isin(index_dates)
         keep = ~covered | traded
-        dropped = labels[~keep]
-        labels, closes = labels[keep], closes[keep]
+        dropped = pd.DatetimeIndex(labels[~keep])
+        labels, closes = pd.DatetimeIndex(labels[keep]), pd.DatetimeIndex(closes[keep])
     labels.name = "session"
     return TradingSessions(exchange, labels, closes, dropped, reference)
 

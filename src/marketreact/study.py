@@ -302,11 +302,9 @@ class EventStudy:
         frame["market"] = frame["market"].where(frame["market"] != "", s.market or "")
         frame["market"] = [m or DEFAULT_MARKET.get(x, "") for m, x in
                            zip(frame["market"], frame["exchange"], strict=True)]
-        if not spec.uses_market:
-            frame["market"] = frame["market"].where(frame["market"] != "", "")
         no_market = spec.uses_market & (frame["market"] == "")
         for row in frame.loc[no_market].itertuples():
-            failures.append({"event_id": row.event_id, "ticker": row.ticker,
+            failures.append({"event_id": str(row.event_id), "ticker": str(row.ticker),
                              "reason": f"no default market index for exchange {row.exchange}; "
                                        "give a 'market' column or --market"})
         frame = frame.loc[~no_market]
@@ -350,7 +348,7 @@ class EventStudy:
         end = max(frames[t].index.max() for t in used)
         candidates = [DEFAULT_MARKET.get(exchange, ""), *group["market"].value_counts().index]
         reference = next((m for m in candidates if m in frames and len(frames[m])), None)
-        index_dates = frames[reference].index if reference else None
+        index_dates = pd.DatetimeIndex(frames[reference].index) if reference else None
         return exchange_sessions(exchange, start, end, index_dates, reference)
 
     def _study_exchange(self, exchange: str, group: pd.DataFrame,
@@ -412,8 +410,9 @@ class EventStudy:
                 reasons[i] = (f"event window {format_window(s.window)} runs past the last "
                               f"{what} price ({sessions.labels[last[rows[i]]].date()})")
             for i in np.flatnonzero(early & (reasons == "")):
+                first_day = sessions.labels[min(first[rows[i]], n_sessions - 1)].date()
                 reasons[i] = (f"event window {format_window(s.window)} starts before the first "
-                              f"{what} return ({sessions.labels[min(first[rows[i]], n_sessions - 1)].date()})")
+                              f"{what} return ({first_day})")
         bad = reasons != ""
         fail(group.loc[bad], list(reasons[bad]))
         group, day0 = group.loc[~bad], day0[~bad]

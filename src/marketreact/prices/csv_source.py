@@ -38,6 +38,7 @@ _ALIASES = {
     "adj_close": ("adj_close", "adj close", "adjclose", "adjusted_close", "adjusted close"),
     "volume": ("volume", "vol"),
 }
+_MISSING_TEXT = ("", "null", "NaN", "nan", "None")
 _SUFFIX_RANK = {".csv": 0, ".json": 1, ".jsonl": 1}
 
 
@@ -159,9 +160,9 @@ def read_price_file(path: StrPath, column_map: Mapping[str, str] | None = None) 
         if col not in data:
             continue
         text = data[col].astype(str).str.strip()
-        values = pd.to_numeric(text.replace({"": None, "null": None, "NaN": None, "nan": None}),
-                               errors="coerce")
-        bad = values.isna() & ~text.isin(["", "null", "NaN", "nan", "None"])
+        values = pd.Series(pd.to_numeric(text.where(~text.isin(_MISSING_TEXT)),
+                                         errors="coerce"), index=text.index)
+        bad = values.isna() & ~text.isin(_MISSING_TEXT)
         for i in values.index[bad][:5]:
             problems.append(InputProblem(source, int(i) + first_line, mapping[col],
                                          str(data.at[i, col]), "not a number"))

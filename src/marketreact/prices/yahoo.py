@@ -87,7 +87,7 @@ def frames_from_download(data: pd.DataFrame | None,
         if key is None:
             missing.append(ticker)
             continue
-        sub = data.xs(key, axis=1, level=level)
+        sub = pd.DataFrame(data.xs(key, axis=1, level=level))
         sub = sub.rename(columns=_YF_COLUMNS)
         sub = sub.loc[:, [c for c in sub.columns if c in _YF_COLUMNS.values()]]
         sub = sub.dropna(how="all")
