@@ -11,7 +11,7 @@ OUT     ?= results
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,garch]"
+	$(BIN)/python -m pip install -q -e ".[dev,garch,dask]"
 	touch $(STAMP)
 
 venv: $(STAMP)

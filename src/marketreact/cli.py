@@ -40,6 +40,13 @@ class OutputFormat(str, Enum):
     json = "json"
 
 
+class EngineName(str, Enum):
+    """Where the per-event computation of a study runs."""
+
+    local = "local"
+    dask = "dask"
+
+
 def _console(quiet: bool = False) -> Console:
     return Console(quiet=quiet, highlight=False, soft_wrap=True)
 
@@ -153,6 +160,11 @@ def study(
                    ] = OutputFormat.csv,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
+    engine: Annotated[EngineName, typer.Option(
+        help="Run the per-event computation here (local) or on a Dask cluster (dask; "
+        "needs marketreact[dask]).")] = EngineName.local,
+    scheduler: Annotated[str | None, typer.Option(
+        help="Dask scheduler address (tcp://host:8786); default: a local cluster.")] = None,
 ) -> None:
     """Run an event study of abnormal returns around each event and write CSV results."""
     from marketreact.events import read_events
@@ -178,7 +190,9 @@ def study(
         returns=kind)
     catalogue = read_events(events, strict=not skip_invalid)
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
-    result = EventStudy(settings).fit(catalogue, source)
+    if scheduler and engine is not EngineName.dask:
+        raise InputError("--scheduler needs --engine dask")
+    result = EventStudy(settings, engine=engine.value, scheduler=scheduler).fit(catalogue, source)
     if catalogue.problems:
         invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})

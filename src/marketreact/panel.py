@@ -10,19 +10,23 @@ returns derived from it:
   is flagged, never taken for a one-day return.
 * ``cum[i, t]`` and ``cum_missing[i, t]`` are running sums of the one-session
   returns and of the sessions without one, so that the sum of a regressor
-  (e.g. the market return) over any span is two look-ups.
+  (e.g. the market return) over any span is two look-ups. Panels built by
+  :func:`panel_from_matrix` compute them on first access (only the rows of
+  regressors are usually needed: :meth:`ExchangePanel.running_sums`).
 
 Everything here is pure: prices in, arrays out.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
 import pandas as pd
 
+from marketreact._lazy import Thunk, deferred, is_pending
 from marketreact._typing import FloatArray, IntArray
 from marketreact.calendar import TradingSessions
 from marketreact.prices.frames import price_column
@@ -95,6 +99,73 @@ class ExchangePanel:
         gaps = self.cum_missing[rows, hi] - self.cum_missing[rows, lo]
         return np.where(gaps == 0, total, np.nan)
 
+    def running_sums(self, rows: IntArray) -> tuple[FloatArray, IntArray]:
+        """``cum[rows]`` and ``cum_missing[rows]``, without building them for every row.
+
+        Parameters
+        ----------
+        rows : numpy.ndarray
+            ``(R,)`` panel rows.
+
+        Returns
+        -------
+        cum, cum_missing : numpy.ndarray
+            ``(R, T + 1)`` each, equal to the rows of :attr:`cum` and :attr:`cum_missing`.
+        """
+        if not is_pending(self, "cum"):
+            return self.cum[rows], self.cum_missing[rows]
+        return _running_sums(self.prices[rows], self.kind)
+
+
+deferred(ExchangePanel, "cum", "cum_missing")
+
+
+def _running_sums(prices: FloatArray, kind: ReturnKind) -> tuple[FloatArray, IntArray]:
+    one = one_session_returns(prices, kind)
+    missing = ~np.isfinite(one)
+    one[missing] = 0.0
+    n, t = prices.shape
+    cum = np.zeros((n, t + 1))
+    np.cumsum(one, axis=1, out=cum[:, 1:])
+    cum_missing = np.zeros((n, t + 1), dtype=np.int64)
+    np.cumsum(missing, axis=1, out=cum_missing[:, 1:])
+    return cum, cum_missing
+
+
+class _SumsCache:
+    """Computes the running sums of a price matrix once, even from several threads."""
+
+    def __init__(self, prices: FloatArray, kind: ReturnKind) -> None:
+        self.prices: FloatArray | None = prices
+        self.kind = kind
+        self.sums: tuple[FloatArray, IntArray] | None = None
+        self.lock = threading.Lock()
+
+    def get(self) -> tuple[FloatArray, IntArray]:
+        with self.lock:
+            if self.sums is None:
+                assert self.prices is not None
+                self.sums = _running_sums(self.prices, self.kind)
+                self.prices = None
+            return self.sums
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if k != "lock"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.Lock()
+
+
+class _RunningSums(Thunk):
+    """One of the two running-sum arrays of a panel (both are computed on first need)."""
+
+    def __init__(self, cache: _SumsCache, which: int) -> None:
+        self.cache, self.which = cache, which
+
+    def __call__(self) -> FloatArray | IntArray:
+        return self.cache.get()[self.which]
+
 
 def one_session_returns(prices: FloatArray, kind: ReturnKind) -> FloatArray:
     """Returns between consecutive sessions; NaN where either price is missing."""
@@ -124,18 +195,19 @@ def spanning_returns(prices: FloatArray, kind: ReturnKind) -> tuple[FloatArray, 
     """
     n, t = prices.shape
     valid = np.isfinite(prices)
-    idx = np.where(valid, np.arange(t), -1)
-    last = np.maximum.accumulate(idx, axis=1)
-    prev = np.full((n, t), -1, dtype=np.int64)
-    prev[:, 1:] = last[:, :-1]
+    prev = np.where(valid, np.arange(t, dtype=np.int64), -1)
+    np.maximum.accumulate(prev, axis=1, out=prev)  # last traded session up to t
+    prev[:, 1:] = prev[:, :-1].copy()  # ... strictly before t
+    prev[:, :1] = -1
     ok = valid & (prev >= 0)
-    rows = np.broadcast_to(np.arange(n)[:, None], (n, t))
-    base = prices[rows, np.maximum(prev, 0)]
+    flat = np.maximum(prev, 0) + (np.arange(n, dtype=np.int64) * t)[:, None]
+    base = prices.ravel().take(flat)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = prices / base
-        rets = np.log(ratio) if kind is ReturnKind.log else ratio - 1.0
-    returns = np.where(ok, rets, np.nan)
-    span = np.where(ok, np.arange(t) - prev, 0).astype(np.int64)
+        returns = np.log(ratio) if kind is ReturnKind.log else ratio - 1.0
+    returns[~ok] = np.nan
+    span = np.arange(t, dtype=np.int64) - prev
+    span[~ok] = 0
     return returns, span
 
 
@@ -167,11 +239,36 @@ def build_panel(sessions: TradingSessions, frames: dict[str, pd.DataFrame],
         keep = pos >= 0
         prices[i, pos[keep]] = price_column(frame).to_numpy(dtype=float)[keep]
         volume[i, pos[keep]] = frame["volume"].to_numpy(dtype=float)[keep]
-    returns, span = spanning_returns(prices, kind)
-    one = one_session_returns(prices, kind)
-    missing = ~np.isfinite(one)
-    cum = np.zeros((len(tickers), len(labels) + 1))
-    cum[:, 1:] = np.cumsum(np.where(missing, 0.0, one), axis=1)
-    cum_missing = np.zeros((len(tickers), len(labels) + 1), dtype=np.int64)
-    cum_missing[:, 1:] = np.cumsum(missing, axis=1)
-    return ExchangePanel(sessions, tickers, prices, volume, returns, span, cum, cum_missing, kind)
+    return panel_from_matrix(sessions, tickers, prices, volume, kind)
+
+
+def panel_from_matrix(sessions: TradingSessions, tickers: tuple[str, ...], prices: FloatArray,
+                      volume: FloatArray, kind: ReturnKind = ReturnKind.simple,
+                      returns: FloatArray | None = None, span: IntArray | None = None
+                      ) -> ExchangePanel:
+    """Derive returns, spans and (deferred) running sums from a ``(N, T)`` price matrix.
+
+    Parameters
+    ----------
+    sessions : TradingSessions
+        The session axis (length ``T``).
+    tickers : tuple of str
+        Row labels (length ``N``).
+    prices, volume : numpy.ndarray
+        ``(N, T)`` adjusted prices and volume, NaN where missing.
+    kind : ReturnKind, default simple
+        Return definition.
+    returns, span : numpy.ndarray, optional
+        :func:`spanning_returns` of ``prices`` when the caller has them already.
+
+    Returns
+    -------
+    ExchangePanel
+        ``cum`` and ``cum_missing`` are computed on first access.
+    """
+    if returns is None or span is None:
+        returns, span = spanning_returns(prices, kind)
+    cache = _SumsCache(prices, kind)
+    return ExchangePanel(sessions, tickers, prices, volume, returns, span,
+                         _RunningSums(cache, 0), _RunningSums(cache, 1),  # type: ignore[arg-type]
+                         kind)

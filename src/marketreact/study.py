@@ -19,28 +19,37 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from marketreact._lazy import Thunk, deferred
 from marketreact._typing import FloatArray, IntArray, Window
 from marketreact.calendar import DEFAULT_MARKET, TradingSessions, anchor_day0, exchange_sessions
+from marketreact.engine import (
+    ChunkPlan,
+    Engine,
+    EventBlock,
+    ResidualSource,
+    block_from_fit,
+    make_engine,
+    study_events,
+)
 from marketreact.errors import InputError
 from marketreact.events import EventCatalogue, events_from_frame
 from marketreact.models import (
     MODELS,
-    AbnormalReturns,
-    LinearFit,
     ModelName,
     ModelSpec,
     WindowData,
     abnormal_returns,
-    cumulate,
     fit_linear,
 )
-from marketreact.panel import ExchangePanel, ReturnKind, build_panel
-from marketreact.prices import PriceSource, clean_prices
+from marketreact.panel import ExchangePanel, ReturnKind
+from marketreact.prices import PriceSource
 from marketreact.prices.frames import PriceFetch
+from marketreact.prices.table import PriceTable
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((-1, 1), (0, 0), (0, 1), (-5, 5))
+#: Events per chunk of the engine (bounds the memory of gathered windows).
 CHUNK_EVENTS = 20_000
 
 
@@ -148,7 +157,9 @@ class StudyArrays:
     ar, ar_var : numpy.ndarray
         ``(E, L2)`` abnormal returns and their variances.
     est_residuals : numpy.ndarray
-        ``(E, L1)`` estimation-window residuals (NaN where not used).
+        ``(E, L1)`` estimation-window residuals (NaN where not used). With the
+        moment engine (constant mean, market-adjusted, market model) they are
+        computed on first access.
     sigma2 : numpy.ndarray
         ``(E,)`` residual variances.
     df : numpy.ndarray
@@ -166,6 +177,9 @@ class StudyArrays:
     day0: np.ndarray
 
 
+deferred(StudyArrays, "est_residuals")
+
+
 @dataclass(frozen=True)
 class StudyResult:
     """The immutable result of an event study.
@@ -179,7 +193,7 @@ class StudyResult:
         parameters, residual sigma, estimation size.
     abnormal_returns : pandas.DataFrame
         Long table ``event_id, rel_day, date, return, market_return, expected,
-        ar, ar_se, car, span``.
+        ar, ar_se, car, span`` (built on first access: it has ``E x L2`` rows).
     car : pandas.DataFrame
         ``event_id, window, car, car_se, car_t, car_p, df, bhar, sessions, missing``.
     aar : pandas.DataFrame
@@ -240,6 +254,9 @@ class StudyResult:
         return self.summary()
 
 
+deferred(StudyResult, "abnormal_returns")
+
+
 def _cross_sectional_t(values: FloatArray) -> tuple[FloatArray, IntArray, FloatArray,
                                                     FloatArray]:
     """Mean, N, t and two-sided p of the cross-sectional t test along axis 0."""
@@ -260,6 +277,13 @@ class EventStudy:
     ----------
     settings : StudySettings, optional
         All settings; keyword arguments override its fields.
+    engine : {"local", "dask"} or Engine, default "local"
+        Where the per-event computation runs: in this process, or mapped over a
+        Dask cluster (:class:`~marketreact.engine.DaskEngine`; results are the
+        same to rounding).
+    scheduler : str or distributed.Client, optional
+        For ``engine="dask"``: the scheduler address or a client; without one
+        a local cluster is started for the fit and stopped after it.
     **overrides
         Any :class:`StudySettings` field, e.g. ``model=ModelName.market_adjusted``.
 
@@ -270,13 +294,17 @@ class EventStudy:
     >>> print(result.summary())  # doctest: +SKIP
     """
 
-    def __init__(self, settings: StudySettings | None = None, **overrides: Any) -> None:
+    def __init__(self, settings: StudySettings | None = None, *,
+                 engine: str | Engine = "local", scheduler: Any = None,
+                 **overrides: Any) -> None:
         base = settings or StudySettings()
         if "model" in overrides and isinstance(overrides["model"], str):
             overrides["model"] = ModelName(overrides["model"])
         if "returns" in overrides and isinstance(overrides["returns"], str):
             overrides["returns"] = ReturnKind(overrides["returns"])
         self.settings = replace(base, **overrides) if overrides else base
+        self.engine = engine
+        self.scheduler = scheduler
 
     def fit(self, events: EventCatalogue | pd.DataFrame,
             prices: PriceSource | Mapping[str, pd.DataFrame]) -> StudyResult:
@@ -299,9 +327,9 @@ class EventStudy:
         spec = s.spec
         failures: list[dict[str, str]] = []
         diagnostics: list[str] = []
-        frame["market"] = frame["market"].where(frame["market"] != "", s.market or "")
-        frame["market"] = [m or DEFAULT_MARKET.get(x, "") for m, x in
-                           zip(frame["market"], frame["exchange"], strict=True)]
+        default_market = frame["exchange"].map(DEFAULT_MARKET).fillna("")
+        given = frame["market"].where(frame["market"] != "", s.market or "")
+        frame["market"] = given.where(given != "", default_market)
         no_market = spec.uses_market & (frame["market"] == "")
         for row in frame.loc[no_market].itertuples():
             failures.append({"event_id": str(row.event_id), "ticker": str(row.ticker),
@@ -309,23 +337,26 @@ class EventStudy:
                                        "give a 'market' column or --market"})
         frame = frame.loc[~no_market]
         fetched = self._fetch(frame, prices)
-        frames, price_notes = {}, {}
-        for ticker, raw in fetched.frames.items():
-            cleaned, notes = clean_prices(raw, ticker)
-            frames[ticker] = cleaned
-            price_notes[ticker] = notes
-            diagnostics.extend(str(n) for n in notes)
+        table = PriceTable(fetched.frames)
+        diagnostics.extend(str(n) for n in table.notes)
+        engine, owned = make_engine(self.engine, self.scheduler)
         parts = []
-        for exchange, group in frame.groupby("exchange", sort=True):
-            part = self._study_exchange(str(exchange), group, frames, fetched.failures, spec,
-                                        failures, diagnostics)
-            if part is not None:
-                parts.append(part)
+        try:
+            for exchange, group in frame.groupby("exchange", sort=True):
+                part = self._study_exchange(str(exchange), group, table, fetched.failures, spec,
+                                            failures, diagnostics, engine)
+                if part is not None:
+                    parts.append(part)
+        finally:
+            if owned:
+                engine.close()
         return self._assemble(parts, failures, diagnostics, catalogue)
 
     def _fetch(self, frame: pd.DataFrame,
                prices: PriceSource | Mapping[str, pd.DataFrame]) -> PriceFetch:
-        tickers = list(dict.fromkeys([*frame["ticker"], *[m for m in frame["market"] if m]]))
+        tickers = list(pd.unique(np.concatenate([frame["ticker"].to_numpy(dtype=object),
+                                                 frame["market"].to_numpy(dtype=object)])))
+        tickers = [t for t in tickers if t]
         if isinstance(prices, Mapping):
             got = {t: prices[t] for t in tickers if t in prices}
             return PriceFetch(got, {t: f"no prices given for {t}" for t in tickers
@@ -340,35 +371,36 @@ class EventStudy:
         return prices.fetch(tickers, start, end)
 
     def _sessions_for(self, exchange: str, group: pd.DataFrame,
-                      frames: Mapping[str, pd.DataFrame]) -> TradingSessions | None:
-        used = [t for t in [*group["ticker"], *group["market"]] if t in frames]
-        if not used:
+                      frames: PriceTable) -> TradingSessions | None:
+        used = pd.unique(np.concatenate([group["ticker"].to_numpy(dtype=object),
+                                         group["market"].to_numpy(dtype=object)]))
+        rows = frames.rows(used)
+        span = frames.date_range(rows[rows >= 0])
+        if span is None:
             return None
-        start = min(frames[t].index.min() for t in used)
-        end = max(frames[t].index.max() for t in used)
         candidates = [DEFAULT_MARKET.get(exchange, ""), *group["market"].value_counts().index]
-        reference = next((m for m in candidates if m in frames and len(frames[m])), None)
-        index_dates = pd.DatetimeIndex(frames[reference].index) if reference else None
-        return exchange_sessions(exchange, start, end, index_dates, reference)
+        reference = next((m for m in candidates
+                          if m in frames and frames.n_rows(frames.rows([m]))[0] > 0), None)
+        index_dates = frames.index_of(reference) if reference else None
+        return exchange_sessions(exchange, span[0], span[1], index_dates, reference)
 
-    def _study_exchange(self, exchange: str, group: pd.DataFrame,
-                        frames: Mapping[str, pd.DataFrame], fetch_failures: Mapping[str, str],
-                        spec: ModelSpec, failures: list[dict[str, str]],
-                        diagnostics: list[str]) -> dict[str, Any] | None:
+    def _study_exchange(self, exchange: str, group: pd.DataFrame, frames: PriceTable,
+                        fetch_failures: Mapping[str, str], spec: ModelSpec,
+                        failures: list[dict[str, str]], diagnostics: list[str],
+                        engine: Engine) -> dict[str, Any] | None:
         s = self.settings
 
         def fail(rows: pd.DataFrame, reason: str | Sequence[str]) -> None:
             reasons = [reason] * len(rows) if isinstance(reason, str) else list(reason)
-            for (eid, tic), why in zip(zip(rows["event_id"], rows["ticker"], strict=True),
-                                       reasons, strict=True):
-                failures.append({"event_id": eid, "ticker": tic, "reason": why})
+            failures.extend({"event_id": eid, "ticker": tic, "reason": why} for eid, tic, why in
+                            zip(rows["event_id"], rows["ticker"], reasons, strict=True))
 
-        missing_px = ~group["ticker"].isin(frames)
+        missing_px = ~group["ticker"].isin(frames.tickers)
         fail(group.loc[missing_px], [f"prices: {fetch_failures.get(t, 'not available')}"
                                      for t in group.loc[missing_px, "ticker"]])
         group = group.loc[~missing_px]
         if spec.uses_market:
-            missing_mkt = ~group["market"].isin(frames)
+            missing_mkt = ~group["market"].isin(frames.tickers)
             fail(group.loc[missing_mkt],
                  [f"market {m}: {fetch_failures.get(m, 'not available')}"
                   for m in group.loc[missing_mkt, "market"]])
@@ -377,6 +409,7 @@ class EventStudy:
             return None
         sessions = self._sessions_for(exchange, group, frames)
         if sessions is None:
+            fail(group, "prices: no rows left after cleaning")
             return None
         if len(sessions.dropped):
             shown = ", ".join(str(d.date()) for d in sessions.dropped[:8])
@@ -384,12 +417,14 @@ class EventStudy:
                 f"{exchange}: {len(sessions.dropped)} calendar session(s) dropped because "
                 f"{sessions.reference} did not trade: {shown}"
                 + (" ..." if len(sessions.dropped) > 8 else ""))
-        tickers = list(dict.fromkeys([*group["ticker"], *[m for m in group["market"] if m]]))
-        panel = build_panel(sessions, {t: frames[t] for t in tickers}, s.returns)
+        markets = group["market"].to_numpy(dtype=object)
+        tickers = [t for t in pd.unique(np.concatenate([group["ticker"].to_numpy(dtype=object),
+                                                        markets])) if t]
+        panel = frames.panel(sessions, tickers, s.returns)
         day0 = anchor_day0(sessions, group["timestamp"], group["date"], group["timing"])
-        stock_rows = np.array([panel.row(t) for t in group["ticker"]], dtype=np.int64)
-        market_rows = np.array([panel.row(m) if m else -1 for m in group["market"]],
-                               dtype=np.int64)
+        index = pd.Index(panel.tickers)
+        stock_rows = index.get_indexer(pd.Index(group["ticker"])).astype(np.int64)
+        market_rows = index.get_indexer(pd.Index(markets)).astype(np.int64)
         valid_px = np.isfinite(panel.prices)
         n_sessions = len(sessions)
         first = np.where(valid_px.any(axis=1), valid_px.argmax(axis=1), n_sessions)
@@ -414,39 +449,39 @@ class EventStudy:
                 reasons[i] = (f"event window {format_window(s.window)} starts before the first "
                               f"{what} return ({first_day})")
         bad = reasons != ""
-        fail(group.loc[bad], list(reasons[bad]))
-        group, day0 = group.loc[~bad], day0[~bad]
-        stock_rows, market_rows = stock_rows[~bad], market_rows[~bad]
+        if bad.any():
+            fail(group.loc[bad], list(reasons[bad]))
+            group, day0 = group.loc[~bad], day0[~bad]
+            stock_rows, market_rows = stock_rows[~bad], market_rows[~bad]
         if group.empty:
             return None
-        est_days = np.arange(s.estimation[0], s.estimation[1] + 1)
-        evt_days = np.arange(w0, w1 + 1)
-        chunks = []
-        for lo in range(0, len(group), CHUNK_EVENTS):
-            sl = slice(lo, lo + CHUNK_EVENTS)
-            est = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], est_days, spec)
-            evt = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], evt_days, spec)
-            fit = fit_linear(est, spec)
-            chunks.append((est, evt, fit, abnormal_returns(evt, fit)))
-        est, evt, fit, ab = _concat_chunks(chunks)
-        short = fit.n < s.min_estimation
-        unfit = ~short & ~np.isfinite(fit.sigma2)
-        fail_reasons = np.full(len(group), "", dtype=object)
-        for i in np.flatnonzero(short):
-            fail_reasons[i] = (f"only {fit.n[i]} estimation returns in "
-                               f"{format_window(s.estimation)} (need {s.min_estimation})")
-        for i in np.flatnonzero(unfit):
-            fail_reasons[i] = "the model could not be fitted (singular design: constant market?)"
-        bad = fail_reasons != ""
-        fail(group.loc[bad], list(fail_reasons[bad]))
-        keep = ~bad
-        if not keep.any():
-            return None
+        plan = ChunkPlan(spec, s.estimation, s.window, s.car_windows,
+                         s.returns is ReturnKind.log)
+        block, residuals = study_events(panel, stock_rows, market_rows, day0, plan, engine,
+                                        _general_chunk, CHUNK_EVENTS)
+        short = block.n < s.min_estimation
+        unfit = ~short & ~np.isfinite(block.sigma2)
+        bad = short | unfit
+        if bad.any():
+            fail_reasons = np.full(len(group), "", dtype=object)
+            for i in np.flatnonzero(short):
+                fail_reasons[i] = (f"only {block.n[i]} estimation returns in "
+                                   f"{format_window(s.estimation)} (need {s.min_estimation})")
+            fail_reasons[unfit] = ("the model could not be fitted "
+                                   "(singular design: constant market?)")
+            fail(group.loc[bad], list(fail_reasons[bad]))
+            keep = np.flatnonzero(~bad)
+            if not len(keep):
+                return None
+            group, day0 = group.iloc[keep], day0[keep]
+            stock_rows, market_rows = stock_rows[keep], market_rows[keep]
+            block = block.take(keep)
+            if residuals is not None:
+                residuals = ResidualSource(panel, stock_rows, market_rows, day0, block.coef,
+                                           plan)
         return {
-            "group": group.loc[keep], "panel": panel, "day0": day0[keep],
-            "stock_rows": stock_rows[keep], "market_rows": market_rows[keep],
-            "est": _take(est, keep), "evt": _take(evt, keep), "fit": _take(fit, keep),
-            "ab": _take(ab, keep),
+            "group": group, "panel": panel, "day0": day0, "stock_rows": stock_rows,
+            "market_rows": market_rows, "block": block, "residuals": residuals,
         }
 
     def _assemble(self, parts: list[dict[str, Any]], failures: list[dict[str, str]],
@@ -454,118 +489,109 @@ class EventStudy:
         s = self.settings
         spec = s.spec
         evt_days = np.arange(s.window[0], s.window[1] + 1)
-        log_returns = s.returns is ReturnKind.log
-        event_rows, ar_tables, car_tables = [], [], []
-        ar_all, var_all, resid_all, sigma_all, df_all, day0_all = [], [], [], [], [], []
+        L1 = s.estimation[1] - s.estimation[0] + 1
+        event_rows = []
         for part in parts:
             group, panel = part["group"], part["panel"]
-            est: WindowData = part["est"]
-            evt: WindowData = part["evt"]
-            fit: LinearFit = part["fit"]
-            ab: AbnormalReturns = part["ab"]
+            pb: EventBlock = part["block"]
             labels = panel.sessions.labels
             day0 = part["day0"]
-            n = len(group)
             info = pd.DataFrame({
-                "event_id": group["event_id"].to_numpy(),
-                "ticker": group["ticker"].to_numpy(),
-                "exchange": group["exchange"].to_numpy(),
-                "market": group["market"].to_numpy(),
-                "timestamp": group["timestamp"].to_numpy(),
-                "date": group["date"].to_numpy(),
-                "timing": group["timing"].to_numpy(),
+                "event_id": group["event_id"].array,
+                "ticker": group["ticker"].array,
+                "exchange": group["exchange"].array,
+                "market": group["market"].array,
+                "timestamp": group["timestamp"].array,
+                "date": group["date"].array,
+                "timing": group["timing"].array,
                 "day0": labels[day0],
                 "model": spec.name,
-                "n_estimation": fit.n,
+                "n_estimation": pb.n,
                 "estimation_start": labels[np.maximum(day0 + s.estimation[0], 0)],
                 "estimation_end": labels[day0 + s.estimation[1]],
             })
             for j, name in enumerate(spec.regressors):
-                info[{"const": "alpha", "market": "beta"}.get(name, f"b_{name}")] = fit.coef[:, j]
-            info["sigma"] = np.sqrt(fit.sigma2)
-            info["df"] = fit.df
-            info["missing_event_days"] = (~evt.valid).sum(axis=1)
-            info["spanning_returns"] = ((evt.span > 1) & evt.valid).sum(axis=1)
+                info[{"const": "alpha", "market": "beta"}.get(name, f"b_{name}")] = (
+                    pb.coef[:, j])
+            info["sigma"] = np.sqrt(pb.sigma2)
+            info["df"] = pb.df
+            info["missing_event_days"] = (~pb.valid).sum(axis=1)
+            info["spanning_returns"] = ((pb.span > 1) & pb.valid).sum(axis=1)
             for col in catalogue.attributes + tuple(c for c in ("headline", "sentiment")
                                                     if c in group):
-                info[col] = group[col].to_numpy()
+                info[col] = group[col].array
             event_rows.append(info)
-            pos = np.clip(day0[:, None] + evt_days[None, :], 0, len(labels) - 1)
-            market_ret = (evt.X[..., spec.regressors.index("market")] if spec.uses_market
-                          else np.full(ab.ar.shape, np.nan))
-            ar_tables.append(pd.DataFrame({
-                "event_id": np.repeat(group["event_id"].to_numpy(), len(evt_days)),
-                "rel_day": np.tile(evt_days, n),
-                "date": labels[pos.ravel()],
-                "return": np.where(evt.valid, evt.y, np.nan).ravel(),
-                "market_return": np.where(evt.valid, market_ret, np.nan).ravel(),
-                "expected": ab.expected.ravel(),
-                "ar": ab.ar.ravel(),
-                "ar_se": np.sqrt(ab.variance).ravel(),
-                "car": np.nancumsum(ab.ar, axis=1).ravel(),
-                "span": np.where(evt.valid, evt.span, 0).ravel(),
-            }))
-            for window in s.car_windows:
-                cols = slice(window[0] - s.window[0], window[1] - s.window[0] + 1)
-                cum = cumulate(evt, fit, ab, cols, log_returns)
-                se = np.sqrt(cum.variance)
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    t = cum.car / se
-                p = np.where(np.isfinite(t), 2 * stats.t.sf(np.abs(t), np.maximum(fit.df, 1)),
-                             np.nan)
-                car_tables.append(pd.DataFrame({
-                    "event_id": group["event_id"].to_numpy(), "window": format_window(window),
-                    "car": cum.car, "car_se": se, "car_t": t, "car_p": p, "df": fit.df,
-                    "bhar": cum.bhar, "sessions": cum.sessions, "missing": cum.missing,
-                }))
-            ar_all.append(ab.ar)
-            var_all.append(ab.variance)
-            resid_all.append(fit.residuals)
-            sigma_all.append(fit.sigma2)
-            df_all.append(fit.df)
-            day0_all.append(labels[day0].to_numpy())
-            del est
-        L1 = s.estimation[1] - s.estimation[0] + 1
-        arrays = StudyArrays(
-            rel_days=evt_days,
-            ar=np.vstack(ar_all) if ar_all else np.empty((0, len(evt_days))),
-            ar_var=np.vstack(var_all) if var_all else np.empty((0, len(evt_days))),
-            est_residuals=np.vstack(resid_all) if resid_all else np.empty((0, L1)),
-            sigma2=np.concatenate(sigma_all) if sigma_all else np.empty(0),
-            df=np.concatenate(df_all) if df_all else np.empty(0, dtype=np.int64),
-            day0=np.concatenate(day0_all) if day0_all else np.empty(0, dtype="datetime64[ns]"),
-        )
-        events = pd.concat(event_rows, ignore_index=True) if event_rows else pd.DataFrame(
-            columns=["event_id", "ticker", "exchange", "market", "day0"])
-        abnormal = pd.concat(ar_tables, ignore_index=True) if ar_tables else pd.DataFrame(
-            columns=["event_id", "rel_day", "date", "return", "market_return", "expected", "ar",
-                     "ar_se", "car", "span"])
-        car = pd.concat(car_tables, ignore_index=True) if car_tables else pd.DataFrame(
-            columns=["event_id", "window", "car", "car_se", "car_t", "car_p", "df", "bhar",
-                     "sessions", "missing"])
-        order = {eid: i for i, eid in enumerate(catalogue.frame["event_id"])}
-        if len(events):
-            rank = events["event_id"].map(order).to_numpy()
-            perm = np.argsort(rank, kind="stable")
-            events = events.iloc[perm].reset_index(drop=True)
-            arrays = StudyArrays(arrays.rel_days, arrays.ar[perm], arrays.ar_var[perm],
-                                 arrays.est_residuals[perm], arrays.sigma2[perm], arrays.df[perm],
-                                 arrays.day0[perm])
-            key = abnormal["event_id"].map(order) * len(evt_days) + (
-                abnormal["rel_day"] - s.window[0])
-            abnormal = abnormal.iloc[np.argsort(key.to_numpy(), kind="stable")]
-            abnormal = abnormal.reset_index(drop=True)
-            wins = {format_window(w): i for i, w in enumerate(s.car_windows)}
-            ckey = car["window"].map(wins) * (len(order) + 1) + car["event_id"].map(order)
-            car = car.iloc[np.argsort(ckey.to_numpy(), kind="stable")].reset_index(drop=True)
+        # Put every event in catalogue order (parts are exchanges; each is in order already).
+        position = (np.concatenate([p["group"].index.to_numpy() for p in parts])
+                    if parts else np.empty(0, dtype=np.int64))
+        perm = np.argsort(position, kind="stable")
+        ordered = bool(np.all(perm == np.arange(len(perm))))
+        block: EventBlock | None = None
+        if parts:
+            block = EventBlock.concat([p["block"] for p in parts])
+            if not ordered:
+                block = block.take(perm)
+        dest = np.empty(len(perm), dtype=np.int64)
+        dest[perm] = np.arange(len(perm))
+        starts = np.cumsum([0] + [len(p["group"]) for p in parts])
+        sources = [(p["residuals"] if p["residuals"] is not None else p["block"].residuals,
+                    dest[a:b]) for p, a, b in zip(parts, starts[:-1], starts[1:], strict=True)]
+        day0_all = (np.concatenate([p["panel"].sessions.labels[p["day0"]].to_numpy()
+                                    for p in parts]) if parts
+                    else np.empty(0, dtype="datetime64[ns]"))
+        if block is not None:
+            residuals: Any = _StackedRows(sources, len(perm), L1)
+            if not any(isinstance(src, ResidualSource) for src, _ in sources):
+                residuals = residuals()  # the general path computed them already
+            arrays = StudyArrays(
+                rel_days=evt_days, ar=block.ar, ar_var=block.ar_var, est_residuals=residuals,
+                sigma2=block.sigma2, df=block.df, day0=day0_all[perm])
+            events = pd.concat(event_rows, ignore_index=True) if len(event_rows) > 1 \
+                else event_rows[0]
+            if not ordered:
+                events = events.take(perm).reset_index(drop=True)
+            dates = [(p["panel"].sessions.labels, p["day0"], dest[a:b])
+                     for p, a, b in zip(parts, starts[:-1], starts[1:], strict=True)]
+            abnormal: Any = _ARTable(events["event_id"], evt_days, block, dates)
+            car = self._car_table(events["event_id"], block)
+        else:
+            arrays = StudyArrays(evt_days, np.empty((0, len(evt_days))),
+                                 np.empty((0, len(evt_days))), np.empty((0, L1)), np.empty(0),
+                                 np.empty(0, dtype=np.int64), np.empty(0, dtype="datetime64[ns]"))
+            events = pd.DataFrame(columns=["event_id", "ticker", "exchange", "market", "day0"])
+            abnormal = pd.DataFrame(columns=list(_AR_COLUMNS))
+            car = pd.DataFrame(columns=["event_id", "window", "car", "car_se", "car_t", "car_p",
+                                        "df", "bhar", "sessions", "missing"])
         aar = self._aar_table(arrays)
         aggregate = self._aggregate_table(car)
         fail_frame = pd.DataFrame(failures, columns=["event_id", "ticker", "reason"])
         if len(fail_frame):
-            fail_frame = fail_frame.assign(_o=fail_frame["event_id"].map(order)).sort_values(
-                "_o", kind="stable").drop(columns="_o").reset_index(drop=True)
+            order = pd.Series(np.arange(len(catalogue.frame)),
+                              index=catalogue.frame["event_id"].to_numpy())
+            rank = order.reindex(fail_frame["event_id"].to_numpy()).to_numpy()
+            fail_frame = fail_frame.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         return StudyResult(s, events, abnormal, car, aar, aggregate, fail_frame, arrays,
                            tuple(dict.fromkeys(diagnostics)))
+
+    def _car_table(self, event_ids: pd.Series, block: EventBlock) -> pd.DataFrame:
+        """CAR rows, window by window, events in catalogue order within each window."""
+        s = self.settings
+        n_win, e = block.car.shape
+        se = np.sqrt(block.car_var)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = block.car / se
+        df = np.broadcast_to(block.df, (n_win, e))
+        p = np.full(t.shape, np.nan)
+        finite = np.isfinite(t)
+        p[finite] = 2 * stats.t.sf(np.abs(t[finite]), np.maximum(df[finite], 1))
+        names = pd.Series([format_window(w) for w in s.car_windows], dtype="str")
+        return pd.DataFrame({
+            "event_id": event_ids.take(np.tile(np.arange(e), n_win)).to_numpy(),
+            "window": names.take(np.repeat(np.arange(n_win), e)).to_numpy(),
+            "car": block.car.ravel(), "car_se": se.ravel(), "car_t": t.ravel(),
+            "car_p": p.ravel(), "df": df.ravel(), "bhar": block.bhar.ravel(),
+            "sessions": block.car_sessions.ravel(), "missing": block.car_missing.ravel(),
+        })
 
     @staticmethod
     def _aar_table(arrays: StudyArrays) -> pd.DataFrame:
@@ -629,17 +655,60 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
     return WindowData(y, span, X, valid)
 
 
-def _take(obj: Any, mask: np.ndarray) -> Any:
-    kwargs = {name: getattr(obj, name)[mask] for name in obj.__dataclass_fields__}
-    return type(obj)(**kwargs)
+def _general_chunk(panel: ExchangePanel, _shared: None, stock_rows: IntArray,
+                   market_rows: IntArray, day0: IntArray, plan: ChunkPlan) -> EventBlock:
+    """One chunk by the general path: gather both windows, fit by OLS, ARs and CARs."""
+    est = gather(panel, stock_rows, market_rows, day0, plan.est_days, plan.spec)
+    evt = gather(panel, stock_rows, market_rows, day0, plan.evt_days, plan.spec)
+    fit = fit_linear(est, plan.spec)
+    return block_from_fit(evt, fit, abnormal_returns(evt, fit), plan)
 
 
-def _concat_chunks(chunks: list[tuple[Any, ...]]) -> tuple[Any, ...]:
-    if len(chunks) == 1:
-        return chunks[0]
-    out = []
-    for items in zip(*chunks, strict=True):
-        cls = type(items[0])
-        out.append(cls(**{name: np.concatenate([getattr(i, name) for i in items])
-                          for name in cls.__dataclass_fields__}))
-    return tuple(out)
+_AR_COLUMNS = ("event_id", "rel_day", "date", "return", "market_return", "expected", "ar",
+               "ar_se", "car", "span")
+
+
+class _ARTable(Thunk):
+    """Builds the long abnormal-return table when it is first asked for."""
+
+    def __init__(self, event_ids: pd.Series, rel_days: IntArray, block: EventBlock,
+                 dates: list[tuple[pd.DatetimeIndex, IntArray, IntArray]]) -> None:
+        self.event_ids, self.rel_days, self.block, self.dates = event_ids, rel_days, block, dates
+
+    def __call__(self) -> pd.DataFrame:
+        b, days = self.block, self.rel_days
+        e, width = b.ar.shape
+        when = np.empty((e, width), dtype="datetime64[ns]")
+        for labels, day0, rows in self.dates:
+            pos = np.clip(day0[:, None] + days[None, :], 0, len(labels) - 1)
+            when[rows] = labels.to_numpy()[pos]
+        return pd.DataFrame({
+            "event_id": self.event_ids.take(np.repeat(np.arange(e), width)).to_numpy(),
+            "rel_day": np.tile(days, e),
+            "date": when.ravel(),
+            "return": b.y.ravel(),
+            "market_return": b.market.ravel(),
+            "expected": b.expected.ravel(),
+            "ar": b.ar.ravel(),
+            "ar_se": np.sqrt(b.ar_var).ravel(),
+            "car": np.nancumsum(b.ar, axis=1).ravel(),
+            "span": b.span.astype(np.int64).ravel(),
+        })
+
+
+class _StackedRows(Thunk):
+    """Rows from several sources (arrays or residual sources) placed at given rows."""
+
+    def __init__(self, sources: list[tuple[Any, IntArray]], n_rows: int, width: int) -> None:
+        self.sources, self.n_rows, self.width = sources, n_rows, width
+
+    def __call__(self) -> FloatArray:
+        out = np.empty((self.n_rows, self.width))
+        for source, rows in self.sources:
+            if isinstance(source, ResidualSource):
+                for lo in range(0, len(rows), 20_000):
+                    sl = slice(lo, lo + 20_000)
+                    out[rows[sl]] = source.rows(sl)
+            else:
+                out[rows] = source
+        return out

@@ -1,0 +1,702 @@
+"""The study engine: per-event fits, abnormal returns and CARs in memory-bounded chunks.
+
+Two ways to compute the same numbers
+------------------------------------
+*General path* (any linear model): gather each event's estimation and event
+windows from the panel (``E x L`` arrays) and solve the batched normal equations
+(:func:`marketreact.models.fit_linear`). Its cost grows with the estimation
+window's length ``L1`` (240 sessions by default).
+
+*Moment path* (constant mean, market-adjusted, market model, and any model whose
+regressors are a subset of ``const, market``): OLS on one regressor needs only
+the window sums ``n, sum x, sum y, sum xx, sum xy, sum yy`` of the returns used
+in the estimation. :func:`build_moments` computes running (prefix) sums of
+these over the whole ticker x session panel once, under exactly the
+estimation mask of the general path (one-session stock return present, market
+one-session return present), so each event's fit is a difference of two
+look-ups: O(1) per event whatever ``L1``. Only the short event window is
+gathered, and estimation residuals are computed later, only if asked for
+(:class:`ResidualSource`). Both paths agree to rounding (the tests compare them
+to 1e-12).
+
+With one regressor ``x`` and the constant, for the returns used (``span = 1``)::
+
+    b = (S_xy - S_x S_y / n) / (S_xx - S_x^2 / n),   a = (S_y - b S_x) / n
+    (X'X)^-1 = [[S_xx, -S_x], [-S_x, n]] / (n S_xx - S_x^2)
+    SSR = (S_yy - S_y^2 / n) - b (S_xy - S_x S_y / n),   s^2 = SSR / (n - 2)
+
+Engines
+-------
+Events are cut into chunks of :data:`CHUNK_EVENTS` and each chunk is computed
+by a pure function of (panel, prepared moments, chunk). :class:`LocalEngine`
+maps the chunks in this process; :class:`DaskEngine` maps them over a Dask
+cluster, shipping the panel to the workers once (``scatter``) and building
+the moments there in one task, so only the event indices travel per chunk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from marketreact._typing import BoolArray, FloatArray, IntArray, Window
+from marketreact.models import (
+    AbnormalReturns,
+    LinearFit,
+    ModelSpec,
+    WindowData,
+    cumulate,
+)
+from marketreact.panel import ExchangePanel
+
+log = logging.getLogger(__name__)
+
+#: Events per chunk: bounds the memory of the gathered windows.
+CHUNK_EVENTS = 20_000
+#: Condition number above which ``X'X`` counts as singular (as in ``fit_linear``).
+MAX_CONDITION = 1e13
+_MOMENT_REGRESSORS = (("const",), ("const", "market"))
+
+
+def moment_path_supported(spec: ModelSpec) -> bool:
+    """Whether ``spec`` can be fitted from window sums (regressors ``const`` [+ ``market``])."""
+    return tuple(spec.regressors) in _MOMENT_REGRESSORS
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What every chunk computes: the model, windows and return kind.
+
+    Attributes
+    ----------
+    spec : ModelSpec
+        Normal-return model.
+    estimation, window : tuple of int
+        Estimation and event windows (relative sessions, inclusive).
+    car_windows : tuple of tuple of int
+        CAR windows (inside the event window).
+    log_returns : bool
+        Whether returns are log returns (for BHAR).
+    """
+
+    spec: ModelSpec
+    estimation: Window
+    window: Window
+    car_windows: tuple[Window, ...]
+    log_returns: bool
+
+    @property
+    def est_days(self) -> IntArray:
+        """Relative days of the estimation window."""
+        return np.arange(self.estimation[0], self.estimation[1] + 1)
+
+    @property
+    def evt_days(self) -> IntArray:
+        """Relative days of the event window."""
+        return np.arange(self.window[0], self.window[1] + 1)
+
+    def car_columns(self) -> list[slice]:
+        """Event-window columns of each CAR window."""
+        w0 = self.window[0]
+        return [slice(a - w0, b - w0 + 1) for a, b in self.car_windows]
+
+
+@dataclass(frozen=True)
+class EventBlock:
+    """Per-event results of a set of events (one chunk, or all of them).
+
+    Attributes
+    ----------
+    coef : numpy.ndarray
+        ``(E, k)`` model coefficients (NaN where the fit failed).
+    sigma2 : numpy.ndarray
+        ``(E,)`` residual variance.
+    n, df : numpy.ndarray
+        ``(E,)`` estimation returns used and residual degrees of freedom.
+    valid : numpy.ndarray
+        ``(E, L2)`` event-window returns that are usable.
+    y, market, expected : numpy.ndarray
+        ``(E, L2)`` return, market return (summed over the return's span) and
+        normal return; NaN where not ``valid`` (``market`` is NaN without a market).
+    span : numpy.ndarray
+        ``(E, L2)`` sessions covered by each return (0 where not ``valid``).
+    ar, ar_var : numpy.ndarray
+        ``(E, L2)`` abnormal returns and their variances.
+    car, car_var, bhar : numpy.ndarray
+        ``(W, E)`` CAR, its variance and BHAR per CAR window.
+    car_sessions, car_missing : numpy.ndarray
+        ``(W, E)`` sessions covered by valid returns and sessions not covered.
+    residuals : numpy.ndarray or None
+        ``(E, L1)`` estimation residuals when computed eagerly (general path).
+    """
+
+    coef: FloatArray
+    sigma2: FloatArray
+    n: IntArray
+    df: IntArray
+    valid: BoolArray
+    y: FloatArray
+    market: FloatArray
+    expected: FloatArray
+    span: npt.NDArray[np.int32]
+    ar: FloatArray
+    ar_var: FloatArray
+    car: FloatArray
+    car_var: FloatArray
+    bhar: FloatArray
+    car_sessions: IntArray
+    car_missing: IntArray
+    residuals: FloatArray | None = None
+
+    def __len__(self) -> int:
+        return len(self.sigma2)
+
+    def take(self, index: IntArray | BoolArray) -> EventBlock:
+        """The events selected by ``index`` (rows; columns for the ``(W, E)`` arrays)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                out[f.name] = None
+            elif f.name.startswith("car") or f.name == "bhar":
+                out[f.name] = value[:, index]
+            else:
+                out[f.name] = value[index]
+        return EventBlock(**out)
+
+    @staticmethod
+    def concat(blocks: Sequence[EventBlock]) -> EventBlock:
+        """Stack blocks of events (in order)."""
+        if len(blocks) == 1:
+            return blocks[0]
+        out: dict[str, Any] = {}
+        for f in fields(EventBlock):
+            values = [getattr(b, f.name) for b in blocks]
+            if any(v is None for v in values):
+                out[f.name] = None
+            elif f.name.startswith("car") or f.name == "bhar":
+                out[f.name] = np.concatenate(values, axis=1)
+            else:
+                out[f.name] = np.concatenate(values, axis=0)
+        return EventBlock(**out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Moment path
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MomentPanel:
+    """Running sums of estimation moments for (stock, market) pairs.
+
+    Every array is ``(P, T + 1)`` and starts with a zero column, so the sum
+    over sessions ``[lo, hi)`` of pair ``p`` is ``A[p, hi] - A[p, lo]``. Only
+    returns that the general path would use in an estimation enter: the
+    stock's return covers one session and the market's one-session return
+    exists.
+
+    Attributes
+    ----------
+    count : numpy.ndarray
+        Running count of usable returns.
+    sums : dict of str to numpy.ndarray
+        Running sums named ``y, yy`` (always), ``x, xx, xy`` (market model)
+        or ``dd`` (fixed coefficients: squared residuals ``y - c0 - c1 x``).
+    """
+
+    count: IntArray
+    sums: dict[str, FloatArray]
+
+
+def _market_one_session(panel: ExchangePanel, market_rows: IntArray
+                        ) -> tuple[FloatArray, BoolArray]:
+    """One-session market returns as the general path sees them, and where they exist."""
+    cum, cum_missing = panel.running_sums(market_rows)
+    return np.diff(cum, axis=1), np.diff(cum_missing, axis=1) == 0
+
+
+def build_moments(panel: ExchangePanel, pair_stock: IntArray, pair_market: IntArray,
+                  spec: ModelSpec) -> MomentPanel:
+    """Prefix sums of the estimation moments of each (stock, market) pair.
+
+    Parameters
+    ----------
+    panel : ExchangePanel
+        The exchange's panel.
+    pair_stock, pair_market : numpy.ndarray
+        ``(P,)`` panel rows of each pair's stock and market (market ignored
+        when the model has no market regressor).
+    spec : ModelSpec
+        The model (regressors ``const`` [+ ``market``]).
+
+    Returns
+    -------
+    MomentPanel
+    """
+    p, t = len(pair_stock), panel.returns.shape[1]
+    y = panel.returns.take(pair_stock, axis=0)
+    used = panel.span.take(pair_stock, axis=0) == 1
+    used &= np.isfinite(y)
+    x: FloatArray | None = None
+    if spec.uses_market:
+        markets, which = np.unique(pair_market, return_inverse=True)
+        xm, okm = _market_one_session(panel, markets)
+        if len(markets) == 1:
+            x = xm[:1]  # broadcasts over pairs
+            used &= okm[:1]
+        else:
+            x = xm[which]
+            used &= okm[which]
+    np.copyto(y, 0.0, where=~used)
+
+    def running(values: np.ndarray | None = None, dtype: type = np.float64,
+                product: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        out = np.empty((p, t + 1), dtype=dtype)
+        out[:, 0] = 0
+        body = out[:, 1:]
+        if product is not None:
+            np.multiply(product[0], product[1], out=body)
+        else:
+            body[...] = values
+        np.cumsum(body, axis=1, out=body)
+        return out
+
+    count = running(used, np.int64)
+    sums: dict[str, FloatArray] = {}
+    if spec.fixed is not None:
+        c = spec.fixed
+        fitted = c[0] + c[1] * x if x is not None else np.full((1, t), c[0])
+        d = y - fitted
+        np.copyto(d, 0.0, where=~used)
+        sums["dd"] = running(product=(d, d))
+        return MomentPanel(count, sums)
+    sums["y"] = running(y)
+    sums["yy"] = running(product=(y, y))
+    if x is not None:
+        x0 = np.where(used, x, 0.0)
+        sums["x"] = running(x0)
+        sums["xx"] = running(product=(x0, x0))
+        sums["xy"] = running(product=(x0, y))
+    return MomentPanel(count, sums)
+
+
+def _fit_from_moments(moments: MomentPanel, pair: IntArray, lo: IntArray, hi: IntArray,
+                      spec: ModelSpec) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
+    """Coefficients, ``(X'X)^-1``, ``s^2`` and ``n`` of each event from its window sums."""
+    def window_sum(a: np.ndarray) -> np.ndarray:
+        return a[pair, hi] - a[pair, lo]
+
+    n = window_sum(moments.count)
+    e = len(n)
+    k = spec.n_estimated
+    nf = n.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if spec.fixed is not None:
+            coef = np.broadcast_to(np.asarray(spec.fixed, dtype=float), (e, len(spec.fixed)))
+            coef = coef.copy()
+            inv = np.zeros((e, len(spec.fixed), len(spec.fixed)))
+            ssr = window_sum(moments.sums["dd"])
+            sigma2 = np.where(n > 0, ssr / np.maximum(n, 1), np.nan)
+            return coef, inv, sigma2, n
+        sy, syy = window_sum(moments.sums["y"]), window_sum(moments.sums["yy"])
+        if "x" not in moments.sums:  # constant mean
+            ok = n > k
+            a = sy / nf
+            coef = np.where(ok, a, np.nan)[:, None]
+            inv = np.where(ok, 1.0 / nf, np.nan)[:, None, None]
+            ssr = syy - sy * a
+        else:
+            sx, sxx, sxy = (window_sum(moments.sums[name]) for name in ("x", "xx", "xy"))
+            cxx = sxx - sx * sx / nf
+            cxy = sxy - sx * sy / nf
+            cyy = syy - sy * sy / nf
+            b = cxy / cxx
+            a = (sy - b * sx) / nf
+            det = nf * cxx
+            half = 0.5 * (nf + sxx)
+            lam_max = half + np.sqrt((0.5 * (nf - sxx)) ** 2 + sx * sx)
+            lam_min = det / lam_max
+            cond = lam_max / lam_min
+            ok = (n > k) & (lam_min > 0) & np.isfinite(cond) & (cond < MAX_CONDITION)
+            coef = np.where(ok[:, None], np.stack([a, b], axis=1), np.nan)
+            inv = np.stack([np.stack([sxx, -sx], axis=1), np.stack([-sx, nf], axis=1)], axis=1)
+            inv = np.where(ok[:, None, None], inv / det[:, None, None], np.nan)
+            ssr = cyy - b * cxy
+        df = n - k
+        sigma2 = np.where(ok & (df > 0), np.maximum(ssr, 0.0) / np.maximum(df, 1), np.nan)
+    return coef, inv, sigma2, n
+
+
+def _event_window(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                  day0: IntArray, rel_days: IntArray, uses_market: bool
+                  ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray | None, BoolArray]:
+    """Gather returns, spans and regressors over relative days, as ``study.gather`` does."""
+    t = panel.returns.shape[1]
+    pos = day0[:, None] + rel_days[None, :]
+    inside = (pos >= 0) & (pos < t)
+    posc = np.clip(pos, 0, t - 1)
+    flat = stock_rows[:, None] * t + posc
+    y = panel.returns.ravel().take(flat)
+    span = panel.span.ravel().take(flat)
+    if not inside.all():
+        y[~inside] = np.nan
+        span[~inside] = 0
+    width = np.maximum(span, 1)
+    valid = inside & np.isfinite(y)
+    valid &= span >= 1
+    x = None
+    if uses_market:
+        markets, which = np.unique(np.maximum(market_rows, 0), return_inverse=True)
+        cum, cum_missing = panel.running_sums(markets)
+        hi = which.reshape(-1, 1) * (t + 1) + posc + 1
+        lo = hi - width
+        x = cum.ravel().take(hi) - cum.ravel().take(lo)
+        gaps = cum_missing.ravel().take(hi) - cum_missing.ravel().take(lo)
+        x[gaps != 0] = np.nan
+        valid &= np.isfinite(x)
+    return y, span, width.astype(float), x, valid
+
+
+def moment_chunk(panel: ExchangePanel, moments: MomentPanel, stock_rows: IntArray,
+                 market_rows: IntArray, pair: IntArray, day0: IntArray,
+                 plan: ChunkPlan) -> EventBlock:
+    """Fit, abnormal returns and CARs of one chunk of events by the moment path.
+
+    Parameters
+    ----------
+    panel : ExchangePanel
+        The exchange's panel.
+    moments : MomentPanel
+        From :func:`build_moments` over the pairs of ``pair``.
+    stock_rows, market_rows, pair, day0 : numpy.ndarray
+        ``(E,)`` each event's stock row, market row (-1: none), pair index and
+        day-0 position.
+    plan : ChunkPlan
+        Model and windows.
+
+    Returns
+    -------
+    EventBlock
+        Without residuals (see :class:`ResidualSource`).
+    """
+    spec = plan.spec
+    t = panel.returns.shape[1]
+    e0, e1 = plan.estimation
+    lo = np.clip(day0 + e0, 0, t)
+    hi = np.clip(day0 + e1 + 1, 0, t)
+    coef, inv, sigma2, n = _fit_from_moments(moments, pair, lo, hi, spec)
+    y, span, width, x, valid = _event_window(panel, stock_rows, market_rows, day0,
+                                             plan.evt_days, spec.uses_market)
+    invalid = ~valid
+    v00 = inv[:, 0, 0, None]
+    expected = width * coef[:, :1]
+    quad = v00 * width * width
+    if x is not None:
+        expected += x * coef[:, 1:2]
+        quad += 2.0 * inv[:, 0, 1, None] * width * x
+        quad += inv[:, 1, 1, None] * x * x
+    ar = y - expected
+    quad += span
+    ar_var = quad
+    ar_var *= sigma2[:, None]
+    for a in (ar, ar_var, expected, y):
+        a[invalid] = np.nan
+    xm = x if x is not None else np.full(ar.shape, np.nan)
+    xm[invalid] = np.nan
+    span[invalid] = 0
+    width[invalid] = 0.0
+    car, car_var, bhar, sessions, missing = _cars(plan, valid, span, width, x, y, expected, ar,
+                                                  inv, sigma2)
+    return EventBlock(coef, sigma2, n, n - spec.n_estimated, valid, y, xm, expected,
+                      span.astype(np.int32), ar, ar_var, car, car_var, bhar, sessions, missing)
+
+
+def _cars(plan: ChunkPlan, valid: BoolArray, span: IntArray, width: FloatArray,
+          x: FloatArray | None, y: FloatArray, expected: FloatArray, ar: FloatArray,
+          inv: FloatArray, sigma2: FloatArray
+          ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray, IntArray]:
+    """CAR, variance, BHAR, sessions and missing per CAR window (as ``models.cumulate``).
+
+    ``y, expected, ar, x`` are NaN and ``span, width`` 0 where not ``valid``.
+    """
+    n_win, e = len(plan.car_windows), len(sigma2)
+    car = np.empty((n_win, e))
+    var = np.empty((n_win, e))
+    bhar = np.empty((n_win, e))
+    sessions = np.empty((n_win, e), dtype=np.int64)
+    missing = np.empty((n_win, e), dtype=np.int64)
+    for j, cols in enumerate(plan.car_columns()):
+        any_valid = valid[:, cols].any(axis=1)
+        car[j] = np.nansum(ar[:, cols], axis=1)
+        covered = span[:, cols].sum(axis=1)
+        s0 = width[:, cols].sum(axis=1)
+        quad = inv[:, 0, 0] * s0 * s0
+        if x is not None:
+            s1 = np.nansum(x[:, cols], axis=1)
+            quad += 2.0 * inv[:, 0, 1] * s0 * s1 + inv[:, 1, 1] * s1 * s1
+        var[j] = sigma2 * (covered + quad)
+        yz = np.where(valid[:, cols], y[:, cols], 0.0)
+        ez = np.where(valid[:, cols], expected[:, cols], 0.0)
+        if plan.log_returns:
+            b = np.exp(yz.sum(axis=1)) - np.exp(ez.sum(axis=1))
+        else:
+            yz += 1.0
+            ez += 1.0
+            b = np.prod(yz, axis=1) - np.prod(ez, axis=1)
+        bhar[j] = b
+        for out in (car, var, bhar):
+            out[j, ~any_valid] = np.nan
+        sessions[j] = covered
+        missing[j] = np.maximum((cols.stop - cols.start) - covered, 0)
+    return car, var, bhar, sessions, missing
+
+
+def block_from_fit(evt: WindowData, fit: LinearFit, ab: AbnormalReturns,
+                   plan: ChunkPlan) -> EventBlock:
+    """An :class:`EventBlock` from the general path's window data, fit and ARs."""
+    n_win, e = len(plan.car_windows), len(fit.sigma2)
+    car = np.empty((n_win, e))
+    var = np.empty((n_win, e))
+    bhar = np.empty((n_win, e))
+    sessions = np.empty((n_win, e), dtype=np.int64)
+    missing = np.empty((n_win, e), dtype=np.int64)
+    for j, cols in enumerate(plan.car_columns()):
+        cum = cumulate(evt, fit, ab, cols, plan.log_returns)
+        car[j], var[j], bhar[j] = cum.car, cum.variance, cum.bhar
+        sessions[j], missing[j] = cum.sessions, cum.missing
+    spec = plan.spec
+    market = (evt.X[..., spec.regressors.index("market")] if spec.uses_market
+              else np.full(ab.ar.shape, np.nan))
+    return EventBlock(
+        fit.coef, fit.sigma2, fit.n, fit.df, evt.valid,
+        np.where(evt.valid, evt.y, np.nan), np.where(evt.valid, market, np.nan), ab.expected,
+        np.where(evt.valid, evt.span, 0).astype(np.int32), ab.ar, ab.variance,
+        car, var, bhar, sessions, missing, fit.residuals)
+
+
+@dataclass(frozen=True)
+class ResidualSource:
+    """Estimation residuals of moment-path events, computed when first asked for.
+
+    Calling it returns the ``(E, L1)`` residuals exactly as
+    :func:`marketreact.models.fit_linear` reports them (NaN where a return was
+    not used), computed chunk by chunk.
+    """
+
+    panel: ExchangePanel
+    stock_rows: IntArray
+    market_rows: IntArray
+    day0: IntArray
+    coef: FloatArray
+    plan: ChunkPlan
+
+    def __len__(self) -> int:
+        return len(self.day0)
+
+    def __call__(self) -> FloatArray:
+        """All residuals, ``(E, L1)``."""
+        days = self.plan.est_days
+        out = np.empty((len(self.day0), len(days)))
+        for lo in range(0, len(self.day0), CHUNK_EVENTS):
+            sl = slice(lo, lo + CHUNK_EVENTS)
+            out[sl] = self.rows(sl)
+        return out
+
+    def rows(self, index: slice | IntArray) -> FloatArray:
+        """Residuals of the events at ``index``."""
+        spec = self.plan.spec
+        y, span, width, x, valid = _event_window(
+            self.panel, self.stock_rows[index], self.market_rows[index], self.day0[index],
+            self.plan.est_days, spec.uses_market)
+        used = valid & (span == 1)
+        coef = self.coef[index]
+        fitted = width * coef[:, :1]
+        if x is not None:
+            fitted = fitted + x * coef[:, 1:2]
+        return np.where(used, y - fitted, np.nan)
+
+
+# ---------------------------------------------------------------------------------------------
+# Engines
+# ---------------------------------------------------------------------------------------------
+ChunkFn = Callable[..., EventBlock]
+PrepareFn = Callable[..., Any]
+
+
+class Engine(Protocol):
+    """Maps chunk computations over events; returns the blocks in order."""
+
+    name: str
+
+    def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
+            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> list[EventBlock]:
+        """Compute ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
+        ...
+
+    def close(self) -> None:
+        """Release what the engine started."""
+        ...
+
+
+class LocalEngine:
+    """Compute the chunks one after another in this process."""
+
+    name = "local"
+
+    def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
+            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> list[EventBlock]:
+        """Compute ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
+        shared = prepare(panel, *prepare_args) if prepare is not None else None
+        return [chunk(panel, shared, *task) for task in tasks]
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class DaskEngine:
+    """Compute the chunks on a Dask cluster.
+
+    The panel is scattered to the workers once; the moments are built by one
+    task on the cluster and fetched by the workers that need them; each chunk
+    task then carries only its events' indices.
+
+    Parameters
+    ----------
+    scheduler : str or distributed.Client, optional
+        Scheduler address (``tcp://host:8786``) or a connected client. Without
+        one, a :class:`distributed.LocalCluster` is started on first use and
+        stopped by :meth:`close`.
+    cluster_options : dict, optional
+        Keyword arguments for the LocalCluster (e.g. ``n_workers``, ``processes``).
+    """
+
+    name = "dask"
+
+    def __init__(self, scheduler: Any = None, cluster_options: dict[str, Any] | None = None
+                 ) -> None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the installation
+            from marketreact.errors import MarketReactError
+
+            raise MarketReactError("the dask engine needs dask[distributed]: "
+                                   "pip install 'marketreact[dask]'") from exc
+        self.scheduler = scheduler
+        self.cluster_options = dict(cluster_options or {})
+        self._client: Any = None
+        self._owned: list[Any] = []
+        self.scatters = 0
+
+    def client(self) -> Any:
+        """The connected client (connecting or starting a LocalCluster if needed)."""
+        from distributed import Client, LocalCluster
+
+        if self._client is not None:
+            return self._client
+        if isinstance(self.scheduler, Client):
+            self._client = self.scheduler
+        elif self.scheduler:
+            self._client = Client(str(self.scheduler))
+            self._owned.append(self._client)
+        else:
+            options = {"n_workers": 2, "threads_per_worker": 1, "processes": True,
+                       "dashboard_address": None}
+            options.update(self.cluster_options)
+            cluster = LocalCluster(**options)
+            self._client = Client(cluster)
+            self._owned.extend([self._client, cluster])
+        log.info("dask engine: %s", self._client)
+        return self._client
+
+    def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
+            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> list[EventBlock]:
+        """Compute ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
+        client = self.client()
+        panel_f = client.scatter(panel, broadcast=True, hash=False)
+        self.scatters += 1
+        shared_f = (client.submit(prepare, panel_f, *prepare_args, pure=False)
+                    if prepare is not None else None)
+        futures = [client.submit(chunk, panel_f, shared_f, *task, pure=False) for task in tasks]
+        try:
+            return list(client.gather(futures))
+        finally:
+            del futures, shared_f, panel_f
+
+    def close(self) -> None:
+        """Close the client and cluster this engine started (not a client it was given)."""
+        for obj in reversed(self._owned):
+            obj.close()
+        self._owned.clear()
+        self._client = None
+
+
+def make_engine(engine: str | Engine | None, scheduler: Any = None) -> tuple[Engine, bool]:
+    """An engine from a name (``local``, ``dask``) or an engine object.
+
+    Returns
+    -------
+    engine : Engine
+    owned : bool
+        Whether the caller created it (and so must close it).
+    """
+    if engine is None or engine == "local":
+        return LocalEngine(), True
+    if engine == "dask":
+        return DaskEngine(scheduler), True
+    if isinstance(engine, str):
+        from marketreact.errors import InputError
+
+        raise InputError(f"unknown engine {engine!r}: use local or dask")
+    return engine, False
+
+
+def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                 day0: IntArray, plan: ChunkPlan, engine: Engine,
+                 general_chunk: ChunkFn, chunk_events: int = CHUNK_EVENTS
+                 ) -> tuple[EventBlock, ResidualSource | None]:
+    """Compute every event of one panel in chunks.
+
+    Parameters
+    ----------
+    panel : ExchangePanel
+        The exchange's panel.
+    stock_rows, market_rows, day0 : numpy.ndarray
+        ``(E,)`` panel rows and day-0 positions.
+    plan : ChunkPlan
+        Model and windows.
+    engine : Engine
+        Where the chunks run.
+    general_chunk : callable
+        ``general_chunk(panel, None, stock_rows, market_rows, day0, plan)``: the
+        general path, used when the model has other regressors.
+    chunk_events : int
+        Events per chunk.
+
+    Returns
+    -------
+    block : EventBlock
+        All events, in order.
+    residuals : ResidualSource or None
+        Deferred estimation residuals (moment path); None when the block
+        carries them.
+    """
+    e = len(day0)
+    slices = [slice(lo, lo + chunk_events) for lo in range(0, e, chunk_events)]
+    if not moment_path_supported(plan.spec):
+        tasks = [(stock_rows[s], market_rows[s], day0[s], plan) for s in slices]
+        return EventBlock.concat(engine.run(panel, None, (), general_chunk, tasks)), None
+    markets = market_rows if plan.spec.uses_market else np.zeros_like(market_rows)
+    key = stock_rows * (panel.returns.shape[0] + 1) + (markets + 1)
+    uniq, pair = np.unique(key, return_inverse=True)
+    pair_stock = uniq // (panel.returns.shape[0] + 1)
+    pair_market = uniq % (panel.returns.shape[0] + 1) - 1
+    pair = pair.astype(np.int64)
+    moment_tasks = [(stock_rows[s], market_rows[s], pair[s], day0[s], plan) for s in slices]
+    blocks = engine.run(panel, build_moments, (pair_stock, pair_market, plan.spec),
+                        moment_chunk, moment_tasks)
+    block = EventBlock.concat(blocks)
+    return block, ResidualSource(panel, stock_rows, market_rows, day0, block.coef, plan)

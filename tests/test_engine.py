@@ -1,0 +1,325 @@
+"""The scale engine: moment path vs the general path, the stacked price table, deferred
+fields, and the Dask engine vs the local one.
+
+References: the general path (``study.gather`` + ``models.fit_linear``, itself checked
+against statsmodels in test_study_goto / test_study_engine), statsmodels OLS on one event
+below, and ``clean_prices`` + ``build_panel`` for the price table.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from typer.testing import CliRunner
+
+import marketreact.engine as engine_mod
+import marketreact.study as study_mod
+from marketreact import EventStudy, events_from_frame
+from marketreact._lazy import is_pending
+from marketreact.calendar import exchange_sessions
+from marketreact.engine import (
+    ChunkPlan,
+    EventBlock,
+    LocalEngine,
+    ResidualSource,
+    build_moments,
+    moment_chunk,
+    moment_path_supported,
+    study_events,
+)
+from marketreact.models import MODELS, ModelName
+from marketreact.panel import ReturnKind, build_panel
+from marketreact.prices import clean_prices
+from marketreact.prices.table import PriceTable
+
+DAYS = exchange_sessions("XNYS", pd.Timestamp("2019-01-01"), pd.Timestamp("2021-12-31")).labels
+CARS = ((-1, 1), (0, 0), (0, 1), (-5, 5))
+
+
+def _frame(close: np.ndarray, index: pd.DatetimeIndex, volume: np.ndarray | float = 1e6,
+           adj: np.ndarray | None = None) -> pd.DataFrame:
+    return pd.DataFrame({"open": close, "high": close, "low": close, "close": close,
+                         "adj_close": close if adj is None else adj, "volume": volume},
+                        index=pd.DatetimeIndex(index, name="date"))
+
+
+@pytest.fixture(scope="module")
+def frames() -> dict[str, pd.DataFrame]:
+    """Stocks with thin trading, filler rows and gaps; two markets, one with gaps."""
+    rng = np.random.default_rng(11)
+    t = len(DAYS)
+    m1 = 0.0003 + 0.01 * rng.standard_t(4, t) / np.sqrt(2)
+    m2 = 0.0002 + 0.012 * rng.standard_normal(t)
+    out = {"MKT": _frame(100 * np.cumprod(1 + m1), DAYS)}
+    keep2 = rng.random(t) > 0.03  # the second market misses ~3% of sessions
+    out["MKT2"] = _frame((50 * np.cumprod(1 + m2))[keep2], DAYS[keep2], volume=np.nan)
+    # a market whose return is the same every day: the market model is singular there
+    out["FLAT"] = _frame(100 * 1.001 ** np.arange(t), DAYS)
+    for i in range(10):
+        r = 0.0001 * i + (0.6 + 0.1 * i) * m1 + 0.015 * rng.standard_t(3, t) / np.sqrt(3)
+        close = 20 * np.cumprod(1 + r)
+        volume = rng.lognormal(10, 1, t)
+        keep = rng.random(t) > 0.02 * (1 + i % 4)  # 2%..8% missing sessions
+        if i == 3:
+            keep[200:260] = False  # a long gap
+        if i == 5:
+            keep[:400] = False  # listed late
+        fill = (rng.random(t) < 0.01) & keep
+        fill[0] = False
+        close[1:] = np.where(fill[1:], close[:-1], close[1:])
+        volume[fill] = 0.0
+        out[f"S{i}"] = _frame(close[keep], DAYS[keep], volume[keep])
+    return out
+
+
+@pytest.fixture(scope="module")
+def events(frames) -> pd.DataFrame:
+    rng = np.random.default_rng(5)
+    n = 160
+    stock = rng.integers(0, 10, n)
+    day = rng.integers(30, len(DAYS) - 3, n)  # some too early, some near the end
+    market = np.where(rng.random(n) < 0.4, "MKT2", "MKT")
+    market[:4] = "FLAT"
+    return pd.DataFrame({"event_id": [f"e{i:03d}" for i in range(n)],
+                         "ticker": [f"S{s}" for s in stock],
+                         "date": [str(d.date()) for d in DAYS[day]],
+                         "timing": rng.choice(["pre", "intra", "post"], n),
+                         "market": market})
+
+
+def _panel(frames, kind):
+    cleaned = {t: clean_prices(f, t)[0] for t, f in frames.items()}
+    sessions = exchange_sessions("XNYS", DAYS[0], DAYS[-1], cleaned["MKT"].index, "MKT")
+    return build_panel(sessions, cleaned, kind)
+
+
+def _rows(panel, events):
+    index = pd.Index(panel.tickers)
+    stock = index.get_indexer(events["ticker"]).astype(np.int64)
+    market = index.get_indexer(events["market"]).astype(np.int64)
+    day0 = panel.sessions.labels.get_indexer(pd.to_datetime(events["date"])).astype(np.int64)
+    return stock, market, day0
+
+
+def _assert_close(a, b, what: str) -> None:
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape, what
+    assert np.array_equal(np.isnan(a), np.isnan(b)) if a.dtype.kind == "f" else True, what
+    np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=what)
+
+
+@pytest.mark.parametrize("kind", list(ReturnKind))
+@pytest.mark.parametrize("model", list(ModelName))
+def test_moment_path_equals_the_general_path(frames, events, model, kind) -> None:
+    panel = _panel(frames, kind)
+    stock, market, day0 = _rows(panel, events)
+    spec = MODELS[model]
+    assert moment_path_supported(spec)
+    plan = ChunkPlan(spec, (-250, -11), (-10, 10), CARS, kind is ReturnKind.log)
+    general = study_mod._general_chunk(panel, None, stock, market, day0, plan)
+    fast, residuals = study_events(panel, stock, market, day0, plan, LocalEngine(),
+                                   study_mod._general_chunk, chunk_events=37)
+    assert residuals is not None and fast.residuals is None
+    np.testing.assert_array_equal(fast.n, general.n)
+    np.testing.assert_array_equal(fast.df, general.df)
+    np.testing.assert_array_equal(fast.valid, general.valid)
+    np.testing.assert_array_equal(fast.span, general.span)
+    for name in ("coef", "sigma2", "y", "market", "expected", "ar", "ar_var", "car", "car_var",
+                 "bhar"):
+        _assert_close(getattr(fast, name), getattr(general, name), name)
+    np.testing.assert_array_equal(fast.car_sessions, general.car_sessions)
+    np.testing.assert_array_equal(fast.car_missing, general.car_missing)
+    _assert_close(residuals(), general.residuals, "residuals")
+    # the data exercise what they should: gaps, short histories, the singular FLAT market
+    assert (general.n < 240).any() and (general.span > 1).any()
+    if model is ModelName.market_model:
+        assert np.isnan(general.sigma2[:4]).all() and np.isnan(fast.coef[:4]).all()
+
+
+def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:
+    panel = _panel(frames, ReturnKind.simple)
+    stock, market, day0 = _rows(panel, events)
+    i = int(np.flatnonzero((events["market"] == "MKT2").to_numpy() & (day0 > 300))[0])
+    spec = MODELS[ModelName.market_model]
+    pairs = np.array([stock[i]]), np.array([market[i]])
+    moments = build_moments(panel, *pairs, spec)
+    plan = ChunkPlan(spec, (-250, -11), (-10, 10), CARS, False)
+    one = moment_chunk(panel, moments, stock[i:i + 1], market[i:i + 1], np.array([0]),
+                       day0[i:i + 1], plan)
+    # Reference: statsmodels OLS on the stock's one-session returns and the market's
+    # one-session returns over [-250, -11], both present (after the cleaning rules).
+    ticker = events["ticker"][i]
+    px = clean_prices(frames[ticker], ticker)[0]["adj_close"].reindex(panel.sessions.labels)
+    mk = frames["MKT2"]["adj_close"].reindex(panel.sessions.labels)
+    r, m = px.pct_change(fill_method=None), mk.pct_change(fill_method=None)
+    est = pd.DataFrame({"r": r, "m": m}).iloc[day0[i] - 250:day0[i] - 10].dropna()
+    ols = sm.OLS(est["r"], sm.add_constant(est["m"])).fit()
+    assert one.n[0] == len(est) < 240
+    np.testing.assert_allclose(one.coef[0], ols.params.to_numpy(), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(one.sigma2[0], ols.scale, rtol=1e-10)
+    res = ResidualSource(panel, stock[i:i + 1], market[i:i + 1], day0[i:i + 1], one.coef,
+                         plan)()[0]
+    np.testing.assert_allclose(res[np.isfinite(res)], ols.resid.to_numpy(), atol=1e-13)
+
+
+def test_study_results_are_the_same_on_both_paths(frames, events, monkeypatch) -> None:
+    cat = events_from_frame(events)
+    fast = EventStudy().fit(cat, frames)
+    assert is_pending(fast.arrays, "est_residuals")
+    assert is_pending(fast, "abnormal_returns")
+    monkeypatch.setattr(engine_mod, "moment_path_supported", lambda spec: False)
+    slow = EventStudy().fit(cat, frames)
+    assert not is_pending(slow.arrays, "est_residuals")
+    pd.testing.assert_frame_equal(fast.failures, slow.failures)
+    assert len(fast.failures) and fast.n_events > 100
+    for name in ("events", "abnormal_returns", "car", "aar", "aggregate"):
+        pd.testing.assert_frame_equal(getattr(fast, name), getattr(slow, name), rtol=1e-12,
+                                      atol=1e-12, obj=name)
+    for name in ("ar", "ar_var", "est_residuals", "sigma2"):
+        _assert_close(getattr(fast.arrays, name), getattr(slow.arrays, name), name)
+    assert not is_pending(fast.arrays, "est_residuals")
+    again = pickle.loads(pickle.dumps(fast))
+    pd.testing.assert_frame_equal(again.car, fast.car)
+
+
+def test_events_of_several_exchanges_come_back_in_catalogue_order(frames, events) -> None:
+    mixed = events.assign(exchange=np.where(np.arange(len(events)) % 3 == 0, "XLON", ""))
+    res = EventStudy().fit(events_from_frame(mixed), frames)
+    studied = mixed.loc[mixed["event_id"].isin(res.events["event_id"]), "event_id"]
+    assert res.events["event_id"].tolist() == studied.tolist()
+    assert set(res.events["exchange"]) == {"XLON", "XNYS"}
+    first = res.abnormal_returns.groupby("event_id", sort=False).head(1)
+    assert first["event_id"].tolist() == studied.tolist()
+    lon = res.events["exchange"].to_numpy() == "XLON"
+    # each event's residuals, wherever its exchange's rows were computed
+    alone = EventStudy().fit(events_from_frame(mixed.loc[mixed["exchange"] == "XLON"]), frames)
+    _assert_close(res.arrays.est_residuals[lon], alone.arrays.est_residuals, "residuals")
+    _assert_close(res.arrays.ar[lon], alone.arrays.ar, "ar")
+
+
+def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frames) -> None:
+    odd = dict(frames)
+    s1 = frames["S1"].copy()
+    s1.iloc[5, s1.columns.get_loc("adj_close")] = -1.0  # non-positive: removed
+    s1.iloc[9, s1.columns.get_loc("adj_close")] = np.nan  # falls back to the close
+    extra = s1.iloc[[20]].copy()
+    extra.index = pd.DatetimeIndex([pd.Timestamp("2019-07-04")], name="date")  # no session
+    odd["S1"] = pd.concat([s1.iloc[:20], extra, s1.iloc[20:]]).sort_index()
+    odd["EMPTY"] = frames["S2"].iloc[:0]
+    odd["INF"] = frames["S2"].assign(adj_close=frames["S2"]["adj_close"].where(
+        np.arange(len(frames["S2"])) != 30, np.inf))
+    table = PriceTable(odd)
+    expected_notes = []
+    for t, f in odd.items():
+        cleaned, notes = clean_prices(f, t)
+        pd.testing.assert_frame_equal(table[t], cleaned)
+        expected_notes.extend(notes)
+    assert table.notes == tuple(expected_notes)
+    assert any("without a positive price" in str(n) for n in table.notes)
+    assert any("filler" in str(n) for n in table.notes)
+    sessions = exchange_sessions("XNYS", DAYS[0], DAYS[-1], table.index_of("MKT"), "MKT")
+    tickers = ["S3", "MKT", "S1", "EMPTY", "INF", "MKT2", "S0"]
+    for kind in ReturnKind:
+        fast = table.panel(sessions, tickers, kind)
+        ref = build_panel(sessions, {t: clean_prices(odd[t], t)[0] for t in tickers}, kind)
+        assert is_pending(fast, "cum")
+        rows = np.array([1, 5])
+        cum, missing = fast.running_sums(rows)
+        np.testing.assert_array_equal(cum, ref.cum[rows])
+        np.testing.assert_array_equal(missing, ref.cum_missing[rows])
+        for name in ("prices", "volume", "returns", "span", "cum", "cum_missing"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(ref, name), err_msg=name)
+    assert table.date_range(table.rows(["S5", "EMPTY"])) == (
+        table.index_of("S5")[0], table.index_of("S5")[-1])
+
+
+def test_event_block_take_and_concat_round_trip(frames, events) -> None:
+    panel = _panel(frames, ReturnKind.simple)
+    stock, market, day0 = _rows(panel, events)
+    plan = ChunkPlan(MODELS[ModelName.market_model], (-250, -11), (-10, 10), CARS, False)
+    block = study_mod._general_chunk(panel, None, stock, market, day0, plan)
+    idx = np.arange(len(block))
+    parts = [block.take(idx[:50]), block.take(idx[50:])]
+    back = EventBlock.concat(parts)
+    for name in ("ar", "car", "residuals", "coef"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(block, name))
+
+
+# ---- Dask -----------------------------------------------------------------------------------
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as lc, distributed.Client(lc) as client:
+        yield lc, client
+
+
+@pytest.mark.parametrize("moment", [True, False])
+def test_dask_engine_matches_the_local_engine(frames, events, cluster, monkeypatch,
+                                              moment) -> None:
+    _, client = cluster
+    if not moment:
+        monkeypatch.setattr(engine_mod, "moment_path_supported", lambda spec: False)
+    scatters = []
+    real_scatter = client.scatter
+
+    def counting_scatter(data, **kwargs):
+        scatters.append(type(data).__name__)
+        return real_scatter(data, **kwargs)
+
+    monkeypatch.setattr(client, "scatter", counting_scatter)
+    monkeypatch.setattr(study_mod, "CHUNK_EVENTS", 25)  # several chunks per exchange
+    cat = events_from_frame(events)
+    local = EventStudy().fit(cat, frames)
+    dask_engine = engine_mod.DaskEngine(client)
+    remote = EventStudy(engine=dask_engine).fit(cat, frames)
+    assert scatters == ["ExchangePanel"]  # the panel went to the workers once, not per chunk
+    assert local.n_events > 100
+    for name in ("events", "abnormal_returns", "car", "aar", "aggregate", "failures"):
+        pd.testing.assert_frame_equal(getattr(remote, name), getattr(local, name), rtol=1e-12,
+                                      atol=1e-12, obj=name)
+    _assert_close(remote.arrays.est_residuals, local.arrays.est_residuals, "residuals")
+    assert client.status == "running"  # a client we gave is not closed by the study
+
+
+def test_cli_runs_on_a_dask_scheduler(tmp_path: Path, frames, events, cluster) -> None:
+    lc, _ = cluster
+    prices = tmp_path / "prices"
+    prices.mkdir()
+    for t in ("MKT", "MKT2", "S1", "S2"):
+        f = frames[t].reset_index().rename(columns={"date": "Date", "adj_close": "Adj Close"})
+        f.columns = [c.title() if c != "Adj Close" else c for c in f.columns]
+        f.to_csv(prices / f"{t}.csv", index=False)
+    few = events.loc[events["ticker"].isin(["S1", "S2"]) & (events["market"] != "FLAT")]
+    few.to_csv(tmp_path / "events.csv", index=False)
+    runner = CliRunner()
+    outs = {}
+    for name, extra in (("local", []), ("dask", ["--engine", "dask", "--scheduler",
+                                                 lc.scheduler_address])):
+        outs[name] = tmp_path / name
+        res = runner.invoke(study_mod_cli(), ["study", str(tmp_path / "events.csv"), "--prices",
+                                              f"csv:{prices}", "--out", str(outs[name]),
+                                              "--quiet", *extra])
+        assert res.exit_code in (0, 1), res.output
+    for table in ("events", "car", "abnormal_returns", "aggregate"):
+        a = pd.read_csv(outs["local"] / f"{table}.csv")
+        b = pd.read_csv(outs["dask"] / f"{table}.csv")
+        assert len(a) > 0
+        pd.testing.assert_frame_equal(a, b, rtol=1e-12, atol=1e-12)
+    res = runner.invoke(study_mod_cli(), ["study", str(tmp_path / "events.csv"), "--prices",
+                                          f"csv:{prices}", "--out", str(tmp_path / "x"),
+                                          "--scheduler", "tcp://nowhere:1"])
+    assert res.exit_code == 2 and "--scheduler needs --engine dask" in res.output
+
+
+def study_mod_cli():
+    from marketreact.cli import app
+
+    return app
