@@ -26,7 +26,7 @@ from marketreact.engine import (
     ChunkPlan,
     EventBlock,
     LocalEngine,
-    ResidualSource,
+    MomentSource,
     build_moments,
     moment_chunk,
     moment_path_supported,
@@ -122,19 +122,21 @@ def test_moment_path_equals_the_general_path(frames, events, model, kind) -> Non
     assert moment_path_supported(spec)
     plan = ChunkPlan(spec, (-250, -11), (-10, 10), CARS, kind is ReturnKind.log)
     general = study_mod._general_chunk(panel, None, stock, market, day0, plan)
-    fast, residuals = study_events(panel, stock, market, day0, plan, LocalEngine(),
-                                   study_mod._general_chunk, chunk_events=37)
-    assert residuals is not None and fast.residuals is None
-    np.testing.assert_array_equal(fast.n, general.n)
-    np.testing.assert_array_equal(fast.df, general.df)
-    np.testing.assert_array_equal(fast.valid, general.valid)
-    np.testing.assert_array_equal(fast.span, general.span)
-    for name in ("coef", "sigma2", "y", "market", "expected", "ar", "ar_var", "car", "car_var",
-                 "bhar"):
+    chunks = list(study_events(panel, stock, market, day0, plan, LocalEngine(),
+                               study_mod._general_chunk, chunk_events=37))
+    assert len(chunks) == 5 and chunks[-1][0] == slice(148, 160)
+    fast = EventBlock.concat([block for _, block in chunks])
+    assert fast.y is None and fast.residuals is None
+    for name in ("n", "df", "missing_days", "spanning", "car_sessions", "car_missing"):
+        np.testing.assert_array_equal(getattr(fast, name), getattr(general, name), name)
+    for name in ("coef", "sigma2", "ar", "ar_var", "car", "car_var", "bhar"):
         _assert_close(getattr(fast, name), getattr(general, name), name)
-    np.testing.assert_array_equal(fast.car_sessions, general.car_sessions)
-    np.testing.assert_array_equal(fast.car_missing, general.car_missing)
-    _assert_close(residuals(), general.residuals, "residuals")
+    source = MomentSource(panel, stock, market, day0, fast.coef, fast.sigma2, plan)
+    _assert_close(source(), general.residuals, "residuals")
+    for got, want, name in zip(source.window(slice(None)), (general.y, general.market,
+                                                            general.expected, general.span),
+                               ("y", "market", "expected", "span"), strict=True):
+        _assert_close(got, want, name)
     # the data exercise what they should: gaps, short histories, the singular FLAT market
     assert (general.n < 240).any() and (general.span > 1).any()
     if model is ModelName.market_model:
@@ -162,8 +164,8 @@ def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:
     assert one.n[0] == len(est) < 240
     np.testing.assert_allclose(one.coef[0], ols.params.to_numpy(), rtol=1e-10, atol=1e-13)
     np.testing.assert_allclose(one.sigma2[0], ols.scale, rtol=1e-10)
-    res = ResidualSource(panel, stock[i:i + 1], market[i:i + 1], day0[i:i + 1], one.coef,
-                         plan)()[0]
+    res = MomentSource(panel, stock[i:i + 1], market[i:i + 1], day0[i:i + 1], one.coef,
+                       one.sigma2, plan)()[0]
     np.testing.assert_allclose(res[np.isfinite(res)], ols.resid.to_numpy(), atol=1e-13)
 
 

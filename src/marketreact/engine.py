@@ -16,7 +16,7 @@ estimation mask of the general path (one-session stock return present, market
 one-session return present), so each event's fit is a difference of two
 look-ups: O(1) per event whatever ``L1``. Only the short event window is
 gathered, and estimation residuals are computed later, only if asked for
-(:class:`ResidualSource`). Both paths agree to rounding (the tests compare them
+(:class:`MomentSource`). Both paths agree to rounding (the tests compare them
 to 1e-12).
 
 With one regressor ``x`` and the constant, for the returns used (``span = 1``)::
@@ -37,12 +37,11 @@ the moments there in one task, so only the event indices travel per chunk.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol
 
 import numpy as np
-import numpy.typing as npt
 
 from marketreact._typing import BoolArray, FloatArray, IntArray, Window
 from marketreact.models import (
@@ -106,6 +105,9 @@ class ChunkPlan:
         return [slice(a - w0, b - w0 + 1) for a, b in self.car_windows]
 
 
+_PER_WINDOW = ("car", "car_var", "bhar", "car_sessions", "car_missing")
+
+
 @dataclass(frozen=True)
 class EventBlock:
     """Per-event results of a set of events (one chunk, or all of them).
@@ -118,19 +120,22 @@ class EventBlock:
         ``(E,)`` residual variance.
     n, df : numpy.ndarray
         ``(E,)`` estimation returns used and residual degrees of freedom.
-    valid : numpy.ndarray
-        ``(E, L2)`` event-window returns that are usable.
-    y, market, expected : numpy.ndarray
-        ``(E, L2)`` return, market return (summed over the return's span) and
-        normal return; NaN where not ``valid`` (``market`` is NaN without a market).
-    span : numpy.ndarray
-        ``(E, L2)`` sessions covered by each return (0 where not ``valid``).
     ar, ar_var : numpy.ndarray
-        ``(E, L2)`` abnormal returns and their variances.
+        ``(E, L2)`` abnormal returns and their variances (NaN where the return
+        is not usable).
+    missing_days, spanning : numpy.ndarray
+        ``(E,)`` event-window days without a usable return, and usable
+        returns that span several sessions.
     car, car_var, bhar : numpy.ndarray
         ``(W, E)`` CAR, its variance and BHAR per CAR window.
     car_sessions, car_missing : numpy.ndarray
         ``(W, E)`` sessions covered by valid returns and sessions not covered.
+    y, market, expected : numpy.ndarray or None
+        ``(E, L2)`` return, market return (summed over the return's span) and
+        normal return, NaN where not usable (``market`` is NaN without a
+        market). None on the moment path: :class:`MomentSource` recomputes them.
+    span : numpy.ndarray or None
+        ``(E, L2)`` sessions covered by each usable return (0 elsewhere).
     residuals : numpy.ndarray or None
         ``(E, L1)`` estimation residuals when computed eagerly (general path).
     """
@@ -139,31 +144,32 @@ class EventBlock:
     sigma2: FloatArray
     n: IntArray
     df: IntArray
-    valid: BoolArray
-    y: FloatArray
-    market: FloatArray
-    expected: FloatArray
-    span: npt.NDArray[np.int32]
     ar: FloatArray
     ar_var: FloatArray
+    missing_days: IntArray
+    spanning: IntArray
     car: FloatArray
     car_var: FloatArray
     bhar: FloatArray
     car_sessions: IntArray
     car_missing: IntArray
+    y: FloatArray | None = None
+    market: FloatArray | None = None
+    expected: FloatArray | None = None
+    span: IntArray | None = None
     residuals: FloatArray | None = None
 
     def __len__(self) -> int:
         return len(self.sigma2)
 
     def take(self, index: IntArray | BoolArray) -> EventBlock:
-        """The events selected by ``index`` (rows; columns for the ``(W, E)`` arrays)."""
+        """Return the events selected by ``index``."""
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
             if value is None:
                 out[f.name] = None
-            elif f.name.startswith("car") or f.name == "bhar":
+            elif f.name in _PER_WINDOW:
                 out[f.name] = value[:, index]
             else:
                 out[f.name] = value[index]
@@ -174,15 +180,58 @@ class EventBlock:
         """Stack blocks of events (in order)."""
         if len(blocks) == 1:
             return blocks[0]
-        out: dict[str, Any] = {}
-        for f in fields(EventBlock):
-            values = [getattr(b, f.name) for b in blocks]
-            if any(v is None for v in values):
-                out[f.name] = None
-            elif f.name.startswith("car") or f.name == "bhar":
-                out[f.name] = np.concatenate(values, axis=1)
+        builder = BlockBuilder(sum(len(b) for b in blocks))
+        for b in blocks:
+            builder.add(b)
+        return builder.finish()
+
+
+class BlockBuilder:
+    """Stack blocks of events into arrays allocated once (no second copy of everything).
+
+    Parameters
+    ----------
+    capacity : int
+        Most events that will be added.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.count = 0
+        self._arrays: dict[str, Any] | None = None
+
+    def add(self, block: EventBlock) -> None:
+        """Append ``block``'s events."""
+        m = len(block)
+        if self._arrays is None:
+            self._arrays = {}
+            for f in fields(block):
+                value = getattr(block, f.name)
+                if value is None:
+                    self._arrays[f.name] = None
+                elif f.name in _PER_WINDOW:
+                    self._arrays[f.name] = np.empty((value.shape[0], self.capacity), value.dtype)
+                else:
+                    self._arrays[f.name] = np.empty((self.capacity, *value.shape[1:]),
+                                                    value.dtype)
+        lo, hi = self.count, self.count + m
+        for name, out in self._arrays.items():
+            if out is None:
+                continue
+            if name in _PER_WINDOW:
+                out[:, lo:hi] = getattr(block, name)
             else:
-                out[f.name] = np.concatenate(values, axis=0)
+                out[lo:hi] = getattr(block, name)
+        self.count = hi
+
+    def finish(self) -> EventBlock:
+        """Return the stacked events."""
+        if self._arrays is None:
+            raise ValueError("no blocks were added")
+        k = self.count
+        out: dict[str, Any] = {
+            name: (None if a is None else a[:, :k] if name in _PER_WINDOW else a[:k])
+            for name, a in self._arrays.items()}
         return EventBlock(**out)
 
 
@@ -381,7 +430,7 @@ def moment_chunk(panel: ExchangePanel, moments: MomentPanel, stock_rows: IntArra
     Returns
     -------
     EventBlock
-        Without residuals (see :class:`ResidualSource`).
+        Without the window values and residuals (see :class:`MomentSource`).
     """
     spec = plan.spec
     t = panel.returns.shape[1]
@@ -389,12 +438,29 @@ def moment_chunk(panel: ExchangePanel, moments: MomentPanel, stock_rows: IntArra
     lo = np.clip(day0 + e0, 0, t)
     hi = np.clip(day0 + e1 + 1, 0, t)
     coef, inv, sigma2, n = _fit_from_moments(moments, pair, lo, hi, spec)
-    y, span, width, x, valid = _event_window(panel, stock_rows, market_rows, day0,
-                                             plan.evt_days, spec.uses_market)
+    values = _window_values(panel, stock_rows, market_rows, day0, plan.evt_days, coef, inv,
+                            sigma2, spec.uses_market)
+    y, x, expected, ar, ar_var, span, width, valid = values
+    car, car_var, bhar, sessions, missing = _cars(
+        plan, valid, span, width, x if spec.uses_market else None, y, expected, ar, inv, sigma2)
+    return EventBlock(coef, sigma2, n, n - spec.n_estimated, ar, ar_var,
+                      (~valid).sum(axis=1), ((span > 1) & valid).sum(axis=1),
+                      car, car_var, bhar, sessions, missing)
+
+
+def _window_values(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                   day0: IntArray, rel_days: IntArray, coef: FloatArray, inv: FloatArray,
+                   sigma2: FloatArray, uses_market: bool) -> tuple[Any, ...]:
+    """Event-window returns, regressors, normal returns, ARs and their variances.
+
+    As ``models.abnormal_returns`` on ``study.gather``'s window data; every
+    value is NaN (``span`` and ``width`` 0) where the return is not usable.
+    """
+    y, span, width, x, valid = _event_window(panel, stock_rows, market_rows, day0, rel_days,
+                                             uses_market)
     invalid = ~valid
-    v00 = inv[:, 0, 0, None]
     expected = width * coef[:, :1]
-    quad = v00 * width * width
+    quad = inv[:, 0, 0, None] * width * width
     if x is not None:
         expected += x * coef[:, 1:2]
         quad += 2.0 * inv[:, 0, 1, None] * width * x
@@ -405,14 +471,12 @@ def moment_chunk(panel: ExchangePanel, moments: MomentPanel, stock_rows: IntArra
     ar_var *= sigma2[:, None]
     for a in (ar, ar_var, expected, y):
         a[invalid] = np.nan
-    xm = x if x is not None else np.full(ar.shape, np.nan)
-    xm[invalid] = np.nan
+    if x is None:
+        x = np.full(ar.shape, np.nan)
+    x[invalid] = np.nan
     span[invalid] = 0
     width[invalid] = 0.0
-    car, car_var, bhar, sessions, missing = _cars(plan, valid, span, width, x, y, expected, ar,
-                                                  inv, sigma2)
-    return EventBlock(coef, sigma2, n, n - spec.n_estimated, valid, y, xm, expected,
-                      span.astype(np.int32), ar, ar_var, car, car_var, bhar, sessions, missing)
+    return y, x, expected, ar, ar_var, span, width, valid
 
 
 def _cars(plan: ChunkPlan, valid: BoolArray, span: IntArray, width: FloatArray,
@@ -457,7 +521,7 @@ def _cars(plan: ChunkPlan, valid: BoolArray, span: IntArray, width: FloatArray,
 
 def block_from_fit(evt: WindowData, fit: LinearFit, ab: AbnormalReturns,
                    plan: ChunkPlan) -> EventBlock:
-    """An :class:`EventBlock` from the general path's window data, fit and ARs."""
+    """Build an :class:`EventBlock` from the general path's window data, fit and ARs."""
     n_win, e = len(plan.car_windows), len(fit.sigma2)
     car = np.empty((n_win, e))
     var = np.empty((n_win, e))
@@ -472,19 +536,21 @@ def block_from_fit(evt: WindowData, fit: LinearFit, ab: AbnormalReturns,
     market = (evt.X[..., spec.regressors.index("market")] if spec.uses_market
               else np.full(ab.ar.shape, np.nan))
     return EventBlock(
-        fit.coef, fit.sigma2, fit.n, fit.df, evt.valid,
-        np.where(evt.valid, evt.y, np.nan), np.where(evt.valid, market, np.nan), ab.expected,
-        np.where(evt.valid, evt.span, 0).astype(np.int32), ab.ar, ab.variance,
-        car, var, bhar, sessions, missing, fit.residuals)
+        fit.coef, fit.sigma2, fit.n, fit.df, ab.ar, ab.variance,
+        (~evt.valid).sum(axis=1), ((evt.span > 1) & evt.valid).sum(axis=1),
+        car, var, bhar, sessions, missing,
+        y=np.where(evt.valid, evt.y, np.nan), market=np.where(evt.valid, market, np.nan),
+        expected=ab.expected, span=np.where(evt.valid, evt.span, 0), residuals=fit.residuals)
 
 
 @dataclass(frozen=True)
-class ResidualSource:
-    """Estimation residuals of moment-path events, computed when first asked for.
+class MomentSource:
+    """Recomputes, on demand, what the moment path does not keep for its events.
 
-    Calling it returns the ``(E, L1)`` residuals exactly as
-    :func:`marketreact.models.fit_linear` reports them (NaN where a return was
-    not used), computed chunk by chunk.
+    The estimation residuals (as :func:`marketreact.models.fit_linear` reports
+    them: NaN where a return was not used) and the event-window values of the
+    long abnormal-return table, chunk by chunk, from the panel and the fitted
+    coefficients.
     """
 
     panel: ExchangePanel
@@ -492,22 +558,23 @@ class ResidualSource:
     market_rows: IntArray
     day0: IntArray
     coef: FloatArray
+    sigma2: FloatArray
     plan: ChunkPlan
 
     def __len__(self) -> int:
         return len(self.day0)
 
     def __call__(self) -> FloatArray:
-        """All residuals, ``(E, L1)``."""
+        """All estimation residuals, ``(E, L1)``."""
         days = self.plan.est_days
         out = np.empty((len(self.day0), len(days)))
         for lo in range(0, len(self.day0), CHUNK_EVENTS):
             sl = slice(lo, lo + CHUNK_EVENTS)
-            out[sl] = self.rows(sl)
+            out[sl] = self.residuals(sl)
         return out
 
-    def rows(self, index: slice | IntArray) -> FloatArray:
-        """Residuals of the events at ``index``."""
+    def residuals(self, index: slice | IntArray) -> FloatArray:
+        """Estimation residuals of the events at ``index``."""
         spec = self.plan.spec
         y, span, width, x, valid = _event_window(
             self.panel, self.stock_rows[index], self.market_rows[index], self.day0[index],
@@ -519,6 +586,18 @@ class ResidualSource:
             fitted = fitted + x * coef[:, 1:2]
         return np.where(used, y - fitted, np.nan)
 
+    def window(self, index: slice | IntArray) -> tuple[FloatArray, FloatArray, FloatArray,
+                                                       IntArray]:
+        """Event-window return, market return, normal return and span of events at ``index``."""
+        spec = self.plan.spec
+        coef = self.coef[index]
+        k = coef.shape[1]
+        inv = np.zeros((len(coef), max(k, 2), max(k, 2)))
+        y, x, expected, _, _, span, _, _ = _window_values(
+            self.panel, self.stock_rows[index], self.market_rows[index], self.day0[index],
+            self.plan.evt_days, coef, inv, self.sigma2[index], spec.uses_market)
+        return y, x, expected, span
+
 
 # ---------------------------------------------------------------------------------------------
 # Engines
@@ -528,13 +607,13 @@ PrepareFn = Callable[..., Any]
 
 
 class Engine(Protocol):
-    """Maps chunk computations over events; returns the blocks in order."""
+    """Maps chunk computations over events; yields the blocks in task order."""
 
     name: str
 
     def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
-            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> list[EventBlock]:
-        """Compute ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
+            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> Iterator[EventBlock]:
+        """Yield ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
         ...
 
     def close(self) -> None:
@@ -548,10 +627,11 @@ class LocalEngine:
     name = "local"
 
     def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
-            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> list[EventBlock]:
-        """Compute ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
+            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> Iterator[EventBlock]:
+        """Yield ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
         shared = prepare(panel, *prepare_args) if prepare is not None else None
-        return [chunk(panel, shared, *task) for task in tasks]
+        for task in tasks:
+            yield chunk(panel, shared, *task)
 
     def close(self) -> None:
         """Nothing to release."""
@@ -562,7 +642,8 @@ class DaskEngine:
 
     The panel is scattered to the workers once; the moments are built by one
     task on the cluster and fetched by the workers that need them; each chunk
-    task then carries only its events' indices.
+    task then carries only its events' indices. Results come back in order and
+    each is released as soon as it is read.
 
     Parameters
     ----------
@@ -589,10 +670,9 @@ class DaskEngine:
         self.cluster_options = dict(cluster_options or {})
         self._client: Any = None
         self._owned: list[Any] = []
-        self.scatters = 0
 
     def client(self) -> Any:
-        """The connected client (connecting or starting a LocalCluster if needed)."""
+        """Return the connected client, connecting or starting a LocalCluster if needed."""
         from distributed import Client, LocalCluster
 
         if self._client is not None:
@@ -603,8 +683,8 @@ class DaskEngine:
             self._client = Client(str(self.scheduler))
             self._owned.append(self._client)
         else:
-            options = {"n_workers": 2, "threads_per_worker": 1, "processes": True,
-                       "dashboard_address": None}
+            options: dict[str, Any] = {"n_workers": 2, "threads_per_worker": 1,
+                                       "processes": True, "dashboard_address": None}
             options.update(self.cluster_options)
             cluster = LocalCluster(**options)
             self._client = Client(cluster)
@@ -613,18 +693,18 @@ class DaskEngine:
         return self._client
 
     def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
-            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> list[EventBlock]:
-        """Compute ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
+            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> Iterator[EventBlock]:
+        """Yield ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
         client = self.client()
         panel_f = client.scatter(panel, broadcast=True, hash=False)
-        self.scatters += 1
         shared_f = (client.submit(prepare, panel_f, *prepare_args, pure=False)
                     if prepare is not None else None)
         futures = [client.submit(chunk, panel_f, shared_f, *task, pure=False) for task in tasks]
-        try:
-            return list(client.gather(futures))
-        finally:
-            del futures, shared_f, panel_f
+        del shared_f, panel_f
+        for i in range(len(futures)):
+            block = futures[i].result()
+            futures[i] = None  # release it on the cluster
+            yield block
 
     def close(self) -> None:
         """Close the client and cluster this engine started (not a client it was given)."""
@@ -635,7 +715,7 @@ class DaskEngine:
 
 
 def make_engine(engine: str | Engine | None, scheduler: Any = None) -> tuple[Engine, bool]:
-    """An engine from a name (``local``, ``dask``) or an engine object.
+    """Build an engine from a name (``local``, ``dask``), or take an engine object.
 
     Returns
     -------
@@ -657,8 +737,8 @@ def make_engine(engine: str | Engine | None, scheduler: Any = None) -> tuple[Eng
 def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
                  day0: IntArray, plan: ChunkPlan, engine: Engine,
                  general_chunk: ChunkFn, chunk_events: int = CHUNK_EVENTS
-                 ) -> tuple[EventBlock, ResidualSource | None]:
-    """Compute every event of one panel in chunks.
+                 ) -> Iterator[tuple[slice, EventBlock]]:
+    """Compute every event of one panel, chunk by chunk.
 
     Parameters
     ----------
@@ -676,27 +756,24 @@ def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
     chunk_events : int
         Events per chunk.
 
-    Returns
-    -------
-    block : EventBlock
-        All events, in order.
-    residuals : ResidualSource or None
-        Deferred estimation residuals (moment path); None when the block
-        carries them.
+    Yields
+    ------
+    slice, EventBlock
+        The events of each chunk (positions in the inputs) and their results,
+        in order. Blocks of the moment path carry no window values or
+        residuals: see :class:`MomentSource`.
     """
     e = len(day0)
-    slices = [slice(lo, lo + chunk_events) for lo in range(0, e, chunk_events)]
+    slices = [slice(lo, min(lo + chunk_events, e)) for lo in range(0, e, chunk_events)]
     if not moment_path_supported(plan.spec):
         tasks = [(stock_rows[s], market_rows[s], day0[s], plan) for s in slices]
-        return EventBlock.concat(engine.run(panel, None, (), general_chunk, tasks)), None
+        yield from zip(slices, engine.run(panel, None, (), general_chunk, tasks), strict=True)
+        return
+    n = panel.returns.shape[0] + 1
     markets = market_rows if plan.spec.uses_market else np.zeros_like(market_rows)
-    key = stock_rows * (panel.returns.shape[0] + 1) + (markets + 1)
-    uniq, pair = np.unique(key, return_inverse=True)
-    pair_stock = uniq // (panel.returns.shape[0] + 1)
-    pair_market = uniq % (panel.returns.shape[0] + 1) - 1
-    pair = pair.astype(np.int64)
+    uniq, pair = np.unique(stock_rows * n + (markets + 1), return_inverse=True)
+    pair = pair.astype(np.int64).reshape(-1)
     moment_tasks = [(stock_rows[s], market_rows[s], pair[s], day0[s], plan) for s in slices]
-    blocks = engine.run(panel, build_moments, (pair_stock, pair_market, plan.spec),
+    blocks = engine.run(panel, build_moments, (uniq // n, uniq % n - 1, plan.spec),
                         moment_chunk, moment_tasks)
-    block = EventBlock.concat(blocks)
-    return block, ResidualSource(panel, stock_rows, market_rows, day0, block.coef, plan)
+    yield from zip(slices, blocks, strict=True)

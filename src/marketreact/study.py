@@ -9,6 +9,7 @@ they never stop the others.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -23,10 +24,11 @@ from marketreact._lazy import Thunk, deferred
 from marketreact._typing import FloatArray, IntArray, Window
 from marketreact.calendar import DEFAULT_MARKET, TradingSessions, anchor_day0, exchange_sessions
 from marketreact.engine import (
+    BlockBuilder,
     ChunkPlan,
     Engine,
     EventBlock,
-    ResidualSource,
+    MomentSource,
     block_from_fit,
     make_engine,
     study_events,
@@ -457,31 +459,42 @@ class EventStudy:
             return None
         plan = ChunkPlan(spec, s.estimation, s.window, s.car_windows,
                          s.returns is ReturnKind.log)
-        block, residuals = study_events(panel, stock_rows, market_rows, day0, plan, engine,
-                                        _general_chunk, CHUNK_EVENTS)
-        short = block.n < s.min_estimation
-        unfit = ~short & ~np.isfinite(block.sigma2)
-        bad = short | unfit
-        if bad.any():
+        builder = BlockBuilder(len(group))
+        keep = np.ones(len(group), dtype=bool)
+        short_n: dict[int, int] = {}
+        unfit: list[int] = []
+        for sl, chunk in study_events(panel, stock_rows, market_rows, day0, plan, engine,
+                                      _general_chunk, CHUNK_EVENTS):
+            short = chunk.n < s.min_estimation
+            singular = ~short & ~np.isfinite(chunk.sigma2)
+            bad = short | singular
+            if bad.any():
+                short_n.update(zip((np.flatnonzero(short) + sl.start).tolist(),
+                                   chunk.n[short].tolist(), strict=True))
+                unfit.extend((np.flatnonzero(singular) + sl.start).tolist())
+                keep[sl] = ~bad
+                chunk = chunk.take(~bad)
+            builder.add(chunk)
+        if not keep.all():
             fail_reasons = np.full(len(group), "", dtype=object)
-            for i in np.flatnonzero(short):
-                fail_reasons[i] = (f"only {block.n[i]} estimation returns in "
+            for where, used in short_n.items():
+                fail_reasons[where] = (f"only {used} estimation returns in "
                                    f"{format_window(s.estimation)} (need {s.min_estimation})")
             fail_reasons[unfit] = ("the model could not be fitted "
                                    "(singular design: constant market?)")
-            fail(group.loc[bad], list(fail_reasons[bad]))
-            keep = np.flatnonzero(~bad)
-            if not len(keep):
+            fail(group.loc[~keep], list(fail_reasons[~keep]))
+            if not keep.any():
                 return None
-            group, day0 = group.iloc[keep], day0[keep]
+            group, day0 = group.loc[keep], day0[keep]
             stock_rows, market_rows = stock_rows[keep], market_rows[keep]
-            block = block.take(keep)
-            if residuals is not None:
-                residuals = ResidualSource(panel, stock_rows, market_rows, day0, block.coef,
-                                           plan)
+        block = builder.finish()
+        source = None
+        if block.y is None:  # moment path: window values and residuals are recomputed
+            source = MomentSource(panel, stock_rows, market_rows, day0, block.coef,
+                                  block.sigma2, plan)
         return {
             "group": group, "panel": panel, "day0": day0, "stock_rows": stock_rows,
-            "market_rows": market_rows, "block": block, "residuals": residuals,
+            "market_rows": market_rows, "block": block, "source": source,
         }
 
     def _assemble(self, parts: list[dict[str, Any]], failures: list[dict[str, str]],
@@ -515,8 +528,8 @@ class EventStudy:
                     pb.coef[:, j])
             info["sigma"] = np.sqrt(pb.sigma2)
             info["df"] = pb.df
-            info["missing_event_days"] = (~pb.valid).sum(axis=1)
-            info["spanning_returns"] = ((pb.span > 1) & pb.valid).sum(axis=1)
+            info["missing_event_days"] = pb.missing_days
+            info["spanning_returns"] = pb.spanning
             for col in catalogue.attributes + tuple(c for c in ("headline", "sentiment")
                                                     if c in group):
                 info[col] = group[col].array
@@ -534,14 +547,15 @@ class EventStudy:
         dest = np.empty(len(perm), dtype=np.int64)
         dest[perm] = np.arange(len(perm))
         starts = np.cumsum([0] + [len(p["group"]) for p in parts])
-        sources = [(p["residuals"] if p["residuals"] is not None else p["block"].residuals,
-                    dest[a:b]) for p, a, b in zip(parts, starts[:-1], starts[1:], strict=True)]
         day0_all = (np.concatenate([p["panel"].sessions.labels[p["day0"]].to_numpy()
                                     for p in parts]) if parts
                     else np.empty(0, dtype="datetime64[ns]"))
         if block is not None:
-            residuals: Any = _StackedRows(sources, len(perm), L1)
-            if not any(isinstance(src, ResidualSource) for src, _ in sources):
+            places = [dest[a:b] for a, b in itertools.pairwise(starts)]
+            residuals: Any = _StackedRows(
+                [(p["block"].residuals if p["source"] is None else p["source"], rows)
+                 for p, rows in zip(parts, places, strict=True)], len(perm), L1)
+            if all(p["source"] is None for p in parts):
                 residuals = residuals()  # the general path computed them already
             arrays = StudyArrays(
                 rel_days=evt_days, ar=block.ar, ar_var=block.ar_var, est_residuals=residuals,
@@ -550,9 +564,9 @@ class EventStudy:
                 else event_rows[0]
             if not ordered:
                 events = events.take(perm).reset_index(drop=True)
-            dates = [(p["panel"].sessions.labels, p["day0"], dest[a:b])
-                     for p, a, b in zip(parts, starts[:-1], starts[1:], strict=True)]
-            abnormal: Any = _ARTable(events["event_id"], evt_days, block, dates)
+            abnormal: Any = _ARTable(events["event_id"], evt_days, block, [
+                (p["panel"].sessions.labels, p["day0"], p["source"], p["block"], rows)
+                for p, rows in zip(parts, places, strict=True)])
             car = self._car_table(events["event_id"], block)
         else:
             arrays = StudyArrays(evt_days, np.empty((0, len(evt_days))),
@@ -586,8 +600,8 @@ class EventStudy:
         p[finite] = 2 * stats.t.sf(np.abs(t[finite]), np.maximum(df[finite], 1))
         names = pd.Series([format_window(w) for w in s.car_windows], dtype="str")
         return pd.DataFrame({
-            "event_id": event_ids.take(np.tile(np.arange(e), n_win)).to_numpy(),
-            "window": names.take(np.repeat(np.arange(n_win), e)).to_numpy(),
+            "event_id": event_ids.take(np.tile(np.arange(e), n_win)).array,
+            "window": names.take(np.repeat(np.arange(n_win), e)).array,
             "car": block.car.ravel(), "car_se": se.ravel(), "car_t": t.ravel(),
             "car_p": p.ravel(), "df": df.ravel(), "bhar": block.bhar.ravel(),
             "sessions": block.car_sessions.ravel(), "missing": block.car_missing.ravel(),
@@ -672,27 +686,39 @@ class _ARTable(Thunk):
     """Builds the long abnormal-return table when it is first asked for."""
 
     def __init__(self, event_ids: pd.Series, rel_days: IntArray, block: EventBlock,
-                 dates: list[tuple[pd.DatetimeIndex, IntArray, IntArray]]) -> None:
-        self.event_ids, self.rel_days, self.block, self.dates = event_ids, rel_days, block, dates
+                 parts: list[tuple[pd.DatetimeIndex, IntArray, MomentSource | None, EventBlock,
+                                   IntArray]]) -> None:
+        self.event_ids, self.rel_days, self.block, self.parts = event_ids, rel_days, block, parts
 
     def __call__(self) -> pd.DataFrame:
         b, days = self.block, self.rel_days
         e, width = b.ar.shape
         when = np.empty((e, width), dtype="datetime64[ns]")
-        for labels, day0, rows in self.dates:
+        y, market, expected = (np.empty((e, width)) for _ in range(3))
+        span = np.empty((e, width), dtype=np.int64)
+        for labels, day0, source, part, rows in self.parts:
             pos = np.clip(day0[:, None] + days[None, :], 0, len(labels) - 1)
             when[rows] = labels.to_numpy()[pos]
+            if source is None:
+                assert part.span is not None
+                y[rows], market[rows], expected[rows] = part.y, part.market, part.expected
+                span[rows] = part.span
+                continue
+            for lo in range(0, len(rows), CHUNK_EVENTS):
+                sl = slice(lo, lo + CHUNK_EVENTS)
+                y[rows[sl]], market[rows[sl]], expected[rows[sl]], span[rows[sl]] = (
+                    source.window(sl))
         return pd.DataFrame({
-            "event_id": self.event_ids.take(np.repeat(np.arange(e), width)).to_numpy(),
+            "event_id": self.event_ids.take(np.repeat(np.arange(e), width)).array,
             "rel_day": np.tile(days, e),
             "date": when.ravel(),
-            "return": b.y.ravel(),
-            "market_return": b.market.ravel(),
-            "expected": b.expected.ravel(),
+            "return": y.ravel(),
+            "market_return": market.ravel(),
+            "expected": expected.ravel(),
             "ar": b.ar.ravel(),
             "ar_se": np.sqrt(b.ar_var).ravel(),
             "car": np.nancumsum(b.ar, axis=1).ravel(),
-            "span": b.span.astype(np.int64).ravel(),
+            "span": span.ravel(),
         })
 
 
@@ -705,10 +731,10 @@ class _StackedRows(Thunk):
     def __call__(self) -> FloatArray:
         out = np.empty((self.n_rows, self.width))
         for source, rows in self.sources:
-            if isinstance(source, ResidualSource):
-                for lo in range(0, len(rows), 20_000):
-                    sl = slice(lo, lo + 20_000)
-                    out[rows[sl]] = source.rows(sl)
+            if isinstance(source, MomentSource):
+                for lo in range(0, len(rows), CHUNK_EVENTS):
+                    sl = slice(lo, lo + CHUNK_EVENTS)
+                    out[rows[sl]] = source.residuals(sl)
             else:
                 out[rows] = source
         return out
