@@ -23,11 +23,11 @@ from marketreact import EventStudy, events_from_frame
 from marketreact._lazy import is_pending
 from marketreact.calendar import exchange_sessions
 from marketreact.engine import (
+    BlockBuilder,
     ChunkPlan,
     EventBlock,
     LocalEngine,
     MomentSource,
-    build_moments,
     moment_chunk,
     moment_path_supported,
     study_events,
@@ -124,8 +124,12 @@ def test_moment_path_equals_the_general_path(frames, events, model, kind) -> Non
     general = study_mod._general_chunk(panel, None, stock, market, day0, plan)
     chunks = list(study_events(panel, stock, market, day0, plan, LocalEngine(),
                                study_mod._general_chunk, chunk_events=37))
-    assert len(chunks) == 5 and chunks[-1][0] == slice(148, 160)
-    fast = EventBlock.concat([block for _, block in chunks])
+    assert len(chunks) == 5 and sorted(np.concatenate([w for w, _ in chunks])) == list(
+        range(len(day0)))
+    builder = BlockBuilder(len(day0))
+    for where, block in chunks:
+        builder.add(block, where)
+    fast = builder.finish()
     assert fast.y is None and fast.residuals is None
     for name in ("n", "df", "missing_days", "spanning", "car_sessions", "car_missing"):
         np.testing.assert_array_equal(getattr(fast, name), getattr(general, name), name)
@@ -148,11 +152,8 @@ def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:
     stock, market, day0 = _rows(panel, events)
     i = int(np.flatnonzero((events["market"] == "MKT2").to_numpy() & (day0 > 300))[0])
     spec = MODELS[ModelName.market_model]
-    pairs = np.array([stock[i]]), np.array([market[i]])
-    moments = build_moments(panel, *pairs, spec)
     plan = ChunkPlan(spec, (-250, -11), (-10, 10), CARS, False)
-    one = moment_chunk(panel, moments, stock[i:i + 1], market[i:i + 1], np.array([0]),
-                       day0[i:i + 1], plan)
+    one = moment_chunk(panel, None, stock[i:i + 1], market[i:i + 1], day0[i:i + 1], plan)
     # Reference: statsmodels OLS on the stock's one-session returns and the market's
     # one-session returns over [-250, -11], both present (after the cleaning rules).
     ticker = events["ticker"][i]
@@ -250,6 +251,15 @@ def test_event_block_take_and_concat_round_trip(frames, events) -> None:
     back = EventBlock.concat(parts)
     for name in ("ar", "car", "residuals", "coef"):
         np.testing.assert_array_equal(getattr(back, name), getattr(block, name))
+    # placed out of order and compacted in place, a builder gives the kept rows in order
+    builder = BlockBuilder(len(block))
+    rev = idx[::-1]
+    builder.add(block.take(rev[:70]), rev[:70])
+    builder.add(block.take(rev[70:]), rev[70:])
+    keep = idx % 3 != 0
+    kept = builder.finish(keep)
+    for name in ("ar", "car", "residuals", "coef", "n"):
+        np.testing.assert_array_equal(getattr(kept, name), getattr(block.take(keep), name))
 
 
 # ---- Dask -----------------------------------------------------------------------------------

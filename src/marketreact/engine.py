@@ -57,6 +57,9 @@ log = logging.getLogger(__name__)
 
 #: Events per chunk: bounds the memory of the gathered windows.
 CHUNK_EVENTS = 20_000
+#: Events per chunk when estimation windows (``L1`` columns) are gathered: keeps each
+#: temporary a few MB, which the allocator reuses instead of mapping fresh pages.
+RESIDUAL_CHUNK = 2048
 #: Condition number above which ``X'X`` counts as singular (as in ``fit_linear``).
 MAX_CONDITION = 1e13
 _MOMENT_REGRESSORS = (("const",), ("const", "market"))
@@ -187,12 +190,12 @@ class EventBlock:
 
 
 class BlockBuilder:
-    """Stack blocks of events into arrays allocated once (no second copy of everything).
+    """Gather blocks of events into arrays allocated once, in the events' own order.
 
     Parameters
     ----------
     capacity : int
-        Most events that will be added.
+        Number of events; every event is placed once with :meth:`add`.
     """
 
     def __init__(self, capacity: int) -> None:
@@ -200,9 +203,11 @@ class BlockBuilder:
         self.count = 0
         self._arrays: dict[str, Any] | None = None
 
-    def add(self, block: EventBlock) -> None:
-        """Append ``block``'s events."""
+    def add(self, block: EventBlock, positions: IntArray | slice | None = None) -> None:
+        """Place ``block``'s events at ``positions`` (default: after the last ones added)."""
         m = len(block)
+        if positions is None:
+            positions = slice(self.count, self.count + m)
         if self._arrays is None:
             self._arrays = {}
             for f in fields(block):
@@ -214,21 +219,33 @@ class BlockBuilder:
                 else:
                     self._arrays[f.name] = np.empty((self.capacity, *value.shape[1:]),
                                                     value.dtype)
-        lo, hi = self.count, self.count + m
         for name, out in self._arrays.items():
             if out is None:
                 continue
             if name in _PER_WINDOW:
-                out[:, lo:hi] = getattr(block, name)
+                out[:, positions] = getattr(block, name)
             else:
-                out[lo:hi] = getattr(block, name)
-        self.count = hi
+                out[positions] = getattr(block, name)
+        self.count += m
 
-    def finish(self) -> EventBlock:
-        """Return the stacked events."""
+    def finish(self, keep: BoolArray | None = None) -> EventBlock:
+        """Return the events, without those where ``keep`` is False (compacted in place)."""
         if self._arrays is None:
             raise ValueError("no blocks were added")
         k = self.count
+        if keep is not None and not keep.all():
+            k = int(keep.sum())
+            dst = 0
+            for lo in range(0, len(keep), CHUNK_EVENTS):  # rows only move up: in place is safe
+                rows = lo + np.flatnonzero(keep[lo:lo + CHUNK_EVENTS])
+                for name, a in self._arrays.items():
+                    if a is None:
+                        continue
+                    if name in _PER_WINDOW:
+                        a[:, dst:dst + len(rows)] = a[:, rows]
+                    else:
+                        a[dst:dst + len(rows)] = a[rows]
+                dst += len(rows)
         out: dict[str, Any] = {
             name: (None if a is None else a[:, :k] if name in _PER_WINDOW else a[:k])
             for name, a in self._arrays.items()}
@@ -242,23 +259,24 @@ class BlockBuilder:
 class MomentPanel:
     """Running sums of estimation moments for (stock, market) pairs.
 
-    Every array is ``(P, T + 1)`` and starts with a zero column, so the sum
-    over sessions ``[lo, hi)`` of pair ``p`` is ``A[p, hi] - A[p, lo]``. Only
-    returns that the general path would use in an estimation enter: the
-    stock's return covers one session and the market's one-session return
-    exists.
+    Each array is ``(P, T + 1)`` complex and starts with a zero column, so the
+    sums over sessions ``[lo, hi)`` of pair ``p`` are ``A[p, hi] - A[p, lo]``.
+    Two real running sums share one complex array (real and imaginary parts):
+    ``numpy.cumsum`` then does both in one pass, with the very same floating
+    point additions as two real sums. Only returns that the general path would
+    use in an estimation enter: the stock's return covers one session and the
+    market's one-session return exists.
 
     Attributes
     ----------
-    count : numpy.ndarray
-        Running count of usable returns.
     sums : dict of str to numpy.ndarray
-        Running sums named ``y, yy`` (always), ``x, xx, xy`` (market model)
-        or ``dd`` (fixed coefficients: squared residuals ``y - c0 - c1 x``).
+        ``"y|yy"`` (sum of returns | of squares; not for fixed coefficients),
+        ``"x|xx"`` and ``"xy|n"`` (market model: market sums | cross sum and
+        count), ``"n|"`` (constant mean: count), ``"dd|n"`` (fixed
+        coefficients: squared residuals ``y - c0 - c1 x`` | count).
     """
 
-    count: IntArray
-    sums: dict[str, FloatArray]
+    sums: dict[str, np.ndarray]
 
 
 def _market_one_session(panel: ExchangePanel, market_rows: IntArray
@@ -298,68 +316,76 @@ def build_moments(panel: ExchangePanel, pair_stock: IntArray, pair_market: IntAr
             x = xm[:1]  # broadcasts over pairs
             used &= okm[:1]
         else:
-            x = xm[which]
-            used &= okm[which]
+            x = xm[which.reshape(-1)]
+            used &= okm[which.reshape(-1)]
     np.copyto(y, 0.0, where=~used)
 
-    def running(values: np.ndarray | None = None, dtype: type = np.float64,
-                product: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
-        out = np.empty((p, t + 1), dtype=dtype)
-        out[:, 0] = 0
+    def running(real: tuple[np.ndarray, ...], imag: tuple[np.ndarray, ...] | float
+                ) -> np.ndarray:
+        """Running sums of two products (1-tuples are plain values), as one complex array."""
+        out = np.empty((p, t + 1), dtype=np.complex128)
+        out[:, 0] = 0.0
         body = out[:, 1:]
-        if product is not None:
-            np.multiply(product[0], product[1], out=body)
-        else:
-            body[...] = values
+        for part, factors in ((body.real, real), (body.imag, imag)):
+            if isinstance(factors, float):
+                part[...] = factors
+            elif len(factors) == 1:
+                np.copyto(part, factors[0])
+            else:
+                np.multiply(factors[0], factors[1], out=part)
         np.cumsum(body, axis=1, out=body)
         return out
 
-    count = running(used, np.int64)
-    sums: dict[str, FloatArray] = {}
+    sums: dict[str, np.ndarray] = {}
     if spec.fixed is not None:
         c = spec.fixed
         fitted = c[0] + c[1] * x if x is not None else np.full((1, t), c[0])
         d = y - fitted
         np.copyto(d, 0.0, where=~used)
-        sums["dd"] = running(product=(d, d))
-        return MomentPanel(count, sums)
-    sums["y"] = running(y)
-    sums["yy"] = running(product=(y, y))
-    if x is not None:
-        x0 = np.where(used, x, 0.0)
-        sums["x"] = running(x0)
-        sums["xx"] = running(product=(x0, x0))
-        sums["xy"] = running(product=(x0, y))
-    return MomentPanel(count, sums)
+        sums["dd|n"] = running((d, d), (used,))
+        return MomentPanel(sums)
+    sums["y|yy"] = running((y,), (y, y))
+    if x is None:
+        sums["n|"] = running((used,), 0.0)
+        return MomentPanel(sums)
+    x0 = np.where(used, x, 0.0)
+    sums["x|xx"] = running((x0,), (x0, x0))
+    sums["xy|n"] = running((x0, y), (used,))
+    return MomentPanel(sums)
 
 
 def _fit_from_moments(moments: MomentPanel, pair: IntArray, lo: IntArray, hi: IntArray,
                       spec: ModelSpec) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
     """Coefficients, ``(X'X)^-1``, ``s^2`` and ``n`` of each event from its window sums."""
-    def window_sum(a: np.ndarray) -> np.ndarray:
-        return a[pair, hi] - a[pair, lo]
+    def window_sum(name: str) -> tuple[FloatArray, FloatArray]:
+        a = moments.sums[name]
+        w = a[pair, hi] - a[pair, lo]
+        return w.real, w.imag
 
-    n = window_sum(moments.count)
-    e = len(n)
+    e = len(pair)
     k = spec.n_estimated
-    nf = n.astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         if spec.fixed is not None:
+            ssr, nf = window_sum("dd|n")
+            n = np.rint(nf).astype(np.int64)
             coef = np.broadcast_to(np.asarray(spec.fixed, dtype=float), (e, len(spec.fixed)))
             coef = coef.copy()
             inv = np.zeros((e, len(spec.fixed), len(spec.fixed)))
-            ssr = window_sum(moments.sums["dd"])
             sigma2 = np.where(n > 0, ssr / np.maximum(n, 1), np.nan)
             return coef, inv, sigma2, n
-        sy, syy = window_sum(moments.sums["y"]), window_sum(moments.sums["yy"])
-        if "x" not in moments.sums:  # constant mean
+        sy, syy = window_sum("y|yy")
+        if "x|xx" not in moments.sums:  # constant mean
+            nf, _ = window_sum("n|")
+            n = np.rint(nf).astype(np.int64)
             ok = n > k
             a = sy / nf
             coef = np.where(ok, a, np.nan)[:, None]
             inv = np.where(ok, 1.0 / nf, np.nan)[:, None, None]
             ssr = syy - sy * a
         else:
-            sx, sxx, sxy = (window_sum(moments.sums[name]) for name in ("x", "xx", "xy"))
+            sx, sxx = window_sum("x|xx")
+            sxy, nf = window_sum("xy|n")
+            n = np.rint(nf).astype(np.int64)
             cxx = sxx - sx * sx / nf
             cxy = sxy - sx * sy / nf
             cyy = syy - sy * sy / nf
@@ -410,20 +436,28 @@ def _event_window(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntAr
     return y, span, width.astype(float), x, valid
 
 
-def moment_chunk(panel: ExchangePanel, moments: MomentPanel, stock_rows: IntArray,
-                 market_rows: IntArray, pair: IntArray, day0: IntArray,
-                 plan: ChunkPlan) -> EventBlock:
+#: Pairs whose running sums are built at once (keeps each array a few MB: cache- and
+#: allocator-friendly, since blocks of this size are reused rather than mapped afresh).
+PAIR_BLOCK = 192
+
+
+def moment_chunk(panel: ExchangePanel, _shared: None, stock_rows: IntArray,
+                 market_rows: IntArray, day0: IntArray, plan: ChunkPlan) -> EventBlock:
     """Fit, abnormal returns and CARs of one chunk of events by the moment path.
+
+    The chunk's (stock, market) pairs are taken :data:`PAIR_BLOCK` at a time:
+    their running sums (:func:`build_moments`) are built and each event's
+    window sums read from them. Events sorted by pair (as
+    :func:`study_events` sends them) make every pair's sums built once.
 
     Parameters
     ----------
     panel : ExchangePanel
         The exchange's panel.
-    moments : MomentPanel
-        From :func:`build_moments` over the pairs of ``pair``.
-    stock_rows, market_rows, pair, day0 : numpy.ndarray
-        ``(E,)`` each event's stock row, market row (-1: none), pair index and
-        day-0 position.
+    _shared : None
+        Unused (the engines' signature).
+    stock_rows, market_rows, day0 : numpy.ndarray
+        ``(E,)`` each event's stock row, market row (-1: none) and day-0 position.
     plan : ChunkPlan
         Model and windows.
 
@@ -433,11 +467,26 @@ def moment_chunk(panel: ExchangePanel, moments: MomentPanel, stock_rows: IntArra
         Without the window values and residuals (see :class:`MomentSource`).
     """
     spec = plan.spec
-    t = panel.returns.shape[1]
+    n_rows, t = panel.returns.shape
     e0, e1 = plan.estimation
     lo = np.clip(day0 + e0, 0, t)
     hi = np.clip(day0 + e1 + 1, 0, t)
-    coef, inv, sigma2, n = _fit_from_moments(moments, pair, lo, hi, spec)
+    markets = market_rows if spec.uses_market else np.full_like(market_rows, -1)
+    key = stock_rows * (n_rows + 1) + (markets + 1)
+    pairs, which = np.unique(key, return_inverse=True)
+    which = which.reshape(-1)
+    by_pair = np.argsort(which, kind="stable")
+    bounds = np.searchsorted(which[by_pair], np.arange(0, len(pairs) + PAIR_BLOCK, PAIR_BLOCK))
+    e = len(day0)
+    k = len(spec.fixed) if spec.fixed is not None else spec.n_estimated
+    coef, inv = np.empty((e, k)), np.empty((e, k, k))
+    sigma2, n = np.empty(e), np.empty(e, dtype=np.int64)
+    for j, b0 in enumerate(range(0, len(pairs), PAIR_BLOCK)):
+        block = pairs[b0:b0 + PAIR_BLOCK]
+        moments = build_moments(panel, block // (n_rows + 1), block % (n_rows + 1) - 1, spec)
+        ev = by_pair[bounds[j]:bounds[j + 1]]
+        coef[ev], inv[ev], sigma2[ev], n[ev] = _fit_from_moments(
+            moments, which[ev] - b0, lo[ev], hi[ev], spec)
     values = _window_values(panel, stock_rows, market_rows, day0, plan.evt_days, coef, inv,
                             sigma2, spec.uses_market)
     y, x, expected, ar, ar_var, span, width, valid = values
@@ -568,8 +617,8 @@ class MomentSource:
         """All estimation residuals, ``(E, L1)``."""
         days = self.plan.est_days
         out = np.empty((len(self.day0), len(days)))
-        for lo in range(0, len(self.day0), CHUNK_EVENTS):
-            sl = slice(lo, lo + CHUNK_EVENTS)
+        for lo in range(0, len(self.day0), RESIDUAL_CHUNK):
+            sl = slice(lo, lo + RESIDUAL_CHUNK)
             out[sl] = self.residuals(sl)
         return out
 
@@ -737,7 +786,7 @@ def make_engine(engine: str | Engine | None, scheduler: Any = None) -> tuple[Eng
 def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
                  day0: IntArray, plan: ChunkPlan, engine: Engine,
                  general_chunk: ChunkFn, chunk_events: int = CHUNK_EVENTS
-                 ) -> Iterator[tuple[slice, EventBlock]]:
+                 ) -> Iterator[tuple[IntArray, EventBlock]]:
     """Compute every event of one panel, chunk by chunk.
 
     Parameters
@@ -758,22 +807,20 @@ def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
 
     Yields
     ------
-    slice, EventBlock
-        The events of each chunk (positions in the inputs) and their results,
-        in order. Blocks of the moment path carry no window values or
-        residuals: see :class:`MomentSource`.
+    positions, EventBlock
+        Each chunk's events (positions in the inputs) and their results. On
+        the moment path chunks hold events sorted by (stock, market), so each
+        pair's running sums are built about once; its blocks carry no window
+        values or residuals (see :class:`MomentSource`).
     """
     e = len(day0)
-    slices = [slice(lo, min(lo + chunk_events, e)) for lo in range(0, e, chunk_events)]
-    if not moment_path_supported(plan.spec):
-        tasks = [(stock_rows[s], market_rows[s], day0[s], plan) for s in slices]
-        yield from zip(slices, engine.run(panel, None, (), general_chunk, tasks), strict=True)
-        return
-    n = panel.returns.shape[0] + 1
-    markets = market_rows if plan.spec.uses_market else np.zeros_like(market_rows)
-    uniq, pair = np.unique(stock_rows * n + (markets + 1), return_inverse=True)
-    pair = pair.astype(np.int64).reshape(-1)
-    moment_tasks = [(stock_rows[s], market_rows[s], pair[s], day0[s], plan) for s in slices]
-    blocks = engine.run(panel, build_moments, (uniq // n, uniq % n - 1, plan.spec),
-                        moment_chunk, moment_tasks)
-    yield from zip(slices, blocks, strict=True)
+    if moment_path_supported(plan.spec):
+        markets = market_rows if plan.spec.uses_market else np.zeros_like(market_rows)
+        order = np.argsort(stock_rows * (panel.returns.shape[0] + 1) + markets, kind="stable")
+        chunk = moment_chunk
+    else:
+        order = np.arange(e)
+        chunk = general_chunk
+    positions = [order[lo:lo + chunk_events] for lo in range(0, e, chunk_events)]
+    tasks = [(stock_rows[i], market_rows[i], day0[i], plan) for i in positions]
+    yield from zip(positions, engine.run(panel, None, (), chunk, tasks), strict=True)

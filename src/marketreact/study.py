@@ -24,6 +24,7 @@ from marketreact._lazy import Thunk, deferred
 from marketreact._typing import FloatArray, IntArray, Window
 from marketreact.calendar import DEFAULT_MARKET, TradingSessions, anchor_day0, exchange_sessions
 from marketreact.engine import (
+    RESIDUAL_CHUNK,
     BlockBuilder,
     ChunkPlan,
     Engine,
@@ -356,9 +357,7 @@ class EventStudy:
 
     def _fetch(self, frame: pd.DataFrame,
                prices: PriceSource | Mapping[str, pd.DataFrame]) -> PriceFetch:
-        tickers = list(pd.unique(np.concatenate([frame["ticker"].to_numpy(dtype=object),
-                                                 frame["market"].to_numpy(dtype=object)])))
-        tickers = [t for t in tickers if t]
+        tickers = [t for t in _unique_tickers(frame) if t]
         if isinstance(prices, Mapping):
             got = {t: prices[t] for t in tickers if t in prices}
             return PriceFetch(got, {t: f"no prices given for {t}" for t in tickers
@@ -374,9 +373,7 @@ class EventStudy:
 
     def _sessions_for(self, exchange: str, group: pd.DataFrame,
                       frames: PriceTable) -> TradingSessions | None:
-        used = pd.unique(np.concatenate([group["ticker"].to_numpy(dtype=object),
-                                         group["market"].to_numpy(dtype=object)]))
-        rows = frames.rows(used)
+        rows = frames.rows(_unique_tickers(group))
         span = frames.date_range(rows[rows >= 0])
         if span is None:
             return None
@@ -419,14 +416,12 @@ class EventStudy:
                 f"{exchange}: {len(sessions.dropped)} calendar session(s) dropped because "
                 f"{sessions.reference} did not trade: {shown}"
                 + (" ..." if len(sessions.dropped) > 8 else ""))
-        markets = group["market"].to_numpy(dtype=object)
-        tickers = [t for t in pd.unique(np.concatenate([group["ticker"].to_numpy(dtype=object),
-                                                        markets])) if t]
+        tickers = [t for t in _unique_tickers(group) if t]
         panel = frames.panel(sessions, tickers, s.returns)
         day0 = anchor_day0(sessions, group["timestamp"], group["date"], group["timing"])
         index = pd.Index(panel.tickers)
         stock_rows = index.get_indexer(pd.Index(group["ticker"])).astype(np.int64)
-        market_rows = index.get_indexer(pd.Index(markets)).astype(np.int64)
+        market_rows = index.get_indexer(pd.Index(group["market"])).astype(np.int64)
         valid_px = np.isfinite(panel.prices)
         n_sessions = len(sessions)
         first = np.where(valid_px.any(axis=1), valid_px.argmax(axis=1), n_sessions)
@@ -463,23 +458,21 @@ class EventStudy:
         keep = np.ones(len(group), dtype=bool)
         short_n: dict[int, int] = {}
         unfit: list[int] = []
-        for sl, chunk in study_events(panel, stock_rows, market_rows, day0, plan, engine,
-                                      _general_chunk, CHUNK_EVENTS):
+        for where, chunk in study_events(panel, stock_rows, market_rows, day0, plan, engine,
+                                         _general_chunk, CHUNK_EVENTS):
             short = chunk.n < s.min_estimation
             singular = ~short & ~np.isfinite(chunk.sigma2)
-            bad = short | singular
-            if bad.any():
-                short_n.update(zip((np.flatnonzero(short) + sl.start).tolist(),
-                                   chunk.n[short].tolist(), strict=True))
-                unfit.extend((np.flatnonzero(singular) + sl.start).tolist())
-                keep[sl] = ~bad
-                chunk = chunk.take(~bad)
-            builder.add(chunk)
+            if short.any() or singular.any():
+                short_n.update(zip(where[short].tolist(), chunk.n[short].tolist(), strict=True))
+                unfit.extend(where[singular].tolist())
+                keep[where[short | singular]] = False
+            builder.add(chunk, where)
+        block = builder.finish(keep)
         if not keep.all():
             fail_reasons = np.full(len(group), "", dtype=object)
-            for where, used in short_n.items():
-                fail_reasons[where] = (f"only {used} estimation returns in "
-                                   f"{format_window(s.estimation)} (need {s.min_estimation})")
+            for at, used in short_n.items():
+                fail_reasons[at] = (f"only {used} estimation returns in "
+                                    f"{format_window(s.estimation)} (need {s.min_estimation})")
             fail_reasons[unfit] = ("the model could not be fitted "
                                    "(singular design: constant market?)")
             fail(group.loc[~keep], list(fail_reasons[~keep]))
@@ -487,7 +480,6 @@ class EventStudy:
                 return None
             group, day0 = group.loc[keep], day0[keep]
             stock_rows, market_rows = stock_rows[keep], market_rows[keep]
-        block = builder.finish()
         source = None
         if block.y is None:  # moment path: window values and residuals are recomputed
             source = MomentSource(panel, stock_rows, market_rows, day0, block.coef,
@@ -669,6 +661,12 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
     return WindowData(y, span, X, valid)
 
 
+def _unique_tickers(frame: pd.DataFrame) -> list[str]:
+    """Tickers then market indexes of ``frame``, each once, in order of first appearance."""
+    both = pd.concat([frame["ticker"], frame["market"]], ignore_index=True)
+    return [str(t) for t in both.unique()]
+
+
 def _general_chunk(panel: ExchangePanel, _shared: None, stock_rows: IntArray,
                    market_rows: IntArray, day0: IntArray, plan: ChunkPlan) -> EventBlock:
     """One chunk by the general path: gather both windows, fit by OLS, ARs and CARs."""
@@ -732,8 +730,8 @@ class _StackedRows(Thunk):
         out = np.empty((self.n_rows, self.width))
         for source, rows in self.sources:
             if isinstance(source, MomentSource):
-                for lo in range(0, len(rows), CHUNK_EVENTS):
-                    sl = slice(lo, lo + CHUNK_EVENTS)
+                for lo in range(0, len(rows), RESIDUAL_CHUNK):
+                    sl = slice(lo, lo + RESIDUAL_CHUNK)
                     out[rows[sl]] = source.residuals(sl)
             else:
                 out[rows] = source

@@ -107,6 +107,7 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         self.keep, notes, self._counts = _clean(self.tickers, self.offsets, self.dates,
                                                 self.price, self.volume)
         self.notes: tuple[InputProblem, ...] = tuple(notes)
+        self._bounds: tuple[IntArray, IntArray] | None = None
 
     # -- mapping interface -------------------------------------------------------------------
     def __getitem__(self, ticker: str) -> pd.DataFrame:
@@ -140,13 +141,23 @@ class PriceTable(Mapping[str, pd.DataFrame]):
 
     def date_range(self, rows: IntArray) -> tuple[pd.Timestamp, pd.Timestamp] | None:
         """Return the first and last cleaned date over the tickers at table rows ``rows``."""
-        rows = np.unique(rows)
+        if self._bounds is None:
+            big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+            first = np.full(len(self.tickers), big)
+            last = np.full(len(self.tickers), small)
+            starts = self.offsets[:-1]
+            some = self.offsets[1:] > starts
+            if some.any():
+                first[some] = np.minimum.reduceat(np.where(self.keep, self.dates, big),
+                                                  starts[some])
+                last[some] = np.maximum.reduceat(np.where(self.keep, self.dates, small),
+                                                 starts[some])
+            self._bounds = (first, last)
         rows = rows[self.n_rows(rows) > 0]
         if not len(rows):
             return None
-        first = min(int(self._kept(r)[0]) for r in rows)
-        last = max(int(self._kept(r)[-1]) for r in rows)
-        return pd.Timestamp(first), pd.Timestamp(last)
+        return (pd.Timestamp(int(self._bounds[0][rows].min())),
+                pd.Timestamp(int(self._bounds[1][rows].max())))
 
     def index_of(self, ticker: str) -> pd.DatetimeIndex:
         """Return the cleaned dates of ``ticker``."""
@@ -170,44 +181,72 @@ class PriceTable(Mapping[str, pd.DataFrame]):
             Return definition.
         """
         labels = sessions.labels.as_unit("ns").asi8
-        t = len(labels)
-        n = len(tickers)
+        t, n = len(labels), len(tickers)
         prices = np.full((n, t), np.nan)
         volume = np.full((n, t), np.nan)
         returns = np.full((n, t), np.nan)
         span = np.zeros((n, t), dtype=np.int64)
-        ordered = True
+        src = np.asarray([self._row[x] for x in tickers], dtype=np.int64)
+        if t == 0 or n == 0:
+            return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
+        # session position of a date: a lookup table by day when sessions are midnights
+        first_day, lut = _session_lookup(labels)
         log_returns = kind is ReturnKind.log
-        for i, ticker in enumerate(tickers):
-            src = self._row[ticker]
-            lo, hi = self.offsets[src], self.offsets[src + 1]
-            if hi == lo or t == 0:
+        ordered = True
+        lengths = self.offsets[src + 1] - self.offsets[src]
+        for b0 in range(0, n, _TICKER_BLOCK):
+            b1 = min(b0 + _TICKER_BLOCK, n)
+            size = lengths[b0:b1]
+            if not size.sum():
                 continue
-            d = self.dates[lo:hi]
-            pos = np.searchsorted(labels, d)
-            np.minimum(pos, t - 1, out=pos)
-            use = self.keep[lo:hi] & (labels[pos] == d)
-            px, vol = self.price[lo:hi], self.volume[lo:hi]
-            if not use.all():
-                pos, px, vol = pos[use], px[use], vol[use]
-            prices[i, pos] = px
-            volume[i, pos] = vol
+            prow = np.repeat(np.arange(b0, b1), size)
+            starts = np.repeat(self.offsets[src[b0:b1]] - np.cumsum(size) + size, size)
+            rows = starts + np.arange(len(prow))
+            d = self.dates[rows]
+            if lut is not None:
+                day = d // _DAY - first_day
+                inside = (day >= 0) & (day < len(lut)) & (d % _DAY == 0)
+                pos = np.where(inside, lut[np.clip(day, 0, len(lut) - 1)], -1)
+            else:
+                pos = np.minimum(np.searchsorted(labels, d), t - 1)
+                pos[labels[pos] != d] = -1
+            use = self.keep[rows] & (pos >= 0)
+            prow, pos, rows = prow[use], pos[use], rows[use]
+            flat = prow * t + pos
+            px = self.price[rows]
+            prices.ravel()[flat] = px
+            volume.ravel()[flat] = self.volume[rows]
             finite = np.isfinite(px)
             if not finite.all():
-                pos, px = pos[finite], px[finite]
-            if len(pos) < 2:
-                continue
-            gap = np.diff(pos)
-            if gap.min() <= 0:
+                prow, pos, px, flat = prow[finite], pos[finite], px[finite], flat[finite]
+            same = prow[1:] == prow[:-1]
+            gap = pos[1:] - pos[:-1]
+            if (gap[same] <= 0).any():
                 ordered = False
-                continue
+                break
             with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = px[1:] / px[:-1]
-                returns[i, pos[1:]] = np.log(ratio) if log_returns else ratio - 1.0
-            span[i, pos[1:]] = gap
+                ratio = px[1:][same] / px[:-1][same]
+                returns.ravel()[flat[1:][same]] = np.log(ratio) if log_returns else ratio - 1.0
+            span.ravel()[flat[1:][same]] = gap[same]
         if not ordered:  # unsorted or duplicated dates: derive returns from the matrix
             return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
         return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind, returns, span)
+
+
+_DAY = 86_400_000_000_000
+#: Tickers lined up at once (keeps the temporaries small).
+_TICKER_BLOCK = 128
+
+
+def _session_lookup(labels: np.ndarray) -> tuple[int, IntArray | None]:
+    """First day number and a day -> session position table (None if labels are not midnights)."""
+    if (labels % _DAY != 0).any():
+        return 0, None
+    days = labels // _DAY
+    first = int(days[0])
+    lut = np.full(int(days[-1]) - first + 1, -1, dtype=np.int64)
+    lut[days - first] = np.arange(len(labels))
+    return first, lut
 
 
 def _clean(tickers: tuple[str, ...], offsets: IntArray, dates: np.ndarray, price: FloatArray,

@@ -1,0 +1,363 @@
+"""Benchmark: a full event study over 10k, 100k and 1M events on a synthetic panel.
+
+Run ``make bench`` (or ``python benchmarks/bench.py --help``). For every size the
+study (market model, ARs, CARs over four windows, the cross-event tests that
+``EventStudy.fit`` computes) runs in a fresh process, ``--repeat`` times, and the
+best time is reported with the process's peak memory. The same run times two
+baselines on a sample of events and scales them linearly to every size:
+
+* the per-event statsmodels OLS loop a user would write over a wide frame of returns;
+* the ``eventstudy`` package from PyPI (``Multiple.from_list`` with
+  ``Single.market_model``), when it is installed.
+
+The machine may be shared: repeat the timings (``--repeat``) and read the best.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import pickle
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import synthetic  # noqa: E402
+
+CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (-5, 5))
+TARGETS = {"fit_100k_s": 1.0, "all_tests_100k_s": 5.0, "fit_1m_s": 30.0, "peak_1m_gb": 4.0,
+           "speedup": 50.0}
+
+
+# ---- memory -----------------------------------------------------------------------------------
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakSampler:
+    """Samples this process's RSS every few milliseconds while running."""
+
+    def __init__(self, every: float = 0.002) -> None:
+        self.every, self.peak, self._stop = every, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, rss_bytes())
+            time.sleep(self.every)
+
+    def __enter__(self) -> PeakSampler:
+        self.peak = rss_bytes()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, rss_bytes())
+
+
+def max_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# ---- one size, in its own process -------------------------------------------------------------
+def run_size(data_dir: Path, size: int, repeat: int, engine: str, profile: bool) -> dict:
+    from marketreact import EventStudy
+
+    with open(data_dir / "frames.pkl", "rb") as fh:
+        frames = pickle.load(fh)
+    with open(data_dir / f"catalogue_{size}.pkl", "rb") as fh:
+        catalogue = pickle.load(fh)
+    gc.collect()
+    rss_inputs = rss_bytes()
+    eng: object = "local"
+    if engine == "dask":
+        from marketreact.engine import DaskEngine
+
+        eng = DaskEngine(cluster_options={"n_workers": 2, "threads_per_worker": 1})
+    times, peaks, residual_times = [], [], []
+    tests: list[str] = []
+    studied = failed = 0
+    for i in range(repeat):
+        gc.collect()
+        with PeakSampler() as sampler:
+            t0 = time.perf_counter()
+            result = EventStudy(car_windows=CAR_WINDOWS, engine=eng).fit(catalogue, frames)  # type: ignore[arg-type]
+            times.append(time.perf_counter() - t0)
+            t1 = time.perf_counter()
+            _ = result.arrays.est_residuals  # what rank and time-series tests need
+            residual_times.append(time.perf_counter() - t1)
+        peaks.append(sampler.peak)
+        studied, failed = result.n_events, len(result.failures)
+        tests = [c for c in result.aggregate.columns if c not in ("window", "n", "caar",
+                                                                  "mean_bhar")]
+        del result, _
+        if profile and i == repeat - 1:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            prof.enable()
+            result = EventStudy(car_windows=CAR_WINDOWS, engine=eng).fit(catalogue, frames)  # type: ignore[arg-type]
+            prof.disable()
+            del result
+            stats = pstats.Stats(prof, stream=sys.stderr)
+            print(f"\n--- profile, {size:,} events ---", file=sys.stderr)
+            stats.sort_stats("cumulative").print_stats(30)
+    if engine == "dask":
+        eng.close()  # type: ignore[attr-defined]
+    return {"size": size, "studied": studied, "failed": failed, "fit_s": times,
+            "residuals_s": residual_times, "rss_inputs": rss_inputs,
+            "peak_rss": max(peaks), "max_rss": max_rss_bytes(), "tests": tests}
+
+
+# ---- baselines ------------------------------------------------------------------------------
+def statsmodels_loop(returns: pd.DataFrame, events: pd.DataFrame, market: str) -> int:
+    """The per-event loop a careful user would write: numpy slices, statsmodels OLS, ARs, CARs.
+
+    Columns are looked up once and windows sliced from one numpy array, so the
+    time is mostly statsmodels' own per-fit cost (a lean baseline, not a strawman).
+    """
+    import statsmodels.api as sm
+
+    values = returns.to_numpy()
+    col = {c: i for i, c in enumerate(returns.columns)}
+    m = col[market]
+    dates = returns.index
+    done = 0
+    for ev in events.itertuples(index=False):
+        t0 = dates.searchsorted(ev.day)
+        if t0 - 250 < 0 or t0 + 10 >= len(dates):
+            continue
+        j = col[ev.ticker]
+        y, x = values[t0 - 250:t0 - 10, j], values[t0 - 250:t0 - 10, m]
+        ok = np.isfinite(y) & np.isfinite(x)
+        fit = sm.OLS(y[ok], sm.add_constant(x[ok])).fit()
+        a, b = fit.params
+        ar = values[t0 - 10:t0 + 11, j] - (a + b * values[t0 - 10:t0 + 11, m])
+        for lo, hi in CAR_WINDOWS:
+            car = np.nansum(ar[lo + 10:hi + 11])
+            _ = car / np.sqrt(fit.scale * (hi - lo + 1))
+        done += 1
+    return done
+
+
+def eventstudy_package(returns: pd.DataFrame, events: pd.DataFrame, market: str) -> int:
+    """The ``eventstudy`` package on the same events (it needs complete series: NaN -> 0)."""
+    import eventstudy as es
+
+    data = {"date": returns.index.to_numpy().astype("datetime64[D]")}
+    filled = returns.fillna(0.0)
+    for col in filled.columns:
+        data[col] = filled[col].to_numpy()
+    es.Single._save_parameter("returns", data)
+    todo = [{"event_date": np.datetime64(pd.Timestamp(ev.day).date()),
+             "security_ticker": ev.ticker, "market_ticker": market}
+            for ev in events.itertuples(index=False)]
+    agg = es.Multiple.from_list(todo, es.Single.market_model, event_window=(-10, 10),
+                                estimation_size=240, buffer_size=0)
+    return len(agg.sample)
+
+
+def run_baselines(data_dir: Path, sample: int, es_sample: int) -> dict:
+    import warnings
+
+    with open(data_dir / "baseline.pkl", "rb") as fh:
+        returns, events = pickle.load(fh)
+    out: dict = {}
+    ev = events.iloc[:sample]
+    t0 = time.perf_counter()
+    done = statsmodels_loop(returns, ev, synthetic.MARKET)
+    out["statsmodels_per_event_s"] = (time.perf_counter() - t0) / max(done, 1)
+    out["statsmodels_events"] = done
+    try:
+        import eventstudy  # noqa: F401
+    except ImportError as exc:
+        out["eventstudy"] = f"not installed ({exc})"
+        return out
+    ev = events.iloc[:es_sample]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        try:
+            done = eventstudy_package(returns, ev, synthetic.MARKET)
+        except Exception as exc:  # the package is an alpha; report what happened
+            out["eventstudy"] = f"failed: {type(exc).__name__}: {exc}"
+            return out
+    out["eventstudy_per_event_s"] = (time.perf_counter() - t0) / max(done, 1)
+    out["eventstudy_events"] = done
+    import importlib.metadata as md
+
+    out["eventstudy"] = f"eventstudy {md.version('eventstudy')}"
+    return out
+
+
+# ---- driver ---------------------------------------------------------------------------------
+def child(args: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
+                          check=False)
+    if proc.stderr:
+        sys.stderr.write(proc.stderr)
+    if proc.returncode:
+        raise SystemExit(f"benchmark child {args} failed with exit code {proc.returncode}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def prepare(data_dir: Path, sizes: list[int], tickers: int, years: int) -> dict:
+    from marketreact import events_from_frame
+
+    t0 = time.perf_counter()
+    panel = synthetic.make_panel(tickers, start="2015-01-01",
+                                 end=f"{2015 + years - 1}-12-31")
+    gen_s = time.perf_counter() - t0
+    with open(data_dir / "frames.pkl", "wb") as fh:
+        pickle.dump(panel.frames, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    catalogue_s = {}
+    for size in sizes:
+        events = synthetic.make_events(panel, size, seed=size)
+        t0 = time.perf_counter()
+        catalogue = events_from_frame(events)
+        catalogue_s[size] = time.perf_counter() - t0
+        with open(data_dir / f"catalogue_{size}.pkl", "wb") as fh:
+            pickle.dump(catalogue, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        del catalogue
+    sample = synthetic.make_events(panel, 5000, seed=7)
+    sample["day"] = pd.to_datetime(sample["date"].fillna(
+        sample["timestamp"].dt.tz_convert("America/New_York").dt.tz_localize(None))).dt.normalize()
+    with open(data_dir / "baseline.pkl", "wb") as fh:
+        pickle.dump((panel.returns, sample[["ticker", "day"]]), fh)
+    sessions = len(panel.sessions)
+    return {"generate_s": gen_s, "catalogue_s": catalogue_s, "sessions": sessions}
+
+
+def fmt_gb(n: float) -> str:
+    return f"{n / 1e9:.2f}"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    ap.add_argument("--tickers", type=int, default=3000)
+    ap.add_argument("--years", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs per size (best is shown)")
+    ap.add_argument("--engine", choices=["local", "dask"], default="local")
+    ap.add_argument("--baseline-events", type=int, default=1000,
+                    help="events timed for the statsmodels loop (then scaled linearly)")
+    ap.add_argument("--eventstudy-events", type=int, default=300,
+                    help="events timed for the eventstudy package (then scaled linearly)")
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="print a cProfile of each size")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--child-size", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--child-baselines", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child_size:
+        print(json.dumps(run_size(args.data, args.child_size, args.repeat, args.engine,
+                                  args.profile)))
+        return
+    if args.child_baselines:
+        print(json.dumps(run_baselines(args.data, args.baseline_events,
+                                       args.eventstudy_events)))
+        return
+
+    import platform
+
+    import marketreact
+
+    print(f"marketreact {marketreact.__version__}, numpy {np.__version__}, pandas "
+          f"{pd.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs, "
+          f"load average {os.getloadavg()[0]:.1f}")
+    with tempfile.TemporaryDirectory(prefix="mr-bench-") as tmp:
+        data = Path(tmp)
+        info = prepare(data, args.sizes, args.tickers, args.years)
+        print(f"panel: {args.tickers:,} tickers x {info['sessions']:,} XNYS sessions "
+              f"(generated in {info['generate_s']:.1f} s); engine: {args.engine}; "
+              f"best of {args.repeat} runs per size")
+        rows = []
+        for size in args.sizes:
+            extra = ["--profile"] if args.profile else []
+            rows.append(child(["--child-size", str(size), "--data", tmp, "--repeat",
+                               str(args.repeat), "--engine", args.engine, *extra]))
+            r = rows[-1]
+            print(f"  {size:>9,} events: best {min(r['fit_s']):.3f} s "
+                  f"(runs: {', '.join(f'{t:.2f}' for t in r['fit_s'])})", flush=True)
+        base = {} if args.no_baselines else child(
+            ["--child-baselines", "--data", tmp, "--baseline-events", str(args.baseline_events),
+             "--eventstudy-events", str(args.eventstudy_events)])
+    report(args, info, rows, base)
+
+
+def report(args: argparse.Namespace, info: dict, rows: list[dict], base: dict) -> None:
+    sm_each = base.get("statsmodels_per_event_s")
+    es_each = base.get("eventstudy_per_event_s")
+    print()
+    print("| events | studied | fit s (best) | first run s | events/s | + residuals s "
+          "| catalogue s | peak RSS GB | inputs GB | vs statsmodels loop | vs eventstudy |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        best = min(r["fit_s"])
+        size = r["size"]
+        vs_sm = f"{sm_each * size / best:,.0f}x" if sm_each else "n/a"
+        vs_es = f"{es_each * size / best:,.0f}x" if es_each else "n/a"
+        print(f"| {size:,} | {r['studied']:,} | {best:.3f} | {r['fit_s'][0]:.3f} | "
+              f"{size / best:,.0f} | "
+              f"{min(r['residuals_s']):.3f} | {info['catalogue_s'][size]:.2f} | "
+              f"{fmt_gb(r['max_rss'])} | {fmt_gb(r['rss_inputs'])} | {vs_sm} | {vs_es} |")
+    print()
+    tests = rows[0]["tests"] if rows else []
+    print(f"cross-event statistics computed by fit (aggregate columns): {', '.join(tests)}")
+    if sm_each:
+        print(f"statsmodels loop: {sm_each * 1e3:.3f} ms per event, timed on "
+              f"{base['statsmodels_events']:,} events and scaled linearly to each size")
+    if es_each:
+        print(f"{base['eventstudy']}: {es_each * 1e3:.3f} ms per event, timed on "
+              f"{base['eventstudy_events']:,} events (gaps filled with 0: it needs complete "
+              "series) and scaled linearly")
+    elif "eventstudy" in base:
+        print(f"eventstudy package: {base['eventstudy']}")
+    by = {r["size"]: r for r in rows}
+    checks = []
+    if 100_000 in by:
+        r = by[100_000]
+        best = min(r["fit_s"])
+        checks.append(("100k events, market model + ARs + CARs + tests in fit <= 1 s",
+                       best <= TARGETS["fit_100k_s"], f"{best:.3f} s"))
+        every = best + min(r["residuals_s"])
+        checks.append(("100k events with the residuals every test needs <= 5 s",
+                       every <= TARGETS["all_tests_100k_s"], f"{every:.3f} s"))
+    if 1_000_000 in by:
+        r = by[1_000_000]
+        best = min(r["fit_s"])
+        checks.append(("1M events <= 30 s", best <= TARGETS["fit_1m_s"], f"{best:.2f} s"))
+        checks.append(("1M events peak memory <= 4 GB",
+                       r["max_rss"] <= TARGETS["peak_1m_gb"] * 1e9,
+                       f"{fmt_gb(r['max_rss'])} GB"))
+    if sm_each and rows:
+        worst = min(sm_each * r["size"] / min(r["fit_s"]) for r in rows)
+        checks.append((">= 50x the statsmodels loop (every size)",
+                       worst >= TARGETS["speedup"], f"{worst:,.0f}x at worst"))
+    print()
+    for what, ok, value in checks:
+        print(f"  [{'met' if ok else 'MISSED'}] {what}: {value}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "baselines": base, "info": info},
+                                        indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
