@@ -29,6 +29,7 @@ from marketreact.engine import (
     LocalEngine,
     MomentSource,
     moment_chunk,
+    moment_fits,
     moment_path_supported,
     study_events,
 )
@@ -121,11 +122,10 @@ def test_moment_path_equals_the_general_path(frames, events, model, kind) -> Non
     spec = MODELS[model]
     assert moment_path_supported(spec)
     plan = ChunkPlan(spec, (-250, -11), (-10, 10), CARS, kind is ReturnKind.log)
-    general = study_mod._general_chunk(panel, None, stock, market, day0, plan)
+    general = study_mod._general_chunk(panel, stock, market, day0, plan)
     chunks = list(study_events(panel, stock, market, day0, plan, LocalEngine(),
                                study_mod._general_chunk, chunk_events=37))
-    assert len(chunks) == 5 and sorted(np.concatenate([w for w, _ in chunks])) == list(
-        range(len(day0)))
+    assert len(chunks) == 5 and chunks[-1][0] == slice(148, 160)
     builder = BlockBuilder(len(day0))
     for where, block in chunks:
         builder.add(block, where)
@@ -153,7 +153,8 @@ def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:
     i = int(np.flatnonzero((events["market"] == "MKT2").to_numpy() & (day0 > 300))[0])
     spec = MODELS[ModelName.market_model]
     plan = ChunkPlan(spec, (-250, -11), (-10, 10), CARS, False)
-    one = moment_chunk(panel, None, stock[i:i + 1], market[i:i + 1], day0[i:i + 1], plan)
+    args = (panel, stock[i:i + 1], market[i:i + 1], day0[i:i + 1], plan)
+    one = moment_chunk(*args, *moment_fits(*args))
     # Reference: statsmodels OLS on the stock's one-session returns and the market's
     # one-session returns over [-250, -11], both present (after the cleaning rules).
     ticker = events["ticker"][i]
@@ -245,7 +246,7 @@ def test_event_block_take_and_concat_round_trip(frames, events) -> None:
     panel = _panel(frames, ReturnKind.simple)
     stock, market, day0 = _rows(panel, events)
     plan = ChunkPlan(MODELS[ModelName.market_model], (-250, -11), (-10, 10), CARS, False)
-    block = study_mod._general_chunk(panel, None, stock, market, day0, plan)
+    block = study_mod._general_chunk(panel, stock, market, day0, plan)
     idx = np.arange(len(block))
     parts = [block.take(idx[:50]), block.take(idx[50:])]
     back = EventBlock.concat(parts)

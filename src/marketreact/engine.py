@@ -108,9 +108,6 @@ class ChunkPlan:
         return [slice(a - w0, b - w0 + 1) for a, b in self.car_windows]
 
 
-_PER_WINDOW = ("car", "car_var", "bhar", "car_sessions", "car_missing")
-
-
 @dataclass(frozen=True)
 class EventBlock:
     """Per-event results of a set of events (one chunk, or all of them).
@@ -130,9 +127,9 @@ class EventBlock:
         ``(E,)`` event-window days without a usable return, and usable
         returns that span several sessions.
     car, car_var, bhar : numpy.ndarray
-        ``(W, E)`` CAR, its variance and BHAR per CAR window.
+        ``(E, W)`` CAR, its variance and BHAR per CAR window.
     car_sessions, car_missing : numpy.ndarray
-        ``(W, E)`` sessions covered by valid returns and sessions not covered.
+        ``(E, W)`` sessions covered by valid returns and sessions not covered.
     y, market, expected : numpy.ndarray or None
         ``(E, L2)`` return, market return (summed over the return's span) and
         normal return, NaN where not usable (``market`` is NaN without a
@@ -170,12 +167,7 @@ class EventBlock:
         out: dict[str, Any] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is None:
-                out[f.name] = None
-            elif f.name in _PER_WINDOW:
-                out[f.name] = value[:, index]
-            else:
-                out[f.name] = value[index]
+            out[f.name] = None if value is None else value[index]
         return EventBlock(**out)
 
     @staticmethod
@@ -212,19 +204,10 @@ class BlockBuilder:
             self._arrays = {}
             for f in fields(block):
                 value = getattr(block, f.name)
-                if value is None:
-                    self._arrays[f.name] = None
-                elif f.name in _PER_WINDOW:
-                    self._arrays[f.name] = np.empty((value.shape[0], self.capacity), value.dtype)
-                else:
-                    self._arrays[f.name] = np.empty((self.capacity, *value.shape[1:]),
-                                                    value.dtype)
+                self._arrays[f.name] = (None if value is None else
+                                        np.empty((self.capacity, *value.shape[1:]), value.dtype))
         for name, out in self._arrays.items():
-            if out is None:
-                continue
-            if name in _PER_WINDOW:
-                out[:, positions] = getattr(block, name)
-            else:
+            if out is not None:
                 out[positions] = getattr(block, name)
         self.count += m
 
@@ -238,16 +221,12 @@ class BlockBuilder:
             dst = 0
             for lo in range(0, len(keep), CHUNK_EVENTS):  # rows only move up: in place is safe
                 rows = lo + np.flatnonzero(keep[lo:lo + CHUNK_EVENTS])
-                for name, a in self._arrays.items():
-                    if a is None:
-                        continue
-                    if name in _PER_WINDOW:
-                        a[:, dst:dst + len(rows)] = a[:, rows]
-                    else:
+                for a in self._arrays.values():
+                    if a is not None:
                         a[dst:dst + len(rows)] = a[rows]
                 dst += len(rows)
         out: dict[str, Any] = {
-            name: (None if a is None else a[:, :k] if name in _PER_WINDOW else a[:k])
+            name: (None if a is None else a[:k])
             for name, a in self._arrays.items()}
         return EventBlock(**out)
 
@@ -441,11 +420,12 @@ def _event_window(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntAr
 PAIR_BLOCK = 192
 
 
-def moment_chunk(panel: ExchangePanel, _shared: None, stock_rows: IntArray,
-                 market_rows: IntArray, day0: IntArray, plan: ChunkPlan) -> EventBlock:
-    """Fit, abnormal returns and CARs of one chunk of events by the moment path.
+def moment_fits(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                day0: IntArray, plan: ChunkPlan
+                ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
+    """Fit the model of many events from window sums of the estimation moments.
 
-    The chunk's (stock, market) pairs are taken :data:`PAIR_BLOCK` at a time:
+    The events' (stock, market) pairs are taken :data:`PAIR_BLOCK` at a time:
     their running sums (:func:`build_moments`) are built and each event's
     window sums read from them. Events sorted by pair (as
     :func:`study_events` sends them) make every pair's sums built once.
@@ -454,8 +434,6 @@ def moment_chunk(panel: ExchangePanel, _shared: None, stock_rows: IntArray,
     ----------
     panel : ExchangePanel
         The exchange's panel.
-    _shared : None
-        Unused (the engines' signature).
     stock_rows, market_rows, day0 : numpy.ndarray
         ``(E,)`` each event's stock row, market row (-1: none) and day-0 position.
     plan : ChunkPlan
@@ -463,8 +441,9 @@ def moment_chunk(panel: ExchangePanel, _shared: None, stock_rows: IntArray,
 
     Returns
     -------
-    EventBlock
-        Without the window values and residuals (see :class:`MomentSource`).
+    coef, xtx_inv, sigma2, n : numpy.ndarray
+        ``(E, k)``, ``(E, k, k)``, ``(E,)`` and ``(E,)`` as in
+        :class:`marketreact.models.LinearFit` (NaN where the fit failed).
     """
     spec = plan.spec
     n_rows, t = panel.returns.shape
@@ -487,6 +466,31 @@ def moment_chunk(panel: ExchangePanel, _shared: None, stock_rows: IntArray,
         ev = by_pair[bounds[j]:bounds[j + 1]]
         coef[ev], inv[ev], sigma2[ev], n[ev] = _fit_from_moments(
             moments, which[ev] - b0, lo[ev], hi[ev], spec)
+    return coef, inv, sigma2, n
+
+
+def moment_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                 day0: IntArray, plan: ChunkPlan, coef: FloatArray, inv: FloatArray,
+                 sigma2: FloatArray, n: IntArray) -> EventBlock:
+    """Abnormal returns and CARs of one chunk of events fitted by :func:`moment_fits`.
+
+    Parameters
+    ----------
+    panel : ExchangePanel
+        The exchange's panel.
+    stock_rows, market_rows, day0 : numpy.ndarray
+        ``(E,)`` each event's stock row, market row (-1: none) and day-0 position.
+    plan : ChunkPlan
+        Model and windows.
+    coef, inv, sigma2, n : numpy.ndarray
+        The events' fits.
+
+    Returns
+    -------
+    EventBlock
+        Without the window values and residuals (see :class:`MomentSource`).
+    """
+    spec = plan.spec
     values = _window_values(panel, stock_rows, market_rows, day0, plan.evt_days, coef, inv,
                             sigma2, spec.uses_market)
     y, x, expected, ar, ar_var, span, width, valid = values
@@ -537,34 +541,36 @@ def _cars(plan: ChunkPlan, valid: BoolArray, span: IntArray, width: FloatArray,
     ``y, expected, ar, x`` are NaN and ``span, width`` 0 where not ``valid``.
     """
     n_win, e = len(plan.car_windows), len(sigma2)
-    car = np.empty((n_win, e))
-    var = np.empty((n_win, e))
-    bhar = np.empty((n_win, e))
-    sessions = np.empty((n_win, e), dtype=np.int64)
-    missing = np.empty((n_win, e), dtype=np.int64)
+    car = np.empty((e, n_win))
+    var = np.empty((e, n_win))
+    bhar = np.empty((e, n_win))
+    sessions = np.empty((e, n_win), dtype=np.int64)
+    missing = np.empty((e, n_win), dtype=np.int64)
+    arz = np.where(np.isnan(ar), 0.0, ar)  # what nansum adds up
+    xz = np.where(np.isnan(x), 0.0, x) if x is not None else None
+    yz = np.where(valid, y, 0.0)
+    ez = np.where(valid, expected, 0.0)
+    if not plan.log_returns:
+        yz += 1.0
+        ez += 1.0
     for j, cols in enumerate(plan.car_columns()):
-        any_valid = valid[:, cols].any(axis=1)
-        car[j] = np.nansum(ar[:, cols], axis=1)
         covered = span[:, cols].sum(axis=1)
+        car[:, j] = arz[:, cols].sum(axis=1)
         s0 = width[:, cols].sum(axis=1)
         quad = inv[:, 0, 0] * s0 * s0
-        if x is not None:
-            s1 = np.nansum(x[:, cols], axis=1)
+        if xz is not None:
+            s1 = xz[:, cols].sum(axis=1)
             quad += 2.0 * inv[:, 0, 1] * s0 * s1 + inv[:, 1, 1] * s1 * s1
-        var[j] = sigma2 * (covered + quad)
-        yz = np.where(valid[:, cols], y[:, cols], 0.0)
-        ez = np.where(valid[:, cols], expected[:, cols], 0.0)
+        var[:, j] = sigma2 * (covered + quad)
         if plan.log_returns:
-            b = np.exp(yz.sum(axis=1)) - np.exp(ez.sum(axis=1))
+            bhar[:, j] = np.exp(yz[:, cols].sum(axis=1)) - np.exp(ez[:, cols].sum(axis=1))
         else:
-            yz += 1.0
-            ez += 1.0
-            b = np.prod(yz, axis=1) - np.prod(ez, axis=1)
-        bhar[j] = b
-        for out in (car, var, bhar):
-            out[j, ~any_valid] = np.nan
-        sessions[j] = covered
-        missing[j] = np.maximum((cols.stop - cols.start) - covered, 0)
+            bhar[:, j] = np.prod(yz[:, cols], axis=1) - np.prod(ez[:, cols], axis=1)
+        none = covered == 0  # no usable return in the window
+        if none.any():
+            car[none, j] = var[none, j] = bhar[none, j] = np.nan
+        sessions[:, j] = covered
+        missing[:, j] = np.maximum((cols.stop - cols.start) - covered, 0)
     return car, var, bhar, sessions, missing
 
 
@@ -572,15 +578,15 @@ def block_from_fit(evt: WindowData, fit: LinearFit, ab: AbnormalReturns,
                    plan: ChunkPlan) -> EventBlock:
     """Build an :class:`EventBlock` from the general path's window data, fit and ARs."""
     n_win, e = len(plan.car_windows), len(fit.sigma2)
-    car = np.empty((n_win, e))
-    var = np.empty((n_win, e))
-    bhar = np.empty((n_win, e))
-    sessions = np.empty((n_win, e), dtype=np.int64)
-    missing = np.empty((n_win, e), dtype=np.int64)
+    car = np.empty((e, n_win))
+    var = np.empty((e, n_win))
+    bhar = np.empty((e, n_win))
+    sessions = np.empty((e, n_win), dtype=np.int64)
+    missing = np.empty((e, n_win), dtype=np.int64)
     for j, cols in enumerate(plan.car_columns()):
         cum = cumulate(evt, fit, ab, cols, plan.log_returns)
-        car[j], var[j], bhar[j] = cum.car, cum.variance, cum.bhar
-        sessions[j], missing[j] = cum.sessions, cum.missing
+        car[:, j], var[:, j], bhar[:, j] = cum.car, cum.variance, cum.bhar
+        sessions[:, j], missing[:, j] = cum.sessions, cum.missing
     spec = plan.spec
     market = (evt.X[..., spec.regressors.index("market")] if spec.uses_market
               else np.full(ab.ar.shape, np.nan))
@@ -624,16 +630,31 @@ class MomentSource:
 
     def residuals(self, index: slice | IntArray) -> FloatArray:
         """Estimation residuals of the events at ``index``."""
-        spec = self.plan.spec
-        y, span, width, x, valid = _event_window(
-            self.panel, self.stock_rows[index], self.market_rows[index], self.day0[index],
-            self.plan.est_days, spec.uses_market)
-        used = valid & (span == 1)
-        coef = self.coef[index]
-        fitted = width * coef[:, :1]
-        if x is not None:
-            fitted = fitted + x * coef[:, 1:2]
-        return np.where(used, y - fitted, np.nan)
+        panel, spec = self.panel, self.plan.spec
+        t = panel.returns.shape[1]
+        day0, coef = self.day0[index], self.coef[index]
+        pos = day0[:, None] + self.plan.est_days[None, :]
+        inside = (pos >= 0) & (pos < t)
+        every = bool(inside.all())
+        if not every:
+            np.clip(pos, 0, t - 1, out=pos)
+        flat = self.stock_rows[index][:, None] * t + pos
+        y = panel.returns.ravel().take(flat)
+        one = panel.span.ravel().take(flat) == 1
+        fitted = np.broadcast_to(coef[:, :1], y.shape)
+        if spec.uses_market:
+            markets, which = np.unique(np.maximum(self.market_rows[index], 0),
+                                       return_inverse=True)
+            x1, ok = _market_one_session(panel, markets)
+            x1[~ok] = np.nan  # no one-session market return: not used
+            x = x1.ravel().take(which.reshape(-1, 1) * t + pos)
+            x *= coef[:, 1:2]
+            fitted = fitted + x
+        resid = y - fitted
+        resid[~one] = np.nan
+        if not every:
+            resid[~inside] = np.nan
+        return resid
 
     def window(self, index: slice | IntArray) -> tuple[FloatArray, FloatArray, FloatArray,
                                                        IntArray]:
@@ -651,18 +672,17 @@ class MomentSource:
 # ---------------------------------------------------------------------------------------------
 # Engines
 # ---------------------------------------------------------------------------------------------
-ChunkFn = Callable[..., EventBlock]
-PrepareFn = Callable[..., Any]
+TaskFn = Callable[..., Any]
 
 
 class Engine(Protocol):
-    """Maps chunk computations over events; yields the blocks in task order."""
+    """Maps a function over tasks that share one panel; yields the results in task order."""
 
     name: str
 
-    def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
-            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> Iterator[EventBlock]:
-        """Yield ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
+    def run(self, panel: ExchangePanel, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
+            ) -> Iterator[Any]:
+        """Yield ``fn(panel, *task)`` for every task, in order."""
         ...
 
     def close(self) -> None:
@@ -671,28 +691,27 @@ class Engine(Protocol):
 
 
 class LocalEngine:
-    """Compute the chunks one after another in this process."""
+    """Compute the tasks one after another in this process."""
 
     name = "local"
 
-    def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
-            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> Iterator[EventBlock]:
-        """Yield ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
-        shared = prepare(panel, *prepare_args) if prepare is not None else None
+    def run(self, panel: ExchangePanel, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
+            ) -> Iterator[Any]:
+        """Yield ``fn(panel, *task)`` for every task, in order."""
         for task in tasks:
-            yield chunk(panel, shared, *task)
+            yield fn(panel, *task)
 
     def close(self) -> None:
         """Nothing to release."""
 
 
 class DaskEngine:
-    """Compute the chunks on a Dask cluster.
+    """Compute the tasks on a Dask cluster.
 
-    The panel is scattered to the workers once; the moments are built by one
-    task on the cluster and fetched by the workers that need them; each chunk
-    task then carries only its events' indices. Results come back in order and
-    each is released as soon as it is read.
+    The panel is scattered to the workers once per study (every later
+    :meth:`run` on the same panel reuses it); each task then carries only its
+    events' indices (and, for the abnormal returns, their fits). Results come
+    back in order and each is released on the cluster as soon as it is read.
 
     Parameters
     ----------
@@ -719,6 +738,7 @@ class DaskEngine:
         self.cluster_options = dict(cluster_options or {})
         self._client: Any = None
         self._owned: list[Any] = []
+        self._panel: tuple[ExchangePanel, Any] | None = None
 
     def client(self) -> Any:
         """Return the connected client, connecting or starting a LocalCluster if needed."""
@@ -741,22 +761,26 @@ class DaskEngine:
         log.info("dask engine: %s", self._client)
         return self._client
 
-    def run(self, panel: ExchangePanel, prepare: PrepareFn | None, prepare_args: tuple[Any, ...],
-            chunk: ChunkFn, tasks: Sequence[tuple[Any, ...]]) -> Iterator[EventBlock]:
-        """Yield ``chunk(panel, prepare(panel, *prepare_args), *task)`` for every task."""
+    def _scattered(self, panel: ExchangePanel) -> Any:
+        if self._panel is None or self._panel[0] is not panel:
+            self._panel = None  # let the previous panel go first
+            self._panel = (panel, self.client().scatter(panel, broadcast=True, hash=False))
+        return self._panel[1]
+
+    def run(self, panel: ExchangePanel, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
+            ) -> Iterator[Any]:
+        """Yield ``fn(panel, *task)`` for every task, in order."""
         client = self.client()
-        panel_f = client.scatter(panel, broadcast=True, hash=False)
-        shared_f = (client.submit(prepare, panel_f, *prepare_args, pure=False)
-                    if prepare is not None else None)
-        futures = [client.submit(chunk, panel_f, shared_f, *task, pure=False) for task in tasks]
-        del shared_f, panel_f
+        panel_f = self._scattered(panel)
+        futures = [client.submit(fn, panel_f, *task, pure=False) for task in tasks]
         for i in range(len(futures)):
-            block = futures[i].result()
+            result = futures[i].result()
             futures[i] = None  # release it on the cluster
-            yield block
+            yield result
 
     def close(self) -> None:
-        """Close the client and cluster this engine started (not a client it was given)."""
+        """Drop the scattered panel; close the client and cluster this engine started."""
+        self._panel = None
         for obj in reversed(self._owned):
             obj.close()
         self._owned.clear()
@@ -783,10 +807,14 @@ def make_engine(engine: str | Engine | None, scheduler: Any = None) -> tuple[Eng
     return engine, False
 
 
+#: Events per fitting task of the moment path (events sorted by stock).
+FIT_EVENTS = 100_000
+
+
 def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
                  day0: IntArray, plan: ChunkPlan, engine: Engine,
-                 general_chunk: ChunkFn, chunk_events: int = CHUNK_EVENTS
-                 ) -> Iterator[tuple[IntArray, EventBlock]]:
+                 general_chunk: TaskFn, chunk_events: int = CHUNK_EVENTS
+                 ) -> Iterator[tuple[slice, EventBlock]]:
     """Compute every event of one panel, chunk by chunk.
 
     Parameters
@@ -800,27 +828,35 @@ def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
     engine : Engine
         Where the chunks run.
     general_chunk : callable
-        ``general_chunk(panel, None, stock_rows, market_rows, day0, plan)``: the
+        ``general_chunk(panel, stock_rows, market_rows, day0, plan)``: the
         general path, used when the model has other regressors.
     chunk_events : int
         Events per chunk.
 
     Yields
     ------
-    positions, EventBlock
-        Each chunk's events (positions in the inputs) and their results. On
-        the moment path chunks hold events sorted by (stock, market), so each
-        pair's running sums are built about once; its blocks carry no window
-        values or residuals (see :class:`MomentSource`).
+    slice, EventBlock
+        Each chunk's events (positions in the inputs, in order) and their results.
+        On the moment path, the fits are computed first over events sorted by
+        (stock, market), so each pair's running sums are built about once, and
+        its blocks carry no window values or residuals (see :class:`MomentSource`).
     """
     e = len(day0)
-    if moment_path_supported(plan.spec):
-        markets = market_rows if plan.spec.uses_market else np.zeros_like(market_rows)
-        order = np.argsort(stock_rows * (panel.returns.shape[0] + 1) + markets, kind="stable")
-        chunk = moment_chunk
-    else:
-        order = np.arange(e)
-        chunk = general_chunk
-    positions = [order[lo:lo + chunk_events] for lo in range(0, e, chunk_events)]
-    tasks = [(stock_rows[i], market_rows[i], day0[i], plan) for i in positions]
-    yield from zip(positions, engine.run(panel, None, (), chunk, tasks), strict=True)
+    slices = [slice(lo, min(lo + chunk_events, e)) for lo in range(0, e, chunk_events)]
+    if not moment_path_supported(plan.spec):
+        tasks = [(stock_rows[s], market_rows[s], day0[s], plan) for s in slices]
+        yield from zip(slices, engine.run(panel, general_chunk, tasks), strict=True)
+        return
+    markets = market_rows if plan.spec.uses_market else np.zeros_like(market_rows)
+    order = np.argsort(stock_rows * (panel.returns.shape[0] + 1) + markets, kind="stable")
+    groups = [order[lo:lo + FIT_EVENTS] for lo in range(0, e, FIT_EVENTS)]
+    fit_tasks = [(stock_rows[g], market_rows[g], day0[g], plan) for g in groups]
+    fits: list[np.ndarray] = []
+    for g, got in zip(groups, engine.run(panel, moment_fits, fit_tasks), strict=True):
+        if not fits:
+            fits = [np.empty((e, *a.shape[1:]), a.dtype) for a in got]
+        for out, a in zip(fits, got, strict=True):
+            out[g] = a
+    chunk_tasks: list[tuple[Any, ...]] = [
+        (stock_rows[s], market_rows[s], day0[s], plan, *(a[s] for a in fits)) for s in slices]
+    yield from zip(slices, engine.run(panel, moment_chunk, chunk_tasks), strict=True)

@@ -419,9 +419,8 @@ class EventStudy:
         tickers = [t for t in _unique_tickers(group) if t]
         panel = frames.panel(sessions, tickers, s.returns)
         day0 = anchor_day0(sessions, group["timestamp"], group["date"], group["timing"])
-        index = pd.Index(panel.tickers)
-        stock_rows = index.get_indexer(pd.Index(group["ticker"])).astype(np.int64)
-        market_rows = index.get_indexer(pd.Index(group["market"])).astype(np.int64)
+        stock_rows = _rows_of(panel.tickers, group["ticker"])
+        market_rows = _rows_of(panel.tickers, group["market"])
         valid_px = np.isfinite(panel.prices)
         n_sessions = len(sessions)
         first = np.where(valid_px.any(axis=1), valid_px.argmax(axis=1), n_sessions)
@@ -463,9 +462,10 @@ class EventStudy:
             short = chunk.n < s.min_estimation
             singular = ~short & ~np.isfinite(chunk.sigma2)
             if short.any() or singular.any():
-                short_n.update(zip(where[short].tolist(), chunk.n[short].tolist(), strict=True))
-                unfit.extend(where[singular].tolist())
-                keep[where[short | singular]] = False
+                pos = np.arange(len(group))[where]
+                short_n.update(zip(pos[short].tolist(), chunk.n[short].tolist(), strict=True))
+                unfit.extend(pos[singular].tolist())
+                keep[pos[short | singular]] = False
             builder.add(chunk, where)
         block = builder.finish(keep)
         if not keep.all():
@@ -582,22 +582,26 @@ class EventStudy:
     def _car_table(self, event_ids: pd.Series, block: EventBlock) -> pd.DataFrame:
         """CAR rows, window by window, events in catalogue order within each window."""
         s = self.settings
-        n_win, e = block.car.shape
+        e, n_win = block.car.shape
         se = np.sqrt(block.car_var)
         with np.errstate(invalid="ignore", divide="ignore"):
             t = block.car / se
-        df = np.broadcast_to(block.df, (n_win, e))
+        df = np.broadcast_to(block.df[:, None], (e, n_win))
         p = np.full(t.shape, np.nan)
         finite = np.isfinite(t)
         p[finite] = 2 * stats.t.sf(np.abs(t[finite]), np.maximum(df[finite], 1))
         names = pd.Series([format_window(w) for w in s.car_windows], dtype="str")
-        return pd.DataFrame({
+
+        def by_window(a: np.ndarray) -> np.ndarray:
+            return a.ravel(order="F")  # window by window, events in order within each
+
+        return pd.DataFrame({  # fresh arrays: no need for pandas to copy them again
             "event_id": event_ids.take(np.tile(np.arange(e), n_win)).array,
             "window": names.take(np.repeat(np.arange(n_win), e)).array,
-            "car": block.car.ravel(), "car_se": se.ravel(), "car_t": t.ravel(),
-            "car_p": p.ravel(), "df": df.ravel(), "bhar": block.bhar.ravel(),
-            "sessions": block.car_sessions.ravel(), "missing": block.car_missing.ravel(),
-        })
+            "car": by_window(block.car), "car_se": by_window(se), "car_t": by_window(t),
+            "car_p": by_window(p), "df": by_window(df), "bhar": by_window(block.bhar),
+            "sessions": by_window(block.car_sessions), "missing": by_window(block.car_missing),
+        }, copy=False)
 
     @staticmethod
     def _aar_table(arrays: StudyArrays) -> pd.DataFrame:
@@ -661,14 +665,21 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
     return WindowData(y, span, X, valid)
 
 
+def _rows_of(tickers: tuple[str, ...], values: pd.Series) -> IntArray:
+    """Position of each value in ``tickers`` (-1 if absent); each distinct value looked up once."""
+    codes, uniques = pd.factorize(values)
+    rows = pd.Index(tickers).get_indexer(pd.Index(uniques)).astype(np.int64)
+    return rows[codes]
+
+
 def _unique_tickers(frame: pd.DataFrame) -> list[str]:
     """Tickers then market indexes of ``frame``, each once, in order of first appearance."""
     both = pd.concat([frame["ticker"], frame["market"]], ignore_index=True)
     return [str(t) for t in both.unique()]
 
 
-def _general_chunk(panel: ExchangePanel, _shared: None, stock_rows: IntArray,
-                   market_rows: IntArray, day0: IntArray, plan: ChunkPlan) -> EventBlock:
+def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                   day0: IntArray, plan: ChunkPlan) -> EventBlock:
     """One chunk by the general path: gather both windows, fit by OLS, ARs and CARs."""
     est = gather(panel, stock_rows, market_rows, day0, plan.est_days, plan.spec)
     evt = gather(panel, stock_rows, market_rows, day0, plan.evt_days, plan.spec)
@@ -730,9 +741,12 @@ class _StackedRows(Thunk):
         out = np.empty((self.n_rows, self.width))
         for source, rows in self.sources:
             if isinstance(source, MomentSource):
+                contiguous = len(rows) and rows[-1] - rows[0] == len(rows) - 1
                 for lo in range(0, len(rows), RESIDUAL_CHUNK):
                     sl = slice(lo, lo + RESIDUAL_CHUNK)
-                    out[rows[sl]] = source.residuals(sl)
+                    at = slice(rows[0] + lo, rows[0] + lo + RESIDUAL_CHUNK) if contiguous \
+                        else rows[sl]
+                    out[at] = source.residuals(sl)
             else:
                 out[rows] = source
         return out
