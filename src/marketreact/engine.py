@@ -258,7 +258,7 @@ class MomentPanel:
     sums: dict[str, np.ndarray]
 
 
-def _market_one_session(panel: ExchangePanel, market_rows: IntArray
+def _market_one_session(panel: PanelLike, market_rows: IntArray
                         ) -> tuple[FloatArray, BoolArray]:
     """One-session market returns as the general path sees them, and where they exist."""
     cum, cum_missing = panel.running_sums(market_rows)
@@ -385,7 +385,7 @@ def _fit_from_moments(moments: MomentPanel, pair: IntArray, lo: IntArray, hi: In
     return coef, inv, sigma2, n
 
 
-def _event_window(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+def _event_window(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
                   day0: IntArray, rel_days: IntArray, uses_market: bool
                   ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray | None, BoolArray]:
     """Gather returns, spans and regressors over relative days, as ``study.gather`` does."""
@@ -501,7 +501,7 @@ def moment_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
                       car, car_var, bhar, sessions, missing)
 
 
-def _window_values(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+def _window_values(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
                    day0: IntArray, rel_days: IntArray, coef: FloatArray, inv: FloatArray,
                    sigma2: FloatArray, uses_market: bool) -> tuple[Any, ...]:
     """Event-window returns, regressors, normal returns, ARs and their variances.
@@ -598,6 +598,56 @@ def block_from_fit(evt: WindowData, fit: LinearFit, ab: AbnormalReturns,
         expected=ab.expected, span=np.where(evt.valid, evt.span, 0), residuals=fit.residuals)
 
 
+class PanelLike(Protocol):
+    """What gathering windows needs from a panel (an ExchangePanel or a ReturnsView)."""
+
+    @property
+    def returns(self) -> FloatArray: ...  # noqa: D102
+
+    @property
+    def span(self) -> IntArray: ...  # noqa: D102
+
+    def running_sums(self, rows: IntArray) -> tuple[FloatArray, IntArray]: ...  # noqa: D102
+
+
+@dataclass(frozen=True)
+class ReturnsView:
+    """What recomputing event windows needs from a panel, and no more.
+
+    Returns, spans and the running sums of the regressor rows: a result that
+    keeps one need not keep the panel's prices and volumes.
+
+    Attributes
+    ----------
+    returns, span : numpy.ndarray
+        ``(N, T)`` as in the panel.
+    rows : numpy.ndarray
+        Sorted panel rows whose running sums are kept (the markets).
+    cum, cum_missing : numpy.ndarray
+        ``(len(rows), T + 1)`` running sums of those rows.
+    """
+
+    returns: FloatArray
+    span: IntArray
+    rows: IntArray
+    cum: FloatArray
+    cum_missing: IntArray
+
+    @classmethod
+    def of(cls, panel: ExchangePanel, regressor_rows: IntArray) -> ReturnsView:
+        """Keep ``panel``'s returns and the running sums of ``regressor_rows`` (-1 ignored)."""
+        rows = np.unique(regressor_rows[regressor_rows >= 0])
+        cum, cum_missing = panel.running_sums(rows)
+        return cls(panel.returns, panel.span, rows, cum, cum_missing)
+
+    def running_sums(self, rows: IntArray) -> tuple[FloatArray, IntArray]:
+        """Return ``cum`` and ``cum_missing`` of panel rows ``rows`` (kept rows only)."""
+        at = np.searchsorted(self.rows, rows)
+        if not len(self.rows) or (self.rows[np.minimum(at, len(self.rows) - 1)] != rows).any():
+            raise KeyError("running sums of these rows were not kept")
+        return self.cum[at], self.cum_missing[at]
+
+
 @dataclass(frozen=True)
 class MomentSource:
     """Recomputes, on demand, what the moment path does not keep for its events.
@@ -608,7 +658,7 @@ class MomentSource:
     coefficients.
     """
 
-    panel: ExchangePanel
+    panel: PanelLike
     stock_rows: IntArray
     market_rows: IntArray
     day0: IntArray

@@ -30,6 +30,7 @@ from marketreact.engine import (
     Engine,
     EventBlock,
     MomentSource,
+    ReturnsView,
     block_from_fit,
     make_engine,
     study_events,
@@ -482,7 +483,8 @@ class EventStudy:
             stock_rows, market_rows = stock_rows[keep], market_rows[keep]
         source = None
         if block.y is None:  # moment path: window values and residuals are recomputed
-            source = MomentSource(panel, stock_rows, market_rows, day0, block.coef,
+            view = ReturnsView.of(panel, market_rows if spec.uses_market else stock_rows[:0])
+            source = MomentSource(view, stock_rows, market_rows, day0, block.coef,
                                   block.sigma2, plan)
         return {
             "group": group, "panel": panel, "day0": day0, "stock_rows": stock_rows,
@@ -556,9 +558,11 @@ class EventStudy:
                 else event_rows[0]
             if not ordered:
                 events = events.take(perm).reset_index(drop=True)
-            abnormal: Any = _ARTable(events["event_id"], evt_days, block, [
-                (p["panel"].sessions.labels, p["day0"], p["source"], p["block"], rows)
-                for p, rows in zip(parts, places, strict=True)])
+            abnormal: Any = _ARTable(events["event_id"], evt_days, block.ar, block.ar_var, [
+                (p["panel"].sessions.labels, p["day0"], p["source"],
+                 None if p["source"] is not None else (
+                     p["block"].y, p["block"].market, p["block"].expected, p["block"].span),
+                 rows) for p, rows in zip(parts, places, strict=True)])
             car = self._car_table(events["event_id"], block)
         else:
             arrays = StudyArrays(evt_days, np.empty((0, len(evt_days))),
@@ -694,25 +698,26 @@ _AR_COLUMNS = ("event_id", "rel_day", "date", "return", "market_return", "expect
 class _ARTable(Thunk):
     """Builds the long abnormal-return table when it is first asked for."""
 
-    def __init__(self, event_ids: pd.Series, rel_days: IntArray, block: EventBlock,
-                 parts: list[tuple[pd.DatetimeIndex, IntArray, MomentSource | None, EventBlock,
-                                   IntArray]]) -> None:
-        self.event_ids, self.rel_days, self.block, self.parts = event_ids, rel_days, block, parts
+    def __init__(self, event_ids: pd.Series, rel_days: IntArray, ar: FloatArray,
+                 ar_var: FloatArray,
+                 parts: list[tuple[pd.DatetimeIndex, IntArray, MomentSource | None,
+                                   tuple[Any, ...] | None, IntArray]]) -> None:
+        self.event_ids, self.rel_days, self.parts = event_ids, rel_days, parts
+        self.ar, self.ar_var = ar, ar_var
 
     def __call__(self) -> pd.DataFrame:
-        b, days = self.block, self.rel_days
-        e, width = b.ar.shape
+        days = self.rel_days
+        e, width = self.ar.shape
         when = np.empty((e, width), dtype="datetime64[ns]")
         y, market, expected = (np.empty((e, width)) for _ in range(3))
         span = np.empty((e, width), dtype=np.int64)
-        for labels, day0, source, part, rows in self.parts:
+        for labels, day0, source, values, rows in self.parts:
             pos = np.clip(day0[:, None] + days[None, :], 0, len(labels) - 1)
             when[rows] = labels.to_numpy()[pos]
-            if source is None:
-                assert part.span is not None
-                y[rows], market[rows], expected[rows] = part.y, part.market, part.expected
-                span[rows] = part.span
+            if values is not None:
+                y[rows], market[rows], expected[rows], span[rows] = values
                 continue
+            assert source is not None
             for lo in range(0, len(rows), CHUNK_EVENTS):
                 sl = slice(lo, lo + CHUNK_EVENTS)
                 y[rows[sl]], market[rows[sl]], expected[rows[sl]], span[rows[sl]] = (
@@ -724,9 +729,9 @@ class _ARTable(Thunk):
             "return": y.ravel(),
             "market_return": market.ravel(),
             "expected": expected.ravel(),
-            "ar": b.ar.ravel(),
-            "ar_se": np.sqrt(b.ar_var).ravel(),
-            "car": np.nancumsum(b.ar, axis=1).ravel(),
+            "ar": self.ar.ravel(),
+            "ar_se": np.sqrt(self.ar_var).ravel(),
+            "car": np.nancumsum(self.ar, axis=1).ravel(),
             "span": span.ravel(),
         })
 
