@@ -215,6 +215,7 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
     extra.index = pd.DatetimeIndex([pd.Timestamp("2019-07-04")], name="date")  # no session
     odd["S1"] = pd.concat([s1.iloc[:20], extra, s1.iloc[20:]]).sort_index()
     odd["EMPTY"] = frames["S2"].iloc[:0]
+    odd["SHUFFLED"] = frames["S4"].sample(frac=1.0, random_state=1)  # rows out of date order
     odd["INF"] = frames["S2"].assign(adj_close=frames["S2"]["adj_close"].where(
         np.arange(len(frames["S2"])) != 30, np.inf))
     table = PriceTable(odd)
@@ -228,9 +229,11 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
     assert any("filler" in str(n) for n in table.notes)
     sessions = exchange_sessions("XNYS", DAYS[0], DAYS[-1], table.index_of("MKT"), "MKT")
     tickers = ["S3", "MKT", "S1", "EMPTY", "INF", "MKT2", "S0"]
-    for kind in ReturnKind:
-        fast = table.panel(sessions, tickers, kind)
-        ref = build_panel(sessions, {t: clean_prices(odd[t], t)[0] for t in tickers}, kind)
+    in_order = [t for t in odd if t != "SHUFFLED"]
+    for kind, names in ((ReturnKind.simple, tickers), (ReturnKind.log, tickers),
+                        (ReturnKind.simple, in_order), (ReturnKind.log, [*in_order, "SHUFFLED"])):
+        fast = table.panel(sessions, names, kind)
+        ref = build_panel(sessions, {t: clean_prices(odd[t], t)[0] for t in names}, kind)
         assert is_pending(fast, "cum")
         rows = np.array([1, 5])
         cum, missing = fast.running_sums(rows)

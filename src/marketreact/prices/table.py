@@ -16,7 +16,7 @@ built on demand, so code written for a dict of frames keeps working.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -25,22 +25,32 @@ from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.calendar import TradingSessions
 from marketreact.errors import InputProblem
 from marketreact.panel import ExchangePanel, ReturnKind, panel_from_matrix
-from marketreact.prices.frames import PRICE_COLUMNS
 
 _NEEDED = ("close", "adj_close", "volume")
 
 
+_NS = np.dtype("datetime64[ns]")
+
+
 def _date_ns(index: pd.Index) -> np.ndarray:
-    if isinstance(index, pd.DatetimeIndex) and index.tz is None:
-        return index.as_unit("ns").asi8
+    if isinstance(index, pd.DatetimeIndex) and index.dtype == _NS:
+        return index.asi8
     return pd.DatetimeIndex(index).tz_localize(None).as_unit("ns").asi8
 
 
 def _columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``close, adj_close, volume`` of a frame as float arrays (NaN where absent)."""
-    if tuple(frame.columns) == PRICE_COLUMNS:
-        values = frame.to_numpy(dtype=float)
-        return values[:, 3], values[:, 4], values[:, 5]
+    try:
+        at = [frame.columns.get_loc(col) for col in _NEEDED]
+    except KeyError:
+        at = []
+    if all(isinstance(i, int) for i in at) and len(at) == len(_NEEDED):
+        try:
+            values = frame.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            pass
+        else:
+            return values[:, at[0]], values[:, at[1]], values[:, at[2]]
     out = []
     for col in _NEEDED:
         out.append(pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
@@ -108,6 +118,8 @@ class PriceTable(Mapping[str, pd.DataFrame]):
                                                 self.price, self.volume)
         self.notes: tuple[InputProblem, ...] = tuple(notes)
         self._bounds: tuple[IntArray, IntArray] | None = None
+        self._midnights: bool | None = None
+        self._days = (0, 0)
 
     # -- mapping interface -------------------------------------------------------------------
     def __getitem__(self, ticker: str) -> pd.DataFrame:
@@ -187,66 +199,81 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         returns = np.full((n, t), np.nan)
         span = np.zeros((n, t), dtype=np.int64)
         src = np.asarray([self._row[x] for x in tickers], dtype=np.int64)
-        if t == 0 or n == 0:
+        if t == 0 or n == 0 or not len(self.dates):
             return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
-        # session position of a date: a lookup table by day when sessions are midnights
-        first_day, lut = _session_lookup(labels)
+        locate = self._locator(labels)
         log_returns = kind is ReturnKind.log
-        ordered = True
         lengths = self.offsets[src + 1] - self.offsets[src]
+        flat_prices, flat_volume = prices.ravel(), volume.ravel()
+        flat_returns, flat_span = returns.ravel(), span.ravel()
         for b0 in range(0, n, _TICKER_BLOCK):
             b1 = min(b0 + _TICKER_BLOCK, n)
-            size = lengths[b0:b1]
+            seg, size = src[b0:b1], lengths[b0:b1]
             if not size.sum():
                 continue
-            prow = np.repeat(np.arange(b0, b1), size)
-            starts = np.repeat(self.offsets[src[b0:b1]] - np.cumsum(size) + size, size)
-            rows = starts + np.arange(len(prow))
-            d = self.dates[rows]
-            if lut is not None:
-                day = d // _DAY - first_day
-                inside = (day >= 0) & (day < len(lut)) & (d % _DAY == 0)
-                pos = np.where(inside, lut[np.clip(day, 0, len(lut) - 1)], -1)
+            rows: slice | IntArray
+            if (np.diff(seg) == 1).all():  # consecutive tickers of the table: plain slices
+                rows = slice(self.offsets[seg[0]], self.offsets[seg[-1] + 1])
             else:
-                pos = np.minimum(np.searchsorted(labels, d), t - 1)
-                pos[labels[pos] != d] = -1
+                rows = (np.repeat(self.offsets[seg] - np.cumsum(size) + size, size)
+                        + np.arange(size.sum()))
+            pos = locate(self.dates[rows])
             use = self.keep[rows] & (pos >= 0)
-            prow, pos, rows = prow[use], pos[use], rows[use]
+            prow = np.repeat(np.arange(b0, b1), size)
+            px, vol = self.price[rows], self.volume[rows]
+            if not use.all():
+                pos, prow, px, vol = pos[use], prow[use], px[use], vol[use]
             flat = prow * t + pos
-            px = self.price[rows]
-            prices.ravel()[flat] = px
-            volume.ravel()[flat] = self.volume[rows]
+            flat_prices[flat] = px
+            flat_volume[flat] = vol
             finite = np.isfinite(px)
-            if not finite.all():
-                prow, pos, px, flat = prow[finite], pos[finite], px[finite], flat[finite]
-            same = prow[1:] == prow[:-1]
-            gap = pos[1:] - pos[:-1]
-            if (gap[same] <= 0).any():
-                ordered = False
-                break
+            if not finite.all():  # an infinite price is no price for returns (as spanning_returns)
+                pos, prow, px, flat = pos[finite], prow[finite], px[finite], flat[finite]
+            if len(pos) < 2:
+                continue
+            gap = np.diff(pos)
+            first = np.flatnonzero(prow[1:] != prow[:-1])  # before each ticker's first row
+            gap[first] = 1
+            if gap.min() <= 0:  # unsorted or duplicated dates: derive returns from the matrix
+                return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
+            gap[first] = 0
             with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = px[1:][same] / px[:-1][same]
-                returns.ravel()[flat[1:][same]] = np.log(ratio) if log_returns else ratio - 1.0
-            span.ravel()[flat[1:][same]] = gap[same]
-        if not ordered:  # unsorted or duplicated dates: derive returns from the matrix
-            return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
+                ratio = px[1:] / px[:-1]
+                r = np.log(ratio) if log_returns else np.subtract(ratio, 1.0, out=ratio)
+            r[first] = np.nan
+            flat_returns[flat[1:]] = r
+            flat_span[flat[1:]] = gap
         return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind, returns, span)
+
+    def _locator(self, labels: np.ndarray) -> Callable[[np.ndarray], IntArray]:
+        """A function from dates (int64 ns) to session positions (-1: not a session)."""
+        if self._midnights is None:
+            self._days = (int(self.dates.min() // _DAY), int(self.dates.max() // _DAY))
+            self._midnights = bool((self.dates % _DAY == 0).all())
+        if self._midnights and not (labels % _DAY).any():
+            lo, hi = self._days
+            lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+            label_days = labels // _DAY - lo
+            inside = (label_days >= 0) & (label_days <= hi - lo)
+            lut[label_days[inside]] = np.flatnonzero(inside)
+
+            def by_day(dates: np.ndarray) -> IntArray:
+                return lut[dates // _DAY - lo]
+
+            return by_day
+        t = len(labels)
+
+        def by_search(dates: np.ndarray) -> IntArray:
+            pos = np.minimum(np.searchsorted(labels, dates), t - 1)
+            pos[labels[pos] != dates] = -1
+            return pos
+
+        return by_search
 
 
 _DAY = 86_400_000_000_000
 #: Tickers lined up at once (keeps the temporaries small).
 _TICKER_BLOCK = 128
-
-
-def _session_lookup(labels: np.ndarray) -> tuple[int, IntArray | None]:
-    """First day number and a day -> session position table (None if labels are not midnights)."""
-    if (labels % _DAY != 0).any():
-        return 0, None
-    days = labels // _DAY
-    first = int(days[0])
-    lut = np.full(int(days[-1]) - first + 1, -1, dtype=np.int64)
-    lut[days - first] = np.arange(len(labels))
-    return first, lut
 
 
 def _clean(tickers: tuple[str, ...], offsets: IntArray, dates: np.ndarray, price: FloatArray,
