@@ -390,26 +390,35 @@ def _event_window(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
                   ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray | None, BoolArray]:
     """Gather returns, spans and regressors over relative days, as ``study.gather`` does."""
     t = panel.returns.shape[1]
-    pos = day0[:, None] + rel_days[None, :]
-    inside = (pos >= 0) & (pos < t)
-    posc = np.clip(pos, 0, t - 1)
-    flat = stock_rows[:, None] * t + posc
+    posc = day0[:, None] + rel_days[None, :]
+    every = (not len(day0)) or (day0.min() + rel_days.min() >= 0
+                                and day0.max() + rel_days.max() < t)
+    inside = None
+    if not every:
+        inside = (posc >= 0) & (posc < t)
+        np.clip(posc, 0, t - 1, out=posc)
+    flat = stock_rows[:, None] * t
+    flat = flat + posc
     y = panel.returns.ravel().take(flat)
     span = panel.span.ravel().take(flat)
-    if not inside.all():
+    if inside is not None:
         y[~inside] = np.nan
         span[~inside] = 0
     width = np.maximum(span, 1)
-    valid = inside & np.isfinite(y)
+    valid = np.isfinite(y)
     valid &= span >= 1
     x = None
     if uses_market:
         markets, which = np.unique(np.maximum(market_rows, 0), return_inverse=True)
         cum, cum_missing = panel.running_sums(markets)
-        hi = which.reshape(-1, 1) * (t + 1) + posc + 1
+        hi = posc + 1
+        if len(markets) > 1:
+            hi += which.reshape(-1, 1) * (t + 1)
         lo = hi - width
-        x = cum.ravel().take(hi) - cum.ravel().take(lo)
-        gaps = cum_missing.ravel().take(hi) - cum_missing.ravel().take(lo)
+        x = cum.ravel().take(hi)
+        x -= cum.ravel().take(lo)
+        gaps = cum_missing.ravel().take(hi)
+        gaps -= cum_missing.ravel().take(lo)
         x[gaps != 0] = np.nan
         valid &= np.isfinite(x)
     return y, span, width.astype(float), x, valid

@@ -395,12 +395,12 @@ class EventStudy:
             failures.extend({"event_id": eid, "ticker": tic, "reason": why} for eid, tic, why in
                             zip(rows["event_id"], rows["ticker"], reasons, strict=True))
 
-        missing_px = ~group["ticker"].isin(frames.tickers)
+        missing_px = _rows_of(frames.tickers, group["ticker"]) < 0
         fail(group.loc[missing_px], [f"prices: {fetch_failures.get(t, 'not available')}"
                                      for t in group.loc[missing_px, "ticker"]])
         group = group.loc[~missing_px]
         if spec.uses_market:
-            missing_mkt = ~group["market"].isin(frames.tickers)
+            missing_mkt = _rows_of(frames.tickers, group["market"]) < 0
             fail(group.loc[missing_mkt],
                  [f"market {m}: {fetch_failures.get(m, 'not available')}"
                   for m in group.loc[missing_mkt, "market"]])
