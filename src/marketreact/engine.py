@@ -867,7 +867,7 @@ def make_engine(engine: str | Engine | None, scheduler: Any = None) -> tuple[Eng
 
 
 #: Events per fitting task of the moment path (events sorted by stock).
-FIT_EVENTS = 100_000
+FIT_EVENTS = 50_000
 
 
 def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
