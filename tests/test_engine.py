@@ -235,7 +235,11 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
         fast = table.panel(sessions, names, kind)
         ref = build_panel(sessions, {t: clean_prices(odd[t], t)[0] for t in names}, kind)
         assert is_pending(fast, "cum")
+        assert is_pending(fast, "prices") == ("SHUFFLED" not in names)  # else from the matrix
+        for got, want in zip(fast.priced_range(), ref.priced_range(), strict=True):
+            np.testing.assert_array_equal(got, want)
         rows = np.array([1, 5])
+        np.testing.assert_array_equal(fast.price_rows(rows), ref.prices[rows])
         cum, missing = fast.running_sums(rows)
         np.testing.assert_array_equal(cum, ref.cum[rows])
         np.testing.assert_array_equal(missing, ref.cum_missing[rows])

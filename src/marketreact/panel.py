@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -114,10 +115,41 @@ class ExchangePanel:
         """
         if not is_pending(self, "cum"):
             return self.cum[rows], self.cum_missing[rows]
-        return _running_sums(self.prices[rows], self.kind)
+        return _running_sums(self.price_rows(rows), self.kind)
+
+    def price_rows(self, rows: IntArray) -> FloatArray:
+        """``prices[rows]``, without building the whole matrix when it is still pending."""
+        source = self.__dict__.get("_deferred_prices")
+        if isinstance(source, RowSource):
+            return source.rows(np.asarray(rows))
+        return self.prices[rows]
+
+    def priced_range(self) -> tuple[IntArray, IntArray]:
+        """First and last session of each row with a finite price (``T`` and -1 for none)."""
+        source = self.__dict__.get("_deferred_prices")
+        if isinstance(source, RowSource):
+            return source.priced_range()
+        valid = np.isfinite(self.prices)
+        t = valid.shape[1]
+        some = valid.any(axis=1)
+        first = np.where(some, valid.argmax(axis=1), t)
+        last = np.where(some, t - 1 - valid[:, ::-1].argmax(axis=1), -1)
+        return first, last
 
 
-deferred(ExchangePanel, "cum", "cum_missing")
+deferred(ExchangePanel, "prices", "volume", "cum", "cum_missing")
+
+
+class RowSource(Thunk):
+    """A deferred ``(N, T)`` matrix that can also give some of its rows cheaply."""
+
+    def rows(self, rows: IntArray) -> FloatArray:
+        """Rows ``rows`` of the matrix."""
+        raise NotImplementedError
+
+    def priced_range(self) -> tuple[IntArray, IntArray]:
+        """First and last column of each row holding a finite value (``T``, -1 for none)."""
+        raise NotImplementedError
 
 
 def _running_sums(prices: FloatArray, kind: ReturnKind) -> tuple[FloatArray, IntArray]:
@@ -135,8 +167,8 @@ def _running_sums(prices: FloatArray, kind: ReturnKind) -> tuple[FloatArray, Int
 class _SumsCache:
     """Computes the running sums of a price matrix once, even from several threads."""
 
-    def __init__(self, prices: FloatArray, kind: ReturnKind) -> None:
-        self.prices: FloatArray | None = prices
+    def __init__(self, prices: FloatArray | Thunk, kind: ReturnKind) -> None:
+        self.prices: FloatArray | Thunk | None = prices
         self.kind = kind
         self.sums: tuple[FloatArray, IntArray] | None = None
         self.lock = threading.Lock()
@@ -145,7 +177,8 @@ class _SumsCache:
         with self.lock:
             if self.sums is None:
                 assert self.prices is not None
-                self.sums = _running_sums(self.prices, self.kind)
+                prices = self.prices() if isinstance(self.prices, Thunk) else self.prices
+                self.sums = _running_sums(prices, self.kind)
                 self.prices = None
             return self.sums
 
@@ -271,4 +304,27 @@ def panel_from_matrix(sessions: TradingSessions, tickers: tuple[str, ...], price
     cache = _SumsCache(prices, kind)
     return ExchangePanel(sessions, tickers, prices, volume, returns, span,
                          _RunningSums(cache, 0), _RunningSums(cache, 1),  # type: ignore[arg-type]
+                         kind)
+
+
+def panel_from_returns(sessions: TradingSessions, tickers: tuple[str, ...],
+                       prices: RowSource, volume: Thunk, returns: FloatArray, span: IntArray,
+                       kind: ReturnKind) -> ExchangePanel:
+    """Build a panel whose prices, volumes and running sums are computed when first needed.
+
+    Parameters
+    ----------
+    sessions, tickers : see :class:`ExchangePanel`
+    prices : RowSource
+        Computes the ``(N, T)`` prices (or some rows of them).
+    volume : Thunk
+        Computes the ``(N, T)`` volumes.
+    returns, span : numpy.ndarray
+        :func:`spanning_returns` of the prices.
+    kind : ReturnKind
+        Return definition.
+    """
+    cache = _SumsCache(prices, kind)
+    lazy: Any = (prices, volume, _RunningSums(cache, 0), _RunningSums(cache, 1))
+    return ExchangePanel(sessions, tickers, lazy[0], lazy[1], returns, span, lazy[2], lazy[3],
                          kind)

@@ -422,11 +422,8 @@ class EventStudy:
         day0 = anchor_day0(sessions, group["timestamp"], group["date"], group["timing"])
         stock_rows = _rows_of(panel.tickers, group["ticker"])
         market_rows = _rows_of(panel.tickers, group["market"])
-        valid_px = np.isfinite(panel.prices)
         n_sessions = len(sessions)
-        first = np.where(valid_px.any(axis=1), valid_px.argmax(axis=1), n_sessions)
-        last = np.where(valid_px.any(axis=1),
-                        n_sessions - 1 - valid_px[:, ::-1].argmax(axis=1), -1)
+        first, last = panel.priced_range()
         w0, w1 = s.window
         reasons = np.full(len(group), "", dtype=object)
         beyond = day0 >= n_sessions

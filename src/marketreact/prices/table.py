@@ -24,7 +24,13 @@ import pandas as pd
 from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.calendar import TradingSessions
 from marketreact.errors import InputProblem
-from marketreact.panel import ExchangePanel, ReturnKind, panel_from_matrix
+from marketreact.panel import (
+    ExchangePanel,
+    ReturnKind,
+    RowSource,
+    panel_from_matrix,
+    panel_from_returns,
+)
 
 _NEEDED = ("close", "adj_close", "volume")
 
@@ -194,20 +200,56 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         """
         labels = sessions.labels.as_unit("ns").asi8
         t, n = len(labels), len(tickers)
-        prices = np.full((n, t), np.nan)
-        volume = np.full((n, t), np.nan)
-        returns = np.full((n, t), np.nan)
-        span = np.zeros((n, t), dtype=np.int64)
         src = np.asarray([self._row[x] for x in tickers], dtype=np.int64)
         if t == 0 or n == 0 or not len(self.dates):
-            return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
-        locate = self._locator(labels)
+            prices = np.full((n, t), np.nan)
+            return panel_from_matrix(sessions, tuple(tickers), prices, prices.copy(), kind)
+        returns = np.full((n, t), np.nan)
+        span = np.zeros((n, t), dtype=np.int64)
+        first = np.full(n, t, dtype=np.int64)
+        last = np.full(n, -1, dtype=np.int64)
         log_returns = kind is ReturnKind.log
-        lengths = self.offsets[src + 1] - self.offsets[src]
-        flat_prices, flat_volume = prices.ravel(), volume.ravel()
         flat_returns, flat_span = returns.ravel(), span.ravel()
-        for b0 in range(0, n, _TICKER_BLOCK):
-            b1 = min(b0 + _TICKER_BLOCK, n)
+        for prow, pos, px, _ in self._lined_up(src, labels, finite=True):
+            if not len(pos):
+                continue
+            flat = prow * t + pos
+            ends = np.flatnonzero(prow[1:] != prow[:-1])  # last row of each ticker but one
+            first[prow[np.concatenate([[0], ends + 1])]] = pos[np.concatenate([[0], ends + 1])]
+            last[prow[np.concatenate([ends, [len(pos) - 1]])]] = pos[
+                np.concatenate([ends, [len(pos) - 1]])]
+            if len(pos) < 2:
+                continue
+            gap = np.diff(pos)
+            gap[ends] = 1
+            if gap.min() <= 0:  # unsorted or duplicated dates: derive returns from the matrix
+                prices = _Lineup(self, src, labels, "price")()
+                volume = _Lineup(self, src, labels, "volume")()
+                return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
+            gap[ends] = 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = px[1:] / px[:-1]
+                r = np.log(ratio) if log_returns else np.subtract(ratio, 1.0, out=ratio)
+            r[ends] = np.nan
+            flat_returns[flat[1:]] = r
+            flat_span[flat[1:]] = gap
+        prices_src = _Lineup(self, src, labels, "price", (first, last))
+        return panel_from_returns(sessions, tuple(tickers), prices_src,
+                                  _Lineup(self, src, labels, "volume"), returns, span, kind)
+
+    def _lined_up(self, src: IntArray, labels: np.ndarray, finite: bool
+                  ) -> Iterator[tuple[IntArray, IntArray, FloatArray, FloatArray]]:
+        """Yield, ticker block by block, the kept rows that fall on a session.
+
+        Each item is ``(prow, pos, price, volume)``: per row its panel row
+        (position in ``src``), session position, price and volume (rows of one
+        ticker in table order). With ``finite``, rows whose price is not
+        finite are left out (a return needs two finite prices).
+        """
+        locate = self._locator(labels)
+        lengths = self.offsets[src + 1] - self.offsets[src]
+        for b0 in range(0, len(src), _TICKER_BLOCK):
+            b1 = min(b0 + _TICKER_BLOCK, len(src))
             seg, size = src[b0:b1], lengths[b0:b1]
             if not size.sum():
                 continue
@@ -221,29 +263,11 @@ class PriceTable(Mapping[str, pd.DataFrame]):
             use = self.keep[rows] & (pos >= 0)
             prow = np.repeat(np.arange(b0, b1), size)
             px, vol = self.price[rows], self.volume[rows]
+            if finite:
+                use &= np.isfinite(px)
             if not use.all():
                 pos, prow, px, vol = pos[use], prow[use], px[use], vol[use]
-            flat = prow * t + pos
-            flat_prices[flat] = px
-            flat_volume[flat] = vol
-            finite = np.isfinite(px)
-            if not finite.all():  # an infinite price is no price for returns (as spanning_returns)
-                pos, prow, px, flat = pos[finite], prow[finite], px[finite], flat[finite]
-            if len(pos) < 2:
-                continue
-            gap = np.diff(pos)
-            first = np.flatnonzero(prow[1:] != prow[:-1])  # before each ticker's first row
-            gap[first] = 1
-            if gap.min() <= 0:  # unsorted or duplicated dates: derive returns from the matrix
-                return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
-            gap[first] = 0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = px[1:] / px[:-1]
-                r = np.log(ratio) if log_returns else np.subtract(ratio, 1.0, out=ratio)
-            r[first] = np.nan
-            flat_returns[flat[1:]] = r
-            flat_span[flat[1:]] = gap
-        return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind, returns, span)
+            yield prow, pos, px, vol
 
     def _locator(self, labels: np.ndarray) -> Callable[[np.ndarray], IntArray]:
         """A function from dates (int64 ns) to session positions (-1: not a session)."""
@@ -269,6 +293,37 @@ class PriceTable(Mapping[str, pd.DataFrame]):
             return pos
 
         return by_search
+
+
+class _Lineup(RowSource):
+    """The panel's prices or volumes, scattered from the table when first needed."""
+
+    def __init__(self, table: PriceTable, src: IntArray, labels: np.ndarray, column: str,
+                 priced: tuple[IntArray, IntArray] | None = None) -> None:
+        self.table, self.src, self.labels, self.column = table, src, labels, column
+        self.priced = priced
+        self.value: FloatArray | None = None
+
+    def __call__(self) -> FloatArray:
+        if self.value is None:
+            self.value = self.rows(np.arange(len(self.src)))
+        return self.value
+
+    def rows(self, rows: IntArray) -> FloatArray:
+        if self.value is not None:
+            return self.value[rows]
+        t = len(self.labels)
+        out = np.full((len(rows), t), np.nan)
+        flat_out = out.ravel()
+        for prow, pos, px, vol in self.table._lined_up(self.src[rows], self.labels,
+                                                       finite=False):
+            flat_out[prow * t + pos] = px if self.column == "price" else vol
+        return out
+
+    def priced_range(self) -> tuple[IntArray, IntArray]:
+        if self.priced is None:
+            raise ValueError("no priced range was recorded")
+        return self.priced
 
 
 _DAY = 86_400_000_000_000
