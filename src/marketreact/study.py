@@ -326,12 +326,15 @@ class EventStudy:
         StudyResult
         """
         catalogue = events if isinstance(events, EventCatalogue) else events_from_frame(events)
-        frame = catalogue.frame.copy()
+        frame = catalogue.frame.copy(deep=False)  # copy-on-write keeps the catalogue intact
         s = self.settings
         spec = s.spec
         failures: list[dict[str, str]] = []
         diagnostics: list[str] = []
-        default_market = frame["exchange"].map(DEFAULT_MARKET).fillna("")
+        codes, exchanges = pd.factorize(frame["exchange"])
+        default_market = pd.Series(
+            np.asarray([DEFAULT_MARKET.get(str(x), "") for x in exchanges], dtype=object)[codes]
+            if len(codes) else np.empty(0, dtype=object), index=frame.index, dtype="str")
         given = frame["market"].where(frame["market"] != "", s.market or "")
         frame["market"] = given.where(given != "", default_market)
         no_market = spec.uses_market & (frame["market"] == "")
