@@ -1,3 +1,4 @@
 from marketreact.cli import app
 
-app(prog_name="marketreact")
+if __name__ == "__main__":  # not when a worker process (Dask, multiprocessing) imports it
+    app(prog_name="marketreact")

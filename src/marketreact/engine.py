@@ -812,8 +812,11 @@ class DaskEngine:
             self._owned.append(self._client)
         else:
             options: dict[str, Any] = {"n_workers": 2, "threads_per_worker": 1,
-                                       "processes": True, "dashboard_address": None}
+                                       "processes": True, "dashboard_address": None,
+                                       "silence_logs": logging.WARNING}
             options.update(self.cluster_options)
+            if not log.isEnabledFor(logging.INFO):  # distributed chats at INFO by default
+                logging.getLogger("distributed").setLevel(logging.WARNING)
             cluster = LocalCluster(**options)
             self._client = Client(cluster)
             self._owned.extend([self._client, cluster])
@@ -840,7 +843,7 @@ class DaskEngine:
     def close(self) -> None:
         """Drop the scattered panel; close the client and cluster this engine started."""
         self._panel = None
-        for obj in reversed(self._owned):
+        for obj in self._owned:  # the client first (it releases its data), then the cluster
             obj.close()
         self._owned.clear()
         self._client = None
