@@ -265,7 +265,7 @@ def _market_one_session(panel: PanelLike, market_rows: IntArray
     return np.diff(cum, axis=1), np.diff(cum_missing, axis=1) == 0
 
 
-def build_moments(panel: ExchangePanel, pair_stock: IntArray, pair_market: IntArray,
+def build_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntArray,
                   spec: ModelSpec) -> MomentPanel:
     """Prefix sums of the estimation moments of each (stock, market) pair.
 
@@ -429,7 +429,7 @@ def _event_window(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
 PAIR_BLOCK = 192
 
 
-def moment_fits(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+def moment_fits(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
                 day0: IntArray, plan: ChunkPlan
                 ) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
     """Fit the model of many events from window sums of the estimation moments.
@@ -478,7 +478,7 @@ def moment_fits(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArra
     return coef, inv, sigma2, n
 
 
-def moment_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+def moment_chunk(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
                  day0: IntArray, plan: ChunkPlan, coef: FloatArray, inv: FloatArray,
                  sigma2: FloatArray, n: IntArray) -> EventBlock:
     """Abnormal returns and CARs of one chunk of events fitted by :func:`moment_fits`.
@@ -739,7 +739,7 @@ class Engine(Protocol):
 
     name: str
 
-    def run(self, panel: ExchangePanel, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
+    def run(self, panel: PanelLike, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
             ) -> Iterator[Any]:
         """Yield ``fn(panel, *task)`` for every task, in order."""
         ...
@@ -754,7 +754,7 @@ class LocalEngine:
 
     name = "local"
 
-    def run(self, panel: ExchangePanel, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
+    def run(self, panel: PanelLike, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
             ) -> Iterator[Any]:
         """Yield ``fn(panel, *task)`` for every task, in order."""
         for task in tasks:
@@ -797,7 +797,7 @@ class DaskEngine:
         self.cluster_options = dict(cluster_options or {})
         self._client: Any = None
         self._owned: list[Any] = []
-        self._panel: tuple[ExchangePanel, Any] | None = None
+        self._panel: tuple[PanelLike, Any] | None = None
 
     def client(self) -> Any:
         """Return the connected client, connecting or starting a LocalCluster if needed."""
@@ -823,13 +823,13 @@ class DaskEngine:
         log.info("dask engine: %s", self._client)
         return self._client
 
-    def _scattered(self, panel: ExchangePanel) -> Any:
+    def _scattered(self, panel: PanelLike) -> Any:
         if self._panel is None or self._panel[0] is not panel:
             self._panel = None  # let the previous panel go first
             self._panel = (panel, self.client().scatter(panel, broadcast=True, hash=False))
         return self._panel[1]
 
-    def run(self, panel: ExchangePanel, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
+    def run(self, panel: PanelLike, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
             ) -> Iterator[Any]:
         """Yield ``fn(panel, *task)`` for every task, in order."""
         client = self.client()
@@ -911,14 +911,16 @@ def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
         return
     markets = market_rows if plan.spec.uses_market else np.zeros_like(market_rows)
     order = np.argsort(stock_rows * (panel.returns.shape[0] + 1) + markets, kind="stable")
+    # what the moment path reads: returns, spans and the markets' running sums (no prices)
+    view = ReturnsView.of(panel, market_rows if plan.spec.uses_market else market_rows[:0])
     groups = [order[lo:lo + FIT_EVENTS] for lo in range(0, e, FIT_EVENTS)]
     fit_tasks = [(stock_rows[g], market_rows[g], day0[g], plan) for g in groups]
     fits: list[np.ndarray] = []
-    for g, got in zip(groups, engine.run(panel, moment_fits, fit_tasks), strict=True):
+    for g, got in zip(groups, engine.run(view, moment_fits, fit_tasks), strict=True):
         if not fits:
             fits = [np.empty((e, *a.shape[1:]), a.dtype) for a in got]
         for out, a in zip(fits, got, strict=True):
             out[g] = a
     chunk_tasks: list[tuple[Any, ...]] = [
         (stock_rows[s], market_rows[s], day0[s], plan, *(a[s] for a in fits)) for s in slices]
-    yield from zip(slices, engine.run(panel, moment_chunk, chunk_tasks), strict=True)
+    yield from zip(slices, engine.run(view, moment_chunk, chunk_tasks), strict=True)

@@ -320,6 +320,13 @@ class _Lineup(RowSource):
             flat_out[prow * t + pos] = px if self.column == "price" else vol
         return out
 
+    def __getstate__(self) -> dict[str, object]:
+        # sent elsewhere (a Dask worker, a pickle): the matrix itself, not the whole table
+        state = dict(self.__dict__)
+        state["value"] = self()
+        state["table"] = None
+        return state
+
     def priced_range(self) -> tuple[IntArray, IntArray]:
         if self.priced is None:
             raise ValueError("no priced range was recorded")
