@@ -102,9 +102,47 @@ def inference_calls() -> list[tuple[str, object]]:
     return calls
 
 
+# ---- where the time goes ----------------------------------------------------------------------
+STAGES = {
+    "price table": ("marketreact.prices.table", "PriceTable", "__init__"),
+    "panel": ("marketreact.prices.table", "PriceTable", "panel"),
+    "day 0": ("marketreact.study", None, "anchor_day0"),
+    "fits": ("marketreact.engine", None, "moment_fits"),
+    "ARs and CARs": ("marketreact.engine", None, "moment_chunk"),
+    "assembly": ("marketreact.study", "EventStudy", "_assemble"),
+    "CAR table": ("marketreact.study", "EventStudy", "_car_table"),
+}
+
+
+def instrument_stages() -> dict[str, float]:
+    """Wrap the stages of ``fit`` with timers; returns the (mutable) totals."""
+    import functools
+    import importlib
+
+    totals: dict[str, float] = {}
+    for label, (module, owner, name) in STAGES.items():
+        target = importlib.import_module(module)
+        holder = getattr(target, owner) if owner else target
+        fn = getattr(holder, name)
+
+        def timed(*a, _fn=fn, _label=label, **k):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                totals[_label] = totals.get(_label, 0.0) + time.perf_counter() - t0
+
+        setattr(holder, name, functools.wraps(fn)(timed))
+    return totals
+
+
 # ---- one size, in its own process -------------------------------------------------------------
-def run_size(data_dir: Path, size: int, repeat: int, engine: str, profile: bool) -> dict:
+def run_size(data_dir: Path, size: int, repeat: int, engine: str, profile: bool,
+             stages: bool = False) -> dict:
     from marketreact import EventStudy
+
+    totals = instrument_stages() if stages else None
+    best_stages: dict[str, float] = {}
 
     with open(data_dir / "frames.pkl", "rb") as fh:
         frames = pickle.load(fh)
@@ -123,10 +161,16 @@ def run_size(data_dir: Path, size: int, repeat: int, engine: str, profile: bool)
     studied = failed = 0
     for i in range(repeat):
         gc.collect()
+        if totals is not None:
+            totals.clear()
         with PeakSampler() as sampler:
             t0 = time.perf_counter()
             result = EventStudy(car_windows=CAR_WINDOWS, engine=eng).fit(catalogue, frames)  # type: ignore[arg-type]
             times.append(time.perf_counter() - t0)
+        if totals is not None:
+            totals["whole fit"] = times[-1]
+            for k, v in totals.items():
+                best_stages[k] = min(best_stages.get(k, v), v)
         if True:
             t1 = time.perf_counter()
             _ = result.arrays.est_residuals  # what rank and time-series tests need
@@ -157,7 +201,8 @@ def run_size(data_dir: Path, size: int, repeat: int, engine: str, profile: bool)
     return {"size": size, "studied": studied, "failed": failed, "fit_s": times,
             "residuals_s": residual_times, "inference_s": inference_times,
             "inference": [name for name, _ in extra], "rss_inputs": rss_inputs,
-            "fit_peak": max(peaks), "max_rss": max_rss_bytes(), "tests": tests}
+            "fit_peak": max(peaks), "max_rss": max_rss_bytes(), "tests": tests,
+            "stages": best_stages}
 
 
 # ---- baselines ------------------------------------------------------------------------------
@@ -324,6 +369,8 @@ def main() -> None:
                     help="events timed for the eventstudy package (then scaled linearly)")
     ap.add_argument("--no-baselines", action="store_true")
     ap.add_argument("--profile", action="store_true", help="print a cProfile of each size")
+    ap.add_argument("--stages", action="store_true",
+                    help="time the stages of fit (best run of each) and print them")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--child-size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-baselines", action="store_true", help=argparse.SUPPRESS)
@@ -331,7 +378,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.child_size:
         print(json.dumps(run_size(args.data, args.child_size, args.repeat, args.engine,
-                                  args.profile)))
+                                  args.profile, args.stages)))
         return
     if args.child_baselines:
         print(json.dumps(run_baselines(args.data, args.baseline_events,
@@ -353,7 +400,8 @@ def main() -> None:
               f"best of {args.repeat} runs per size")
         rows = []
         for size in args.sizes:
-            extra = ["--profile"] if args.profile else []
+            extra = (["--profile"] if args.profile else []) + (
+                ["--stages"] if args.stages else [])
             # memory and the cold first run in a fresh process of their own, timings in another
             cold = child(["--child-size", str(size), "--data", tmp, "--repeat", "1",
                           "--engine", args.engine])
@@ -412,6 +460,11 @@ def report(args: argparse.Namespace, info: dict, rows: list[dict], base: dict) -
               "series) and scaled linearly")
     elif "eventstudy" in base:
         print(f"eventstudy package: {base['eventstudy']}")
+    for r in rows:
+        if r.get("stages"):
+            parts = ", ".join(f"{k} {v:.3f}" for k, v in r["stages"].items())
+            print(f"stages at {r['size']:,} events (s, best of the runs; assembly includes the "
+                  f"CAR table): {parts}")
     by = {r["size"]: r for r in rows}
     checks = []
     if 100_000 in by:
