@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from _backtest_data import et, frame, random_walk, xnys_labels
 
+from _backtest_data import et, frame, random_walk, xnys_labels
 from marketreact.backtest import (
     Backtest,
     BacktestSettings,

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _backtest_data import et, random_walk, xnys_labels
 from typer.testing import CliRunner
 
+from _backtest_data import et, random_walk, xnys_labels
 from marketreact.cli import app
 
 runner = CliRunner()

@@ -9,11 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _backtest_data import et, frame, random_walk, xnys_labels
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import marketreact.backtest as bt
+from _backtest_data import et, frame, random_walk, xnys_labels
 from marketreact.backtest import (
     Backtest,
     BacktestSettings,
@@ -111,7 +111,7 @@ def test_no_price_after_exit_or_before_entry_enters_a_trade(day: int, m: int, ho
             + pd.Timedelta(minutes=m)).isoformat()
     tr = _one_trade(FRAMES, when, rule, hold, hedge)
     rng = np.random.default_rng(seed)
-    after = LABELS > tr.exit_date
+    after = LABELS.to_numpy() > tr.exit_date.to_datetime64()
     scrambled = {}
     for t, f in FRAMES.items():
         g = f.copy()
@@ -124,7 +124,7 @@ def test_no_price_after_exit_or_before_entry_enters_a_trade(day: int, m: int, ho
         assert tr2[col] == pytest.approx(tr[col], nan_ok=True)
     if hedge == "none":
         # Without a beta to estimate, prices before the entry do not matter either.
-        before = LABELS < tr.entry_date
+        before = LABELS.to_numpy() < tr.entry_date.to_datetime64()
         shuffled = {}
         for t, f in FRAMES.items():
             g = f.copy()
