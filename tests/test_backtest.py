@@ -239,6 +239,14 @@ def test_close_only_stock_with_next_open_fails_clearly() -> None:
     assert "use --entry close" in res.failures["reason"].iloc[0]
 
 
+def test_news_before_the_first_price_is_not_traded_later() -> None:
+    frames = linear_frames()
+    frames["AAA"] = frames["AAA"].iloc[10:]
+    res = Backtest(settings()).run(events(BASE[:1]), frames)
+    assert res.metrics["trades"] == 0
+    assert "before the stock's first price" in res.failures["reason"].iloc[0]
+
+
 def test_settings_and_signal_validation() -> None:
     with pytest.raises(InputError, match="hold"):
         settings(hold=0)

@@ -855,6 +855,8 @@ class Backtest:
         reasons = np.full(len(group), "", dtype=object)
         reasons[day0 >= T] = f"the news comes after the last {exchange} session with prices"
         day0c = np.minimum(day0, T - 1)
+        before = (reasons == "") & (day0 < data.next_close[rows, 0])
+        reasons[before] = "the news comes before the stock's first price"
 
         # Market model over the estimation window (beta hedge, day-0 abnormal return).
         hedge = np.zeros(len(group))
