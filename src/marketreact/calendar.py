@@ -293,3 +293,38 @@ def anchor_day0(
         right = np.searchsorted(label_ns, d, side="right")
         pos[only_date] = np.where(after_close, right, left)
     return pos
+
+
+@functools.lru_cache(maxsize=64)
+def exchange_timezone(exchange: str) -> str:
+    """Return the IANA time zone of an exchange calendar (``"America/New_York"`` for XNYS)."""
+    import exchange_calendars as xcals
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return str(xcals.get_calendar(exchange).tz)
+
+
+def session_opens(sessions: TradingSessions) -> pd.DatetimeIndex:
+    """Return the UTC open time of each session (the first open of the day).
+
+    Parameters
+    ----------
+    sessions : TradingSessions
+        Sessions built by :func:`exchange_sessions`.
+
+    Returns
+    -------
+    pandas.DatetimeIndex
+        ``datetime64[ns, UTC]``, aligned with ``sessions.labels``. A lunch
+        break is ignored: the open is the morning open.
+    """
+    if not len(sessions):
+        return pd.DatetimeIndex([], dtype="datetime64[ns, UTC]")
+    first, last = sessions.labels[0], sessions.labels[-1]
+    cal = _calendar(sessions.exchange, str(first.date()), str(last.date()))
+    schedule = cal.schedule.loc[first:last]
+    labels = pd.DatetimeIndex(schedule.index).tz_localize(None).astype("datetime64[ns]")
+    opens = pd.Series(pd.DatetimeIndex(schedule["open"]).tz_convert("UTC"), index=labels)
+    return pd.DatetimeIndex(pd.DatetimeIndex(opens.reindex(sessions.labels).to_numpy())
+                            .astype("datetime64[ns, UTC]"))

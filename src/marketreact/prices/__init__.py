@@ -10,6 +10,7 @@ import pandas as pd
 from marketreact.errors import InputError
 from marketreact.prices.csv_source import CsvSource, read_price_file
 from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, clean_prices, standard_frame
+from marketreact.prices.long_source import LongCsvSource, is_long_file, read_long_file
 from marketreact.prices.store import PriceStore, default_cache_dir
 from marketreact.prices.yahoo import YahooSource, frames_from_download
 
@@ -56,7 +57,8 @@ def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
     Parameters
     ----------
     spec : str
-        ``csv:DIR`` (a folder of per-ticker files), ``yahoo``, or sources joined
+        ``csv:DIR`` (a folder of per-ticker files), ``csv:FILE.csv`` (one long
+        file with a ticker column), ``yahoo``, or sources joined
         with ``+`` to be tried in order.
     cache_dir : str, optional
         Cache folder for the Yahoo source.
@@ -64,7 +66,9 @@ def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
     parts = [p.strip() for p in spec.split("+") if p.strip()]
     sources: list[PriceSource] = []
     for part in parts:
-        if part.lower().startswith("csv:"):
+        if part.lower().startswith("csv:") and is_long_file(part[4:]):
+            sources.append(LongCsvSource(part[4:]))
+        elif part.lower().startswith("csv:"):
             sources.append(CsvSource(part[4:]))
         elif part.lower() == "yahoo":
             sources.append(YahooSource(PriceStore(cache_dir)))
@@ -79,6 +83,7 @@ __all__ = [
     "PRICE_COLUMNS",
     "ChainSource",
     "CsvSource",
+    "LongCsvSource",
     "PriceFetch",
     "PriceSource",
     "PriceStore",
@@ -86,6 +91,8 @@ __all__ = [
     "clean_prices",
     "default_cache_dir",
     "frames_from_download",
+    "is_long_file",
+    "read_long_file",
     "read_price_file",
     "source_from_spec",
     "standard_frame",
