@@ -248,6 +248,37 @@ def exchange_sessions(
     return TradingSessions(exchange, labels, closes, dropped, reference)
 
 
+def market_sessions(exchange: str, dates: pd.DatetimeIndex,
+                    reference: str | None = None) -> TradingSessions:
+    """Sessions taken from the dates of a market index file, without a calendar.
+
+    For data that come with their own trading days (EventStudyTools files, a
+    private index): every date of ``dates`` is a session. There are no intraday
+    times, so each session's "close" is the end of its date in UTC: a
+    timestamped event counts on its UTC date; a date-only event falls on its
+    date or the next session (``post``: the next session).
+
+    Parameters
+    ----------
+    exchange : str
+        Label of the exchange (only used to name the sessions).
+    dates : pandas.DatetimeIndex
+        The market index's dates.
+    reference : str, optional
+        The index ticker.
+
+    Returns
+    -------
+    TradingSessions
+    """
+    days = np.unique(pd.DatetimeIndex(dates).normalize().to_numpy(dtype="datetime64[ns]"))
+    labels = pd.DatetimeIndex(days, name="session")
+    closes = pd.DatetimeIndex(labels.tz_localize("UTC") + pd.Timedelta(days=1)
+                              - pd.Timedelta(1, "ns"))
+    return TradingSessions(exchange, labels, closes,
+                           pd.DatetimeIndex([], dtype="datetime64[ns]"), reference)
+
+
 TIMINGS = ("pre", "intra", "post", "unknown")
 
 

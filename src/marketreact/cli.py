@@ -125,26 +125,61 @@ CacheOpt = Annotated[Path | None, typer.Option(
     "--cache-dir", help="Cache folder for Yahoo prices (default: the user cache folder).")]
 
 
+class InputKind(str, Enum):
+    """Layouts ``marketreact study`` reads its events from."""
+
+    catalogue = "catalogue"
+    eventstudytools = "eventstudytools"
+
+
 @app.command()
 @handle_errors
 def study(
-    events: Annotated[Path, typer.Argument(help="Event catalogue (CSV or JSON Lines).")],
+    events: Annotated[Path, typer.Argument(
+        help="Event catalogue (CSV or JSON Lines), or with --input eventstudytools the "
+             "folder of request, firm and market files.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result files.")],
     prices: PricesOpt = ["yahoo"],  # noqa: B006
     model: Annotated[str, typer.Option(
-        help="Normal-return model: constant-mean, market-adjusted, market-model.")
+        help="Normal-return model: constant-mean, market-adjusted, market-model, "
+             "scholes-williams, dimson, ff3, ff5, carhart4, garch.")
     ] = "market-model",
-    estimation: Annotated[str, typer.Option(help="Estimation window A:B in sessions.")
-                          ] = "-250:-11",
-    window: Annotated[str, typer.Option(help="Event window A:B in sessions.")] = "-10:10",
+    estimation: Annotated[str | None, typer.Option(
+        help="Estimation window A:B in sessions [default: -250:-11].")] = None,
+    window: Annotated[str | None, typer.Option(
+        help="Event window A:B in sessions [default: -10:10].")] = None,
     car: Annotated[list[str] | None, typer.Option(
         "--car", help="CAR window A:B (repeatable; default -1:1, 0:0, 0:1, -5:5).")] = None,
     market: Annotated[str | None, typer.Option(
         help="Market index for events without a 'market' column (default: the exchange's).")
     ] = None,
     returns: Annotated[str, typer.Option(help="Return definition: simple or log.")] = "simple",
-    min_estimation: Annotated[int, typer.Option(
-        help="Fewest estimation returns an event may have.")] = 120,
+    min_estimation: Annotated[int | None, typer.Option(
+        help="Fewest estimation returns an event may have [default: 120].")] = None,
+    factors: Annotated[list[Path] | None, typer.Option(
+        "--factors", help="Daily factor file (Ken French CSV or any factor CSV) for ff3, ff5, "
+        "carhart4; repeat to merge files (e.g. the momentum factor).")] = None,
+    factor_units: Annotated[str, typer.Option(
+        help="Units of --factors values: auto (Ken French files percent, other CSVs "
+             "decimal), percent or decimal.")] = "auto",
+    lags: Annotated[int, typer.Option(help="Dimson model: lagged market returns.")] = 1,
+    leads: Annotated[int, typer.Option(help="Dimson model: leading market returns.")] = 1,
+    missing: Annotated[str, typer.Option(
+        help="Sessions without a price inside the windows: drop (leave them out) or fail "
+             "(fail the event, with the reason).")] = "drop",
+    method: Annotated[str, typer.Option(
+        help="vectorised (batched OLS) or regression (per-event dummy-variable regression "
+             "with statsmodels).")] = "vectorised",
+    hac_lags: Annotated[int | None, typer.Option(
+        help="With --method regression: Newey-West (HAC) errors with this many lags.")
+    ] = None,
+    sessions: Annotated[str | None, typer.Option(
+        help="Trading sessions: calendar (exchange calendar, checked against the index) or "
+             "market (the dates of the market index file).")] = None,
+    input_kind: Annotated[InputKind, typer.Option(
+        "--input", help="Layout of EVENTS: catalogue, or eventstudytools (a folder with "
+        "01_RequestFile.csv, 02_FirmData.csv, 03_MarketData.csv; prices come from it).")
+    ] = InputKind.catalogue,
     skip_invalid: Annotated[bool, typer.Option(
         help="Study the valid rows of a catalogue with bad rows (reported in failures.csv).")
     ] = False,
@@ -155,6 +190,9 @@ def study(
                      ] = False,
 ) -> None:
     """Run an event study of abnormal returns around each event and write CSV results."""
+    from dataclasses import replace
+
+    from marketreact.estimation import Method, MissingPolicy, SessionSource
     from marketreact.events import read_events
     from marketreact.models import ModelName
     from marketreact.output import write_study
@@ -162,30 +200,68 @@ def study(
     from marketreact.prices import source_from_spec
     from marketreact.study import DEFAULT_CAR_WINDOWS, EventStudy, StudySettings, parse_window
 
-    try:
-        model_name = ModelName(model)
-    except ValueError:
-        raise InputError(f"unknown model {model!r}; choose from "
-                         f"{', '.join(m.value for m in ModelName)}") from None
-    try:
-        kind = ReturnKind(returns)
-    except ValueError:
-        raise InputError(f"unknown returns {returns!r}; choose simple or log") from None
-    settings = StudySettings(
-        model=model_name, estimation=parse_window(estimation), window=parse_window(window),
-        car_windows=tuple(parse_window(c) for c in car) if car else DEFAULT_CAR_WINDOWS,
-        min_estimation=min_estimation, market=market.upper() if market else None,
-        returns=kind)
-    catalogue = read_events(events, strict=not skip_invalid)
-    source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
-    result = EventStudy(settings).fit(catalogue, source)
+    def choice(enum: Any, value: str, what: str) -> Any:
+        try:
+            return enum(value)
+        except ValueError:
+            raise InputError(f"unknown {what} {value!r}; choose from "
+                             f"{', '.join(m.value for m in enum)}") from None
+
+    model_name = choice(ModelName, model, "model")
+    kind = choice(ReturnKind, returns, "returns")
+    given: dict[str, Any] = {
+        "model": model_name, "returns": kind, "lags": lags, "leads": leads,
+        "missing": choice(MissingPolicy, missing, "missing-price policy"),
+        "method": choice(Method, method, "method"), "hac_lags": hac_lags,
+        "market": market.upper() if market else None,
+    }
+    if estimation is not None:
+        given["estimation"] = parse_window(estimation)
+    if window is not None:
+        given["window"] = parse_window(window)
+    if car:
+        given["car_windows"] = tuple(parse_window(c) for c in car)
+    if min_estimation is not None:
+        given["min_estimation"] = min_estimation
+    if sessions is not None:
+        given["sessions"] = choice(SessionSource, sessions, "sessions")
+    factor_data = None
+    if factors:
+        from marketreact.factors import read_factors
+
+        units = {"auto": None, "percent": True, "decimal": False}
+        if factor_units not in units:
+            raise InputError(f"unknown factor units {factor_units!r}; choose auto, percent "
+                             "or decimal")
+        factor_data = read_factors(*factors, percent=units[factor_units])
+    source: Any
+    if input_kind is InputKind.eventstudytools:
+        from marketreact.eventstudytools import load_eventstudytools
+
+        catalogue, source, base = load_eventstudytools(events)
+        if "window" in given and "car_windows" not in given:
+            given["car_windows"] = (given["window"],)
+        if market is None:
+            del given["market"]
+        settings = replace(base, **given)
+        price_note: Any = f"eventstudytools:{events}"
+    else:
+        given.setdefault("car_windows", DEFAULT_CAR_WINDOWS)
+        settings = StudySettings(**given)
+        catalogue = read_events(events, strict=not skip_invalid)
+        source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
+        price_note = prices
+    result = EventStudy(settings).fit(catalogue, source, factors=factor_data)
     if catalogue.problems:
         invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})
         result = _with_failures(result, invalid)
-    write_study(result, out, fmt=fmt.value, inputs={
-        "events": str(events), "prices": prices, "events_in_file": len(catalogue)
-        + len(catalogue.problems)})
+    inputs: dict[str, Any] = {
+        "events": str(events), "prices": price_note, "events_in_file": len(catalogue)
+        + len(catalogue.problems)}
+    if factors:
+        inputs["factors"] = [str(f) for f in factors]
+    write_study(result, out, fmt=fmt.value, inputs=inputs)
     console = _console(quiet)
     console.print(_study_table(result))
     first = result.settings.car_windows[0]
@@ -279,3 +355,4 @@ def prices_show(
 # Commands defined in marketreact.commands.* register themselves on `app` when imported.
 # (one import line per module below)
 from marketreact.commands import backtest as _backtest  # noqa: E402,F401
+from marketreact.commands import regress as _regress  # noqa: E402,F401

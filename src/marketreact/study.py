@@ -20,19 +20,34 @@ import pandas as pd
 from scipy import stats
 
 from marketreact._typing import FloatArray, IntArray, Window
-from marketreact.calendar import DEFAULT_MARKET, TradingSessions, anchor_day0, exchange_sessions
+from marketreact.calendar import (
+    DEFAULT_MARKET,
+    TradingSessions,
+    anchor_day0,
+    exchange_sessions,
+    market_sessions,
+)
 from marketreact.errors import InputError
+from marketreact.estimation import (
+    Method,
+    MissingPolicy,
+    SessionSource,
+    check_method,
+    estimate,
+    missing_price_reasons,
+)
 from marketreact.events import EventCatalogue, events_from_frame
+from marketreact.factors import FactorPanel, align_factors
 from marketreact.models import (
-    MODELS,
+    FACTOR_NAMES,
     AbnormalReturns,
     LinearFit,
     ModelName,
     ModelSpec,
     WindowData,
-    abnormal_returns,
     cumulate,
-    fit_linear,
+    model_spec,
+    parse_shift,
 )
 from marketreact.panel import ExchangePanel, ReturnKind, build_panel
 from marketreact.prices import PriceSource, clean_prices
@@ -84,6 +99,20 @@ class StudySettings:
         exchange's main index).
     returns : ReturnKind
         Simple or log returns.
+    lags, leads : int
+        Lagged and leading market returns of the Dimson model (default 1, 1).
+    missing : MissingPolicy
+        What a session without a price inside the windows does: ``drop``
+        (default) leaves that session out, ``fail`` fails the event with the
+        reason (see :mod:`marketreact.estimation`).
+    method : Method
+        ``vectorised`` (batched OLS for all events) or ``regression`` (the
+        per-event dummy-variable regression with statsmodels).
+    hac_lags : int, optional
+        With ``method=regression``: Newey-West (HAC) covariance with this many lags.
+    sessions : SessionSource
+        ``calendar`` (exchange_calendars sessions on which the index traded) or
+        ``market`` (the dates of the market index file, e.g. EventStudyTools data).
     """
 
     model: ModelName = ModelName.market_model
@@ -93,6 +122,12 @@ class StudySettings:
     min_estimation: int = 120
     market: str | None = None
     returns: ReturnKind = ReturnKind.simple
+    lags: int = 1
+    leads: int = 1
+    missing: MissingPolicy = MissingPolicy.drop
+    method: Method = Method.vectorised
+    hac_lags: int | None = None
+    sessions: SessionSource = SessionSource.calendar
 
     def __post_init__(self) -> None:
         problems = []
@@ -108,7 +143,10 @@ class StudySettings:
             if cw[0] > cw[1] or cw[0] < w0 or cw[1] > w1:
                 problems.append(f"CAR window {format_window(cw)} is not inside the event window "
                                 f"{format_window(self.window)}")
-        k = MODELS[self.model].n_estimated
+        if self.lags < 0 or self.leads < 0:
+            problems.append("Dimson lags and leads must be non-negative")
+        k = model_spec(self.model, max(self.lags, 0), max(self.leads, 0)).n_estimated
+        problems.extend(check_method(self.model, self.method, self.hac_lags))
         if self.min_estimation < k + 2:
             problems.append(f"min_estimation must be at least {k + 2} for {self.model.value}")
         if self.min_estimation > e1 - e0 + 1:
@@ -120,7 +158,7 @@ class StudySettings:
     @property
     def spec(self) -> ModelSpec:
         """The model specification."""
-        return MODELS[self.model]
+        return model_spec(self.model, self.lags, self.leads)
 
     def to_dict(self) -> dict[str, Any]:
         """Settings as plain JSON-able values."""
@@ -132,6 +170,12 @@ class StudySettings:
             "min_estimation": self.min_estimation,
             "market": self.market,
             "returns": self.returns.value,
+            "lags": self.lags,
+            "leads": self.leads,
+            "missing": self.missing.value,
+            "method": self.method.value,
+            "hac_lags": self.hac_lags,
+            "sessions": self.sessions.value,
         }
 
 
@@ -276,10 +320,15 @@ class EventStudy:
             overrides["model"] = ModelName(overrides["model"])
         if "returns" in overrides and isinstance(overrides["returns"], str):
             overrides["returns"] = ReturnKind(overrides["returns"])
+        for key, enum in (("missing", MissingPolicy), ("method", Method),
+                          ("sessions", SessionSource)):
+            if isinstance(overrides.get(key), str):
+                overrides[key] = enum(overrides[key])
         self.settings = replace(base, **overrides) if overrides else base
 
     def fit(self, events: EventCatalogue | pd.DataFrame,
-            prices: PriceSource | Mapping[str, pd.DataFrame]) -> StudyResult:
+            prices: PriceSource | Mapping[str, pd.DataFrame],
+            factors: pd.DataFrame | None = None) -> StudyResult:
         """Run the study.
 
         Parameters
@@ -288,6 +337,10 @@ class EventStudy:
             Validated events (a frame is validated strictly first).
         prices : PriceSource or mapping of str to pandas.DataFrame
             Where prices come from; a mapping gives standard frames by ticker.
+        factors : pandas.DataFrame, optional
+            Daily factor returns (decimal units, indexed by date) from
+            :func:`marketreact.factors.read_factors`; required by the factor
+            models (``ff3``, ``ff5``, ``carhart4``).
 
         Returns
         -------
@@ -297,6 +350,14 @@ class EventStudy:
         frame = catalogue.frame.copy()
         s = self.settings
         spec = s.spec
+        if spec.factors:
+            if factors is None:
+                raise InputError(f"model {s.model.value} needs daily factors "
+                                 f"({', '.join(spec.factors)}): give a factor file (--factors)")
+            absent = [f for f in spec.factors if f not in factors.columns]
+            if absent:
+                raise InputError(f"model {s.model.value} needs factor(s) {', '.join(absent)}, "
+                                 f"not in the factor data ({', '.join(factors.columns)})")
         failures: list[dict[str, str]] = []
         diagnostics: list[str] = []
         frame["market"] = frame["market"].where(frame["market"] != "", s.market or "")
@@ -318,7 +379,7 @@ class EventStudy:
         parts = []
         for exchange, group in frame.groupby("exchange", sort=True):
             part = self._study_exchange(str(exchange), group, frames, fetched.failures, spec,
-                                        failures, diagnostics)
+                                        failures, diagnostics, factors)
             if part is not None:
                 parts.append(part)
         return self._assemble(parts, failures, diagnostics, catalogue)
@@ -349,12 +410,18 @@ class EventStudy:
         candidates = [DEFAULT_MARKET.get(exchange, ""), *group["market"].value_counts().index]
         reference = next((m for m in candidates if m in frames and len(frames[m])), None)
         index_dates = pd.DatetimeIndex(frames[reference].index) if reference else None
+        if self.settings.sessions is SessionSource.market:
+            if reference is None or index_dates is None:
+                raise InputError(f"{exchange}: sessions are taken from the market index file, "
+                                 "but no market index prices are available")
+            return market_sessions(exchange, index_dates, reference)
         return exchange_sessions(exchange, start, end, index_dates, reference)
 
     def _study_exchange(self, exchange: str, group: pd.DataFrame,
                         frames: Mapping[str, pd.DataFrame], fetch_failures: Mapping[str, str],
                         spec: ModelSpec, failures: list[dict[str, str]],
-                        diagnostics: list[str]) -> dict[str, Any] | None:
+                        diagnostics: list[str],
+                        factors: pd.DataFrame | None = None) -> dict[str, Any] | None:
         s = self.settings
 
         def fail(rows: pd.DataFrame, reason: str | Sequence[str]) -> None:
@@ -421,14 +488,19 @@ class EventStudy:
             return None
         est_days = np.arange(s.estimation[0], s.estimation[1] + 1)
         evt_days = np.arange(w0, w1 + 1)
+        fpanel = (align_factors(factors, sessions, spec.factors)
+                  if spec.factors and factors is not None else None)
         chunks = []
         for lo in range(0, len(group), CHUNK_EVENTS):
             sl = slice(lo, lo + CHUNK_EVENTS)
-            est = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], est_days, spec)
-            evt = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], evt_days, spec)
-            fit = fit_linear(est, spec)
-            chunks.append((est, evt, fit, abnormal_returns(evt, fit)))
-        est, evt, fit, ab = _concat_chunks(chunks)
+            est = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], est_days, spec,
+                         spec.estimation_columns, fpanel)
+            evt = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], evt_days, spec,
+                         None, fpanel)
+            fit, ab, problems = estimate(est, evt, spec, s.method, s.hac_lags,
+                                         gap=w0 - s.estimation[1] - 1)
+            chunks.append((est, evt, fit, ab, problems))
+        est, evt, fit, ab, problems = _concat_chunks(chunks)
         short = fit.n < s.min_estimation
         unfit = ~short & ~np.isfinite(fit.sigma2)
         fail_reasons = np.full(len(group), "", dtype=object)
@@ -436,7 +508,13 @@ class EventStudy:
             fail_reasons[i] = (f"only {fit.n[i]} estimation returns in "
                                f"{format_window(s.estimation)} (need {s.min_estimation})")
         for i in np.flatnonzero(unfit):
-            fail_reasons[i] = "the model could not be fitted (singular design: constant market?)"
+            fail_reasons[i] = (problems.reason[i] or
+                               "the model could not be fitted (singular design: constant market?)")
+        if s.missing is MissingPolicy.fail:
+            gaps = missing_price_reasons(est, evt, fit, est_days, evt_days, day0,
+                                         sessions.labels)
+            take = (fail_reasons == "") & (gaps != "")
+            fail_reasons[take] = gaps[take]
         bad = fail_reasons != ""
         fail(group.loc[bad], list(fail_reasons[bad]))
         keep = ~bad
@@ -587,7 +665,8 @@ class EventStudy:
 
 
 def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, day0: IntArray,
-           rel_days: IntArray, spec: ModelSpec) -> WindowData:
+           rel_days: IntArray, spec: ModelSpec, columns: Sequence[str] | None = None,
+           factors: FactorPanel | None = None) -> WindowData:
     """Gather returns and regressors of many events over relative days.
 
     Parameters
@@ -602,11 +681,18 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
         ``(L,)`` relative days.
     spec : ModelSpec
         Model whose regressors to build.
+    columns : sequence of str, optional
+        Regressors to build (default ``spec.regressors``; the estimation
+        window takes ``spec.estimation_columns``). ``market[-1]`` is the
+        market return one session earlier, ``market[+1]`` one session later.
+    factors : FactorPanel, optional
+        Factor returns on the panel's sessions (factor models).
 
     Returns
     -------
     WindowData
-        Positions off the session axis are missing.
+        Positions off the session axis are missing. For excess-return models
+        the offset is the risk-free rate over each return's span.
     """
     n_sessions = panel.returns.shape[1]
     pos = day0[:, None] + rel_days[None, :]
@@ -616,21 +702,37 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
     y = np.where(inside, panel.returns[rows, posc], np.nan)
     span = np.where(inside, panel.span[rows, posc], 0)
     width = np.maximum(span, 1)
-    columns = []
-    for name in spec.regressors:
-        if name == "const":
-            columns.append(width.astype(float))
-        elif name == "market":
-            columns.append(panel.span_sum(np.maximum(market_rows, 0)[:, None], posc, width))
+    out = []
+    for name in (spec.regressors if columns is None else columns):
+        base, shift = parse_shift(name)
+        if base == "const":
+            out.append(width.astype(float))
+        elif base == "market":
+            at = posc + shift
+            ok = (at - width + 1 >= 0) & (at < n_sessions)
+            at = np.clip(at, 0, n_sessions - 1)
+            summed = panel.span_sum(np.maximum(market_rows, 0)[:, None], at,
+                                    np.minimum(width, at + 1))
+            out.append(np.where(ok, summed, np.nan))
+        elif factors is not None and base in factors.names:
+            out.append(factors.span_sum(base, posc + shift, width))
         else:
-            raise InputError(f"unknown regressor {name!r}")
-    X = np.stack(columns, axis=-1)
-    valid = inside & np.isfinite(y) & (span >= 1) & np.isfinite(X).all(axis=-1)
-    return WindowData(y, span, X, valid)
+            raise InputError(f"unknown regressor {name!r}"
+                             + (" (no factors given)" if base in FACTOR_NAMES else ""))
+    X = np.stack(out, axis=-1)
+    offset = np.zeros(y.shape)
+    if spec.excess:
+        if factors is None or "rf" not in factors.names:
+            raise InputError(f"{spec.name} needs the risk-free rate 'rf' from a factor file")
+        offset = factors.span_sum("rf", posc, width)
+    valid = (inside & np.isfinite(y) & (span >= 1) & np.isfinite(X).all(axis=-1)
+             & np.isfinite(offset))
+    return WindowData(y, span, X, valid, np.where(np.isfinite(offset), offset, 0.0))
 
 
 def _take(obj: Any, mask: np.ndarray) -> Any:
-    kwargs = {name: getattr(obj, name)[mask] for name in obj.__dataclass_fields__}
+    kwargs = {name: None if getattr(obj, name) is None else getattr(obj, name)[mask]
+              for name in obj.__dataclass_fields__}
     return type(obj)(**kwargs)
 
 
@@ -640,6 +742,7 @@ def _concat_chunks(chunks: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     out = []
     for items in zip(*chunks, strict=True):
         cls = type(items[0])
-        out.append(cls(**{name: np.concatenate([getattr(i, name) for i in items])
+        out.append(cls(**{name: None if getattr(items[0], name) is None
+                          else np.concatenate([getattr(i, name) for i in items])
                           for name in cls.__dataclass_fields__}))
     return tuple(out)
