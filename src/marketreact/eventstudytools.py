@@ -34,6 +34,7 @@ import io
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from marketreact._typing import StrPath
@@ -78,51 +79,55 @@ def _date(text: str) -> pd.Timestamp | None:
         return None
 
 
-def _number(text: str) -> float | None:
-    cleaned = text.strip()
-    if "," in cleaned and "." not in cleaned:
-        cleaned = cleaned.replace(",", ".")
-    try:
-        return float(cleaned)
-    except ValueError:
-        return None
+def _looks_like_header(cells: list[str]) -> bool:
+    """A first request line with neither a date nor any integer window field is a header."""
+    if len(cells) > 3 and _date(cells[3]) is not None:
+        return False
+    return not any(re.fullmatch(r"[+-]?\d+", c) for c in cells[5:9])
 
 
 def _read_series(path: Path, kind: str) -> dict[str, pd.DataFrame]:
     """Read a firm or market file into standard price frames by name."""
     source = str(path)
+    rows = _rows(path)
+    short = [(n, r) for n, r in rows if len(r) < 3]
+    if short:
+        raise InputError([InputProblem(source, n, None, ";".join(r),
+                                       f"expected 'name;DD.MM.YYYY;price' ({kind} file)")
+                          for n, r in short[:20]])
+    lines = np.array([n for n, _ in rows])
+    names = pd.Series([r[0].strip() for _, r in rows])
+    day_text = pd.Series([r[1].strip() for _, r in rows])
+    price_text = pd.Series([r[2].strip() for _, r in rows])
+    days = pd.to_datetime(day_text, format="%d.%m.%Y", errors="coerce")
+    comma = price_text.str.contains(",", regex=False) & ~price_text.str.contains(".",
+                                                                                regex=False)
+    prices = pd.to_numeric(price_text.where(~comma, price_text.str.replace(",", ".")),
+                           errors="coerce")
+    keep = np.ones(len(rows), dtype=bool)
+    if len(rows) and pd.isna(days.iloc[0]) and pd.isna(prices.iloc[0]):
+        keep[0] = False  # a header line
     problems: list[InputProblem] = []
-    records: dict[str, list[tuple[pd.Timestamp, float]]] = {}
-    for number, row in _rows(path):
-        if len(row) < 3:
-            problems.append(InputProblem(source, number, None, ";".join(row),
-                                         f"expected 'name;DD.MM.YYYY;price' ({kind} file)"))
-            continue
-        name, day, price = row[0].strip(), _date(row[1]), _number(row[2])
-        if number == 1 and day is None and price is None:
-            continue  # a header line
-        if not name:
-            problems.append(InputProblem(source, number, kind, row[0], "empty name"))
-        if day is None:
-            problems.append(InputProblem(source, number, "date", row[1],
-                                         "not a date in DD.MM.YYYY form"))
-        if price is None:
-            problems.append(InputProblem(source, number, "price", row[2], "not a number"))
-        if name and day is not None and price is not None:
-            records.setdefault(name, []).append((day, price))
-        if len(problems) >= 20:
-            break
+    for i in np.flatnonzero(keep & (names == "").to_numpy())[:5]:
+        problems.append(InputProblem(source, int(lines[i]), kind, rows[i][1][0], "empty name"))
+    for i in np.flatnonzero(keep & days.isna().to_numpy())[:10]:
+        problems.append(InputProblem(source, int(lines[i]), "date", rows[i][1][1],
+                                     "not a date in DD.MM.YYYY form"))
+    for i in np.flatnonzero(keep & prices.isna().to_numpy())[:10]:
+        problems.append(InputProblem(source, int(lines[i]), "price", rows[i][1][2],
+                                     "not a number"))
     if problems:
-        raise InputError(problems)
+        raise InputError(sorted(problems, key=lambda p: p.line or 0)[:20])
+    data = pd.DataFrame({"name": names, "date": days, "close": prices}).loc[keep]
     frames = {}
-    for name, values in records.items():
-        data = pd.DataFrame(values, columns=["date", "close"])
-        dup = data["date"].duplicated()
+    for name, group in data.groupby("name", sort=False):
+        dup = group["date"].duplicated()
         if dup.any():
-            raise InputError([InputProblem(source, None, "date",
-                                           str(data.loc[dup, "date"].iloc[0].date()),
+            first = int(group.index[dup.to_numpy()][0])
+            raise InputError([InputProblem(source, int(lines[first]), "date",
+                                           str(day_text.iloc[first]),
                                            f"{name}: date appears more than once")])
-        frames[name] = standard_frame(data.set_index("date").sort_index())
+        frames[str(name)] = standard_frame(group.set_index("date")[["close"]].sort_index())
     return frames
 
 
@@ -173,8 +178,8 @@ def load_eventstudytools(folder: StrPath) -> tuple[EventCatalogue, dict[str, pd.
     windows = set()
     for number, row in _rows(request):
         cells = [c.strip() for c in row]
-        if number == 1 and _date(cells[3] if len(cells) > 3 else "") is None:
-            continue  # a header line
+        if number == 1 and _looks_like_header(cells):
+            continue
         if len(cells) < len(_REQUEST_FIELDS):
             problems.append(InputProblem(source, number, None, ";".join(row),
                                          f"expected {len(_REQUEST_FIELDS)} ';'-separated "

@@ -15,8 +15,12 @@ freedom), and ``Var(g)`` is MacKinlay's variance with estimation error. A CAR
 is ``sum g_k`` with variance ``1' Cov(g) 1``. With ``hac_lags`` the covariance
 is Newey-West (HAC) with that many lags (statsmodels ``cov_type="HAC"``).
 Returns are used exactly as in the vectorised engine (estimation returns
-spanning several sessions are left out; event-window ones keep their span), so
-both paths give the same abnormal returns.
+spanning several sessions are left out; event-window ones keep their span, with
+the regressors summed over it), so both paths give the same abnormal returns.
+An event-window return spanning ``s`` sessions has variance ``s sigma^2``: it gets
+the weight ``1/s`` (statsmodels WLS; every other row has weight 1, so this is OLS
+when nothing spans), which gives its dummy the variance ``sigma^2 (s + x'(X'X)^-1 x)``
+of the vectorised engine.
 
 Cross-sectional regression (:func:`cross_sectional`)
 ----------------------------------------------------
@@ -43,7 +47,7 @@ log = logging.getLogger(__name__)
 def dummy_regression(est: WindowData, evt: WindowData, spec: ModelSpec,
                      hac_lags: int | None = None
                      ) -> tuple[LinearFit, AbnormalReturns, FitProblems]:
-    """Fit the dummy-variable event-study regression for every event (statsmodels OLS).
+    """Fit the dummy-variable event-study regression for every event (statsmodels OLS/WLS).
 
     Parameters
     ----------
@@ -98,9 +102,10 @@ def dummy_regression(est: WindowData, evt: WindowData, spec: ModelSpec,
         if np.linalg.matrix_rank(design) < design.shape[1]:
             reason[e] = "the regression design is singular"
             continue
+        weights = np.concatenate([np.ones(n_est), 1.0 / evt.span[e, v]])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            res = sm.OLS(y, design).fit(cov_type=cov_type, cov_kwds=cov_kwds)
+            res = sm.WLS(y, design, weights=weights).fit(cov_type=cov_type, cov_kwds=cov_kwds)
         params = np.asarray(res.params)
         vcov = np.asarray(res.cov_params())
         coef[e] = params[:k]
