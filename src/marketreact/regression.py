@@ -12,8 +12,19 @@ the factors for the factor models, with excess returns on the left) and
 of day ``k``: the dummies fit the event days exactly, so ``b`` and the
 residual variance come from the estimation window alone (``n - k`` degrees of
 freedom), and ``Var(g)`` is MacKinlay's variance with estimation error. A CAR
-is ``sum g_k`` with variance ``1' Cov(g) 1``. With ``hac_lags`` the covariance
-is Newey-West (HAC) with that many lags (statsmodels ``cov_type="HAC"``).
+is ``sum g_k`` with variance ``1' Cov(g) 1``.
+
+HAC (Newey-West) errors, ``hac_lags=L``: statsmodels' HAC covariance of a dummy
+that picks out a single observation leaves out that observation's own error (its
+residual is zero by construction), so it understates ``Var(g_k)`` badly. The
+covariance of the ARs is therefore built from its two parts,
+``Cov(g) = Cov(e_event) + X_event V_HAC(b) X_event'``: ``V_HAC(b)`` is the
+Newey-West covariance of the model's coefficients (statsmodels ``cov_type="HAC"``,
+``maxlags=L``, Bartlett kernel, no small-sample correction), and ``Cov(e_event)``
+holds the Bartlett-weighted autocovariances ``(1 - h/(L+1)) c_h`` of the
+estimation residuals, ``c_h = sum_t e_t e_{t+h} / (n - k)``, for event days ``h``
+sessions apart (zero beyond ``L``; a return spanning several sessions sums them).
+With ``L = 0`` this is the OLS variance with a White covariance for ``b``.
 Returns are used exactly as in the vectorised engine (estimation returns
 spanning several sessions are left out; event-window ones keep their span, with
 the regressors summed over it), so both paths give the same abnormal returns.
@@ -108,6 +119,11 @@ def dummy_regression(est: WindowData, evt: WindowData, spec: ModelSpec,
             res = sm.WLS(y, design, weights=weights).fit(cov_type=cov_type, cov_kwds=cov_kwds)
         params = np.asarray(res.params)
         vcov = np.asarray(res.cov_params())
+        if hac_lags is not None:
+            vcov = vcov.copy()
+            vcov[k:, k:] = _hac_event_covariance(
+                np.asarray(res.resid)[:n_est], evt.X[e, v], evt.span[e, v],
+                np.flatnonzero(v), vcov[:k, :k], hac_lags, k)
         coef[e] = params[:k]
         xtx_inv[e] = np.asarray(res.normalized_cov_params)[:k, :k]
         sigma2[e] = float(res.scale)
@@ -120,6 +136,23 @@ def dummy_regression(est: WindowData, evt: WindowData, spec: ModelSpec,
     variance = np.where(evt.valid, np.diagonal(cov, axis1=1, axis2=2), np.nan)
     fit = LinearFit(coef, xtx_inv, sigma2, n, df, resid, used)
     return fit, AbnormalReturns(expected, ar, variance, cov), FitProblems(reason)
+
+
+def _hac_event_covariance(resid: np.ndarray, X_evt: np.ndarray, span: np.ndarray,
+                          cols: np.ndarray, v_b: np.ndarray, lags: int, k: int) -> np.ndarray:
+    """``Cov(e_event) + X V_HAC(b) X'`` for the valid event returns (see the module notes)."""
+    n = len(resid)
+    gamma = np.array([resid[h:] @ resid[:n - h] if h < n else 0.0
+                      for h in range(lags + 1)]) / max(n - k, 1)
+    weights = 1.0 - np.arange(lags + 1) / (lags + 1)
+    first = cols - span + 1  # first session each return covers (window columns)
+    lo, hi = int(first.min()), int(cols.max())
+    sessions = np.arange(lo, hi + 1)
+    lag = np.abs(sessions[:, None] - sessions[None, :])
+    C = np.where(lag <= lags, (weights * gamma)[np.minimum(lag, lags)], 0.0)
+    A = ((sessions[None, :] >= first[:, None]) & (sessions[None, :] <= cols[:, None])).astype(
+        float)
+    return A @ C @ A.T + X_evt @ v_b @ X_evt.T
 
 
 @dataclass(frozen=True)
