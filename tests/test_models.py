@@ -254,3 +254,15 @@ def test_short_estimation_for_a_recent_ipo(prices_dir) -> None:
     start = pd.Timestamp(res.events.loc[0, "estimation_start"])
     assert 60 <= n < 120
     assert start < pd.Timestamp("2022-04-11")  # the window reaches back before the IPO
+
+
+def test_factor_data_that_end_too_early_fail_with_the_coverage(world) -> None:
+    short = world["factors"].loc[:"2022-09-30"]
+    res = EventStudy(model="ff3", estimation=EST, window=WIN).fit(
+        one_event(world), world["prices"], factors=short)
+    i0, days = world["i0"], world["days"]
+    est_days = days[i0 + EST[0]:i0 + EST[1] + 1]
+    n = int((est_days <= pd.Timestamp("2022-09-30")).sum())
+    reason = res.failures.loc[0, "reason"]
+    assert f"only {n} estimation returns" in reason
+    assert "factor data cover 2021-01-04 .. 2022-09-30" in reason

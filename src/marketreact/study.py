@@ -130,6 +130,15 @@ class StudySettings:
     sessions: SessionSource = SessionSource.calendar
 
     def __post_init__(self) -> None:
+        for name, enum in (("model", ModelName), ("missing", MissingPolicy), ("method", Method),
+                           ("sessions", SessionSource)):
+            value = getattr(self, name)
+            if not isinstance(value, enum):
+                try:
+                    object.__setattr__(self, name, enum(value))
+                except ValueError:
+                    raise InputError(f"unknown {name} {value!r}; choose from "
+                                     f"{', '.join(m.value for m in enum)}") from None
         problems = []
         (e0, e1), (w0, w1) = self.estimation, self.window
         if e0 > e1:
@@ -507,6 +516,9 @@ class EventStudy:
         for i in np.flatnonzero(short):
             fail_reasons[i] = (f"only {fit.n[i]} estimation returns in "
                                f"{format_window(s.estimation)} (need {s.min_estimation})")
+            if factors is not None and spec.factors and len(factors):
+                fail_reasons[i] += (f"; the factor data cover {factors.index.min().date()}"
+                                    f" .. {factors.index.max().date()}")
         for i in np.flatnonzero(unfit):
             fail_reasons[i] = (problems.reason[i] or
                                "the model could not be fitted (singular design: constant market?)")
