@@ -278,3 +278,4 @@ def prices_show(
 
 # Commands defined in marketreact.commands.* register themselves on `app` when imported.
 # (one import line per module below)
+from marketreact.commands import articles as _articles  # noqa: E402,F401
