@@ -366,3 +366,32 @@ def test_seed_article(seed_article):
     dates = {r.expression: (r.first, r.last, r.tense) for r in x.dates.itertuples()}
     assert dates["last month"] == ("2023-11-01", "2023-11-30", "past")
     assert dates["next week"] == ("2023-12-11", "2023-12-17", "future")
+
+
+def test_dates_and_venues_belong_to_their_clause():
+    pub = parse_publication("2023-12-06T17:00:00+07:00")  # Wednesday, after the IDX close
+    c = claims_of("On Monday, GoTo rose 3% and Bukalapak fell 2%, while on Tuesday Blibli "
+                  "rose 1%.", pub)
+    assert c[["ticker", "date_start"]].values.tolist() == [
+        ["GOTO.JK", "2023-12-04"], ["BUKA.JK", "2023-12-04"], ["BELI.JK", "2023-12-05"]]
+    # a date after 'since' is a baseline, not the day of the move
+    since = claims_of("GoTo shares rose 2% to 103 rupiah, the highest close since November "
+                      "2022.", pub)
+    assert since[["date_start", "date_end"]].values.tolist() == [["2023-12-06", "2023-12-06"]]
+    # one clause per company: Nestlé's move is not 'in Paris trading'
+    gaz = parse_gazetteer("name,ticker,exchange\nNestle,NESN.SW,XSWX\nSocGen,GLE.PA,XPAR\n",
+                          "g.csv")
+    both = claims_of("Nestle shares fell 1% while SocGen shares rose 2% in Paris trading.",
+                     pub, gaz)
+    assert both["venue_exchange"].tolist() == ["", "XPAR"]
+
+
+def test_intraday_low_then_close_in_one_sentence():
+    pub = parse_publication("2023-12-06T17:00:00+07:00")
+    c = claims_of("GoTo’s shares fell as much as 4.2% in early trading before recovering to "
+                  "close 1% higher. Bukalapak rose close to 5%.", pub)
+    assert c[["ticker", "direction", "magnitude_pct", "bound", "kind", "subject_basis"]
+             ].values.tolist() == [
+        ["GOTO.JK", "down", 4.2, "extreme", "intraday_extreme", "in sentence"],
+        ["GOTO.JK", "up", 1.0, "exact", "close_to_close", "previous cue"],
+        ["BUKA.JK", "up", 5.0, "at_most", "close_to_close", "in sentence"]]

@@ -78,8 +78,8 @@ _DOWN_VERB = (
     r"(?:went|go(?:es|ing)?|mov(?:e|es|ed|ing)|edg(?:e|es|ed|ing)|inch(?:es|ed|ing)?|"
     r"tick(?:s|ed|ing)?)\s+(?:down|lower)|"
     r"(?:trended|headed|traded|trading|closed|ended|finished|settled|opened|turned)\s+lower")
-_STATE = (r"(?:were|was|is|are|been|trade|trades|traded|trading|closed|ended|finished|settled|"
-          r"stood|opened|last)(?:\s+(?:the\s+day|the\s+session|trading|sharply|slightly|marginally))?")
+_STATE = (r"(?:were|was|is|are|been|trade|trades|traded|trading|close|closes|closed|end|ends|"
+          r"ended|finish|finishes|finished|settle|settles|settled|stood|opened|last)(?:\s+(?:the\s+day|the\s+session|trading|sharply|slightly|marginally))?")
 _UP_NOUN = r"gain|rise|jump|increase|advance|surge|rally|climb|rebound"
 _DOWN_NOUN = r"drop|decline|fall|loss|slump|plunge|slide|tumble|dip"
 _I = re.IGNORECASE
@@ -141,8 +141,9 @@ _MODAL = re.compile(
     r"aims?|hopes?|wants?)\s+to\s+(?:\w+\s+)?)$", _I)
 _EXTREME_WORDS = re.compile(r"\b(?:intraday|at\s+one\s+point|at\s+its\s+(?:peak|high|low)|"
                             r"session\s+(?:high|low)|day's\s+(?:high|low))\b", _I)
-_CLOSE_WORDS = re.compile(r"\b(?:closed|closes|closing|ended|ends|finished|finishes|settled|"
-                          r"settles|at\s+the\s+close|at\s+close)\b", _I)
+_CLOSE_WORDS = re.compile(r"\b(?:close|closed|closes|closing|end|ended|ends|finish|finished|"
+                          r"finishes|settle|settled|settles|at\s+the\s+close|at\s+close)\b", _I)
+_AT_CLOSE = re.compile(r"^\s*at\s+(?:the\s+)?close\b", _I)
 _CONJOINED = re.compile(r"^(?:['’]s)?\s*(?:,\s*(?:and\s+)?|\s+and\s+|\s*&\s*|\s+as\s+well\s+as\s+|"
                         r"\s+or\s+)\s*$")
 _ADJACENT = re.compile(r"^(?:['’]s?)?(?:\s+(?:shares?|stock|share\s+price|both|each|also|all|"
@@ -214,6 +215,15 @@ def _magnitude(text: str | None) -> float | None:
     return float(text.replace(",", "."))
 
 
+def _without(m: re.Match[str], group: str) -> str:
+    """Return the match's text without one of its groups (e.g. the qualifier ``close to``)."""
+    if group not in m.groupdict() or m.group(group) is None:
+        return m.group(0)
+    s, e = m.span(group)
+    base = m.start()
+    return m.group(0)[: s - base] + m.group(0)[e - base:]
+
+
 def find_cues(sentence: str) -> list[Cue]:
     """Find the move cues of a sentence (without deciding yet whether they are price claims)."""
     found: list[Cue] = []
@@ -241,8 +251,7 @@ def find_cues(sentence: str) -> list[Cue]:
             wording = ""
             if QUALIFIERS.get(qual) == "extreme" or _EXTREME_WORDS.search(m.group(0) + tail):
                 wording = "intraday_extreme"
-            elif _CLOSE_WORDS.search(m.group(0)) or re.match(r"^\s*at\s+(?:the\s+)?close\b",
-                                                             tail, _I):
+            elif _CLOSE_WORDS.search(_without(m, "qual")) or _AT_CLOSE.match(tail):
                 wording = "close_to_close"
             found.append(Cue(m.start(), m.end(), m.group(0), d, magnitude, qual, "", wording))
     found.sort(key=lambda c: c.start)

@@ -19,6 +19,14 @@ an immutable :class:`Extraction` with four tables:
     given a ticker).
 ``dates``
     Every date expression, resolved to a day or a range.
+
+A claim's date is the nearest non-future date expression in its clause (a
+sentence splits into clauses at "while", "whereas", "but", ";", dashes and
+", and"/", as"/", after"/", before"), else the nearest one before it; dates
+after "since" are baselines and are ignored; an undated claim refers to the
+session of the company's exchange under way or last closed at publication.
+The venue is the nearest one in the clause, or one anywhere in the sentence
+that is the company's own exchange.
 """
 
 from __future__ import annotations
@@ -115,19 +123,30 @@ def _nearest(items: Sequence[DateRef] | Sequence[Venue], start: int, end: int) -
     return int(min(range(len(items)), key=lambda i: dist[i]))
 
 
+#: Where a sentence splits into clauses with their own dates and venues.
+_CLAUSE = re.compile(r",?\s+(?:while|whereas|but)\s+|;\s*|\s+[—–]\s+|"
+                     r",\s+(?:and|as|after|before)\s+", re.IGNORECASE)
+_SINCE = re.compile(r"^since\b", re.IGNORECASE)
+_SINCE_BEFORE = re.compile(r"\bsince\s+(?:the\s+)?$", re.IGNORECASE)
+
+
 def _claim_rows(pub: Publication, sentence: Sentence, moves: Sequence[StatedMove],
                 refs: Sequence[DateRef], venues: Sequence[Venue],
                 first_id: int) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
-    past_refs = [r for r in refs if r.tense != "future"]
-    for k, move in enumerate(moves):
+    past_refs = [r for r in refs if r.tense != "future" and not _SINCE.match(r.expression)
+                 and not _SINCE_BEFORE.search(sentence.text[:r.start])]
+    clauses = [m.start() for m in _CLAUSE.finditer(sentence.text)]
+    for move in moves:
         cue = move.cue
-        lo = moves[k - 1].cue.end if k else 0
-        hi = moves[k + 1].cue.start if k + 1 < len(moves) else len(sentence.text)
+        lo = max([0, *(c for c in clauses if c <= cue.start)])
+        hi = min([len(sentence.text), *(c for c in clauses if c > cue.start)])
         region = [v for v in venues if v.start >= lo and v.end <= hi]
         v = _nearest(region, cue.start, cue.end)
-        r = _nearest(past_refs, cue.start, cue.end)
-        ref = past_refs[r] if r is not None else None
+        near = ([x for x in past_refs if x.start >= lo and x.end <= hi]
+                or [x for x in past_refs if x.end <= cue.start])
+        r = _nearest(near, cue.start, cue.end)
+        ref = near[r] if r is not None else None
         for subject in move.subjects:
             entity = subject.entity
             notes: list[str] = []
@@ -315,7 +334,7 @@ def _events(article: Article, pub: Publication, seen: dict[str, dict[str, object
         ticker = str(rec["ticker"])
         exchange = str(rec["exchange"])
         when = event_time(pub, exchange)
-        if when.timing == "unknown" and "or" in when.note:
+        if when.timing == "unknown" and pub.timing != "unknown" and " or " in when.note:
             notes.append(f"{ticker}: {when.note}")
         rows.append({
             "event_id": f"{prefix}-{_slug(ticker.split('.')[0].lstrip('^'))}",
