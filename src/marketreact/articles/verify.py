@@ -323,9 +323,11 @@ def _reason(row: dict[Any, Any], tol: float) -> str:
                        else ": not the stated direction")
     a, b = row["accepted_from_pct"], row["accepted_to_pct"]
     if np.isinf(b):
-        text += f", {'at' if word == 'within' else 'below'} the accepted minimum {a:+.2f}%"
+        side = "at or above" if word == "within" else "below"
+        text += f", {side} the accepted minimum {a:+.2f}%"
     elif np.isinf(a):
-        text += f", {'at' if word == 'within' else 'above'} the accepted maximum {b:+.2f}%"
+        side = "at or below" if word == "within" else "above"
+        text += f", {side} the accepted maximum {b:+.2f}%"
     else:
         text += f", {word} the accepted {a:+.2f}%..{b:+.2f}%"
     if row["kind"] == "intraday_extreme" and row["in_progress"] in ("yes", "unknown") \
