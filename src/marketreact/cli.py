@@ -354,5 +354,6 @@ def prices_show(
 
 # Commands defined in marketreact.commands.* register themselves on `app` when imported.
 # (one import line per module below)
+from marketreact.commands import articles as _articles  # noqa: E402,F401
 from marketreact.commands import backtest as _backtest  # noqa: E402,F401
 from marketreact.commands import regress as _regress  # noqa: E402,F401
