@@ -231,7 +231,7 @@ def test_rejection_figure_draws_size_and_power() -> None:
     assert [t.get_text() for t in size.get_yticklabels()] == ["t", "bmp", "corrado"]
     assert any(ln.get_xdata()[0] == pytest.approx(5) for ln in size.lines
                if ln.get_linestyle() == "--")
-    assert "US · random: size (two-sided), 1,000 samples" == size.get_title()
+    assert size.get_title() == "US · random: size (two-sided), 1,000 samples"
     clustered = axes[0, 1]
     np.testing.assert_allclose([d.get_xdata()[0] for d in clustered.lines
                                 if d.get_marker() == "o"], [20, 20, 20])

@@ -112,3 +112,12 @@ def test_progress_bar_only_on_a_terminal() -> None:
             tty.file.flush()
     assert shown is True
     assert "counting rows" in tty.file.getvalue()  # type: ignore[attr-defined]
+
+
+def test_csv_source_reports_each_file(prices_dir: Path) -> None:
+    rec = Recorder()
+    with reporting(rec):
+        got = CsvSource(prices_dir).fetch(["GOTO.JK", "^JKSE", "NOPE.JK"])
+    assert rec.calls[0] == ("start", "Reading price files", 3)
+    assert rec.advanced("Reading price files") == 3  # the missing file counts as done too
+    assert sorted(got.frames) == ["GOTO.JK", "^JKSE"] and "NOPE.JK" in got.failures

@@ -174,7 +174,7 @@ def test_report_refuses_folders_without_results(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no results found"):
         write_report(tmp_path)
     (tmp_path / "car.csv").write_bytes(b"\xff\xfe\x00bad")
-    with pytest.raises(InputError, match="car.csv"):
+    with pytest.raises(InputError, match=r"car\.csv"):
         build_report(tmp_path)
 
 

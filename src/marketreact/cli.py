@@ -191,10 +191,11 @@ def study(
     write_study(result, out, fmt=fmt.value, inputs={
         "events": str(events), "prices": prices, "events_in_file": len(catalogue)
         + len(catalogue.problems)})
+    drawn: dict[str, Path] = {}
     if plots:
         from marketreact.plots import write_study_plots
 
-        write_study_plots(result.abnormal_returns, result.car, result.events, out)
+        drawn = write_study_plots(result.abnormal_returns, result.car, result.events, out)
     console = _console(quiet)
     console.print(_study_table(result))
     first = result.settings.car_windows[0]
@@ -209,7 +210,9 @@ def study(
         for row in result.failures.head(10).itertuples(index=False):
             _err(f"  {row.event_id}: {row.reason}")
         raise typer.Exit(EXIT_PARTIAL)
-    console.print(f"results written to {out}")
+    console.print(f"results written to {out}" + (
+        f" with {len(drawn)} plots (`marketreact report {out}` puts it all in one HTML page)"
+        if drawn else ""))
 
 
 def _with_failures(result: Any, extra: pd.DataFrame) -> Any:

@@ -286,7 +286,7 @@ def event_price_figure(abnormal_returns: pd.DataFrame, event_id: str,
     if events is not None and "event_id" in events:
         match = events.loc[events["event_id"] == event_id]
         if len(match):
-            info = match.iloc[0].to_dict()
+            info = {str(k): v for k, v in match.iloc[0].items()}
     ticker = str(info.get("ticker") or event_id)
     market = str(info.get("market") or "") if pd.notna(info.get("market")) else ""
     dates = pd.to_datetime(rows["date"]).to_numpy()

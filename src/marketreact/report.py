@@ -22,7 +22,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -247,7 +247,7 @@ class _Folder:
                 header = set(pd.read_csv(path, nrows=0).columns)
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
                 continue
-            if _REJECTION_COLUMNS <= header:
+            if header >= _REJECTION_COLUMNS:
                 names.append(path.name)
         return names
 
@@ -484,7 +484,10 @@ def write_report(results_dir: StrPath, output: StrPath | None = None, *,
         draw_missing_plots(root)
     page = build_report(root, title=title, max_rows=max_rows)
     target = Path(output) if output is not None else root / REPORT_NAME
-    return atomic_write(target, lambda fh: fh.write(page))
+    def write(fh: IO[str]) -> None:
+        fh.write(page)
+
+    return atomic_write(target, write)
 
 
 def _cards(folder: _Folder, summary: Mapping[str, Any]) -> str:
@@ -517,7 +520,7 @@ def _car_wide(car: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
     windows = list(dict.fromkeys(car["window"]))
     names = {"car": "CAR", "car_t": "t", "car_p": "p"}
     wide = wide.reindex(columns=[(v, w) for w in windows for v in values])
-    wide.columns = [f"{names[v]} {w}" for v, w in wide.columns]
+    wide.columns = [f"{names[str(c[0])]} {c[1]}" for c in wide.columns]
     order = list(dict.fromkeys(car["event_id"]))
     wide = wide.reindex(order).reset_index()
     if events is not None and {"event_id", "ticker"} <= set(events.columns):
