@@ -183,8 +183,8 @@ def test_equity_figure_computes_the_drawdown_when_absent() -> None:
     np.testing.assert_allclose(ax_dd.lines[0].get_ydata(), expected, atol=1e-12)
     np.testing.assert_allclose(ax_n.lines[0].get_ydata(), [0, 2, 2, 1, 2, 0])
     assert ax_n.get_xlabel() == "Date" and "%" in ax_dd.get_ylabel()
-    assert "growth of 1" in ax_eq.get_ylabel()
-    assert "total return +15.0%" in ax_eq.get_title()
+    assert "Equity" in ax_eq.get_ylabel()
+    assert "1 → 1.15 (+15.0% from the first day)" in ax_eq.get_title()
     assert "max drawdown -10.0%" in ax_eq.get_title()
     # The x axis carries dates: the first tick label is a date, not a number.
     fig.canvas.draw()
@@ -293,3 +293,12 @@ def test_goto_study_plots(goto_result: StudyResult, tmp_path: Path) -> None:
     few = write_study_plots(goto_result.abnormal_returns, None, None, tmp_path / "few",
                             max_price_plots=2)
     assert sorted(few) == ["caar", "price_shop-closure-BUKA", "price_shop-closure-GOTO"]
+
+
+def test_price_plot_names_never_collide(tmp_path: Path) -> None:
+    rows = [{"event_id": eid, "rel_day": d, "date": f"2024-01-0{d + 3}", "ar": 0.0,
+             "car": 0.0, "price": 10.0 + d, "market_price": 100.0}
+            for eid in ("a/b", "a:b") for d in (-1, 0, 1)]
+    written = write_study_plots(pd.DataFrame(rows), None, None, tmp_path)
+    assert sorted(written) == ["caar", "price_a_b", "price_a_b_2"]
+    assert len(list(tmp_path.glob("price_*.png"))) == 2

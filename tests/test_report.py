@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from marketreact.cli import app
 from marketreact.errors import InputError
 from marketreact.events import read_events
 from marketreact.output import write_study
+from marketreact.plots import write_study_plots
 from marketreact.prices import CsvSource
 from marketreact.report import build_report, frame_html, result_html, write_report
 from marketreact.study import EventStudy, StudyResult
@@ -65,20 +67,40 @@ def goto_result(goto_events: Path, prices_dir: Path) -> StudyResult:
     return EventStudy().fit(read_events(goto_events), CsvSource(prices_dir))
 
 
-@pytest.fixture()
-def goto_dir(goto_result: StudyResult, goto_events: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "goto"
+@pytest.fixture(scope="module")
+def goto_drawn(goto_result: StudyResult, goto_events: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("goto_drawn")
     write_study(goto_result, out, inputs={"events": str(goto_events)})
+    write_study_plots(goto_result.abnormal_returns, goto_result.car, goto_result.events, out)
     return out
 
 
-def test_report_is_self_contained_and_embeds_every_plot(goto_dir: Path) -> None:
+@pytest.fixture()
+def goto_dir(goto_drawn: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the GoTo results without plots."""
+    out = tmp_path / "goto"
+    shutil.copytree(goto_drawn, out, ignore=shutil.ignore_patterns("*.png"))
+    return out
+
+
+@pytest.fixture()
+def goto_with_plots(goto_drawn: Path, tmp_path: Path) -> Path:
+    out = tmp_path / "goto_plots"
+    shutil.copytree(goto_drawn, out)
+    return out
+
+
+def test_report_is_self_contained_and_embeds_every_plot(goto_with_plots: Path) -> None:
+    goto_dir = goto_with_plots
+    (goto_dir / "caar.png").unlink()
+    (goto_dir / "price_deal-GOTO.png").unlink()
     path = write_report(goto_dir)
     assert path == goto_dir / "report.html"
     text = path.read_text(encoding="utf-8")
     page = _parse(text)
     pngs = sorted(goto_dir.glob("*.png"))
-    assert len(pngs) == 2 + 16  # drawn by the report: CAAR, bars, one price plot per event
+    assert len(pngs) == 2 + 16  # the two missing plots were drawn again by the report
     assert len(page.images) == len(pngs)
     embedded = {base64.b64decode(src.split(",", 1)[1]) for src in page.images}
     assert embedded == {p.read_bytes() for p in pngs}
@@ -194,11 +216,16 @@ def test_cli_study_plots_then_report(goto_events: Path, prices_dir: Path,
                                      tmp_path: Path) -> None:
     runner = CliRunner()
     out = tmp_path / "goto"
-    res = runner.invoke(app, ["study", str(goto_events), "--prices", f"csv:{prices_dir}",
+    deals = tmp_path / "deals.csv"
+    catalogue = pd.read_csv(goto_events)
+    catalogue.loc[catalogue["news"] == "formal_deal"].to_csv(deals, index=False)
+    res = runner.invoke(app, ["study", str(deals), "--prices", f"csv:{prices_dir}",
                               "--out", str(out), "--plots"])
     assert res.exit_code == 0, res.output
     assert (out / "caar.png").is_file() and (out / "car_bars.png").is_file()
-    assert len(list(out.glob("price_*.png"))) == 16
+    assert sorted(p.name for p in out.glob("price_*.png")) == [
+        "price_deal-BELI.png", "price_deal-BUKA.png", "price_deal-GOTO.png", "price_deal-SE.png"]
+    assert "with 6 plots" in res.output
     assert "Studying events" not in res.output  # no progress bar when not on a terminal
     res = runner.invoke(app, ["report", str(out), "--output", str(tmp_path / "r.html"),
                               "--title", "GoTo and TikTok"])

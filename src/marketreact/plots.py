@@ -367,12 +367,12 @@ def equity_figure(daily: pd.DataFrame, *, title: str | None = None) -> Figure:
     start = equity[np.isfinite(equity)][0] if np.isfinite(equity).any() else np.nan
     ax_eq.plot(dates, equity, color=_BLUE, lw=1.6, label="strategy equity")
     ax_eq.axhline(start, color="black", lw=0.6, alpha=0.5)
-    unit = "growth of 1" if np.isclose(start, 1.0) else f"start = {start:,.4g}"
-    ax_eq.set_ylabel(f"Equity ({unit})")
+    ax_eq.set_ylabel("Equity (portfolio value)")
     ax_eq.grid(alpha=0.3)
-    total = equity[np.isfinite(equity)][-1] / start - 1 if np.isfinite(start) else np.nan
-    ax_eq.set_title(title or f"Backtest equity curve: total return {total:+.1%}, "
-                             f"max drawdown {np.nanmin(dd) if len(dd) else 0:.1%}")
+    end = equity[np.isfinite(equity)][-1] if np.isfinite(start) else np.nan
+    ax_eq.set_title(title or f"Backtest equity curve: {start:,.4g} → {end:,.4g} "
+                             f"({end / start - 1:+.1%} from the first day), max drawdown "
+                             f"{np.nanmin(dd) if len(dd) else 0:.1%}")
     ax_dd.fill_between(dates, dd * 100, 0, color=_RED, alpha=0.35, lw=0, step="post")
     ax_dd.plot(dates, dd * 100, color=_RED, lw=0.8, drawstyle="steps-post")
     ax_dd.set_ylabel("Drawdown (%)")
@@ -608,8 +608,10 @@ def write_study_plots(abnormal_returns: pd.DataFrame, car: pd.DataFrame | None,
             log.warning("price plots written for the first %d of %d events", max_price_plots,
                         len(ids))
         for eid in ids[:max_price_plots]:
-            emit(f"price_{safe_name(eid)}",
-                 lambda eid=eid: event_price_figure(abnormal_returns, eid, events))
+            name, k = f"price_{safe_name(eid)}", 2
+            while name in written:  # ids that differ only in unsafe characters
+                name, k = f"price_{safe_name(eid)}_{k}", k + 1
+            emit(name, lambda eid=eid: event_price_figure(abnormal_returns, eid, events))
     return written
 
 
