@@ -239,3 +239,37 @@ def test_cli_report_errors_are_one_line(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "no such results folder" in res.output
     assert "Traceback" not in res.output
+
+
+def test_cli_backtest_plots_then_report(goto_events: Path, prices_dir: Path,
+                                       tmp_path: Path) -> None:
+    out = tmp_path / "bt"
+    res = CliRunner().invoke(app, ["backtest", str(goto_events), "--prices", f"csv:{prices_dir}",
+                                   "--entry", "close", "--signal", "rule:day0-ar", "--hold", "5",
+                                   "--placebo", "0", "--out", str(out), "--plots"])
+    assert res.exit_code == 0, res.output
+    assert (out / "equity.png").is_file()
+    daily = pd.read_csv(out / "daily.csv")
+    text = write_report(out).read_text()
+    page = _parse(text)
+    assert len(page.images) == 1
+    metrics = json.loads((out / "metrics.json").read_text())["metrics"]
+    cells = page.cells
+    assert "sharpe" in cells and f"{metrics['sharpe']:.4g}" in cells
+    assert f"{metrics['total_return']:+.2%}" in text  # the header card
+    assert "Events that could not be traded" in text and "Forward returns" in text
+    assert f"Trades ({metrics['trades']})" in text
+    assert daily["date"].iloc[-1] in cells or daily["date"].iloc[-1] in text  # metrics.end
+
+
+def test_unclaimed_tables_are_shown_in_folds(tmp_path: Path) -> None:
+    pd.DataFrame({"draw": range(300), "mean_net_return": 0.001}).to_csv(
+        tmp_path / "placebo.csv", index=False)
+    (tmp_path / "metrics.json").write_text(json.dumps(
+        {"metrics": {"trades": 3, "sharpe": 0.5, "total_return": 0.012},
+         "placebo": {"draws": 300, "p_two_sided": 0.42}, "settings": {"hold": 5}}))
+    text = build_report(tmp_path)
+    assert "placebo.csv (300 rows)" in text
+    assert "Showing the first 200 of 300 rows; the full table is in placebo.csv." in text
+    assert "placebo p (two-sided)" in text and "+1.20%" in text
+    assert "Backtest settings" in text

@@ -315,8 +315,11 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
         return image_html((root / name).read_bytes(), alt=name, caption=caption or name)
 
     summary = folder.json("summary.json") or {}
+    metrics = folder.json("metrics.json")
+    is_study = folder.has("events.csv") or folder.has("car.csv") or bool(summary)
     head: list[str] = []
-    inputs = summary.get("inputs") or {}
+    inputs = summary.get("inputs") or (metrics.get("inputs") if isinstance(metrics, dict)
+                                       else None) or {}
     subject = Path(str(inputs.get("events"))).name if inputs.get("events") else root.name
     page_title = title or f"marketreact report: {subject}"
     created = summary.get("created")
@@ -324,7 +327,7 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
                 + (f" · study run {_esc(created)}" if created else "")
                 + f" · report written {_esc(datetime.now(UTC).isoformat(timespec='seconds'))}"
                 f" by marketreact {_esc(__version__)}</p>")
-    cards = _cards(folder, summary)
+    cards = _cards(folder, summary) + _backtest_cards(metrics)
     if cards:
         head.append(f'<div class="cards">{cards}</div>')
 
@@ -389,13 +392,14 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
                         + frame_html(_events_first(events), max_rows=max_rows,
                                      source="events.csv"))
         if failures is not None:
+            done = "studied" if is_study else "traded"
             if len(failures):
-                body.append(f'<h3 class="bad">Events that could not be studied '
+                body.append(f'<h3 class="bad">Events that could not be {done} '
                             f"({len(failures)})</h3>"
                             + frame_html(failures, max_rows=max_rows, source="failures.csv"))
             else:
-                body.append("<h3>Events that could not be studied</h3><p>None: every event "
-                            "in the catalogue was studied.</p>")
+                body.append(f"<h3>Events that could not be {done}</h3><p>None: every event "
+                            f"in the catalogue was {done}.</p>")
         sections.append(("events", "Events and failures", "".join(body)))
 
     # Prices around each event
@@ -414,14 +418,18 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
                          f'the dashed line marks day 0.</p><div class="grid">{figs}</div>'))
 
     # Backtest
-    metrics = folder.json("metrics.json")
+    claimed = {*_STUDY_FILES, *_BACKTEST_FILES, *rejection}
     if metrics is not None or folder.has("daily.csv") or folder.has("trades.csv"):
         body = [img("equity.png", "Equity curve, drawdown and open positions.")]
-        if metrics is not None:
+        if isinstance(metrics, dict) and isinstance(metrics.get("metrics"), dict):
+            body.append(_backtest_metrics_html(metrics, max_rows))
+            if isinstance(metrics.get("forward"), list):
+                claimed.add("forward.csv")
+        elif metrics is not None:
             body.append("<h3>Metrics</h3>" + _kv_html(_flatten(metrics)))
-        elif folder.csv("metrics.csv") is not None:
-            body.append("<h3>Metrics</h3>" + frame_html(folder.csv("metrics.csv"),  # type: ignore[arg-type]
-                                                        max_rows=max_rows, source="metrics.csv"))
+        elif (table := folder.csv("metrics.csv")) is not None:
+            body.append("<h3>Metrics</h3>" + frame_html(table, max_rows=max_rows,
+                                                        source="metrics.csv"))
         trades = folder.csv("trades.csv")
         if trades is not None:
             body.append(f"<h3>Trades ({len(trades)})</h3>"
@@ -437,6 +445,16 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
         if table is not None:
             body.append(frame_html(table, max_rows=max_rows, source=name))
         sections.append((f"validation-{stem}", f"Validation: {stem}", "".join(body)))
+
+    others = [p.name for p in sorted(root.glob("*.csv")) if p.name not in claimed]
+    if others:
+        folds = []
+        for name in others:
+            table = folder.csv(name)
+            if table is not None:
+                folds.append(f"<details><summary>{_esc(name)} ({len(table)} rows)</summary>"
+                             + frame_html(table, max_rows=max_rows, source=name) + "</details>")
+        sections.append(("tables", "Other tables", "".join(folds)))
 
     rest = [p for p in pngs if p not in shown]
     if rest:
@@ -509,6 +527,49 @@ def _cards(folder: _Folder, summary: Mapping[str, Any]) -> str:
         items.append((f"{float(first['caar']):+.2%}", f"CAAR{first['window']}{p}"))
     return "".join(f"<div class=\"card\"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>"
                    for v, k in items)
+
+
+def _backtest_cards(metrics: Any) -> str:
+    if not isinstance(metrics, dict) or not isinstance(metrics.get("metrics"), dict):
+        return ""
+    m = metrics["metrics"]
+    wanted = (("trades", "trades", "{:.0f}"), ("hit_rate", "hit rate", "{:.1%}"),
+              ("total_return", "total return", "{:+.2%}"), ("sharpe", "Sharpe ratio", "{:.2f}"),
+              ("max_drawdown", "max drawdown", "{:.1%}"))
+    items = [(fmt.format(m[key]), label) for key, label, fmt in wanted
+             if isinstance(m.get(key), (int, float)) and np.isfinite(m[key])]
+    placebo = metrics.get("placebo")
+    if isinstance(placebo, dict) and isinstance(placebo.get("p_two_sided"), (int, float)):
+        items.append((f"{placebo['p_two_sided']:.3f}", "placebo p (two-sided)"))
+    return "".join(f"<div class=\"card\"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>"
+                   for v, k in items)
+
+
+def _backtest_metrics_html(doc: Mapping[str, Any], max_rows: int) -> str:
+    """The parts of a backtest's ``metrics.json``: metrics, placebo, forward returns, settings."""
+    parts = ["<h3>Metrics</h3>" + _kv_html(_flatten(doc["metrics"]))]
+    if isinstance(doc.get("placebo"), dict):
+        parts.append("<h3>Placebo (randomly shifted event dates)</h3>"
+                     + _kv_html(_flatten(doc["placebo"])))
+    forward = doc.get("forward")
+    if isinstance(forward, list) and forward and all(isinstance(r, dict) for r in forward):
+        parts.append("<h3>Forward returns and information coefficient</h3>"
+                     + frame_html(pd.DataFrame(forward), max_rows=max_rows))
+    notes = doc.get("diagnostics")
+    if isinstance(notes, list) and notes:
+        items = "".join(f"<li>{_esc(n)}</li>" for n in notes)
+        parts.append(f'<h3>Data notes</h3><ul class="notes">{items}</ul>')
+    for key, label in (("settings", "Backtest settings"), ("inputs", "Inputs"),
+                       ("versions", "Package versions")):
+        if isinstance(doc.get(key), dict):
+            parts.append(f"<details><summary>{label}</summary>"
+                         + _kv_html(_flatten(doc[key])) + "</details>")
+    rest = {k: v for k, v in doc.items() if k not in
+            {"metrics", "placebo", "forward", "diagnostics", "settings", "inputs", "versions"}}
+    if rest:
+        parts.append("<details><summary>Everything else in metrics.json</summary>"
+                     + _kv_html(_flatten(rest)) + "</details>")
+    return "".join(parts)
 
 
 def _car_wide(car: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
