@@ -23,6 +23,7 @@ from rich.table import Table
 
 from marketreact import __version__
 from marketreact.errors import InputError, MarketReactError
+from marketreact.progress import progress_bar
 
 app = typer.Typer(help="Measure how markets react to news: event studies and backtests.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -188,6 +189,9 @@ def study(
                    ] = OutputFormat.csv,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
+    plots: Annotated[bool, typer.Option(
+        "--plots", help="Also write PNG plots: CAAR, AR/CAR bars, prices around each event.")
+    ] = False,
 ) -> None:
     """Run an event study of abnormal returns around each event and write CSV results."""
     from dataclasses import replace
@@ -251,7 +255,8 @@ def study(
         catalogue = read_events(events, strict=not skip_invalid)
         source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
         price_note = prices
-    result = EventStudy(settings).fit(catalogue, source, factors=factor_data)
+    with progress_bar(quiet):
+        result = EventStudy(settings).fit(catalogue, source, factors=factor_data)
     if catalogue.problems:
         invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})
@@ -262,6 +267,11 @@ def study(
     if factors:
         inputs["factors"] = [str(f) for f in factors]
     write_study(result, out, fmt=fmt.value, inputs=inputs)
+    drawn: dict[str, Path] = {}
+    if plots:
+        from marketreact.plots import write_study_plots
+
+        drawn = write_study_plots(result.abnormal_returns, result.car, result.events, out)
     console = _console(quiet)
     console.print(_study_table(result))
     first = result.settings.car_windows[0]
@@ -276,7 +286,9 @@ def study(
         for row in result.failures.head(10).itertuples(index=False):
             _err(f"  {row.event_id}: {row.reason}")
         raise typer.Exit(EXIT_PARTIAL)
-    console.print(f"results written to {out}")
+    console.print(f"results written to {out}" + (
+        f" with {len(drawn)} plots (`marketreact report {out}` puts it all in one HTML page)"
+        if drawn else ""))
 
 
 def _with_failures(result: Any, extra: pd.DataFrame) -> Any:
@@ -307,8 +319,9 @@ def prices_fetch(
     from marketreact.prices import PriceStore, YahooSource
 
     store = PriceStore(cache_dir)
-    got = YahooSource(store).fetch([t.upper() for t in tickers], _date(start, "start"),
-                                   _date(end, "end"))
+    with progress_bar(quiet):
+        got = YahooSource(store).fetch([t.upper() for t in tickers], _date(start, "start"),
+                                       _date(end, "end"))
     console = _console(quiet)
     table = Table(title=f"Cached in {store.folder}")
     for name in ("ticker", "rows", "first", "last"):
@@ -321,6 +334,15 @@ def prices_fetch(
         _err(f"{t}: {why}")
     if got.failures:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _number(value: Any, column: Any = "") -> str:
+    """A price or volume for a terminal table: short, without losing meaningful digits."""
+    if pd.isna(value):
+        return ""
+    if column == "volume" or abs(value) >= 1e6:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
 
 
 @prices_app.command("show")
@@ -343,13 +365,16 @@ def prices_show(
     frame = got.frames[ticker.upper()]
     table = Table(title=f"{ticker.upper()}: {len(frame)} rows, "
                         f"{frame.index.min().date()} .. {frame.index.max().date()}")
-    table.add_column("date")
+    table.add_column("date", no_wrap=True, min_width=10)
     for col in frame.columns:
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for date, row in frame.tail(tail).iterrows():
         table.add_row(str(pd.Timestamp(date).date()),  # type: ignore[arg-type]
-                      *[f"{v:,.4f}" if pd.notna(v) else "" for v in row])
-    _console().print(table)
+                      *[_number(v, col) for col, v in row.items()])
+    console = _console()
+    if not console.is_terminal:  # piped: rich would squeeze the table into 80 columns
+        console = Console(highlight=False, width=120)
+    console.print(table)
 
 
 # Commands defined in marketreact.commands.* register themselves on `app` when imported.
@@ -357,3 +382,4 @@ def prices_show(
 from marketreact.commands import articles as _articles  # noqa: E402,F401
 from marketreact.commands import backtest as _backtest  # noqa: E402,F401
 from marketreact.commands import regress as _regress  # noqa: E402,F401
+from marketreact.commands import report as _report  # noqa: E402,F401

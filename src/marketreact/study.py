@@ -52,6 +52,7 @@ from marketreact.models import (
 from marketreact.panel import ExchangePanel, ReturnKind, build_panel
 from marketreact.prices import PriceSource, clean_prices
 from marketreact.prices.frames import PriceFetch
+from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,8 @@ class StudyResult:
         parameters, residual sigma, estimation size.
     abnormal_returns : pandas.DataFrame
         Long table ``event_id, rel_day, date, return, market_return, expected,
-        ar, ar_se, car, span``.
+        ar, ar_se, car, span, price, market_price`` (prices: adjusted closes of
+        the stock and its market index on each session, NaN where none).
     car : pandas.DataFrame
         ``event_id, window, car, car_se, car_t, car_p, df, bhar, sessions, missing``.
     aar : pandas.DataFrame
@@ -291,6 +293,28 @@ class StudyResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def _repr_html_(self) -> str:
+        """HTML tables for Jupyter: settings, CAAR by window, events and failures."""
+        from marketreact.report import result_html
+
+        return result_html(self)
+
+    def plot(self, kind: str = "caar", **kwargs: Any) -> Any:
+        """Plot the result; returns a :class:`matplotlib.figure.Figure`.
+
+        Parameters
+        ----------
+        kind : {"caar", "car", "price"}
+            ``caar``: CAAR over the event window with its 95% band; ``car``:
+            day-0 AR and CAR bars per event; ``price``: the stock and its market
+            index around one event (give ``event_id=...``; default the first).
+        **kwargs
+            Passed to the plotting function in :mod:`marketreact.plots`.
+        """
+        from marketreact.plots import plot_result
+
+        return plot_result(self, kind, **kwargs)
 
 
 def _cross_sectional_t(values: FloatArray) -> tuple[FloatArray, IntArray, FloatArray,
@@ -386,7 +410,8 @@ class EventStudy:
             price_notes[ticker] = notes
             diagnostics.extend(str(n) for n in notes)
         parts = []
-        for exchange, group in frame.groupby("exchange", sort=True):
+        for exchange, group in track(frame.groupby("exchange", sort=True), "Studying events",
+                                     total=len(frame), size=lambda item: len(item[1])):
             part = self._study_exchange(str(exchange), group, frames, fetched.failures, spec,
                                         failures, diagnostics, factors)
             if part is not None:
@@ -500,7 +525,7 @@ class EventStudy:
         fpanel = (align_factors(factors, sessions, spec.factors)
                   if spec.factors and factors is not None else None)
         chunks = []
-        for lo in range(0, len(group), CHUNK_EVENTS):
+        for lo in track(range(0, len(group), CHUNK_EVENTS), f"{exchange}: fitting models"):
             sl = slice(lo, lo + CHUNK_EVENTS)
             est = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], est_days, spec,
                          spec.estimation_columns, fpanel)
@@ -581,6 +606,8 @@ class EventStudy:
                 info[col] = group[col].to_numpy()
             event_rows.append(info)
             pos = np.clip(day0[:, None] + evt_days[None, :], 0, len(labels) - 1)
+            price, market_price = _window_prices(panel, part["stock_rows"], part["market_rows"],
+                                                 day0[:, None] + evt_days[None, :])
             market_ret = (evt.X[..., spec.regressors.index("market")] if spec.uses_market
                           else np.full(ab.ar.shape, np.nan))
             ar_tables.append(pd.DataFrame({
@@ -594,6 +621,8 @@ class EventStudy:
                 "ar_se": np.sqrt(ab.variance).ravel(),
                 "car": np.nancumsum(ab.ar, axis=1).ravel(),
                 "span": np.where(evt.valid, evt.span, 0).ravel(),
+                "price": price.ravel(),
+                "market_price": market_price.ravel(),
             }))
             for window in s.car_windows:
                 cols = slice(window[0] - s.window[0], window[1] - s.window[0] + 1)
@@ -629,7 +658,7 @@ class EventStudy:
             columns=["event_id", "ticker", "exchange", "market", "day0"])
         abnormal = pd.concat(ar_tables, ignore_index=True) if ar_tables else pd.DataFrame(
             columns=["event_id", "rel_day", "date", "return", "market_return", "expected", "ar",
-                     "ar_se", "car", "span"])
+                     "ar_se", "car", "span", "price", "market_price"])
         car = pd.concat(car_tables, ignore_index=True) if car_tables else pd.DataFrame(
             columns=["event_id", "window", "car", "car_se", "car_t", "car_p", "df", "bhar",
                      "sessions", "missing"])
@@ -740,6 +769,17 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
     valid = (inside & np.isfinite(y) & (span >= 1) & np.isfinite(X).all(axis=-1)
              & np.isfinite(offset))
     return WindowData(y, span, X, valid, np.where(np.isfinite(offset), offset, 0.0))
+
+
+def _window_prices(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                   pos: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Adjusted prices of each event's stock and market at session positions ``pos`` (E, L)."""
+    inside = (pos >= 0) & (pos < panel.prices.shape[1])
+    posc = np.clip(pos, 0, max(panel.prices.shape[1] - 1, 0))
+    price = np.where(inside, panel.prices[stock_rows[:, None], posc], np.nan)
+    has_market = inside & (market_rows[:, None] >= 0)
+    market = np.where(has_market, panel.prices[np.maximum(market_rows, 0)[:, None], posc], np.nan)
+    return price, market
 
 
 def _take(obj: Any, mask: np.ndarray) -> Any:

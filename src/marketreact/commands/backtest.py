@@ -21,6 +21,7 @@ from marketreact.cli import (
     handle_errors,
 )
 from marketreact.errors import InputError
+from marketreact.progress import progress_bar
 
 
 class EntryChoice(StrEnum):
@@ -124,6 +125,8 @@ def backtest(
     cache_dir: CacheOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
+    plots: Annotated[bool, typer.Option(
+        "--plots", help="Also write equity.png: the equity curve with its drawdown.")] = False,
 ) -> None:
     """Backtest trading on each event's signal, entering only at prices printed after the news."""
     from marketreact.backtest import (
@@ -146,7 +149,8 @@ def backtest(
         market=market.upper() if market else None, placebo_draws=placebo, seed=seed)
     catalogue = read_events(events, strict=not skip_invalid)
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
-    result = Backtest(settings).run(catalogue, source)
+    with progress_bar(quiet):
+        result = Backtest(settings).run(catalogue, source)
     if catalogue.problems:
         from dataclasses import replace
 
@@ -157,6 +161,10 @@ def backtest(
     write_backtest(result, out, inputs={"events": str(events), "prices": prices,
                                         "events_in_file": len(catalogue)
                                         + len(catalogue.problems)})
+    if plots and len(result.daily):
+        from marketreact.plots import equity_figure, save_figure
+
+        save_figure(equity_figure(result.daily), out / "equity.png")
     console = _console(quiet)
     console.print(_metrics_table(result.metrics))
     for note in result.diagnostics[:10]:

@@ -26,6 +26,7 @@ import pandas as pd
 from marketreact._typing import StrPath
 from marketreact.errors import InputError, InputProblem
 from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, standard_frame
+from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ class CsvSource:
         """
         frames: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
-        for ticker in dict.fromkeys(tickers):
+        for ticker in track(list(dict.fromkeys(tickers)), "Reading price files"):
             path = self.path_for(ticker)
             if path is None:
                 failures[ticker] = f"no price file for {ticker} under {self.root}"
