@@ -85,15 +85,18 @@ def test_next_open_trades_daily_and_costs_by_hand() -> None:
     assert [str(x.date()) for x in d["date"]] == ["2024-01-03", "2024-01-04", "2024-01-05"]
     g2 = ((102 / 101.5 - 1) - (198 / 199 - 1)) / 2
     g3 = ((103 / 102 - 1) - (197 / 198 - 1)) / 2
-    # turnover: day 2 buys 1/2 + 1/2; day 3 sells 1/2 + 1/2 at the close
+    # turnover: day 2 buys 1/2 + 1/2 at the open; day 3 sells 1/2 + 1/2 at the close
     np.testing.assert_allclose(d["turnover"], [0, 1, 1])
-    np.testing.assert_allclose(d["return"], [0, g2 - 0.001, g3 - 0.001])
-    np.testing.assert_allclose(d["equity"], [1, 1 + g2 - 0.001,
-                                             (1 + g2 - 0.001) * (1 + g3 - 0.001)])
+    # the open's cost is paid at the open, so day 2's open-to-close return applies to
+    # equity net of it: (1 - 0.001)(1 + g2); day 3's exit cost comes off at the close
+    r2 = (1 - 0.001) * (1 + g2) - 1
+    np.testing.assert_allclose(d["return"], [0, r2, g3 - 0.001])
+    np.testing.assert_allclose(d["equity"], [1, 1 + r2, (1 + r2) * (1 + g3 - 0.001)])
+    np.testing.assert_array_equal(d["open_rebalance"], [False, True, False])
     np.testing.assert_array_equal(d["n_positions"], [0, 2, 2])
     np.testing.assert_allclose(d["exposure"], [0, 1, 1])
     np.testing.assert_allclose(d["net_exposure"], [0, 0, 0])
-    assert res.metrics["costs_paid"] == pytest.approx(0.002)
+    assert res.metrics["costs_paid"] == pytest.approx(0.001 * (1 + g2) + 0.001)
     assert res.metrics["hit_rate"] == pytest.approx(1.0)
 
 

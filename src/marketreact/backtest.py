@@ -38,6 +38,14 @@ market's open when the entry is at an open and the market file has opens;
 otherwise at the first market close at or after the entry session (a close-only
 index such as SPY from ``prices/us``: the entry day's open-to-close move of a
 next-open trade is then unhedged). The hedge exits with the stock.
+
+The daily portfolio (:func:`portfolio_daily`) sets weights at closes and, on a
+session where trades enter at the open, again at that open: such a session is
+split into the overnight (previous close to open, at the previous close's
+weights) and the intraday (open to close, at the new weights), compounded. A
+position entered at an open earns only open to close on its entry day; legs
+that cannot trade at that open (a close-only market's hedge, a stock without
+an open that day) keep their weight of the previous close until the close.
 """
 
 from __future__ import annotations
@@ -299,7 +307,7 @@ class BacktestResult:
         One row per session from the session before the first trade's first
         return to the last exit: ``date, equity, return, drawdown, exposure,
         n_positions, gross_return, cost, turnover, net_exposure, hedge_exposure,
-        benchmark_equity``.
+        open_rebalance, frozen_weight, benchmark_equity``.
     metrics : dict
         Named figures (see ``docs/backtest.md``).
     forward : pandas.DataFrame
@@ -500,19 +508,102 @@ def trade_returns(stock_in: FloatArray, stock_out: FloatArray, market_in: FloatA
     return gross, gross - 2.0 * cost * (1.0 + np.abs(hedge_ratio))
 
 
-def leg_daily_returns(close_px: FloatArray, last_close: IntArray, rows: IntArray,
-                      session_in: IntArray, price_in: FloatArray, start: IntArray,
-                      length: int) -> FloatArray:
-    """Per-session returns of a leg over ``length`` sessions from ``start``.
+@dataclass(frozen=True)
+class LegReturns:
+    """Per-session returns of one leg of a set of trades, ``(E, length)`` each.
+
+    Attributes
+    ----------
+    whole : numpy.ndarray
+        Previous mark to this session's mark (close to close once the leg is on).
+    overnight, intraday : numpy.ndarray
+        Previous mark to this session's open, and open to close (0 where not ``split_ok``).
+    split_ok : numpy.ndarray
+        The leg was held at the previous close and the session has an open and a close.
+    """
+
+    whole: FloatArray
+    overnight: FloatArray
+    intraday: FloatArray
+    split_ok: BoolArray
+
+
+@dataclass(frozen=True)
+class OpenSplit:
+    """What the daily portfolio needs to re-weight at session opens (``--entry next-open``).
+
+    Per-trade arrays are ``(E,)``; per-cell arrays are aligned with the
+    ``ret_cells`` of :func:`portfolio_daily`. Returns are signed contributions
+    of one unit of weight: ``d * r`` for the stock leg, ``-d * h * r`` for the
+    hedge leg.
+
+    Attributes
+    ----------
+    at_open : numpy.ndarray
+        Trade entered at the open of its first session (bool).
+    hedge_in : numpy.ndarray
+        Grid session at whose close the hedge leg went on; ``first - 1`` when
+        the hedge leg entered at the open with the stock.
+    hedge_opened : numpy.ndarray
+        The hedge leg entered at the open of the first session (bool).
+    stock_overnight, stock_intraday : numpy.ndarray
+        The stock leg's previous close to open and open to close contributions.
+    stock_ok : numpy.ndarray
+        The stock leg was held overnight and the session has its open and close.
+    hedge_overnight, hedge_intraday, hedge_whole : numpy.ndarray
+        The hedge leg's contributions (overnight, intraday, close to close).
+    hedge_ok : numpy.ndarray
+        The hedge leg was held overnight and its market has an open and a close.
+    open_ns : numpy.ndarray
+        UTC nanoseconds of the open of the cell's session on its own exchange.
+    """
+
+    at_open: BoolArray
+    hedge_in: IntArray
+    hedge_opened: BoolArray
+    stock_overnight: FloatArray
+    stock_intraday: FloatArray
+    stock_ok: BoolArray
+    hedge_overnight: FloatArray
+    hedge_intraday: FloatArray
+    hedge_whole: FloatArray
+    hedge_ok: BoolArray
+    open_ns: IntArray
+
+
+def leg_split_returns(open_px: FloatArray, close_px: FloatArray, last_close: IntArray,
+                      rows: IntArray, session_in: IntArray, price_in: FloatArray,
+                      start: IntArray, length: int) -> LegReturns:
+    """Per-session returns of a leg, whole and split at the open, over ``length`` sessions.
 
     The leg is marked at the last close at or after ``session_in`` (its entry
-    price before that), so a missing close carries the mark and the next
-    close books the move. Column ``k`` is session ``start + k``.
+    price before that), so a missing close carries the mark and the next close
+    books the move. Column ``k`` is session ``start + k``.
+
+    Parameters
+    ----------
+    open_px, close_px : numpy.ndarray
+        ``(N, T)`` open and close prices (NaN where missing).
+    last_close : numpy.ndarray
+        ``(N, T)`` from :func:`last_valid` on the closes.
+    rows : numpy.ndarray
+        ``(E,)`` panel rows of the leg's instrument.
+    session_in, price_in : numpy.ndarray
+        ``(E,)`` session and price at which the leg went on.
+    start : numpy.ndarray
+        ``(E,)`` session of column 0.
+    length : int
+        Columns.
 
     Returns
     -------
-    numpy.ndarray
-        ``(E, length)``; positions past the panel are 0.
+    LegReturns
+        ``whole`` is previous mark to this session's mark (0 before the leg
+        is on and past the panel). Where ``split_ok`` (the leg was held at the
+        previous close, i.e. ``session > session_in``, and the session has both
+        an open and a close price), ``overnight`` is previous mark to open and
+        ``intraday`` open to close, so ``(1 + overnight)(1 + intraday) = 1 + whole``;
+        elsewhere both are 0.
     """
     t = close_px.shape[1]
     pos = start[:, None] + np.arange(length)[None, :]
@@ -522,23 +613,56 @@ def leg_daily_returns(close_px: FloatArray, last_close: IntArray, rows: IntArray
     mark = np.where(live, close_px[rows[:, None], np.maximum(lv, 0)], price_in[:, None])
     prev = np.concatenate([price_in[:, None], mark[:, :-1]], axis=1)
     # Before the leg's own first day its previous mark is the entry price too.
-    return mark / prev - 1.0
+    whole = mark / prev - 1.0
+    o = open_px[rows[:, None], posc]
+    c = close_px[rows[:, None], posc]
+    ok = (pos < t) & (pos > session_in[:, None]) & np.isfinite(o) & np.isfinite(c) \
+        & np.isfinite(prev)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        overnight = np.where(ok, o / prev - 1.0, 0.0)
+        intraday = np.where(ok, c / o - 1.0, 0.0)
+    return LegReturns(whole, overnight, intraday, ok)
 
 
 def portfolio_daily(grid_size: int, first: IntArray, last: IntArray, weight_basis: FloatArray,
                     legs: FloatArray, ret_cells: IntArray, ret_trades: IntArray,
                     ret_values: FloatArray, direction: FloatArray, hedge_ratio: FloatArray,
-                    cost: float) -> dict[str, FloatArray]:
+                    cost: float, *, split: OpenSplit | None = None) -> dict[str, FloatArray]:
     """Daily returns of the equal-weight (or signal-weight) portfolio of trades.
 
-    On session ``t`` each trade held (``first <= t <= last``) has weight
-    ``w_i = a_i / A_t`` with ``A_t = sum of a_j over trades held on t``
-    (``a = 1`` for equal weights). The gross return is
-    ``sum_i w_i r_{i,t}``. Turnover on ``t`` sums, over legs (a trade has
-    ``1 + |h|`` of them), the weight bought on ``t`` (entries), the weight sold
-    at its close (exits) and the change in weight of trades held on both
-    ``t - 1`` and ``t`` (rebalancing when others come or go); the cost is
-    ``cost * turnover``.
+    Weights are set at closes and, on a session where trades enter at the
+    open, at that open; between two such moments positions are held (drift is
+    not charged as turnover). Let ``a_i`` be 1 (equal weights) or ``|signal|``.
+
+    * At the close of ``t - 1``, after that close's exits, the positions held
+      overnight into ``t`` get ``W_i = a_i / A_t`` (``A_t`` their sum); a
+      position entered at the open of ``t`` is not among them.
+    * If no trade enters at the open of ``t`` the session is booked close to
+      close at those weights: ``r_t = sum_i W_i x_i`` with ``x_i`` the trade's
+      signed, hedged return (as without ``split``).
+    * If trades enter at the open of ``t``, the session is split. A position
+      held overnight is *tradable* at that open if its stock has an open and a
+      close on ``t`` and that open is not earlier than the open of any entry of
+      ``t``; otherwise it is *frozen*: kept at ``W_i`` and booked close to
+      close with its hedge. With ``Phi_t`` the frozen weight, the overnight
+      return of the tradable positions ``R_on = sum W_i x^on_i`` and, at the
+      open, the tradable positions and the entries share ``1 - Phi_t`` as
+      ``w_i = (1 - Phi_t) a_i / A'_t``, earning
+      ``R_id = sum a_i x^id_i / A'_t`` (an entry earns only open to close). A
+      hedge leg whose market has no open that day is not re-weighted at the
+      open: it is held close to close at ``W_i`` (its P&L ``F_t``, with the
+      frozen positions'), and a hedge leg that did not enter at the open goes
+      on at a close. Then, per unit of the previous close's equity,
+      ``1 + r_t = E_o + (E_o - Phi_t) R_id + F_t - cost * TC_t`` with
+      ``E_o = 1 + R_on - cost * TO_t`` (the open's trades are paid at the
+      open); without frozen legs this is ``(1 + R_on - cost TO_t)(1 + R_id) - 1``.
+
+    Turnover sums ``|weight change|`` over legs (a trade has ``1 + |h|``):
+    ``TO_t`` at the open of ``t``; ``TC_t`` is the change at the close of
+    ``t - 1`` of the positions held overnight into ``t`` (re-weighting after
+    exits, entries at that close) plus the weight sold at the close of ``t``
+    (exits). A hedge leg that goes on at the exit close itself (hold 1 with a
+    close-only market) is charged on and off there, as in the trade's net return.
 
     Parameters
     ----------
@@ -551,51 +675,130 @@ def portfolio_daily(grid_size: int, first: IntArray, last: IntArray, weight_basi
     legs : numpy.ndarray
         ``(E,)`` ``1 + |h_i|``.
     ret_cells, ret_trades, ret_values : numpy.ndarray
-        Flat lists: grid position, trade and return ``r_{i,t}`` (hedged and
-        signed) of each (trade, session) with a return.
+        Flat lists: grid position, trade and close-to-close return ``x_{i,t}``
+        (hedged and signed) of each (trade, session) with a price; a held
+        trade without a cell on a session (its exchange closed) has return 0
+        and cannot trade at that open.
     direction, hedge_ratio : numpy.ndarray
         ``(E,)`` for net and hedge exposure.
     cost : float
         Cost per unit of turnover (bps / 1e4).
+    split : OpenSplit, optional
+        Needed when trades enter at opens; without it every weight change is
+        at a close (``--entry close``).
 
     Returns
     -------
     dict of str to numpy.ndarray
         ``gross_return, cost, turnover, exposure, net_exposure, hedge_exposure,
-        n_positions`` on the grid.
+        n_positions, open_rebalance, frozen_weight`` on the grid (``cost`` is gross
+        minus net; ``frozen_weight`` is ``Phi_t`` on sessions split at the open).
     """
-    def held_sum(values: FloatArray) -> FloatArray:
-        diff = np.zeros(grid_size + 1)
-        np.add.at(diff, first, values)
-        np.add.at(diff, last + 1, -values)
-        return np.cumsum(diff)[:grid_size]
+    G = grid_size
+    first = np.asarray(first, dtype=np.int64)
+    last = np.asarray(last, dtype=np.int64)
+    a = np.asarray(weight_basis, dtype=float)
+    hw = np.abs(np.asarray(legs, dtype=float) - 1.0)
+    n_trades = len(first)
+    span = last - first + 1
+    offset = np.concatenate(([0], np.cumsum(span)[:-1])).astype(np.int64)
+    own = np.repeat(np.arange(n_trades), span)
+    t = first[own] + np.arange(int(span.sum())) - offset[own]
+    where_ret = offset[ret_trades] + np.asarray(ret_cells) - first[ret_trades]
 
-    ones = np.ones(len(first))
-    count = held_sum(ones)
-    total = held_sum(weight_basis)
-    safe = np.where(total > 0, total, 1.0)
-    numerator = np.bincount(ret_cells, weights=weight_basis[ret_trades] * ret_values,
-                            minlength=grid_size)[:grid_size]
-    gross = np.where(total > 0, numerator / safe, 0.0)
-    legged = weight_basis * legs
-    held_legs = held_sum(legged)
-    entering = np.bincount(first, weights=legged, minlength=grid_size)[:grid_size]
-    exiting = np.bincount(last, weights=legged, minlength=grid_size)[:grid_size]
-    continuing = held_legs - entering
-    prev_total = np.concatenate(([0.0], total[:-1]))
-    inv_now = np.where(total > 0, 1.0 / safe, 0.0)
-    inv_prev = np.where(prev_total > 0, 1.0 / np.where(prev_total > 0, prev_total, 1.0), 0.0)
-    # Trades held on t-1 that exited at t-1's close are not in `continuing`.
-    turnover = continuing * np.abs(inv_now - inv_prev) + (entering + exiting) * inv_now
-    turnover = np.where(np.abs(turnover) < 1e-15, 0.0, turnover)
+    def dense(values: Any, fill: Any = 0.0) -> Any:
+        out = np.full(len(t), fill, dtype=np.asarray(values).dtype)
+        out[where_ret] = values
+        return out
+
+    def per_session(values: Any) -> FloatArray:
+        return np.bincount(t, weights=values, minlength=G)[:G].astype(np.float64)
+
+    def safe(x: FloatArray) -> FloatArray:
+        return np.where(x > 0, x, 1.0)
+
+    x_whole = dense(np.asarray(ret_values, dtype=float))
+    at_open = split.at_open if split is not None else np.zeros(n_trades, dtype=bool)
+    new = at_open[own] & (t == first[own])
+    overnight = ~new
+    a_c = a[own]
+    A_on = per_session(np.where(overnight, a_c, 0.0))
+    A_all = per_session(a_c)
+    reb_session = per_session(new.astype(float)) > 0
+    W_on = np.where(overnight, a_c / safe(A_on)[t], 0.0)
+    reb = reb_session[t]
+
+    if split is None:
+        tradable = new.copy()
+        zeros = np.zeros(len(t))
+        s_on = s_id = m_on = m_id = m_whole = zeros
+        m_ok = np.zeros(len(t), dtype=bool)
+        hedge_in = first - 1
+        hedge_opened = np.zeros(n_trades, dtype=bool)
+    else:
+        s_on, s_id = dense(split.stock_overnight), dense(split.stock_intraday)
+        m_on, m_id = dense(split.hedge_overnight), dense(split.hedge_intraday)
+        m_whole = dense(split.hedge_whole)
+        m_ok = dense(split.hedge_ok, False)
+        open_ns = dense(np.asarray(split.open_ns, dtype=np.int64), np.iinfo(np.int64).min)
+        latest_entry = np.full(G, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(latest_entry, t[new], open_ns[new])
+        tradable = new | (overnight & dense(split.stock_ok, False)
+                          & (open_ns >= latest_entry[t]))
+        hedge_in, hedge_opened = split.hedge_in, split.hedge_opened
+
+    frozen = reb & overnight & ~tradable
+    cont = reb & overnight & tradable
+    held_hedge = overnight & (t > hedge_in[own]) & (hw[own] > 0)
+    hedge_split = cont & held_hedge & m_ok
+    A_tr = per_session(np.where(reb & tradable, a_c, 0.0))
+    phi = per_session(np.where(frozen, W_on, 0.0))
+    r_on = per_session(np.where(cont, W_on * (s_on + np.where(hedge_split, m_on, 0.0)), 0.0))
+    x_id = np.where(new, x_whole, s_id + np.where(hedge_split, m_id, 0.0))
+    r_id = per_session(np.where(reb & tradable, a_c * x_id, 0.0)) / safe(A_tr)
+    frozen_pnl = per_session(np.where(frozen, W_on * x_whole, 0.0)
+                             + np.where(cont & held_hedge & ~hedge_split, W_on * m_whole, 0.0))
+    # Sessions without entries at the open: close to close at the weights of the previous close.
+    r_close = np.bincount(t, weights=np.where(reb, 0.0, a_c * x_whole), minlength=G)[:G] \
+        / safe(A_on)
+
+    # Weights: S for stock legs, H (>= 0) for hedge legs, overnight (on) and intraday (id).
+    omega = (1.0 - phi)[t] * a_c / safe(A_tr)[t]
+    S_on = W_on
+    S_id = np.where(reb & tradable, omega, W_on)
+    H_on = np.where(held_hedge, hw[own] * W_on, 0.0)
+    hedge_at_open = hedge_split | (new & hedge_opened[own] & (hw[own] > 0))
+    H_id = np.where(reb & hedge_at_open, hw[own] * omega, H_on)
+    first_cell = t == first[own]
+    prev_S = np.where(first_cell, 0.0, np.roll(S_id, 1))
+    prev_H = np.where(first_cell, 0.0, np.roll(H_id, 1))
+    is_last = t == last[own]
+    never_hedged = is_last & (hw[own] > 0) & ~(H_id > 0)
+    to_open = per_session(np.where(reb, np.abs(S_id - S_on) + np.abs(H_id - H_on), 0.0))
+    to_close = per_session(np.where(overnight, np.abs(S_on - prev_S) + np.abs(H_on - prev_H), 0.0)
+                           + np.where(is_last, S_id + H_id
+                                      + np.where(never_hedged, 2.0 * hw[own] * S_id, 0.0), 0.0))
+    to_open = np.where(np.abs(to_open) < 1e-15, 0.0, to_open)
+    to_close = np.where(np.abs(to_close) < 1e-15, 0.0, to_close)
+    turnover = to_open + to_close
+
+    gross_split = r_on + (1.0 + r_on - phi) * r_id + frozen_pnl
+    gross = np.where(reb_session, gross_split, np.where(A_on > 0, r_close, 0.0))
+    # The open's trades are paid at the open, before the intraday return:
+    # gross - net = cost * TO_t * (1 + R_id) + cost * TC_t.
+    cost_paid = np.where(reb_session, cost * to_open * (1.0 + r_id) + cost * to_close,
+                         cost * turnover)
+    sign_h = np.sign(np.asarray(hedge_ratio, dtype=float))
     return {
         "gross_return": gross,
-        "cost": cost * turnover,
+        "cost": cost_paid,
         "turnover": turnover,
-        "exposure": np.where(total > 0, 1.0, 0.0),
-        "net_exposure": np.where(total > 0, held_sum(weight_basis * direction) / safe, 0.0),
-        "hedge_exposure": np.where(total > 0, held_sum(weight_basis * hedge_ratio) / safe, 0.0),
-        "n_positions": count.round().astype(np.int64),
+        "exposure": np.where(A_all > 0, 1.0, 0.0),
+        "net_exposure": per_session(S_id * np.asarray(direction, dtype=float)[own]),
+        "hedge_exposure": per_session(sign_h[own] * H_id),
+        "n_positions": np.bincount(t, minlength=G)[:G].astype(np.int64),
+        "open_rebalance": reb_session,
+        "frozen_weight": np.where(reb_session, phi, 0.0),
     }
 
 
@@ -951,13 +1154,27 @@ class Backtest:
         # Per-session returns of each trade on its own exchange's sessions.
         first = entry + (~at_open).astype(np.int64)
         length = int((exit_ - first).max()) + 1
-        stock_daily = leg_daily_returns(panel.prices, data.last_close, rows, entry, s_in,
-                                        first, length)
-        market_daily = leg_daily_returns(panel.prices, data.last_close, m_rows, m_sess, m_in,
-                                         first, length)
-        market_daily = np.where(hedge[:, None] != 0, market_daily, 0.0)
-        daily = direction[:, None] * (stock_daily - hedge[:, None] * market_daily)
+        stock_leg = leg_split_returns(data.open_px, panel.prices, data.last_close, rows, entry,
+                                      s_in, first, length)
+        market_leg = leg_split_returns(data.open_px, panel.prices, data.last_close, m_rows,
+                                       m_sess, m_in, first, length)
+        d_col, h_col = direction[:, None], hedge[:, None]
+        hedged_col = h_col != 0
+        stock_daily = stock_leg.whole
+        market_daily = np.where(hedged_col, market_leg.whole, 0.0)
+        daily = d_col * (stock_daily - h_col * market_daily)
         inside = (first[:, None] + np.arange(length)[None, :]) <= exit_[:, None]
+        cell_pos = np.minimum(first[:, None] + np.arange(length)[None, :], T - 1)
+        pieces = {
+            "stock_overnight": d_col * stock_leg.overnight,
+            "stock_intraday": d_col * stock_leg.intraday,
+            "stock_ok": stock_leg.split_ok,
+            "hedge_overnight": np.where(hedged_col, -d_col * h_col * market_leg.overnight, 0.0),
+            "hedge_intraday": np.where(hedged_col, -d_col * h_col * market_leg.intraday, 0.0),
+            "hedge_whole": -d_col * h_col * market_daily,
+            "hedge_ok": hedged_col & market_leg.split_ok,
+            "open_ns": data.opens_ns[cell_pos],
+        }
 
         labels = data.sessions.labels
         opens = pd.DatetimeIndex(data.opens_ns.view("datetime64[ns]")).tz_localize("UTC")
@@ -1005,6 +1222,7 @@ class Backtest:
             "trades": trades, "first": first, "exit": exit_, "daily": daily, "inside": inside,
             "basis": basis, "direction": direction, "hedge": hedge, "rows": rows,
             "m_rows": m_rows, "entry": entry, "at_open": at_open, "lo_valid": lo_valid[rows],
+            "pieces": pieces, "m_sess": m_sess, "m_opened": m_opened & (hedge != 0),
         })
         return result
 
@@ -1029,7 +1247,22 @@ class Backtest:
                                   None, fail_frame, tuple(dict.fromkeys(diagnostics)))
         grid = self._grid(traded)
         daily = self._daily(traded, grid)
+        frozen = daily["frozen_weight"].to_numpy() > 0
+        if frozen.any():
+            diagnostics.append(
+                f"{int(frozen.sum())} session(s) with entries at the open had held positions "
+                "that could not be re-weighted at that open (no open price, or an exchange "
+                "opening before the entries'): kept at their weight of the previous close "
+                f"(up to {daily['frozen_weight'].max():.0%} of the book; first "
+                f"{daily.loc[frozen, 'date'].iloc[0].date()})")
         trades = pd.concat([p["trades"] for p in traded], ignore_index=True)
+        at_opens = trades.loc[trades["entry_kind"] == "open"]
+        mixed = int((at_opens.groupby("entry_date")["entry_time"].nunique() > 1).sum())
+        if mixed:
+            diagnostics.append(
+                f"{mixed} session(s) had entries at the opens of different exchanges: the daily "
+                "portfolio sizes a date's entries together, so an entry at an earlier open "
+                "counts those at a later one (weights only; see docs/backtest.md)")
         rank = trades["event_id"].map(order).to_numpy()
         trades = trades.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         forward = self._forward(trades)
@@ -1057,6 +1290,8 @@ class Backtest:
         s = self.settings
         firsts, lasts, bases, legs, dirs, hedges = [], [], [], [], [], []
         cells, owners, values = [], [], []
+        at_opens, hedge_ins, hedge_openeds = [], [], []
+        pieces: dict[str, list[Any]] = {}
         offset = 0
         for p in parts:
             labels = p["data"].sessions.labels
@@ -1071,18 +1306,29 @@ class Backtest:
             cells.append(cell[inside])
             owners.append(owner[inside])
             values.append(p["daily"][inside])
+            for key, arr in p["pieces"].items():
+                pieces.setdefault(key, []).append(arr[inside])
             firsts.append(first_g)
             lasts.append(last_g)
             bases.append(p["basis"])
             legs.append(1.0 + np.abs(p["hedge"]))
             dirs.append(p["direction"])
             hedges.append(p["hedge"])
+            at_opens.append(p["at_open"])
+            # The hedge leg is held overnight after the close of `hedge_in`.
+            hedge_ins.append(np.where(p["m_opened"], first_g - 1,
+                                      to_grid[np.minimum(p["m_sess"], len(labels) - 1)]))
+            hedge_openeds.append(p["m_opened"])
             offset += n
+        split = OpenSplit(
+            at_open=np.concatenate(at_opens), hedge_in=np.concatenate(hedge_ins),
+            hedge_opened=np.concatenate(hedge_openeds),
+            **{key: np.concatenate(arrs) for key, arrs in pieces.items()})
         out = portfolio_daily(
             len(grid), np.concatenate(firsts), np.concatenate(lasts), np.concatenate(bases),
             np.concatenate(legs), np.concatenate(cells), np.concatenate(owners),
             np.concatenate(values), np.concatenate(dirs), np.concatenate(hedges),
-            s.cost_bps / 1e4)
+            s.cost_bps / 1e4, split=split)
         ret = out["gross_return"] - out["cost"]
         ret[0] = 0.0
         equity = np.asarray(np.cumprod(1.0 + ret), dtype=np.float64)
@@ -1092,6 +1338,8 @@ class Backtest:
             "gross_return": out["gross_return"], "cost": out["cost"],
             "turnover": out["turnover"], "net_exposure": out["net_exposure"],
             "hedge_exposure": out["hedge_exposure"],
+            "open_rebalance": out["open_rebalance"],
+            "frozen_weight": out["frozen_weight"],
         })
         daily["benchmark_equity"] = self._benchmark(parts, grid)
         return daily
