@@ -20,6 +20,7 @@ from marketreact.inference import (
     Alternative,
     TestInputs,
     average_cross_correlation,
+    average_ranks,
     bootstrap,
     cross_event_tests,
     cross_event_tests_multi,
@@ -265,6 +266,19 @@ def test_rank_test_against_loop_reference_with_missing_days() -> None:
         assert res.days["rank"].stat[t] == pytest.approx(ref, rel=1e-10)
 
 
+def test_average_ranks_equal_scipy_rankdata_with_ties_and_nan() -> None:
+    rng = np.random.default_rng(14)
+    a = np.round(rng.normal(size=(6, 4, 30)), 1)
+    a[rng.random(a.shape) < 0.2] = np.nan
+    ranks, ties = average_ranks(a)
+    ref = stats.rankdata(a, axis=-1, nan_policy="omit")
+    np.testing.assert_allclose(ranks, ref, rtol=0, atol=1e-12)
+    for idx in np.ndindex(a.shape[:-1]):
+        vals = a[idx][np.isfinite(a[idx])]
+        _, cnt = np.unique(vals, return_counts=True)
+        assert ties[idx] == float((cnt**3 - cnt).sum())
+
+
 @pytest.mark.parametrize("alt", ALTS)
 def test_wilcoxon_exact_equals_scipy(alt: str) -> None:
     inp = _inputs(8, n=20, shift=0.004)
@@ -348,6 +362,23 @@ def test_invalid_statistics_carry_reasons_instead_of_raising() -> None:
     res = cross_event_tests(empty, n_boot=10)
     for name in TEST_NAMES:
         assert not res.days[name].valid.any() and not res.windows[name].valid.any()
+
+
+def test_event_without_residual_variance_is_left_out_of_standardised_tests() -> None:
+    # a price frozen at a floor: zero residuals, zero variance, a non-zero event-day AR
+    inp = _inputs(13, n=6)
+    ar, var, est, s2 = (inp.ar.copy(), inp.ar_var.copy(), inp.est_residuals.copy(),
+                        inp.sigma2.copy())
+    ar[0], var[0], est[0], s2[0] = 0.01, 0.0, 0.0, 0.0
+    frozen = TestInputs(ar, var, est, s2, inp.df, inp.windows)
+    res = cross_event_tests(frozen, n_boot=0)
+    rest = TestInputs(ar[1:], var[1:], est[1:], s2[1:], inp.df[1:], inp.windows)
+    ref = cross_event_tests(rest, n_boot=0)
+    for name in ("patell", "bmp", "lamb"):
+        assert np.isfinite(res.days[name].stat).all()
+    np.testing.assert_allclose(res.days["bmp"].stat, ref.days["bmp"].stat, rtol=1e-12)
+    np.testing.assert_allclose(res.days["patell"].stat, ref.days["patell"].stat, rtol=1e-12)
+    assert (res.days["bmp"].n == 5).all() and (res.days["t"].n == 6).all()
 
 
 def test_batched_samples_equal_one_by_one() -> None:

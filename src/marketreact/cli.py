@@ -395,3 +395,4 @@ from marketreact.commands import articles as _articles  # noqa: E402,F401
 from marketreact.commands import backtest as _backtest  # noqa: E402,F401
 from marketreact.commands import regress as _regress  # noqa: E402,F401
 from marketreact.commands import report as _report  # noqa: E402,F401
+from marketreact.commands import validate as _validate  # noqa: E402,F401

@@ -58,12 +58,18 @@ __all__ = [
     "WINDOW_TITLES",
     "Alternative",
     "CrossEventTests",
+    "EstimationSummary",
     "TestInputs",
     "TestResult",
     "aar_table",
     "aggregate_table",
+    "average_cross_correlation",
+    "average_ranks",
     "cross_event_tests",
     "cross_event_tests_multi",
+    "format_tests",
+    "summarise_estimation",
+    "window_columns",
 ]
 
 
@@ -370,18 +376,70 @@ def cross_sectional_t(x: FloatArray, name: str = "t") -> _Raw:
     return _raw(name, stat, _T, (n - 1.0).astype(np.float64), n, reason)
 
 
-def _est_stats(est: FloatArray) -> tuple[IntArray, FloatArray]:
-    """Per-event count and sample variance (ddof 1) of estimation residuals."""
+@dataclass(frozen=True)
+class EstimationSummary:
+    """What the tests need from the estimation-window residuals, in one pass.
+
+    Attributes
+    ----------
+    m : numpy.ndarray
+        ``(..., N)`` residuals per event.
+    var : numpy.ndarray
+        ``(..., N)`` their sample variance (ddof 1).
+    frac_pos : numpy.ndarray
+        ``(..., N)`` share of positive residuals.
+    sd_avg : numpy.ndarray
+        ``(...)`` time-series SD (ddof 1) of the average residual of each relative day.
+    df_avg : numpy.ndarray
+        ``(...)`` its degrees of freedom (days with an average, minus 1).
+    r_bar : numpy.ndarray
+        ``(...)`` average cross-correlation (:func:`average_cross_correlation`).
+    """
+
+    m: IntArray
+    var: FloatArray
+    frac_pos: FloatArray
+    sd_avg: FloatArray
+    df_avg: FloatArray
+    r_bar: FloatArray
+
+
+def summarise_estimation(est: FloatArray) -> EstimationSummary:
+    """Summarise ``(..., N, L1)`` estimation residuals (NaN where missing) for the tests."""
+    est = np.asarray(est, float)
     ok = np.isfinite(est)
     m = ok.sum(axis=-1)
+    ef = np.where(ok, est, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, est, 0.0).sum(axis=-1) / np.maximum(m, 1)
+        mean = ef.sum(axis=-1) / np.maximum(m, 1)
         dev = np.where(ok, est - mean[..., None], 0.0)
-        var = np.where(m > 1, (dev**2).sum(axis=-1) / np.maximum(m - 1, 1), np.nan)
-    return m, var
+        ss = (dev**2).sum(axis=-1)
+        var = np.where(m > 1, ss / np.maximum(m - 1, 1), np.nan)
+        frac = (ok & (est > 0)).sum(axis=-1) / m
+        # Brown-Warner: average residual of each relative day, its time-series SD
+        k = ok.sum(axis=-2)
+        avg = np.where(k > 0, ef.sum(axis=-2) / np.maximum(k, 1), np.nan)
+        days = np.isfinite(avg)
+        md = days.sum(axis=-1)
+        mu = np.where(days, avg, 0.0).sum(axis=-1) / md
+        sd_avg = np.sqrt((np.where(days, avg - mu[..., None], 0.0) ** 2).sum(axis=-1)
+                         / (md - 1))
+        # Kolari-Pynnönen: unit-length centred residuals
+        norm = np.sqrt(ss)
+        use = (m >= 3) & (norm > 0)
+        z = np.where(use[..., None], dev / np.where(use, norm, 1.0)[..., None], 0.0)
+        kk = use.sum(axis=-1).astype(float)
+        total = z.sum(axis=-2)
+        r = ((total**2).sum(axis=-1) - kk) / (kk * (kk - 1.0))
+    return EstimationSummary(m, var, frac, sd_avg, md - 1.0, np.where(kk >= 2, r, np.nan))
 
 
-def brown_warner_1980(x: FloatArray, lengths: IntArray, est: FloatArray) -> _Raw:
+def _summary(est: FloatArray | EstimationSummary) -> EstimationSummary:
+    return est if isinstance(est, EstimationSummary) else summarise_estimation(est)
+
+
+def brown_warner_1980(x: FloatArray, lengths: IntArray,
+                      est: FloatArray | EstimationSummary) -> _Raw:
     """Brown-Warner test with the average of the events' estimation variances.
 
     ``t = x̄ / (√(L Σ_i s_i²) / N)``, ``s_i²`` the sample variance (ddof 1) of
@@ -391,7 +449,8 @@ def brown_warner_1980(x: FloatArray, lengths: IntArray, est: FloatArray) -> _Raw
     (1980), appendix A (the test assuming cross-sectional independence); this
     is the statistic estudy2 calls ``brown_warner_1980``.
     """
-    m, s2 = _est_stats(est)
+    summ = _summary(est)
+    m, s2 = summ.m, summ.var
     ok = np.isfinite(x) & np.isfinite(s2)[..., None]
     n = ok.sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -405,22 +464,8 @@ def brown_warner_1980(x: FloatArray, lengths: IntArray, est: FloatArray) -> _Raw
     return _raw("bw1980", stat, _T, df, n, reason)
 
 
-def _aar_series_sd(est: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """Time-series SD of the average estimation residual and its degrees of freedom."""
-    ok = np.isfinite(est)
-    k = ok.sum(axis=-2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        avg = np.where(k > 0, np.where(ok, est, 0.0).sum(axis=-2) / np.maximum(k, 1), np.nan)
-    days = np.isfinite(avg)
-    m = days.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mu = np.where(days, avg, 0.0).sum(axis=-1) / m
-        dev = np.where(days, avg - mu[..., None], 0.0)
-        sd = np.sqrt((dev**2).sum(axis=-1) / (m - 1))
-    return sd, m - 1.0
-
-
-def brown_warner_1985(x: FloatArray, lengths: IntArray, est: FloatArray) -> _Raw:
+def brown_warner_1985(x: FloatArray, lengths: IntArray,
+                      est: FloatArray | EstimationSummary) -> _Raw:
     """Brown-Warner "crude dependence adjustment" test.
 
     ``t = x̄ / (√L · S(ĀR))`` where ``ĀR_τ`` is the average estimation residual
@@ -431,7 +476,8 @@ def brown_warner_1985(x: FloatArray, lengths: IntArray, est: FloatArray) -> _Raw
     over the same relative days, clustering on calendar dates inflates
     ``S(ĀR)``: the crude adjustment for cross-correlation.
     """
-    sd, df = _aar_series_sd(est)
+    summ = _summary(est)
+    sd, df = summ.sd_avg, summ.df_avg
     n, mean, _ = _count_mean_sd(x)
     with np.errstate(invalid="ignore", divide="ignore"):
         stat = mean / (np.sqrt(lengths) * sd[..., None])
@@ -482,18 +528,7 @@ def average_cross_correlation(est: FloatArray) -> FloatArray:
     numpy.ndarray
         ``(...)``; NaN with fewer than 2 usable events.
     """
-    ok = np.isfinite(est)
-    m = ok.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, est, 0.0).sum(axis=-1) / np.maximum(m, 1)
-        dev = np.where(ok, est - mean[..., None], 0.0)
-        norm = np.sqrt((dev**2).sum(axis=-1))
-        use = (m >= 3) & (norm > 0)
-        z = np.where(use[..., None], dev / np.where(use, norm, 1.0)[..., None], 0.0)
-        k = use.sum(axis=-1).astype(float)
-        total = z.sum(axis=-2)
-        r = ((total**2).sum(axis=-1) - k) / (k * (k - 1.0))
-    return np.where(k >= 2, r, np.nan)
+    return summarise_estimation(est).r_bar
 
 
 def kolari_pynnonen(raw: _Raw, r_bar: FloatArray, patell_like: bool) -> _Raw:
@@ -521,7 +556,8 @@ def kolari_pynnonen(raw: _Raw, r_bar: FloatArray, patell_like: bool) -> _Raw:
     return _raw(name, stat, raw.dist, raw.df, raw.n, reason)
 
 
-def lamb(aar: FloatArray, n: IntArray, factor: FloatArray, est: FloatArray,
+def lamb(aar: FloatArray, n: IntArray, factor: FloatArray,
+         est: FloatArray | EstimationSummary,
          windows: Sequence[slice]) -> tuple[_Raw, _Raw]:
     """Lamb (1995) portfolio test, for days and for windows.
 
@@ -534,7 +570,7 @@ def lamb(aar: FloatArray, n: IntArray, factor: FloatArray, est: FloatArray,
     and a common window for all events ``F_t`` is estudy2's
     ``1 + 1/T + (R_mt - R̄_m)² / Σ(R_mτ - R̄_m)²``.
     """
-    sd, _ = _aar_series_sd(est)
+    sd = _summary(est).sd_avg
     with np.errstate(invalid="ignore", divide="ignore"):
         stat = aar / (sd[..., None] * np.sqrt(factor))
     reason = _reasons((n < 1, "no events"),
@@ -585,7 +621,7 @@ def sign_test(x: FloatArray) -> _Raw:
     return _raw("sign", stat, "binomial", n, n, reason, pfunc=pfunc)
 
 
-def generalized_sign(x: FloatArray, est: FloatArray) -> _Raw:
+def generalized_sign(x: FloatArray, est: FloatArray | EstimationSummary) -> _Raw:
     """Generalized sign test of Cowan (1992).
 
     ``p̂ = (1/N) Σ_i (1/m_i) Σ_τ 1[e_iτ > 0]`` is the share of positive
@@ -593,11 +629,8 @@ def generalized_sign(x: FloatArray, est: FloatArray) -> _Raw:
     data, ``Z = (w - N p̂) / √(N p̂ (1 - p̂))``, null N(0, 1). Cowan (1992),
     eq. (2)-(3); the same ``p̂`` serves the windows.
     """
-    ok_e = np.isfinite(est)
-    m = ok_e.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = (ok_e & (est > 0)).sum(axis=-1) / m
-    has = m > 0
+    summ = _summary(est)
+    frac, has = summ.frac_pos, summ.m > 0
     ok = np.isfinite(x) & has[..., None]
     n = ok.sum(axis=-2)
     w = (ok & (x > 0)).sum(axis=-2)
@@ -608,6 +641,47 @@ def generalized_sign(x: FloatArray, est: FloatArray) -> _Raw:
                       ((p_hat <= 0) | (p_hat >= 1), "estimation residuals all of one sign"),
                       shape=stat.shape)
     return _raw("gsign", stat, _NORMAL, None, n, reason, extra={"p_hat": p_hat})
+
+
+def average_ranks(a: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Ranks along the last axis (1 = smallest; ties get their average rank).
+
+    Non-finite values get NaN and are left out of the ranking, like
+    ``scipy.stats.rankdata(a, axis=-1, nan_policy="omit")``.
+
+    Returns
+    -------
+    ranks : numpy.ndarray
+        Same shape as ``a``.
+    ties : numpy.ndarray
+        ``Σ (t³ - t)`` over the tie groups of each slice (0 without ties).
+    """
+    ok = np.isfinite(a)
+    keyed = np.where(ok, a, np.inf)
+    order = np.argsort(keyed, axis=-1)
+    srt = np.take_along_axis(keyed, order, axis=-1)
+    n = a.shape[-1]
+    pos = np.arange(n, dtype=np.int64)
+    shape = a.shape
+    finite_sorted = np.isfinite(srt)
+    same = (srt[..., 1:] == srt[..., :-1]) & finite_sorted[..., 1:]
+    if same.any():
+        first = np.ones(shape, dtype=bool)
+        first[..., 1:] = ~same
+        last = np.ones(shape, dtype=bool)
+        last[..., :-1] = ~same
+        start = np.maximum.accumulate(np.where(first, pos, 0), axis=-1)
+        end = np.flip(np.minimum.accumulate(np.flip(np.where(last, pos, n - 1), axis=-1),
+                                            axis=-1), axis=-1)
+        rank_sorted = (start + end) / 2.0 + 1.0
+        size = (end - start + 1).astype(float)
+        ties = np.where(finite_sorted, size**2 - 1.0, 0.0).sum(axis=-1)
+    else:
+        rank_sorted = np.broadcast_to(pos + 1.0, shape)
+        ties = np.zeros(shape[:-1])
+    ranks = np.empty(shape)
+    np.put_along_axis(ranks, order, rank_sorted, axis=-1)
+    return np.where(ok, ranks, np.nan), ties
 
 
 def rank_tests(est: FloatArray, ar: FloatArray,
@@ -628,9 +702,7 @@ def rank_tests(est: FloatArray, ar: FloatArray,
     l1 = est.shape[-1]
     both = np.concatenate([est, ar], axis=-1)
     ok = np.isfinite(both)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ranks = stats.rankdata(np.where(ok, both, np.nan), axis=-1, nan_policy="omit")
+    ranks, _ = average_ranks(both)
     t_i = ok.sum(axis=-1, keepdims=True)
     u = np.where(ok, ranks / (t_i + 1.0) - 0.5, 0.0)
     n_t = ok.sum(axis=-2)
@@ -699,24 +771,11 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
     """
     ok = np.isfinite(x) & (x != 0)
     a = np.where(ok, np.abs(x), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        ranks = stats.rankdata(a, axis=-2, nan_policy="omit")
+    ranks_t, tie_term = average_ranks(np.ascontiguousarray(np.swapaxes(a, -1, -2)))
+    ranks = np.swapaxes(ranks_t, -1, -2)
     n = ok.sum(axis=-2)
     w_plus = np.where(ok & (x > 0), ranks, 0.0).sum(axis=-2)
-    srt = np.sort(a, axis=-2)
-    same = (srt[..., 1:, :] == srt[..., :-1, :])
-    has_ties = same.any(axis=-2)
-    tie_term = np.zeros(n.shape)
-    if has_ties.any():
-        flat_a = np.moveaxis(a, -2, -1).reshape(-1, a.shape[-2])
-        flat_ties = has_ties.reshape(-1)
-        flat_term = tie_term.reshape(-1)
-        for j in np.flatnonzero(flat_ties):  # rare: ties only arise in rounded data
-            vals = flat_a[j][np.isfinite(flat_a[j])]
-            _, cnt = np.unique(vals, return_counts=True)
-            flat_term[j] = float(((cnt**3 - cnt)).sum())
-        tie_term = flat_term.reshape(n.shape)
+    has_ties = tie_term > 0
     nf = n.astype(float)
     mean = nf * (nf + 1) / 4.0
     var = nf * (nf + 1) * (2 * nf + 1) / 24.0 - tie_term / 48.0
@@ -747,25 +806,32 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
 
 
 def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
-                    block: int = 64) -> FloatArray:
+                    block: int = 128) -> FloatArray:
     """Means of ``x`` over events resampled with replacement, ``(..., B, C)``.
 
     The same ``n_boot`` resamples of event indices (drawn from
     ``numpy.random.default_rng(seed)``) serve every column and every leading
-    batch; missing values are left out of each resampled mean.
+    batch; missing values are left out of each resampled mean. Each resample
+    is a row of counts (how often each event was drawn), so the means are one
+    matrix product per block of resamples.
     """
     rng = np.random.default_rng(seed)
     n = x.shape[-2]
     ok = np.isfinite(x)
+    complete = bool(ok.all())
     xf = np.where(ok, x, 0.0)
     okf = ok.astype(float)
     out = []
     for lo in range(0, n_boot, block):
         b = min(block, n_boot - lo)
-        idx = rng.integers(0, n, size=(b, n)) if n else np.zeros((b, 0), np.int64)
-        flat = (idx + (np.arange(b) * n)[:, None]).ravel()
+        idx = (rng.integers(0, n, size=(b, n), dtype=np.int32) if n
+               else np.zeros((b, 0), np.int32))
+        flat = (idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel()
         counts = np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
         num = counts @ xf
+        if complete and n:
+            out.append(num / n)
+            continue
         den = counts @ okf
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(np.where(den > 0, num / den, np.nan))
@@ -834,31 +900,34 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int,
     ones = np.ones(ar.shape[-1], dtype=np.int64)
     lengths = np.array([c.stop - c.start for c in windows], dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        sar = ar / np.sqrt(var)
-        csar = car / np.sqrt(car_var)
-        factor_i = np.where(np.isfinite(ar), var / sigma2[..., None], np.nan)
+        # an event without residual variance (a price frozen at a floor) has no SAR
+        sar = np.where(var > 0, ar / np.sqrt(var), np.nan)
+        csar = np.where(car_var > 0, car / np.sqrt(car_var), np.nan)
+        factor_i = np.where(np.isfinite(ar) & (sigma2[..., None] > 0),
+                            var / sigma2[..., None], np.nan)
     n_days, aar, _ = _count_mean_sd(ar)
     nf, fsum = np.isfinite(factor_i).sum(axis=-2), np.where(np.isfinite(factor_i), factor_i,
                                                             0.0).sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = fsum / nf
-    r_bar = average_cross_correlation(est)
+    summ = summarise_estimation(est)
+    r_bar = summ.r_bar
 
-    day: list[_Raw] = [cross_sectional_t(ar), brown_warner_1980(ar, ones, est),
-                       brown_warner_1985(ar, ones, est), patell(sar, dfe)]
+    day: list[_Raw] = [cross_sectional_t(ar), brown_warner_1980(ar, ones, summ),
+                       brown_warner_1985(ar, ones, summ), patell(sar, dfe)]
     day.append(cross_sectional_t(sar, "bmp"))
     day.append(kolari_pynnonen(day[3], r_bar, patell_like=True))
     day.append(kolari_pynnonen(day[4], r_bar, patell_like=False))
-    lamb_day, lamb_win = lamb(aar, n_days, factor, est, windows)
+    lamb_day, lamb_win = lamb(aar, n_days, factor, summ, windows)
     rank_day, rank_win = rank_tests(est, ar, windows)
-    day += [lamb_day, sign_test(ar), generalized_sign(ar, est), rank_day,
+    day += [lamb_day, sign_test(ar), generalized_sign(ar, summ), rank_day,
             wilcoxon_signed_rank(ar)]
-    win: list[_Raw] = [cross_sectional_t(car), brown_warner_1980(car, lengths, est),
-                       brown_warner_1985(car, lengths, est), patell(csar, dfe)]
+    win: list[_Raw] = [cross_sectional_t(car), brown_warner_1980(car, lengths, summ),
+                       brown_warner_1985(car, lengths, summ), patell(csar, dfe)]
     win.append(cross_sectional_t(csar, "bmp"))
     win.append(kolari_pynnonen(win[3], r_bar, patell_like=True))
     win.append(kolari_pynnonen(win[4], r_bar, patell_like=False))
-    win += [lamb_win, sign_test(car), generalized_sign(car, est), rank_win,
+    win += [lamb_win, sign_test(car), generalized_sign(car, summ), rank_win,
             wilcoxon_signed_rank(car)]
     both = bootstrap(np.concatenate([ar, car], axis=-1), n_boot, seed, confidence)
     L2 = ar.shape[-1]
