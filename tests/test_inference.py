@@ -326,6 +326,14 @@ def test_bootstrap_p_value_inverts_the_percentile_interval_and_is_seeded() -> No
     b = cross_event_tests(inp, n_boot=999, seed=5)
     c = cross_event_tests(inp, n_boot=999, seed=6)
     np.testing.assert_array_equal(a.days["boot"].pvalue, b.days["boot"].pvalue)
+    # the order of the events does not matter
+    perm = np.random.default_rng(0).permutation(40)
+    shuffled = TestInputs(inp.ar[perm], inp.ar_var[perm], inp.est_residuals[perm],
+                          inp.sigma2[perm], inp.df[perm], inp.windows)
+    d = cross_event_tests(shuffled, n_boot=999, seed=5)
+    np.testing.assert_allclose(d.days["boot"].extra["lo"], a.days["boot"].extra["lo"],
+                               rtol=1e-12)
+    np.testing.assert_allclose(d.windows["boot"].pvalue, a.windows["boot"].pvalue, rtol=1e-12)
     assert not np.array_equal(a.days["boot"].extra["lo"], c.days["boot"].extra["lo"])
     boot = a.days["boot"]
     outside = (boot.extra["lo"] > 0) | (boot.extra["hi"] < 0)

@@ -811,9 +811,11 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
 
     The same ``n_boot`` resamples of event indices (drawn from
     ``numpy.random.default_rng(seed)``) serve every column and every leading
-    batch; missing values are left out of each resampled mean. Each resample
-    is a row of counts (how often each event was drawn), so the means are one
-    matrix product per block of resamples.
+    batch; missing values are left out of each resampled mean. Events are put
+    in a canonical order first (by a fingerprint of their values), so the
+    result does not depend on the order of the events. Each resample is a row
+    of counts (how often each event was drawn), so the means are one matrix
+    product per block of resamples.
     """
     rng = np.random.default_rng(seed)
     n = x.shape[-2]
@@ -821,6 +823,13 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
     complete = bool(ok.all())
     xf = np.where(ok, x, 0.0)
     okf = ok.astype(float)
+    # resample events in a canonical order (by a fingerprint of their values), so that the
+    # result does not depend on the order in which events were given
+    weights = np.random.default_rng(12345).uniform(1.0, 2.0, size=(2, x.shape[-1]))
+    key = xf @ weights[0] + okf @ weights[1]
+    order = np.argsort(key, axis=-1, kind="stable")[..., None]
+    xf = np.take_along_axis(xf, order, axis=-2)
+    okf = np.take_along_axis(okf, order, axis=-2)
     out = []
     for lo in range(0, n_boot, block):
         b = min(block, n_boot - lo)

@@ -326,7 +326,7 @@ class StudyResult:
             pair("Model", s.model.value, "Measure", Measure(s.measure).value),
             pair("Estimation", format_window(s.estimation), "Event window",
                  format_window(s.window)),
-            pair("Events", str(self.n_events), "Failed", str(len(self.failures))),
+            f"events studied: {self.n_events}   failed: {len(self.failures)}",
             pair("Returns", s.returns.value, "Alternative", Alternative(s.alternative).value),
             "=" * w,
             f"{'window':<10}{'N':>6}{'CAAR':>12}{'t':>10}{'p':>10}{'mean BHAR':>14}",

@@ -580,47 +580,10 @@ READING = [
 
 
 def rejection_chart(rates: pd.DataFrame, path: StrPath) -> Path:
-    """Write a PNG: size of each test (two-sided, AAR(0)) per design and panel, and power at 1%."""
-    import matplotlib
+    """Write the PNG of size (per design, with bands) and power curves of the day-0 AAR tests."""
+    from marketreact import plots
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = list(dict.fromkeys(rates["panel"]))
-    fig, axes = plt.subplots(len(panels), 2, figsize=(13, 4.2 * len(panels)), squeeze=False)
-    names = list(TEST_NAMES)
-    x = np.arange(len(names))
-    for i, panel in enumerate(panels):
-        sub = rates[(rates["panel"] == panel) & (rates["window"] == "AAR(0)")
-                    & (rates["alternative"] == "two-sided")]
-        ax = axes[i][0]
-        designs = [d for d in DESIGNS if d in set(sub["design"])]
-        for k, design in enumerate(designs):
-            d = sub[(sub["design"] == design) & (sub["abnormal"] == 0)].set_index("test")
-            ax.bar(x + (k - 1) * 0.27, 100 * d.reindex(names)["rejection_rate"], width=0.27,
-                   label=design)
-        zero = sub[(sub["abnormal"] == 0) & (sub["design"] == "random")]
-        if len(zero):
-            ax.axhspan(100 * zero["band_lo"].iloc[0], 100 * zero["band_hi"].iloc[0],
-                       color="grey", alpha=0.3, label="95% band")
-        ax.axhline(5, color="black", lw=0.8)
-        ax.set_xticks(x, names, rotation=45, ha="right")
-        ax.set_ylabel("rejection rate at 0% (%)")
-        ax.set_title(f"{panel}: size, two-sided 5%, AAR(0)")
-        ax.legend(fontsize=8)
-        ax = axes[i][1]
-        for k, design in enumerate(designs):
-            d = sub[(sub["design"] == design) & np.isclose(sub["abnormal"], 0.01)]
-            d = d.set_index("test")
-            ax.bar(x + (k - 1) * 0.27, 100 * d.reindex(names)["rejection_rate"], width=0.27,
-                   label=design)
-        ax.set_xticks(x, names, rotation=45, ha="right")
-        ax.set_ylabel("rejection rate (%)")
-        ax.set_title(f"{panel}: power at 1% abnormal return, two-sided, AAR(0)")
-        ax.set_ylim(0, 100)
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    day0 = rates.loc[rates["window"] == "AAR(0)"]
+    fig = plots.rejection_figure(day0, title="Rejection rates at 5%, AAR of day 0: "
+                                             "Brown-Warner simulation on real panels")
+    return plots.save_figure(fig, path)
