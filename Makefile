@@ -7,7 +7,7 @@ SHARED  ?= ../shared/data
 SEEDS   ?= ../shared/seeds
 OUT     ?= results
 
-.PHONY: venv demo demo-article test test-all lint bench clean report-check docs
+.PHONY: venv demo demo-article test test-all lint bench validate clean report-check docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -54,6 +54,10 @@ lint: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench.py
+
+## Size and power of every cross-event test by simulation on the real panels (~2 min; docs/validation.md).
+validate: venv
+	$(BIN)/marketreact validate --prices $(SHARED)/prices --out validation --report docs/validation.md
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache

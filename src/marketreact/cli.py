@@ -23,6 +23,8 @@ from rich.table import Table
 
 from marketreact import __version__
 from marketreact.errors import InputError, MarketReactError
+from marketreact.inference import Alternative
+from marketreact.measures import Measure
 from marketreact.progress import progress_bar
 
 app = typer.Typer(help="Measure how markets react to news: event studies and backtests.",
@@ -181,6 +183,15 @@ def study(
         "--input", help="Layout of EVENTS: catalogue, or eventstudytools (a folder with "
         "01_RequestFile.csv, 02_FirmData.csv, 03_MarketData.csv; prices come from it).")
     ] = InputKind.catalogue,
+    measure: Annotated[Measure, typer.Option(
+        help="What to study: return (abnormal returns), volume (abnormal log volume) or "
+        "volatility (squared abnormal returns); see docs/inference.md.")] = Measure.returns,
+    alternative: Annotated[Alternative, typer.Option(
+        help="Alternative hypothesis of the cross-event tests' p-values.")
+    ] = Alternative.two_sided,
+    bootstrap: Annotated[int, typer.Option(
+        help="Bootstrap resamples of events for the bootstrap test (0: off).", min=0)] = 999,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     skip_invalid: Annotated[bool, typer.Option(
         help="Study the valid rows of a catalogue with bad rows (reported in failures.csv).")
     ] = False,
@@ -218,6 +229,7 @@ def study(
         "missing": choice(MissingPolicy, missing, "missing-price policy"),
         "method": choice(Method, method, "method"), "hac_lags": hac_lags,
         "market": market.upper() if market else None,
+        "measure": measure, "alternative": alternative, "n_boot": bootstrap, "seed": seed,
     }
     if estimation is not None:
         given["estimation"] = parse_window(estimation)
@@ -383,3 +395,4 @@ from marketreact.commands import articles as _articles  # noqa: E402,F401
 from marketreact.commands import backtest as _backtest  # noqa: E402,F401
 from marketreact.commands import regress as _regress  # noqa: E402,F401
 from marketreact.commands import report as _report  # noqa: E402,F401
+from marketreact.commands import validate as _validate  # noqa: E402,F401

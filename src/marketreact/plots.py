@@ -410,7 +410,8 @@ def rejection_figure(rates: pd.DataFrame, *, nominal: float = 0.05,
     rates : pandas.DataFrame
         ``panel, design, test, abnormal, alternative, rejection_rate,
         n_samples, band_lo, band_hi``; ``abnormal``, ``rejection_rate`` and the
-        band are fractions (0.01 = 1%).
+        band are fractions (0.01 = 1%). With a ``window`` column holding several
+        windows, the rows of the first one are drawn.
     nominal : float, default 0.05
         The tests' nominal level, drawn as a reference line.
     alternative : str or None, default "two-sided"
@@ -432,6 +433,10 @@ def rejection_figure(rates: pd.DataFrame, *, nominal: float = 0.05,
             raise ValueError(f"{col} must be a fraction in [0, 1]")
     frame["abnormal"] = frame["abnormal"].astype(float)
     suffix = ""
+    if "window" in frame and frame["window"].nunique() > 1:  # e.g. AAR(0) and CAAR[-1,+1]
+        first = frame["window"].iloc[0]
+        frame = frame.loc[frame["window"] == first]
+        suffix = f", {first}"
     if alternative is not None and "alternative" in frame and \
             (frame["alternative"] == alternative).any():
         frame = frame.loc[frame["alternative"] == alternative]
@@ -470,12 +475,13 @@ def rejection_figure(rates: pd.DataFrame, *, nominal: float = 0.05,
                 for k, name in enumerate(names):
                     row = size.loc[size["series"] == name].iloc[0]
                     rate = float(row["rejection_rate"]) * 100
-                    xerr = None
                     if "band_lo" in row and "band_hi" in row and pd.notna(row["band_lo"]):
-                        xerr = [[rate - float(row["band_lo"]) * 100],
-                                [float(row["band_hi"]) * 100 - rate]]
-                    ax.errorbar(rate, k, xerr=xerr, fmt="o", color=colors[name], capsize=3,
-                                ms=5)
+                        # the band is where a well-specified test's rate falls; the rate
+                        # itself may lie outside it (over- or under-rejection)
+                        ax.errorbar((float(row["band_lo"]) + float(row["band_hi"])) * 50, k,
+                                    xerr=(float(row["band_hi"]) - float(row["band_lo"])) * 50,
+                                    fmt="none", ecolor=colors[name], alpha=0.5, capsize=3)
+                    ax.plot(rate, k, "o", color=colors[name], ms=5)
                 ax.axvline(nominal * 100, color=_RED, ls="--", lw=1)
                 ax.set_yticks(np.arange(len(names)), [_plain(m) for m in names], fontsize=8)
                 ax.set_ylim(len(names) - 0.5, -0.5)

@@ -38,6 +38,16 @@ from marketreact.estimation import (
 )
 from marketreact.events import EventCatalogue, events_from_frame
 from marketreact.factors import FactorPanel, align_factors
+from marketreact.inference import (
+    Alternative,
+    CrossEventTests,
+    TestInputs,
+    aar_table,
+    aggregate_table,
+    cross_event_tests,
+    format_tests,
+)
+from marketreact.measures import Measure, measure_panel, volatility_arrays
 from marketreact.models import (
     FACTOR_NAMES,
     AbnormalReturns,
@@ -114,6 +124,15 @@ class StudySettings:
     sessions : SessionSource
         ``calendar`` (exchange_calendars sessions on which the index traded) or
         ``market`` (the dates of the market index file, e.g. EventStudyTools data).
+    measure : Measure
+        What is studied: abnormal returns, log volume or volatility
+        (see :mod:`marketreact.measures`).
+    alternative : Alternative
+        Alternative hypothesis of the cross-event tests' p-values.
+    n_boot : int
+        Bootstrap resamples of events for the bootstrap test (0: off).
+    seed : int
+        Seed of the bootstrap.
     """
 
     model: ModelName = ModelName.market_model
@@ -129,10 +148,15 @@ class StudySettings:
     method: Method = Method.vectorised
     hac_lags: int | None = None
     sessions: SessionSource = SessionSource.calendar
+    measure: Measure = Measure.returns
+    alternative: Alternative = Alternative.two_sided
+    n_boot: int = 999
+    seed: int = 0
 
     def __post_init__(self) -> None:
         for name, enum in (("model", ModelName), ("missing", MissingPolicy), ("method", Method),
-                           ("sessions", SessionSource)):
+                           ("sessions", SessionSource), ("measure", Measure),
+                           ("alternative", Alternative)):
             value = getattr(self, name)
             if not isinstance(value, enum):
                 try:
@@ -141,6 +165,8 @@ class StudySettings:
                     raise InputError(f"unknown {name} {value!r}; choose from "
                                      f"{', '.join(m.value for m in enum)}") from None
         problems = []
+        if self.n_boot < 0:
+            problems.append(f"n_boot must be 0 or more, not {self.n_boot}")
         (e0, e1), (w0, w1) = self.estimation, self.window
         if e0 > e1:
             problems.append(f"estimation window {format_window(self.estimation)} is inverted")
@@ -186,6 +212,10 @@ class StudySettings:
             "method": self.method.value,
             "hac_lags": self.hac_lags,
             "sessions": self.sessions.value,
+            "measure": Measure(self.measure).value,
+            "alternative": Alternative(self.alternative).value,
+            "n_boot": self.n_boot,
+            "seed": self.seed,
         }
 
 
@@ -209,6 +239,11 @@ class StudyArrays:
         ``(E,)`` residual degrees of freedom.
     day0 : numpy.ndarray
         ``(E,)`` day-0 session dates (``datetime64[ns]``).
+    car_windows : tuple of tuple of int
+        The CAR windows of ``car`` and ``car_var``.
+    car, car_var : numpy.ndarray or None
+        ``(E, W)`` CAR of each window and its variance (estimation error
+        included); None when not computed.
     """
 
     rel_days: IntArray
@@ -218,6 +253,9 @@ class StudyArrays:
     sigma2: FloatArray
     df: IntArray
     day0: np.ndarray
+    car_windows: tuple[Window, ...] = ()
+    car: FloatArray | None = None
+    car_var: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -238,15 +276,19 @@ class StudyResult:
     car : pandas.DataFrame
         ``event_id, window, car, car_se, car_t, car_p, df, bhar, sessions, missing``.
     aar : pandas.DataFrame
-        Per relative day: ``n, aar, caar`` and the cross-sectional t test.
+        Per relative day: ``n, aar, caar``, then every cross-event test: ``t, p``
+        (cross-sectional t) and ``X, X_p`` for each other test ``X`` in
+        :data:`marketreact.inference.TEST_NAMES` (plus ``boot_lo, boot_hi``).
     aggregate : pandas.DataFrame
-        Per CAR window: ``n, caar, t, p`` (cross-sectional t) and the mean BHAR.
+        Per CAR window: ``n, caar, mean_bhar`` and the same test columns.
     failures : pandas.DataFrame
         ``event_id, ticker, reason`` for events that could not be studied.
     arrays : StudyArrays
         Arrays behind the tables.
     diagnostics : tuple of str
         Notes on the data (dropped sessions, filler rows removed, ...).
+    tests : CrossEventTests or None
+        The test objects behind the test columns (distributions, reasons).
     """
 
     settings: StudySettings
@@ -258,6 +300,7 @@ class StudyResult:
     failures: pd.DataFrame
     arrays: StudyArrays
     diagnostics: tuple[str, ...] = field(default=())
+    tests: CrossEventTests | None = None
 
     @property
     def n_events(self) -> int:
@@ -269,26 +312,38 @@ class StudyResult:
         return self.car.pivot(index="event_id", columns="window", values="car")
 
     def summary(self) -> str:
-        """A plain-text summary: settings, CAAR per window, and failures."""
+        """Summarise settings, CAAR per window with every test, and failures (statsmodels style)."""
         s = self.settings
+        w = 78
+        half = w // 2
+
+        def pair(a: str, b: str, c: str, d: str) -> str:
+            return f"{a + ':':<16}{b:<{half - 16}}{c + ':':<16}{d}"
+
         lines = [
-            "Event study",
-            "=" * 72,
-            f"model: {s.model.value}   returns: {s.returns.value}   "
-            f"estimation: {format_window(s.estimation)}   window: {format_window(s.window)}",
+            "Event study".center(w),
+            "=" * w,
+            pair("Model", s.model.value, "Measure", Measure(s.measure).value),
+            pair("Estimation", format_window(s.estimation), "Event window",
+                 format_window(s.window)),
             f"events studied: {self.n_events}   failed: {len(self.failures)}",
-            "-" * 72,
-            f"{'window':<10}{'N':>5}{'CAAR':>12}{'t':>10}{'p':>10}{'mean BHAR':>14}",
+            pair("Returns", s.returns.value, "Alternative", Alternative(s.alternative).value),
+            "=" * w,
+            f"{'window':<10}{'N':>6}{'CAAR':>12}{'t':>10}{'p':>10}{'mean BHAR':>14}",
+            "-" * w,
         ]
         for row in self.aggregate.itertuples(index=False):
-            lines.append(f"{row.window:<10}{row.n:>5d}{row.caar:>12.5f}{row.t:>10.3f}"
+            lines.append(f"{row.window:<10}{row.n:>6d}{row.caar:>12.5f}{row.t:>10.3f}"
                          f"{row.p:>10.4f}{row.mean_bhar:>14.5f}")
+        if self.tests is not None and len(self.aggregate):
+            lines.append(format_tests(self.tests, list(self.aggregate["window"]),
+                                      self.aggregate["caar"].to_numpy(), width=w))
         if len(self.failures):
-            lines.append("-" * 72)
+            lines.append("-" * w)
             lines.append("failed events:")
             for row in self.failures.itertuples(index=False):
                 lines.append(f"  {row.event_id}: {row.reason}")
-        lines.append("=" * 72)
+        lines.append("=" * w)
         return "\n".join(lines)
 
     def __str__(self) -> str:
@@ -317,19 +372,6 @@ class StudyResult:
         return plot_result(self, kind, **kwargs)
 
 
-def _cross_sectional_t(values: FloatArray) -> tuple[FloatArray, IntArray, FloatArray,
-                                                    FloatArray]:
-    """Mean, N, t and two-sided p of the cross-sectional t test along axis 0."""
-    n = np.isfinite(values).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n > 0, np.nansum(values, axis=0) / np.maximum(n, 1), np.nan)
-        dev = np.where(np.isfinite(values), values - mean, 0.0)
-        sd = np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1))
-        t = np.where(n > 1, mean / (sd / np.sqrt(n)), np.nan)
-    p = np.where(np.isfinite(t), 2 * stats.t.sf(np.abs(t), np.maximum(n - 1, 1)), np.nan)
-    return mean, n, t, p
-
-
 class EventStudy:
     """An event study of abnormal returns around news.
 
@@ -354,7 +396,8 @@ class EventStudy:
         if "returns" in overrides and isinstance(overrides["returns"], str):
             overrides["returns"] = ReturnKind(overrides["returns"])
         for key, enum in (("missing", MissingPolicy), ("method", Method),
-                          ("sessions", SessionSource)):
+                          ("sessions", SessionSource), ("measure", Measure),
+                          ("alternative", Alternative)):
             if isinstance(overrides.get(key), str):
                 overrides[key] = enum(overrides[key])
         self.settings = replace(base, **overrides) if overrides else base
@@ -487,6 +530,7 @@ class EventStudy:
                 + (" ..." if len(sessions.dropped) > 8 else ""))
         tickers = list(dict.fromkeys([*group["ticker"], *[m for m in group["market"] if m]]))
         panel = build_panel(sessions, {t: frames[t] for t in tickers}, s.returns)
+        panel = measure_panel(panel, s.measure)
         day0 = anchor_day0(sessions, group["timestamp"], group["date"], group["timing"])
         stock_rows = np.array([panel.row(t) for t in group["ticker"]], dtype=np.int64)
         market_rows = np.array([panel.row(m) if m else -1 for m in group["market"]],
@@ -572,6 +616,7 @@ class EventStudy:
         log_returns = s.returns is ReturnKind.log
         event_rows, ar_tables, car_tables = [], [], []
         ar_all, var_all, resid_all, sigma_all, df_all, day0_all = [], [], [], [], [], []
+        car_all, car_var_all = [], []
         for part in parts:
             group, panel = part["group"], part["panel"]
             est: WindowData = part["est"]
@@ -624,9 +669,12 @@ class EventStudy:
                 "price": price.ravel(),
                 "market_price": market_price.ravel(),
             }))
+            part_car, part_var = [], []
             for window in s.car_windows:
                 cols = slice(window[0] - s.window[0], window[1] - s.window[0] + 1)
                 cum = cumulate(evt, fit, ab, cols, log_returns)
+                part_car.append(cum.car)
+                part_var.append(cum.variance)
                 se = np.sqrt(cum.variance)
                 with np.errstate(invalid="ignore", divide="ignore"):
                     t = cum.car / se
@@ -637,6 +685,8 @@ class EventStudy:
                     "car": cum.car, "car_se": se, "car_t": t, "car_p": p, "df": fit.df,
                     "bhar": cum.bhar, "sessions": cum.sessions, "missing": cum.missing,
                 }))
+            car_all.append(np.stack(part_car, axis=1) if part_car else np.empty((n, 0)))
+            car_var_all.append(np.stack(part_var, axis=1) if part_var else np.empty((n, 0)))
             ar_all.append(ab.ar)
             var_all.append(ab.variance)
             resid_all.append(fit.residuals)
@@ -653,6 +703,10 @@ class EventStudy:
             sigma2=np.concatenate(sigma_all) if sigma_all else np.empty(0),
             df=np.concatenate(df_all) if df_all else np.empty(0, dtype=np.int64),
             day0=np.concatenate(day0_all) if day0_all else np.empty(0, dtype="datetime64[ns]"),
+            car_windows=tuple(s.car_windows),
+            car=(np.vstack(car_all) if car_all else np.empty((0, len(s.car_windows)))),
+            car_var=(np.vstack(car_var_all) if car_var_all
+                     else np.empty((0, len(s.car_windows)))),
         )
         events = pd.concat(event_rows, ignore_index=True) if event_rows else pd.DataFrame(
             columns=["event_id", "ticker", "exchange", "market", "day0"])
@@ -667,9 +721,11 @@ class EventStudy:
             rank = events["event_id"].map(order).to_numpy()
             perm = np.argsort(rank, kind="stable")
             events = events.iloc[perm].reset_index(drop=True)
-            arrays = StudyArrays(arrays.rel_days, arrays.ar[perm], arrays.ar_var[perm],
-                                 arrays.est_residuals[perm], arrays.sigma2[perm], arrays.df[perm],
-                                 arrays.day0[perm])
+            arrays = replace(arrays, ar=arrays.ar[perm], ar_var=arrays.ar_var[perm],
+                             est_residuals=arrays.est_residuals[perm],
+                             sigma2=arrays.sigma2[perm], df=arrays.df[perm],
+                             day0=arrays.day0[perm], car=_rows(arrays.car, perm),
+                             car_var=_rows(arrays.car_var, perm))
             key = abnormal["event_id"].map(order) * len(evt_days) + (
                 abnormal["rel_day"] - s.window[0])
             abnormal = abnormal.iloc[np.argsort(key.to_numpy(), kind="stable")]
@@ -677,32 +733,37 @@ class EventStudy:
             wins = {format_window(w): i for i, w in enumerate(s.car_windows)}
             ckey = car["window"].map(wins) * (len(order) + 1) + car["event_id"].map(order)
             car = car.iloc[np.argsort(ckey.to_numpy(), kind="stable")].reset_index(drop=True)
-        aar = self._aar_table(arrays)
-        aggregate = self._aggregate_table(car)
+        if s.measure is Measure.volume:
+            car["bhar"] = np.nan
+        if s.measure is Measure.volatility:
+            arrays = volatility_arrays(arrays)
+            if len(abnormal):
+                abnormal["av"] = arrays.ar.ravel()
+                car["cav"] = np.asarray(arrays.car).T.ravel()
+        aar, aggregate, tests = self._test_tables(arrays, car)
         fail_frame = pd.DataFrame(failures, columns=["event_id", "ticker", "reason"])
         if len(fail_frame):
             fail_frame = fail_frame.assign(_o=fail_frame["event_id"].map(order)).sort_values(
                 "_o", kind="stable").drop(columns="_o").reset_index(drop=True)
         return StudyResult(s, events, abnormal, car, aar, aggregate, fail_frame, arrays,
-                           tuple(dict.fromkeys(diagnostics)))
+                           tuple(dict.fromkeys(diagnostics)), tests)
 
-    @staticmethod
-    def _aar_table(arrays: StudyArrays) -> pd.DataFrame:
-        aar, n, t, p = _cross_sectional_t(arrays.ar)
-        return pd.DataFrame({"rel_day": arrays.rel_days, "n": n, "aar": aar,
-                             "caar": np.nancumsum(aar), "t": t, "p": p})
+    def _test_tables(self, arrays: StudyArrays, car: pd.DataFrame
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, CrossEventTests]:
+        """Build the AAR and CAR-window tables with every cross-event test (inference.py)."""
+        s = self.settings
+        tests = cross_event_tests(TestInputs.from_study(arrays), s.alternative,
+                                  n_boot=s.n_boot, seed=s.seed)
+        labels = [format_window(w) for w in s.car_windows]
+        bhar = car.groupby("window", sort=False)["bhar"].mean() if len(car) else pd.Series()
+        mean_bhar = np.array([bhar.get(label, math.nan) for label in labels], dtype=float)
+        aar = aar_table(arrays.rel_days, arrays.ar, tests)
+        aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, mean_bhar)
+        return aar, aggregate, tests
 
-    @staticmethod
-    def _aggregate_table(car: pd.DataFrame) -> pd.DataFrame:
-        rows = []
-        for window, grp in car.groupby("window", sort=False):
-            caar, n, t, p = _cross_sectional_t(grp["car"].to_numpy()[:, None])
-            bhar = grp["bhar"].to_numpy()
-            rows.append({"window": window, "n": int(n[0]), "caar": float(caar[0]),
-                         "t": float(t[0]), "p": float(p[0]),
-                         "mean_bhar": float(np.nanmean(bhar)) if np.isfinite(bhar).any()
-                         else math.nan})
-        return pd.DataFrame(rows, columns=["window", "n", "caar", "t", "p", "mean_bhar"])
+
+def _rows(values: FloatArray | None, perm: np.ndarray) -> FloatArray | None:
+    return None if values is None else values[perm]
 
 
 def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, day0: IntArray,
