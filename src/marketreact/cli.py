@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -19,10 +20,11 @@ from typing import Annotated, Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from marketreact import __version__
-from marketreact.errors import InputError, MarketReactError
+from marketreact.errors import InputError, InputProblem, MarketReactError
 
 app = typer.Typer(help="Measure how markets react to news: event studies and backtests.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -45,7 +47,20 @@ def _console(quiet: bool = False) -> Console:
 
 
 def _err(message: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {message}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[red]error:[/red] {escape(message)}")
+
+
+#: Most problems printed for one bad input (the rest are counted).
+MAX_PROBLEMS = 20
+
+
+def _option_problem(problem: InputProblem) -> InputProblem:
+    """Name the command-line option behind a problem with a study setting."""
+    if problem.source != "settings" or problem.field is None:
+        return problem
+    option = {"car_windows": "car"}.get(problem.field, problem.field).replace("_", "-")
+    return replace(problem, source="command line", field=f"--{option}")
 
 
 def handle_errors(func: F) -> F:
@@ -56,8 +71,10 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputError as exc:
-            for problem in exc.problems:
-                _err(str(problem))
+            for problem in exc.problems[:MAX_PROBLEMS]:
+                _err(str(_option_problem(problem)))
+            if len(exc.problems) > MAX_PROBLEMS:
+                _err(f"... and {len(exc.problems) - MAX_PROBLEMS} more problem(s)")
             raise typer.Exit(EXIT_INPUT) from None
         except MarketReactError as exc:
             _err(str(exc))
@@ -165,15 +182,19 @@ def study(
     try:
         model_name = ModelName(model)
     except ValueError:
-        raise InputError(f"unknown model {model!r}; choose from "
-                         f"{', '.join(m.value for m in ModelName)}") from None
+        raise InputError([InputProblem("command line", None, "--model", model,
+                                       "unknown model; choose from "
+                                       f"{', '.join(m.value for m in ModelName)}")]) from None
     try:
         kind = ReturnKind(returns)
     except ValueError:
-        raise InputError(f"unknown returns {returns!r}; choose simple or log") from None
+        raise InputError([InputProblem("command line", None, "--returns", returns,
+                                       "unknown returns; choose simple or log")]) from None
     settings = StudySettings(
-        model=model_name, estimation=parse_window(estimation), window=parse_window(window),
-        car_windows=tuple(parse_window(c) for c in car) if car else DEFAULT_CAR_WINDOWS,
+        model=model_name, estimation=parse_window(estimation, "estimation"),
+        window=parse_window(window, "window"),
+        car_windows=tuple(parse_window(c, "car_windows") for c in car) if car
+        else DEFAULT_CAR_WINDOWS,
         min_estimation=min_estimation, market=market.upper() if market else None,
         returns=kind)
     catalogue = read_events(events, strict=not skip_invalid)
@@ -197,8 +218,12 @@ def study(
     if len(result.failures):
         _err(f"{len(result.failures)} event(s) could not be studied; reasons in "
              f"{out / 'failures.csv'}")
+        lines = dict(zip(catalogue.frame["event_id"], catalogue.frame["line"], strict=True))
         for row in result.failures.head(10).itertuples(index=False):
-            _err(f"  {row.event_id}: {row.reason}")
+            where = f"{events}:{lines[row.event_id]}: " if row.event_id in lines else ""
+            _err(f"  {where}event {row.event_id}: {row.reason}")
+        if len(result.failures) > 10:
+            _err(f"  ... and {len(result.failures) - 10} more")
         raise typer.Exit(EXIT_PARTIAL)
     console.print(f"results written to {out}")
 

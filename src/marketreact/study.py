@@ -21,7 +21,7 @@ from scipy import stats
 
 from marketreact._typing import FloatArray, IntArray, Window
 from marketreact.calendar import DEFAULT_MARKET, TradingSessions, anchor_day0, exchange_sessions
-from marketreact.errors import InputError
+from marketreact.errors import InputError, InputProblem
 from marketreact.events import EventCatalogue, events_from_frame
 from marketreact.models import (
     MODELS,
@@ -36,7 +36,8 @@ from marketreact.models import (
 )
 from marketreact.panel import ExchangePanel, ReturnKind, build_panel
 from marketreact.prices import PriceSource, clean_prices
-from marketreact.prices.frames import PriceFetch
+from marketreact.prices.checks import find_suspects, suspect_reasons
+from marketreact.prices.frames import PriceFetch, PriceSuspect
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +51,11 @@ def format_window(window: Window) -> str:
     return f"[{a:+d},{b:+d}]".replace("+0", "0")
 
 
-def parse_window(text: str) -> Window:
-    """Parse ``A:B`` or ``[A,B]`` into a window of relative days."""
+def parse_window(text: str, field: str = "window") -> Window:
+    """Parse ``A:B`` or ``[A,B]`` into a window of relative days.
+
+    ``field`` names the setting in the error raised for text that is not a window.
+    """
     cleaned = text.strip().strip("[]()")
     for sep in (":", ","):
         if sep in cleaned:
@@ -60,7 +64,8 @@ def parse_window(text: str) -> Window:
                 return int(a), int(b)
             except ValueError:
                 break
-    raise InputError(f"window {text!r} is not of the form A:B (e.g. -1:1)")
+    raise InputError([InputProblem("settings", None, field, text,
+                                   "not a window of the form A:B (e.g. -1:1)")])
 
 
 @dataclass(frozen=True)
@@ -95,27 +100,33 @@ class StudySettings:
     returns: ReturnKind = ReturnKind.simple
 
     def __post_init__(self) -> None:
-        problems = []
+        problems: list[tuple[str, str, str]] = []  # (field, value, message)
         (e0, e1), (w0, w1) = self.estimation, self.window
+        est, win = format_window(self.estimation), format_window(self.window)
         if e0 > e1:
-            problems.append(f"estimation window {format_window(self.estimation)} is inverted")
+            problems.append(("estimation", est, f"estimation window {est} is inverted"))
         if w0 > w1:
-            problems.append(f"event window {format_window(self.window)} is inverted")
+            problems.append(("window", win, f"event window {win} is inverted"))
+        if problems:  # the other checks make no sense for inverted windows
+            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
         if e1 >= w0:
-            problems.append(f"estimation window {format_window(self.estimation)} overlaps the "
-                            f"event window {format_window(self.window)}")
+            problems.append(("estimation", est, f"estimation window {est} overlaps the "
+                             f"event window {win}"))
         for cw in self.car_windows:
             if cw[0] > cw[1] or cw[0] < w0 or cw[1] > w1:
-                problems.append(f"CAR window {format_window(cw)} is not inside the event window "
-                                f"{format_window(self.window)}")
+                problems.append(("car_windows", format_window(cw),
+                                 f"CAR window {format_window(cw)} is not inside the event "
+                                 f"window {win}"))
         k = MODELS[self.model].n_estimated
         if self.min_estimation < k + 2:
-            problems.append(f"min_estimation must be at least {k + 2} for {self.model.value}")
+            problems.append(("min_estimation", str(self.min_estimation),
+                             f"min_estimation must be at least {k + 2} for {self.model.value}"))
         if self.min_estimation > e1 - e0 + 1:
-            problems.append(f"min_estimation {self.min_estimation} exceeds the estimation "
-                            f"window's {e1 - e0 + 1} sessions")
+            problems.append(("min_estimation", str(self.min_estimation),
+                             f"min_estimation {self.min_estimation} exceeds the estimation "
+                             f"window's {e1 - e0 + 1} sessions"))
         if problems:
-            raise InputError("; ".join(problems))
+            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
 
     @property
     def spec(self) -> ModelSpec:
@@ -312,15 +323,21 @@ class EventStudy:
         frame = frame.loc[~no_market]
         fetched = self._fetch(frame, prices)
         frames, price_notes = {}, {}
+        fetch_failures, suspects = dict(fetched.failures), dict(fetched.suspects)
         for ticker, raw in fetched.frames.items():
             cleaned, notes = clean_prices(raw, ticker)
+            if cleaned.empty:  # nothing usable in the span: a failure, not a crash
+                fetch_failures[ticker] = f"no usable prices for {ticker} in the span needed"
+                continue
             frames[ticker] = cleaned
             price_notes[ticker] = notes
-            diagnostics.extend(str(n) for n in notes)
+            diagnostics.extend(str(n) for n in (*fetched.notes.get(ticker, ()), *notes))
+            if ticker not in suspects:
+                suspects[ticker] = find_suspects(cleaned, f"prices of {ticker}")
         parts = []
         for exchange, group in frame.groupby("exchange", sort=True):
-            part = self._study_exchange(str(exchange), group, frames, fetched.failures, spec,
-                                        failures, diagnostics)
+            part = self._study_exchange(str(exchange), group, frames, fetch_failures, spec,
+                                        failures, diagnostics, suspects=suspects)
             if part is not None:
                 parts.append(part)
         return self._assemble(parts, failures, diagnostics, catalogue)
@@ -356,7 +373,9 @@ class EventStudy:
     def _study_exchange(self, exchange: str, group: pd.DataFrame,
                         frames: Mapping[str, pd.DataFrame], fetch_failures: Mapping[str, str],
                         spec: ModelSpec, failures: list[dict[str, str]],
-                        diagnostics: list[str]) -> dict[str, Any] | None:
+                        diagnostics: list[str],
+                        suspects: Mapping[str, Sequence[PriceSuspect]] | None = None,
+                        ) -> dict[str, Any] | None:
         s = self.settings
 
         def fail(rows: pd.DataFrame, reason: str | Sequence[str]) -> None:
@@ -377,7 +396,11 @@ class EventStudy:
             group = group.loc[~missing_mkt]
         if group.empty:
             return None
-        sessions = self._sessions_for(exchange, group, frames)
+        try:
+            sessions = self._sessions_for(exchange, group, frames)
+        except InputError as exc:  # e.g. prices outside the calendar's range
+            fail(group, f"prices: {exc}")
+            return None
         if sessions is None:
             return None
         if len(sessions.dropped):
@@ -414,6 +437,10 @@ class EventStudy:
             for i in np.flatnonzero(early & (reasons == "")):
                 reasons[i] = (f"event window {format_window(s.window)} starts before the first "
                               f"{what} return ({sessions.labels[min(first[rows[i]], n_sessions - 1)].date()})")
+        spoiled = suspect_reasons(sessions.labels, np.minimum(day0, n_sessions), [
+            group["ticker"].to_numpy(), group["market"].to_numpy() if spec.uses_market
+            else np.full(len(group), "", dtype=object)], suspects or {}, s.estimation[0], w1)
+        reasons = np.where(reasons == "", spoiled, reasons)
         bad = reasons != ""
         fail(group.loc[bad], list(reasons[bad]))
         group, day0 = group.loc[~bad], day0[~bad]

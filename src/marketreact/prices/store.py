@@ -29,7 +29,7 @@ _META_KEY = b"marketreact"
 
 
 def default_cache_dir() -> Path:
-    """The user's cache folder for marketreact (platformdirs)."""
+    """Return the user's cache folder for marketreact (platformdirs)."""
     from platformdirs import user_cache_dir
 
     return Path(user_cache_dir("marketreact"))
