@@ -303,3 +303,4 @@ def prices_show(
 
 # Commands defined in marketreact.commands.* register themselves on `app` when imported.
 # (one import line per module below)
+from marketreact.commands import cache as _cache  # noqa: E402,F401

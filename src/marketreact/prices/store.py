@@ -45,6 +45,17 @@ def _safe_name(ticker: str) -> str:
     return "".join(ch if ch.isalnum() or ch in ".-_" else f"%{ord(ch):02X}" for ch in ticker)
 
 
+def _read_table(path: Path) -> pa.Table:
+    """Read a Parquet file through ONE open handle.
+
+    Given a path, pyarrow may open the file more than once (footer, then
+    pages); a writer replacing the file in between would mix two versions.
+    One handle keeps reading the version it opened.
+    """
+    with open(path, "rb") as fh:
+        return pq.read_table(pa.BufferReader(fh.read()))
+
+
 @dataclass(frozen=True)
 class CacheCheck:
     """The state of one cache file.
@@ -123,7 +134,7 @@ class PriceStore:
 
     @staticmethod
     def _meta(path: Path) -> dict[str, str]:
-        schema = pq.read_schema(path)
+        schema = _read_table(path).schema
         raw = (schema.metadata or {}).get(_META_KEY)
         return json.loads(raw) if raw else {}
 
@@ -138,7 +149,7 @@ class PriceStore:
         path = self.path(ticker)
         if not path.exists():
             return None
-        table = pq.read_table(path)
+        table = _read_table(path)
         meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))
         frame = table.to_pandas()
         frame = standard_frame(frame.set_index("date"))
@@ -248,7 +259,7 @@ class PriceStore:
             return CacheCheck(path, ticker or path.stem, "damaged", problem, rows)
 
         try:
-            table = pq.read_table(path)
+            table = _read_table(path)
         except Exception as exc:
             return damaged(f"cannot be read as Parquet ({type(exc).__name__}: {exc})")
         raw = (table.schema.metadata or {}).get(_META_KEY)
