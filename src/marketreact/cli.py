@@ -81,6 +81,10 @@ def handle_errors(func: F) -> F:
             raise typer.Exit(EXIT_INPUT) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except OSError as exc:  # a path that cannot be read or written: the user's to fix
+            where = f"{exc.filename}: " if exc.filename else ""
+            _err(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(EXIT_INPUT) from None
         except Exception as exc:
             if os.environ.get("MARKETREACT_DEBUG"):
                 raise
