@@ -514,3 +514,29 @@ def test_many_problems_are_capped(tmp_path: Path, prices_dir: Path) -> None:
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 21 and "25 more problem(s)" in lines[-1]
+
+
+def test_unwritable_out_is_bad_input(tmp_path: Path, prices_dir: Path) -> None:
+    events = tmp_path / "events.csv"
+    events.write_text(ev(GOOD.strip()))
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    result = CliRunner().invoke(app, ["study", str(events), "--out", str(blocker),
+                                      "--prices", f"csv:{prices_dir}", "-q"])
+    assert result.exit_code == 2 and "a-file" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_real_process_prints_no_traceback(tmp_path: Path, prices_dir: Path) -> None:
+    """One bad input through a real ``python -m marketreact`` process (not CliRunner)."""
+    import subprocess
+    import sys
+
+    events = tmp_path / "events.csv"
+    events.write_bytes(ev("e1,BBCA.JK,2023-06-14T10:00:00,,,naive").encode())
+    proc = subprocess.run([sys.executable, "-m", "marketreact", "study", str(events), "--out",
+                           str(tmp_path / "o"), "--prices", f"csv:{prices_dir}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "events.csv:2, field 'timestamp'" in proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
