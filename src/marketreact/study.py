@@ -20,24 +20,40 @@ import pandas as pd
 from scipy import stats
 
 from marketreact._typing import FloatArray, IntArray, Window
-from marketreact.calendar import DEFAULT_MARKET, TradingSessions, anchor_day0, exchange_sessions
+from marketreact.calendar import (
+    DEFAULT_MARKET,
+    TradingSessions,
+    anchor_day0,
+    exchange_sessions,
+    market_sessions,
+)
 from marketreact.errors import InputError, InputProblem
+from marketreact.estimation import (
+    Method,
+    MissingPolicy,
+    SessionSource,
+    check_method,
+    estimate,
+    missing_price_reasons,
+)
 from marketreact.events import EventCatalogue, events_from_frame
+from marketreact.factors import FactorPanel, align_factors
 from marketreact.models import (
-    MODELS,
+    FACTOR_NAMES,
     AbnormalReturns,
     LinearFit,
     ModelName,
     ModelSpec,
     WindowData,
-    abnormal_returns,
     cumulate,
-    fit_linear,
+    model_spec,
+    parse_shift,
 )
 from marketreact.panel import ExchangePanel, ReturnKind, build_panel
 from marketreact.prices import PriceSource, clean_prices
-from marketreact.prices.checks import find_suspects, suspect_reasons
+from marketreact.prices.checks import SuspectPolicy, find_suspects, suspect_reasons
 from marketreact.prices.frames import PriceFetch, PriceSuspect
+from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +81,7 @@ def parse_window(text: str, field: str = "window") -> Window:
             except ValueError:
                 break
     raise InputError([InputProblem("settings", None, field, text,
-                                   "not a window of the form A:B (e.g. -1:1)")])
+                                   "is not of the form A:B (e.g. -1:1)")])
 
 
 @dataclass(frozen=True)
@@ -89,6 +105,25 @@ class StudySettings:
         exchange's main index).
     returns : ReturnKind
         Simple or log returns.
+    lags, leads : int
+        Lagged and leading market returns of the Dimson model (default 1, 1).
+    missing : MissingPolicy
+        What a session without a price inside the windows does: ``drop``
+        (default) leaves that session out, ``fail`` fails the event with the
+        reason (see :mod:`marketreact.estimation`).
+    method : Method
+        ``vectorised`` (batched OLS for all events) or ``regression`` (the
+        per-event dummy-variable regression with statsmodels).
+    hac_lags : int, optional
+        With ``method=regression``: Newey-West (HAC) covariance with this many lags.
+    sessions : SessionSource
+        ``calendar`` (exchange_calendars sessions on which the index traded) or
+        ``market`` (the dates of the market index file, e.g. EventStudyTools data).
+    suspect_prices : SuspectPolicy
+        ``fail`` (default): an event whose estimation or event window holds a
+        suspect price (a bad print, an unadjusted split; see
+        :mod:`marketreact.prices.checks`) fails with the reason; ``keep``:
+        it is studied on the prices as given and a note names the price.
     """
 
     model: ModelName = ModelName.market_model
@@ -98,8 +133,26 @@ class StudySettings:
     min_estimation: int = 120
     market: str | None = None
     returns: ReturnKind = ReturnKind.simple
+    lags: int = 1
+    leads: int = 1
+    missing: MissingPolicy = MissingPolicy.drop
+    method: Method = Method.vectorised
+    hac_lags: int | None = None
+    sessions: SessionSource = SessionSource.calendar
+    suspect_prices: SuspectPolicy = SuspectPolicy.fail
 
     def __post_init__(self) -> None:
+        for name, enum in (("model", ModelName), ("missing", MissingPolicy), ("method", Method),
+                           ("sessions", SessionSource), ("suspect_prices", SuspectPolicy)):
+            value = getattr(self, name)
+            if not isinstance(value, enum):
+                try:
+                    object.__setattr__(self, name, enum(value))
+                except ValueError:
+                    raise InputError([InputProblem(
+                        "settings", None, name, str(value),
+                        f"unknown {name} {value!r}; choose from "
+                        f"{', '.join(m.value for m in enum)}")]) from None
         problems: list[tuple[str, str, str]] = []  # (field, value, message)
         (e0, e1), (w0, w1) = self.estimation, self.window
         est, win = format_window(self.estimation), format_window(self.window)
@@ -117,7 +170,13 @@ class StudySettings:
                 problems.append(("car_windows", format_window(cw),
                                  f"CAR window {format_window(cw)} is not inside the event "
                                  f"window {win}"))
-        k = MODELS[self.model].n_estimated
+        if self.lags < 0 or self.leads < 0:
+            problems.append(("lags" if self.lags < 0 else "leads",
+                             str(min(self.lags, self.leads)),
+                             "Dimson lags and leads must be non-negative"))
+        k = model_spec(self.model, max(self.lags, 0), max(self.leads, 0)).n_estimated
+        problems.extend(("method", self.method.value, m)
+                        for m in check_method(self.model, self.method, self.hac_lags))
         if self.min_estimation < k + 2:
             problems.append(("min_estimation", str(self.min_estimation),
                              f"min_estimation must be at least {k + 2} for {self.model.value}"))
@@ -131,7 +190,7 @@ class StudySettings:
     @property
     def spec(self) -> ModelSpec:
         """The model specification."""
-        return MODELS[self.model]
+        return model_spec(self.model, self.lags, self.leads)
 
     def to_dict(self) -> dict[str, Any]:
         """Settings as plain JSON-able values."""
@@ -143,6 +202,13 @@ class StudySettings:
             "min_estimation": self.min_estimation,
             "market": self.market,
             "returns": self.returns.value,
+            "lags": self.lags,
+            "leads": self.leads,
+            "missing": self.missing.value,
+            "method": self.method.value,
+            "hac_lags": self.hac_lags,
+            "sessions": self.sessions.value,
+            "suspect_prices": self.suspect_prices.value,
         }
 
 
@@ -190,7 +256,8 @@ class StudyResult:
         parameters, residual sigma, estimation size.
     abnormal_returns : pandas.DataFrame
         Long table ``event_id, rel_day, date, return, market_return, expected,
-        ar, ar_se, car, span``.
+        ar, ar_se, car, span, price, market_price`` (prices: adjusted closes of
+        the stock and its market index on each session, NaN where none).
     car : pandas.DataFrame
         ``event_id, window, car, car_se, car_t, car_p, df, bhar, sessions, missing``.
     aar : pandas.DataFrame
@@ -250,6 +317,28 @@ class StudyResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        """HTML tables for Jupyter: settings, CAAR by window, events and failures."""
+        from marketreact.report import result_html
+
+        return result_html(self)
+
+    def plot(self, kind: str = "caar", **kwargs: Any) -> Any:
+        """Plot the result; returns a :class:`matplotlib.figure.Figure`.
+
+        Parameters
+        ----------
+        kind : {"caar", "car", "price"}
+            ``caar``: CAAR over the event window with its 95% band; ``car``:
+            day-0 AR and CAR bars per event; ``price``: the stock and its market
+            index around one event (give ``event_id=...``; default the first).
+        **kwargs
+            Passed to the plotting function in :mod:`marketreact.plots`.
+        """
+        from marketreact.plots import plot_result
+
+        return plot_result(self, kind, **kwargs)
+
 
 def _cross_sectional_t(values: FloatArray) -> tuple[FloatArray, IntArray, FloatArray,
                                                     FloatArray]:
@@ -287,10 +376,15 @@ class EventStudy:
             overrides["model"] = ModelName(overrides["model"])
         if "returns" in overrides and isinstance(overrides["returns"], str):
             overrides["returns"] = ReturnKind(overrides["returns"])
+        for key, enum in (("missing", MissingPolicy), ("method", Method),
+                          ("sessions", SessionSource)):
+            if isinstance(overrides.get(key), str):
+                overrides[key] = enum(overrides[key])
         self.settings = replace(base, **overrides) if overrides else base
 
     def fit(self, events: EventCatalogue | pd.DataFrame,
-            prices: PriceSource | Mapping[str, pd.DataFrame]) -> StudyResult:
+            prices: PriceSource | Mapping[str, pd.DataFrame],
+            factors: pd.DataFrame | None = None) -> StudyResult:
         """Run the study.
 
         Parameters
@@ -299,6 +393,10 @@ class EventStudy:
             Validated events (a frame is validated strictly first).
         prices : PriceSource or mapping of str to pandas.DataFrame
             Where prices come from; a mapping gives standard frames by ticker.
+        factors : pandas.DataFrame, optional
+            Daily factor returns (decimal units, indexed by date) from
+            :func:`marketreact.factors.read_factors`; required by the factor
+            models (``ff3``, ``ff5``, ``carhart4``).
 
         Returns
         -------
@@ -308,16 +406,22 @@ class EventStudy:
         frame = catalogue.frame.copy()
         s = self.settings
         spec = s.spec
+        if spec.factors:
+            if factors is None:
+                raise InputError(f"model {s.model.value} needs daily factors "
+                                 f"({', '.join(spec.factors)}): give a factor file (--factors)")
+            absent = [f for f in spec.factors if f not in factors.columns]
+            if absent:
+                raise InputError(f"model {s.model.value} needs factor(s) {', '.join(absent)}, "
+                                 f"not in the factor data ({', '.join(factors.columns)})")
         failures: list[dict[str, str]] = []
         diagnostics: list[str] = []
         frame["market"] = frame["market"].where(frame["market"] != "", s.market or "")
         frame["market"] = [m or DEFAULT_MARKET.get(x, "") for m, x in
                            zip(frame["market"], frame["exchange"], strict=True)]
-        if not spec.uses_market:
-            frame["market"] = frame["market"].where(frame["market"] != "", "")
         no_market = spec.uses_market & (frame["market"] == "")
         for row in frame.loc[no_market].itertuples():
-            failures.append({"event_id": row.event_id, "ticker": row.ticker,
+            failures.append({"event_id": str(row.event_id), "ticker": str(row.ticker),
                              "reason": f"no default market index for exchange {row.exchange}; "
                                        "give a 'market' column or --market"})
         frame = frame.loc[~no_market]
@@ -335,9 +439,10 @@ class EventStudy:
             if ticker not in suspects:
                 suspects[ticker] = find_suspects(cleaned, f"prices of {ticker}")
         parts = []
-        for exchange, group in frame.groupby("exchange", sort=True):
+        for exchange, group in track(frame.groupby("exchange", sort=True), "Studying events",
+                                     total=len(frame), size=lambda item: len(item[1])):
             part = self._study_exchange(str(exchange), group, frames, fetch_failures, spec,
-                                        failures, diagnostics, suspects=suspects)
+                                        failures, diagnostics, factors, suspects=suspects)
             if part is not None:
                 parts.append(part)
         return self._assemble(parts, failures, diagnostics, catalogue)
@@ -367,13 +472,19 @@ class EventStudy:
         end = max(frames[t].index.max() for t in used)
         candidates = [DEFAULT_MARKET.get(exchange, ""), *group["market"].value_counts().index]
         reference = next((m for m in candidates if m in frames and len(frames[m])), None)
-        index_dates = frames[reference].index if reference else None
+        index_dates = pd.DatetimeIndex(frames[reference].index) if reference else None
+        if self.settings.sessions is SessionSource.market:
+            if reference is None or index_dates is None:
+                raise InputError(f"{exchange}: sessions are taken from the market index file, "
+                                 "but no market index prices are available")
+            return market_sessions(exchange, index_dates, reference)
         return exchange_sessions(exchange, start, end, index_dates, reference)
 
     def _study_exchange(self, exchange: str, group: pd.DataFrame,
                         frames: Mapping[str, pd.DataFrame], fetch_failures: Mapping[str, str],
                         spec: ModelSpec, failures: list[dict[str, str]],
                         diagnostics: list[str],
+                        factors: pd.DataFrame | None = None,
                         suspects: Mapping[str, Sequence[PriceSuspect]] | None = None,
                         ) -> dict[str, Any] | None:
         s = self.settings
@@ -435,12 +546,17 @@ class EventStudy:
                 reasons[i] = (f"event window {format_window(s.window)} runs past the last "
                               f"{what} price ({sessions.labels[last[rows[i]]].date()})")
             for i in np.flatnonzero(early & (reasons == "")):
+                first_day = sessions.labels[min(first[rows[i]], n_sessions - 1)].date()
                 reasons[i] = (f"event window {format_window(s.window)} starts before the first "
-                              f"{what} return ({sessions.labels[min(first[rows[i]], n_sessions - 1)].date()})")
+                              f"{what} return ({first_day})")
         spoiled = suspect_reasons(sessions.labels, np.minimum(day0, n_sessions), [
             group["ticker"].to_numpy(), group["market"].to_numpy() if spec.uses_market
             else np.full(len(group), "", dtype=object)], suspects or {}, s.estimation[0], w1)
-        reasons = np.where(reasons == "", spoiled, reasons)
+        if s.suspect_prices is SuspectPolicy.keep:
+            diagnostics.extend(f"kept (suspect_prices=keep): {why}"
+                               for why in dict.fromkeys(spoiled[spoiled != ""]))
+        else:
+            reasons = np.where(reasons == "", spoiled, reasons)
         bad = reasons != ""
         fail(group.loc[bad], list(reasons[bad]))
         group, day0 = group.loc[~bad], day0[~bad]
@@ -449,22 +565,36 @@ class EventStudy:
             return None
         est_days = np.arange(s.estimation[0], s.estimation[1] + 1)
         evt_days = np.arange(w0, w1 + 1)
+        fpanel = (align_factors(factors, sessions, spec.factors)
+                  if spec.factors and factors is not None else None)
         chunks = []
-        for lo in range(0, len(group), CHUNK_EVENTS):
+        for lo in track(range(0, len(group), CHUNK_EVENTS), f"{exchange}: fitting models"):
             sl = slice(lo, lo + CHUNK_EVENTS)
-            est = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], est_days, spec)
-            evt = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], evt_days, spec)
-            fit = fit_linear(est, spec)
-            chunks.append((est, evt, fit, abnormal_returns(evt, fit)))
-        est, evt, fit, ab = _concat_chunks(chunks)
+            est = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], est_days, spec,
+                         spec.estimation_columns, fpanel)
+            evt = gather(panel, stock_rows[sl], market_rows[sl], day0[sl], evt_days, spec,
+                         None, fpanel)
+            fit, ab, problems = estimate(est, evt, spec, s.method, s.hac_lags,
+                                         gap=w0 - s.estimation[1] - 1)
+            chunks.append((est, evt, fit, ab, problems))
+        est, evt, fit, ab, problems = _concat_chunks(chunks)
         short = fit.n < s.min_estimation
         unfit = ~short & ~np.isfinite(fit.sigma2)
         fail_reasons = np.full(len(group), "", dtype=object)
         for i in np.flatnonzero(short):
             fail_reasons[i] = (f"only {fit.n[i]} estimation returns in "
                                f"{format_window(s.estimation)} (need {s.min_estimation})")
+            if factors is not None and spec.factors and len(factors):
+                fail_reasons[i] += (f"; the factor data cover {factors.index.min().date()}"
+                                    f" .. {factors.index.max().date()}")
         for i in np.flatnonzero(unfit):
-            fail_reasons[i] = "the model could not be fitted (singular design: constant market?)"
+            fail_reasons[i] = (problems.reason[i] or
+                               "the model could not be fitted (singular design: constant market?)")
+        if s.missing is MissingPolicy.fail:
+            gaps = missing_price_reasons(est, evt, fit, est_days, evt_days, day0,
+                                         sessions.labels)
+            take = (fail_reasons == "") & (gaps != "")
+            fail_reasons[take] = gaps[take]
         bad = fail_reasons != ""
         fail(group.loc[bad], list(fail_reasons[bad]))
         keep = ~bad
@@ -519,6 +649,8 @@ class EventStudy:
                 info[col] = group[col].to_numpy()
             event_rows.append(info)
             pos = np.clip(day0[:, None] + evt_days[None, :], 0, len(labels) - 1)
+            price, market_price = _window_prices(panel, part["stock_rows"], part["market_rows"],
+                                                 day0[:, None] + evt_days[None, :])
             market_ret = (evt.X[..., spec.regressors.index("market")] if spec.uses_market
                           else np.full(ab.ar.shape, np.nan))
             ar_tables.append(pd.DataFrame({
@@ -532,6 +664,8 @@ class EventStudy:
                 "ar_se": np.sqrt(ab.variance).ravel(),
                 "car": np.nancumsum(ab.ar, axis=1).ravel(),
                 "span": np.where(evt.valid, evt.span, 0).ravel(),
+                "price": price.ravel(),
+                "market_price": market_price.ravel(),
             }))
             for window in s.car_windows:
                 cols = slice(window[0] - s.window[0], window[1] - s.window[0] + 1)
@@ -567,7 +701,7 @@ class EventStudy:
             columns=["event_id", "ticker", "exchange", "market", "day0"])
         abnormal = pd.concat(ar_tables, ignore_index=True) if ar_tables else pd.DataFrame(
             columns=["event_id", "rel_day", "date", "return", "market_return", "expected", "ar",
-                     "ar_se", "car", "span"])
+                     "ar_se", "car", "span", "price", "market_price"])
         car = pd.concat(car_tables, ignore_index=True) if car_tables else pd.DataFrame(
             columns=["event_id", "window", "car", "car_se", "car_t", "car_p", "df", "bhar",
                      "sessions", "missing"])
@@ -615,7 +749,8 @@ class EventStudy:
 
 
 def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, day0: IntArray,
-           rel_days: IntArray, spec: ModelSpec) -> WindowData:
+           rel_days: IntArray, spec: ModelSpec, columns: Sequence[str] | None = None,
+           factors: FactorPanel | None = None) -> WindowData:
     """Gather returns and regressors of many events over relative days.
 
     Parameters
@@ -630,11 +765,18 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
         ``(L,)`` relative days.
     spec : ModelSpec
         Model whose regressors to build.
+    columns : sequence of str, optional
+        Regressors to build (default ``spec.regressors``; the estimation
+        window takes ``spec.estimation_columns``). ``market[-1]`` is the
+        market return one session earlier, ``market[+1]`` one session later.
+    factors : FactorPanel, optional
+        Factor returns on the panel's sessions (factor models).
 
     Returns
     -------
     WindowData
-        Positions off the session axis are missing.
+        Positions off the session axis are missing. For excess-return models
+        the offset is the risk-free rate over each return's span.
     """
     n_sessions = panel.returns.shape[1]
     pos = day0[:, None] + rel_days[None, :]
@@ -644,21 +786,48 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
     y = np.where(inside, panel.returns[rows, posc], np.nan)
     span = np.where(inside, panel.span[rows, posc], 0)
     width = np.maximum(span, 1)
-    columns = []
-    for name in spec.regressors:
-        if name == "const":
-            columns.append(width.astype(float))
-        elif name == "market":
-            columns.append(panel.span_sum(np.maximum(market_rows, 0)[:, None], posc, width))
+    out = []
+    for name in (spec.regressors if columns is None else columns):
+        base, shift = parse_shift(name)
+        if base == "const":
+            out.append(width.astype(float))
+        elif base == "market":
+            at = posc + shift
+            ok = (at - width + 1 >= 0) & (at < n_sessions)
+            at = np.clip(at, 0, n_sessions - 1)
+            summed = panel.span_sum(np.maximum(market_rows, 0)[:, None], at,
+                                    np.minimum(width, at + 1))
+            out.append(np.where(ok, summed, np.nan))
+        elif factors is not None and base in factors.names:
+            out.append(factors.span_sum(base, posc + shift, width))
         else:
-            raise InputError(f"unknown regressor {name!r}")
-    X = np.stack(columns, axis=-1)
-    valid = inside & np.isfinite(y) & (span >= 1) & np.isfinite(X).all(axis=-1)
-    return WindowData(y, span, X, valid)
+            raise InputError(f"unknown regressor {name!r}"
+                             + (" (no factors given)" if base in FACTOR_NAMES else ""))
+    X = np.stack(out, axis=-1)
+    offset = np.zeros(y.shape)
+    if spec.excess:
+        if factors is None or "rf" not in factors.names:
+            raise InputError(f"{spec.name} needs the risk-free rate 'rf' from a factor file")
+        offset = factors.span_sum("rf", posc, width)
+    valid = (inside & np.isfinite(y) & (span >= 1) & np.isfinite(X).all(axis=-1)
+             & np.isfinite(offset))
+    return WindowData(y, span, X, valid, np.where(np.isfinite(offset), offset, 0.0))
+
+
+def _window_prices(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                   pos: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Adjusted prices of each event's stock and market at session positions ``pos`` (E, L)."""
+    inside = (pos >= 0) & (pos < panel.prices.shape[1])
+    posc = np.clip(pos, 0, max(panel.prices.shape[1] - 1, 0))
+    price = np.where(inside, panel.prices[stock_rows[:, None], posc], np.nan)
+    has_market = inside & (market_rows[:, None] >= 0)
+    market = np.where(has_market, panel.prices[np.maximum(market_rows, 0)[:, None], posc], np.nan)
+    return price, market
 
 
 def _take(obj: Any, mask: np.ndarray) -> Any:
-    kwargs = {name: getattr(obj, name)[mask] for name in obj.__dataclass_fields__}
+    kwargs = {name: None if getattr(obj, name) is None else getattr(obj, name)[mask]
+              for name in obj.__dataclass_fields__}
     return type(obj)(**kwargs)
 
 
@@ -668,6 +837,7 @@ def _concat_chunks(chunks: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     out = []
     for items in zip(*chunks, strict=True):
         cls = type(items[0])
-        out.append(cls(**{name: np.concatenate([getattr(i, name) for i in items])
+        out.append(cls(**{name: None if getattr(items[0], name) is None
+                          else np.concatenate([getattr(i, name) for i in items])
                           for name in cls.__dataclass_fields__}))
     return tuple(out)

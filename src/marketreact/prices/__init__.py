@@ -18,6 +18,7 @@ from marketreact.prices.frames import (
     clean_prices,
     standard_frame,
 )
+from marketreact.prices.long_source import LongCsvSource, is_long_file, read_long_file
 from marketreact.prices.store import PriceStore, default_cache_dir
 from marketreact.prices.yahoo import YahooSource, frames_from_download
 
@@ -69,7 +70,8 @@ def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
     Parameters
     ----------
     spec : str
-        ``csv:DIR`` (a folder of per-ticker files), ``yahoo``, or sources joined
+        ``csv:DIR`` (a folder of per-ticker files), ``csv:FILE.csv`` (one long
+        file with a ticker column), ``yahoo``, or sources joined
         with ``+`` to be tried in order.
     cache_dir : str, optional
         Cache folder for the Yahoo source.
@@ -81,10 +83,12 @@ def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
         return InputError([InputProblem("command line", None, "--prices", value, message)])
 
     for part in parts:
-        if part.lower().startswith("csv:"):
+        if part.lower().startswith("csv:") and is_long_file(part[4:]):
+            sources.append(LongCsvSource(part[4:]))
+        elif part.lower().startswith("csv:"):
             folder = Path(part[4:]).expanduser()
             if not folder.is_dir():
-                raise bad(part, f"price folder {str(folder)!r} not found")
+                raise bad(part, f"price folder or file {str(folder)!r} not found")
             sources.append(CsvSource(folder))
         elif part.lower() == "yahoo":
             sources.append(YahooSource(PriceStore(cache_dir)))
@@ -99,6 +103,7 @@ __all__ = [
     "PRICE_COLUMNS",
     "ChainSource",
     "CsvSource",
+    "LongCsvSource",
     "PriceFetch",
     "PriceFile",
     "PriceSource",
@@ -110,6 +115,8 @@ __all__ = [
     "default_cache_dir",
     "find_suspects",
     "frames_from_download",
+    "is_long_file",
+    "read_long_file",
     "read_price_file",
     "source_from_spec",
     "standard_frame",

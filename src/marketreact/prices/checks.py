@@ -23,12 +23,21 @@ Rules
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import Enum
 
 import numpy as np
 import pandas as pd
 
 from marketreact.errors import InputProblem
 from marketreact.prices.frames import PriceSuspect, price_column
+
+
+class SuspectPolicy(str, Enum):
+    """What a suspect price inside an event's windows does to the event."""
+
+    fail = "fail"  # the event fails with the reason (default)
+    keep = "keep"  # the event is studied on the prices as given; a note says so
+
 
 #: Smallest factor between consecutive prices that is checked at all.
 JUMP_FACTOR = 1.8

@@ -32,6 +32,7 @@ from marketreact._typing import StrPath
 from marketreact.errors import InputError, InputProblem
 from marketreact.prices.checks import describe_gaps, find_suspects
 from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, PriceSuspect, standard_frame
+from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class CsvSource:
         failures: dict[str, str] = {}
         notes: dict[str, tuple[InputProblem, ...]] = {}
         suspects: dict[str, tuple[PriceSuspect, ...]] = {}
-        for ticker in dict.fromkeys(tickers):
+        for ticker in track(list(dict.fromkeys(tickers)), "Reading price files"):
             path = self.path_for(ticker)
             if path is None:
                 failures[ticker] = f"no price file for {ticker} under {self.root}"

@@ -39,6 +39,7 @@ import pandas as pd
 
 from marketreact.prices.frames import PriceFetch, standard_frame
 from marketreact.prices.store import CachedPrices, PriceStore
+from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +189,8 @@ class YahooSource:
     """
 
     name = "yahoo"
+    #: Most tickers asked of Yahoo in one request (progress advances per request).
+    batch_size = 25
 
     def __init__(self, store: PriceStore | None = None, *, retries: int = 3,
                  backoff: float = 2.0, max_backoff: float = 60.0,
@@ -314,7 +317,11 @@ class YahooSource:
             if hit is not None and start < hit.fetched_start and end > hit.fetched_end:
                 lo, hi = start, end
             needs.setdefault((lo, hi), []).append(t)
-        for (lo, hi), group in needs.items():
+        batches = [(span, group[k:k + self.batch_size]) for span, group in needs.items()
+                   for k in range(0, len(group), self.batch_size)]
+        for (lo, hi), group in track(batches, "Downloading prices from Yahoo",
+                                     total=sum(len(g) for _, g in batches),
+                                     size=lambda item: len(item[1])):
             got = self.download(group, lo, hi)
             failures.update(got.failures)
             for t, frame in got.frames.items():
