@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -19,10 +20,11 @@ from typing import Annotated, Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from marketreact import __version__
-from marketreact.errors import InputError, MarketReactError
+from marketreact.errors import InputError, InputProblem, MarketReactError
 from marketreact.inference import Alternative
 from marketreact.measures import Measure
 from marketreact.progress import progress_bar
@@ -48,7 +50,20 @@ def _console(quiet: bool = False) -> Console:
 
 
 def _err(message: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {message}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[red]error:[/red] {escape(message)}")
+
+
+#: Most problems printed for one bad input (the rest are counted).
+MAX_PROBLEMS = 20
+
+
+def _option_problem(problem: InputProblem) -> InputProblem:
+    """Name the command-line option behind a problem with a study setting."""
+    if problem.source != "settings" or problem.field is None:
+        return problem
+    option = {"car_windows": "car"}.get(problem.field, problem.field).replace("_", "-")
+    return replace(problem, source="command line", field=f"--{option}")
 
 
 def handle_errors(func: F) -> F:
@@ -59,14 +74,20 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputError as exc:
-            for problem in exc.problems:
-                _err(str(problem))
+            for problem in exc.problems[:MAX_PROBLEMS]:
+                _err(str(_option_problem(problem)))
+            if len(exc.problems) > MAX_PROBLEMS:
+                _err(f"... and {len(exc.problems) - MAX_PROBLEMS} more problem(s)")
             raise typer.Exit(EXIT_INPUT) from None
         except MarketReactError as exc:
             _err(str(exc))
             raise typer.Exit(EXIT_INPUT) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except OSError as exc:  # a path that cannot be read or written: the user's to fix
+            where = f"{exc.filename}: " if exc.filename else ""
+            _err(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(EXIT_INPUT) from None
         except Exception as exc:
             if os.environ.get("MARKETREACT_DEBUG"):
                 raise
@@ -179,6 +200,10 @@ def study(
     sessions: Annotated[str | None, typer.Option(
         help="Trading sessions: calendar (exchange calendar, checked against the index) or "
              "market (the dates of the market index file).")] = None,
+    suspect_prices: Annotated[str | None, typer.Option(
+        help="Suspect prices (bad prints, unadjusted splits) inside an event's windows: fail "
+             "(fail the event, with the reason) or keep (study the prices as given) "
+             "[default: fail; keep with --input eventstudytools].")] = None,
     input_kind: Annotated[InputKind, typer.Option(
         "--input", help="Layout of EVENTS: catalogue, or eventstudytools (a folder with "
         "01_RequestFile.csv, 02_FirmData.csv, 03_MarketData.csv; prices come from it).")
@@ -213,42 +238,49 @@ def study(
     from marketreact.output import write_study
     from marketreact.panel import ReturnKind
     from marketreact.prices import source_from_spec
+    from marketreact.prices.checks import SuspectPolicy
     from marketreact.study import DEFAULT_CAR_WINDOWS, EventStudy, StudySettings, parse_window
 
-    def choice(enum: Any, value: str, what: str) -> Any:
+    def choice(enum: Any, value: str, what: str, option: str) -> Any:
         try:
             return enum(value)
         except ValueError:
-            raise InputError(f"unknown {what} {value!r}; choose from "
-                             f"{', '.join(m.value for m in enum)}") from None
+            raise InputError([InputProblem(
+                "command line", None, option, value,
+                f"unknown {what} {value!r}; choose from {', '.join(m.value for m in enum)}")
+            ]) from None
 
-    model_name = choice(ModelName, model, "model")
-    kind = choice(ReturnKind, returns, "returns")
+    model_name = choice(ModelName, model, "model", "--model")
+    kind = choice(ReturnKind, returns, "returns", "--returns")
     given: dict[str, Any] = {
         "model": model_name, "returns": kind, "lags": lags, "leads": leads,
-        "missing": choice(MissingPolicy, missing, "missing-price policy"),
-        "method": choice(Method, method, "method"), "hac_lags": hac_lags,
+        "missing": choice(MissingPolicy, missing, "missing-price policy", "--missing"),
+        "method": choice(Method, method, "method", "--method"), "hac_lags": hac_lags,
         "market": market.upper() if market else None,
         "measure": measure, "alternative": alternative, "n_boot": bootstrap, "seed": seed,
     }
     if estimation is not None:
-        given["estimation"] = parse_window(estimation)
+        given["estimation"] = parse_window(estimation, "estimation")
     if window is not None:
-        given["window"] = parse_window(window)
+        given["window"] = parse_window(window, "window")
     if car:
-        given["car_windows"] = tuple(parse_window(c) for c in car)
+        given["car_windows"] = tuple(parse_window(c, "car_windows") for c in car)
     if min_estimation is not None:
         given["min_estimation"] = min_estimation
     if sessions is not None:
-        given["sessions"] = choice(SessionSource, sessions, "sessions")
+        given["sessions"] = choice(SessionSource, sessions, "sessions", "--sessions")
+    if suspect_prices is not None:
+        given["suspect_prices"] = choice(SuspectPolicy, suspect_prices, "suspect-price policy",
+                                         "--suspect-prices")
     factor_data = None
     if factors:
         from marketreact.factors import read_factors
 
         units = {"auto": None, "percent": True, "decimal": False}
         if factor_units not in units:
-            raise InputError(f"unknown factor units {factor_units!r}; choose auto, percent "
-                             "or decimal")
+            raise InputError([InputProblem("command line", None, "--factor-units",
+                                           factor_units, f"unknown factor units "
+                                           f"{factor_units!r}; choose auto, percent or decimal")])
         factor_data = read_factors(*factors, percent=units[factor_units])
     source: Any
     if input_kind is InputKind.eventstudytools:
@@ -295,8 +327,12 @@ def study(
     if len(result.failures):
         _err(f"{len(result.failures)} event(s) could not be studied; reasons in "
              f"{out / 'failures.csv'}")
+        lines = dict(zip(catalogue.frame["event_id"], catalogue.frame["line"], strict=True))
         for row in result.failures.head(10).itertuples(index=False):
-            _err(f"  {row.event_id}: {row.reason}")
+            where = f"{events}:{lines[row.event_id]}: " if row.event_id in lines else ""
+            _err(f"  {where}event {row.event_id}: {row.reason}")
+        if len(result.failures) > 10:
+            _err(f"  ... and {len(result.failures) - 10} more")
         raise typer.Exit(EXIT_PARTIAL)
     console.print(f"results written to {out}" + (
         f" with {len(drawn)} plots (`marketreact report {out}` puts it all in one HTML page)"
@@ -393,6 +429,7 @@ def prices_show(
 # (one import line per module below)
 from marketreact.commands import articles as _articles  # noqa: E402,F401
 from marketreact.commands import backtest as _backtest  # noqa: E402,F401
+from marketreact.commands import cache as _cache  # noqa: E402,F401
 from marketreact.commands import regress as _regress  # noqa: E402,F401
 from marketreact.commands import report as _report  # noqa: E402,F401
 from marketreact.commands import validate as _validate  # noqa: E402,F401

@@ -43,6 +43,7 @@ from marketreact.estimation import SessionSource
 from marketreact.events import EventCatalogue, events_from_frame
 from marketreact.models import ModelName
 from marketreact.panel import ReturnKind
+from marketreact.prices.checks import SuspectPolicy
 from marketreact.prices.frames import standard_frame
 from marketreact.study import StudySettings
 
@@ -235,5 +236,8 @@ def load_eventstudytools(folder: StrPath) -> tuple[EventCatalogue, dict[str, pd.
         min_estimation=e_len,
         returns=ReturnKind.simple,
         sessions=SessionSource.market,
+        # EventStudyTools studies the prices as given: its SP500 example holds unadjusted 2:1
+        # splits (DANAHER 1998-06-01, LEXMARK 1999-06-11) that its numbers include.
+        suspect_prices=SuspectPolicy.keep,
     )
     return catalogue, prices, settings

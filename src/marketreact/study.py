@@ -27,7 +27,7 @@ from marketreact.calendar import (
     exchange_sessions,
     market_sessions,
 )
-from marketreact.errors import InputError
+from marketreact.errors import InputError, InputProblem
 from marketreact.estimation import (
     Method,
     MissingPolicy,
@@ -61,7 +61,8 @@ from marketreact.models import (
 )
 from marketreact.panel import ExchangePanel, ReturnKind, build_panel
 from marketreact.prices import PriceSource, clean_prices
-from marketreact.prices.frames import PriceFetch
+from marketreact.prices.checks import SuspectPolicy, find_suspects, suspect_reasons
+from marketreact.prices.frames import PriceFetch, PriceSuspect
 from marketreact.progress import track
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,11 @@ def format_window(window: Window) -> str:
     return f"[{a:+d},{b:+d}]".replace("+0", "0")
 
 
-def parse_window(text: str) -> Window:
-    """Parse ``A:B`` or ``[A,B]`` into a window of relative days."""
+def parse_window(text: str, field: str = "window") -> Window:
+    """Parse ``A:B`` or ``[A,B]`` into a window of relative days.
+
+    ``field`` names the setting in the error raised for text that is not a window.
+    """
     cleaned = text.strip().strip("[]()")
     for sep in (":", ","):
         if sep in cleaned:
@@ -86,7 +90,8 @@ def parse_window(text: str) -> Window:
                 return int(a), int(b)
             except ValueError:
                 break
-    raise InputError(f"window {text!r} is not of the form A:B (e.g. -1:1)")
+    raise InputError([InputProblem("settings", None, field, text,
+                                   "is not of the form A:B (e.g. -1:1)")])
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,11 @@ class StudySettings:
         Bootstrap resamples of events for the bootstrap test (0: off).
     seed : int
         Seed of the bootstrap.
+    suspect_prices : SuspectPolicy
+        ``fail`` (default): an event whose estimation or event window holds a
+        suspect price (a bad print, an unadjusted split; see
+        :mod:`marketreact.prices.checks`) fails with the reason; ``keep``:
+        it is studied on the prices as given and a note names the price.
     """
 
     model: ModelName = ModelName.market_model
@@ -152,44 +162,56 @@ class StudySettings:
     alternative: Alternative = Alternative.two_sided
     n_boot: int = 999
     seed: int = 0
+    suspect_prices: SuspectPolicy = SuspectPolicy.fail
 
     def __post_init__(self) -> None:
         for name, enum in (("model", ModelName), ("missing", MissingPolicy), ("method", Method),
                            ("sessions", SessionSource), ("measure", Measure),
-                           ("alternative", Alternative)):
+                           ("alternative", Alternative), ("suspect_prices", SuspectPolicy)):
             value = getattr(self, name)
             if not isinstance(value, enum):
                 try:
                     object.__setattr__(self, name, enum(value))
                 except ValueError:
-                    raise InputError(f"unknown {name} {value!r}; choose from "
-                                     f"{', '.join(m.value for m in enum)}") from None
-        problems = []
+                    raise InputError([InputProblem(
+                        "settings", None, name, str(value),
+                        f"unknown {name} {value!r}; choose from "
+                        f"{', '.join(m.value for m in enum)}")]) from None
+        problems: list[tuple[str, str, str]] = []  # (field, value, message)
         if self.n_boot < 0:
-            problems.append(f"n_boot must be 0 or more, not {self.n_boot}")
+            problems.append(("n_boot", str(self.n_boot), "n_boot must be 0 or more"))
         (e0, e1), (w0, w1) = self.estimation, self.window
+        est, win = format_window(self.estimation), format_window(self.window)
         if e0 > e1:
-            problems.append(f"estimation window {format_window(self.estimation)} is inverted")
+            problems.append(("estimation", est, f"estimation window {est} is inverted"))
         if w0 > w1:
-            problems.append(f"event window {format_window(self.window)} is inverted")
+            problems.append(("window", win, f"event window {win} is inverted"))
+        if problems:  # the other checks make no sense for inverted windows
+            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
         if e1 >= w0:
-            problems.append(f"estimation window {format_window(self.estimation)} overlaps the "
-                            f"event window {format_window(self.window)}")
+            problems.append(("estimation", est, f"estimation window {est} overlaps the "
+                             f"event window {win}"))
         for cw in self.car_windows:
             if cw[0] > cw[1] or cw[0] < w0 or cw[1] > w1:
-                problems.append(f"CAR window {format_window(cw)} is not inside the event window "
-                                f"{format_window(self.window)}")
+                problems.append(("car_windows", format_window(cw),
+                                 f"CAR window {format_window(cw)} is not inside the event "
+                                 f"window {win}"))
         if self.lags < 0 or self.leads < 0:
-            problems.append("Dimson lags and leads must be non-negative")
+            problems.append(("lags" if self.lags < 0 else "leads",
+                             str(min(self.lags, self.leads)),
+                             "Dimson lags and leads must be non-negative"))
         k = model_spec(self.model, max(self.lags, 0), max(self.leads, 0)).n_estimated
-        problems.extend(check_method(self.model, self.method, self.hac_lags))
+        problems.extend(("method", self.method.value, m)
+                        for m in check_method(self.model, self.method, self.hac_lags))
         if self.min_estimation < k + 2:
-            problems.append(f"min_estimation must be at least {k + 2} for {self.model.value}")
+            problems.append(("min_estimation", str(self.min_estimation),
+                             f"min_estimation must be at least {k + 2} for {self.model.value}"))
         if self.min_estimation > e1 - e0 + 1:
-            problems.append(f"min_estimation {self.min_estimation} exceeds the estimation "
-                            f"window's {e1 - e0 + 1} sessions")
+            problems.append(("min_estimation", str(self.min_estimation),
+                             f"min_estimation {self.min_estimation} exceeds the estimation "
+                             f"window's {e1 - e0 + 1} sessions"))
         if problems:
-            raise InputError("; ".join(problems))
+            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
 
     @property
     def spec(self) -> ModelSpec:
@@ -216,6 +238,7 @@ class StudySettings:
             "alternative": Alternative(self.alternative).value,
             "n_boot": self.n_boot,
             "seed": self.seed,
+            "suspect_prices": self.suspect_prices.value,
         }
 
 
@@ -447,16 +470,22 @@ class EventStudy:
         frame = frame.loc[~no_market]
         fetched = self._fetch(frame, prices)
         frames, price_notes = {}, {}
+        fetch_failures, suspects = dict(fetched.failures), dict(fetched.suspects)
         for ticker, raw in fetched.frames.items():
             cleaned, notes = clean_prices(raw, ticker)
+            if cleaned.empty:  # nothing usable in the span: a failure, not a crash
+                fetch_failures[ticker] = f"no usable prices for {ticker} in the span needed"
+                continue
             frames[ticker] = cleaned
             price_notes[ticker] = notes
-            diagnostics.extend(str(n) for n in notes)
+            diagnostics.extend(str(n) for n in (*fetched.notes.get(ticker, ()), *notes))
+            if ticker not in suspects:
+                suspects[ticker] = find_suspects(cleaned, f"prices of {ticker}")
         parts = []
         for exchange, group in track(frame.groupby("exchange", sort=True), "Studying events",
                                      total=len(frame), size=lambda item: len(item[1])):
-            part = self._study_exchange(str(exchange), group, frames, fetched.failures, spec,
-                                        failures, diagnostics, factors)
+            part = self._study_exchange(str(exchange), group, frames, fetch_failures, spec,
+                                        failures, diagnostics, factors, suspects=suspects)
             if part is not None:
                 parts.append(part)
         return self._assemble(parts, failures, diagnostics, catalogue)
@@ -498,7 +527,9 @@ class EventStudy:
                         frames: Mapping[str, pd.DataFrame], fetch_failures: Mapping[str, str],
                         spec: ModelSpec, failures: list[dict[str, str]],
                         diagnostics: list[str],
-                        factors: pd.DataFrame | None = None) -> dict[str, Any] | None:
+                        factors: pd.DataFrame | None = None,
+                        suspects: Mapping[str, Sequence[PriceSuspect]] | None = None,
+                        ) -> dict[str, Any] | None:
         s = self.settings
 
         def fail(rows: pd.DataFrame, reason: str | Sequence[str]) -> None:
@@ -519,7 +550,11 @@ class EventStudy:
             group = group.loc[~missing_mkt]
         if group.empty:
             return None
-        sessions = self._sessions_for(exchange, group, frames)
+        try:
+            sessions = self._sessions_for(exchange, group, frames)
+        except InputError as exc:  # e.g. prices outside the calendar's range
+            fail(group, f"prices: {exc}")
+            return None
         if sessions is None:
             return None
         if len(sessions.dropped):
@@ -558,6 +593,14 @@ class EventStudy:
                 first_day = sessions.labels[min(first[rows[i]], n_sessions - 1)].date()
                 reasons[i] = (f"event window {format_window(s.window)} starts before the first "
                               f"{what} return ({first_day})")
+        spoiled = suspect_reasons(sessions.labels, np.minimum(day0, n_sessions), [
+            group["ticker"].to_numpy(), group["market"].to_numpy() if spec.uses_market
+            else np.full(len(group), "", dtype=object)], suspects or {}, s.estimation[0], w1)
+        if s.suspect_prices is SuspectPolicy.keep:
+            diagnostics.extend(f"kept (suspect_prices=keep): {why}"
+                               for why in dict.fromkeys(spoiled[spoiled != ""]))
+        else:
+            reasons = np.where(reasons == "", spoiled, reasons)
         bad = reasons != ""
         fail(group.loc[bad], list(reasons[bad]))
         group, day0 = group.loc[~bad], day0[~bad]

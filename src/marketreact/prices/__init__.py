@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from marketreact.errors import InputError
-from marketreact.prices.csv_source import CsvSource, read_price_file
-from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, clean_prices, standard_frame
+from marketreact.errors import InputError, InputProblem
+from marketreact.prices.checks import find_suspects
+from marketreact.prices.csv_source import CsvSource, PriceFile, check_price_file, read_price_file
+from marketreact.prices.frames import (
+    PRICE_COLUMNS,
+    PriceFetch,
+    PriceSuspect,
+    clean_prices,
+    standard_frame,
+)
 from marketreact.prices.long_source import LongCsvSource, is_long_file, read_long_file
 from marketreact.prices.store import PriceStore, default_cache_dir
 from marketreact.prices.yahoo import YahooSource, frames_from_download
@@ -39,16 +47,21 @@ class ChainSource:
         """Return prices of ``tickers``, asking each source for what is still missing."""
         frames: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
+        notes: dict[str, tuple[InputProblem, ...]] = {}
+        suspects: dict[str, tuple[PriceSuspect, ...]] = {}
         pending = list(dict.fromkeys(tickers))
         for source in self.sources:
             if not pending:
                 break
             got = source.fetch(pending, start, end)
             frames.update(got.frames)
+            notes.update({t: n for t, n in got.notes.items() if t in got.frames})
+            suspects.update({t: x for t, x in got.suspects.items() if t in got.frames})
             for t, why in got.failures.items():
                 failures[t] = f"{failures[t]}; {why}" if t in failures else why
             pending = [t for t in pending if t not in frames]
-        return PriceFetch(frames, {t: failures[t] for t in pending if t in failures})
+        return PriceFetch(frames, {t: failures[t] for t in pending if t in failures}, notes,
+                          suspects)
 
 
 def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
@@ -65,17 +78,24 @@ def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
     """
     parts = [p.strip() for p in spec.split("+") if p.strip()]
     sources: list[PriceSource] = []
+
+    def bad(value: str | None, message: str) -> InputError:
+        return InputError([InputProblem("command line", None, "--prices", value, message)])
+
     for part in parts:
         if part.lower().startswith("csv:") and is_long_file(part[4:]):
             sources.append(LongCsvSource(part[4:]))
         elif part.lower().startswith("csv:"):
-            sources.append(CsvSource(part[4:]))
+            folder = Path(part[4:]).expanduser()
+            if not folder.is_dir():
+                raise bad(part, f"price folder or file {str(folder)!r} not found")
+            sources.append(CsvSource(folder))
         elif part.lower() == "yahoo":
             sources.append(YahooSource(PriceStore(cache_dir)))
         else:
-            raise InputError(f"unknown price source {part!r}: use csv:DIR or yahoo")
+            raise bad(part, "unknown price source: use csv:DIR or yahoo")
     if not sources:
-        raise InputError("no price source given: use csv:DIR or yahoo")
+        raise bad(spec, "no price source given: use csv:DIR or yahoo")
     return sources[0] if len(sources) == 1 else ChainSource(sources)
 
 
@@ -85,11 +105,15 @@ __all__ = [
     "CsvSource",
     "LongCsvSource",
     "PriceFetch",
+    "PriceFile",
     "PriceSource",
     "PriceStore",
+    "PriceSuspect",
     "YahooSource",
+    "check_price_file",
     "clean_prices",
     "default_cache_dir",
+    "find_suspects",
     "frames_from_download",
     "is_long_file",
     "read_long_file",
