@@ -22,9 +22,7 @@ the study plots into a folder.
 from __future__ import annotations
 
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from marketreact._atomic import atomic_open
 from marketreact._typing import StrPath
 
 if TYPE_CHECKING:
@@ -547,17 +546,9 @@ def save_figure(fig: Figure, path: StrPath) -> Path:
     -------
     pathlib.Path
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=_DPI, metadata={"Software": None})
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=_DPI, metadata={"Software": None})
+    return Path(path)
 
 
 def safe_name(text: str) -> str:

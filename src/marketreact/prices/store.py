@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
+from marketreact._atomic import atomic_open
 from marketreact._typing import StrPath
 from marketreact.prices.frames import PRICE_COLUMNS, standard_frame
 
@@ -171,16 +170,8 @@ class PriceStore:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                _META_KEY: json.dumps(meta).encode()})
         target = self.path(ticker)
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{target.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pq.write_table(table, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(target, "wb") as fh:
+            pq.write_table(table, fh)
         return target
 
     def merge(self, ticker: str, frame: pd.DataFrame, fetched_start: pd.Timestamp,
