@@ -75,7 +75,7 @@ from marketreact.errors import InputError
 from marketreact.events import EventCatalogue, events_from_frame
 from marketreact.models import MODELS, ModelName, abnormal_returns, fit_linear
 from marketreact.panel import ExchangePanel, build_panel
-from marketreact.prices import PriceSource, clean_prices
+from marketreact.prices import PriceSource, clean_prices, fetch_for_events
 from marketreact.prices.frames import PriceFetch
 from marketreact.study import format_window, gather
 
@@ -939,20 +939,8 @@ class Backtest:
     # -- steps --------------------------------------------------------------------------
     def _fetch(self, frame: pd.DataFrame,
                prices: PriceSource | Mapping[str, pd.DataFrame]) -> PriceFetch:
-        tickers = list(dict.fromkeys([*frame["ticker"], *[m for m in frame["market"] if m]]))
-        if isinstance(prices, Mapping):
-            got = {t: prices[t] for t in tickers if t in prices}
-            return PriceFetch(got, {t: f"no prices given for {t}" for t in tickers
-                                    if t not in prices})
-        if frame.empty:
-            return PriceFetch({}, {})
         s = self.settings
-        ahead = max(s.hold, *s.horizons) + 1
-        when = frame["timestamp"].dt.tz_convert(None).fillna(frame["date"])
-        start = when.min() - pd.Timedelta(days=int(abs(s.estimation[0]) * 1.6) + 30)
-        end = when.max() + pd.Timedelta(days=int(ahead * 1.6) + 30)
-        end = min(end, pd.Timestamp.today().normalize())
-        return prices.fetch(tickers, start, end)
+        return fetch_for_events(frame, prices, s.estimation[0], max(s.hold, *s.horizons) + 1)
 
     @staticmethod
     def _exchange_data(exchange: str, group: pd.DataFrame,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -64,6 +64,40 @@ class ChainSource:
                           suspects)
 
 
+def fetch_for_events(frame: pd.DataFrame, prices: PriceSource | Mapping[str, pd.DataFrame],
+                     sessions_before: int, sessions_after: int) -> PriceFetch:
+    """Fetch the prices an analysis of ``frame``'s events needs.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Events with ``ticker``, ``market``, ``timestamp`` (UTC) and ``date`` columns.
+    prices : PriceSource or mapping of str to pandas.DataFrame
+        A source, or standard frames by ticker (used as given).
+    sessions_before, sessions_after : int
+        Sessions needed before and after the events; turned into calendar days
+        with a margin (1.6 calendar days per session, plus 30 days), the end
+        capped at today.
+
+    Returns
+    -------
+    PriceFetch
+        Prices of every ticker and market named by the events.
+    """
+    tickers = list(dict.fromkeys([*frame["ticker"], *[m for m in frame["market"] if m]]))
+    if isinstance(prices, Mapping):
+        got = {t: prices[t] for t in tickers if t in prices}
+        return PriceFetch(got, {t: f"no prices given for {t}" for t in tickers
+                                if t not in prices})
+    if frame.empty:
+        return PriceFetch({}, {})
+    when = frame["timestamp"].dt.tz_convert(None).fillna(frame["date"])
+    start = when.min() - pd.Timedelta(days=int(abs(sessions_before) * 1.6) + 30)
+    end = when.max() + pd.Timedelta(days=int(abs(sessions_after) * 1.6) + 30)
+    end = min(end, pd.Timestamp.today().normalize())
+    return prices.fetch(tickers, start, end)
+
+
 def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
     """Build a price source from a CLI spec: ``csv:DIR``, ``yahoo`` or several joined by ``+``.
 
@@ -113,6 +147,7 @@ __all__ = [
     "check_price_file",
     "clean_prices",
     "default_cache_dir",
+    "fetch_for_events",
     "find_suspects",
     "frames_from_download",
     "is_long_file",
