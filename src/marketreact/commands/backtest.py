@@ -11,6 +11,9 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from marketreact.backtest import EntryRule as EntryChoice
+from marketreact.backtest import HedgeMode as HedgeChoice
+from marketreact.backtest import SignalMode as ModeChoice
 from marketreact.cli import (
     EXIT_PARTIAL,
     CacheOpt,
@@ -22,28 +25,6 @@ from marketreact.cli import (
 )
 from marketreact.errors import InputError
 from marketreact.progress import progress_bar
-
-
-class EntryChoice(StrEnum):
-    """Fill rule choices (no default)."""
-
-    next_open = "next-open"
-    close = "close"
-
-
-class HedgeChoice(StrEnum):
-    """Hedge choices."""
-
-    none = "none"
-    market = "market"
-    beta = "beta"
-
-
-class ModeChoice(StrEnum):
-    """How the signal sizes positions."""
-
-    sign = "sign"
-    value = "value"
 
 
 class TextChoice(StrEnum):
