@@ -4,9 +4,10 @@ VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 SHARED  ?= ../shared/data
+SEEDS   ?= ../shared/seeds
 OUT     ?= results
 
-.PHONY: venv demo test test-all lint bench clean
+.PHONY: venv demo demo-article test test-all lint bench validate clean report-check docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,7 +21,23 @@ venv: $(STAMP)
 demo: venv
 	@if [ -d "$(SHARED)/prices" ]; then prices="csv:$(SHARED)/prices"; else prices="yahoo"; fi; \
 	echo "prices: $$prices"; \
-	$(BIN)/marketreact study data/events/goto_tiktok.csv --prices "$$prices" --out $(OUT)/goto
+	$(BIN)/marketreact study data/events/goto_tiktok.csv --prices "$$prices" --out $(OUT)/goto --plots
+	$(BIN)/marketreact report $(OUT)/goto
+
+## From the seed article to a study: extract -> verify -> study (offline when ../shared is present;
+## without it, the project's own retelling of the story and Yahoo prices).
+demo-article: venv
+	@article=$$(ls $(SEEDS)/0*.txt 2>/dev/null | head -n 1); \
+	if [ -z "$$article" ]; then article=data/articles/goto_tiktok_sample.txt; \
+		echo "no seed article in $(SEEDS): using $$article"; fi; \
+	if [ -d "$(SHARED)/prices" ]; then prices="csv:$(SHARED)/prices"; else prices="yahoo"; fi; \
+	echo "article: $$article"; echo "prices: $$prices"; \
+	$(BIN)/marketreact extract "$$article" --published 2023-12-05 --timing intra \
+		--timing-exchange XIDX --event-prefix seed --out $(OUT)/article/extract && \
+	$(BIN)/marketreact verify $(OUT)/article/extract/claims.csv --prices "$$prices" \
+		--out $(OUT)/article/verify && \
+	$(BIN)/marketreact study $(OUT)/article/extract/events.csv --prices "$$prices" \
+		--out $(OUT)/article/study
 
 ## The default test run (a few minutes at most; no network).
 test: venv
@@ -38,5 +55,26 @@ lint: venv
 bench: venv
 	$(BIN)/python benchmarks/bench.py
 
+## Size and power of every cross-event test by simulation on the real panels (~2 min; docs/validation.md).
+validate: venv
+	$(BIN)/marketreact validate --prices $(SHARED)/prices --out validation --report docs/validation.md
+
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache
+
+## Render the GoTo HTML report in a real headless browser (Debian's chromium, installed here if
+## missing, never at run time) and check that it loaded with its tables and images.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+report-check: venv
+	@if [ -z "$(CHROMIUM)" ]; then \
+	  echo "installing Debian's chromium"; \
+	  $(SUDO) apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
+	fi
+	MARKETREACT_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/test_report_browser.py
+
+## Regenerate docs/cli.md from the commands' --help (run after adding or changing a command).
+docs: venv
+	$(BIN)/python -m marketreact.docs_cli --output docs/cli.md

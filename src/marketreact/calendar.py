@@ -248,6 +248,37 @@ def exchange_sessions(
     return TradingSessions(exchange, labels, closes, dropped, reference)
 
 
+def market_sessions(exchange: str, dates: pd.DatetimeIndex,
+                    reference: str | None = None) -> TradingSessions:
+    """Sessions taken from the dates of a market index file, without a calendar.
+
+    For data that come with their own trading days (EventStudyTools files, a
+    private index): every date of ``dates`` is a session. There are no intraday
+    times, so each session's "close" is the end of its date in UTC: a
+    timestamped event counts on its UTC date; a date-only event falls on its
+    date or the next session (``post``: the next session).
+
+    Parameters
+    ----------
+    exchange : str
+        Label of the exchange (only used to name the sessions).
+    dates : pandas.DatetimeIndex
+        The market index's dates.
+    reference : str, optional
+        The index ticker.
+
+    Returns
+    -------
+    TradingSessions
+    """
+    days = np.unique(pd.DatetimeIndex(dates).normalize().to_numpy(dtype="datetime64[ns]"))
+    labels = pd.DatetimeIndex(days, name="session")
+    closes = pd.DatetimeIndex(labels.tz_localize("UTC") + pd.Timedelta(days=1)
+                              - pd.Timedelta(1, "ns"))
+    return TradingSessions(exchange, labels, closes,
+                           pd.DatetimeIndex([], dtype="datetime64[ns]"), reference)
+
+
 TIMINGS = ("pre", "intra", "post", "unknown")
 
 
@@ -293,3 +324,38 @@ def anchor_day0(
         right = np.searchsorted(label_ns, d, side="right")
         pos[only_date] = np.where(after_close, right, left)
     return pos
+
+
+@functools.lru_cache(maxsize=64)
+def exchange_timezone(exchange: str) -> str:
+    """Return the IANA time zone of an exchange calendar (``"America/New_York"`` for XNYS)."""
+    import exchange_calendars as xcals
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return str(xcals.get_calendar(exchange).tz)
+
+
+def session_opens(sessions: TradingSessions) -> pd.DatetimeIndex:
+    """Return the UTC open time of each session (the first open of the day).
+
+    Parameters
+    ----------
+    sessions : TradingSessions
+        Sessions built by :func:`exchange_sessions`.
+
+    Returns
+    -------
+    pandas.DatetimeIndex
+        ``datetime64[ns, UTC]``, aligned with ``sessions.labels``. A lunch
+        break is ignored: the open is the morning open.
+    """
+    if not len(sessions):
+        return pd.DatetimeIndex([], dtype="datetime64[ns, UTC]")
+    first, last = sessions.labels[0], sessions.labels[-1]
+    cal = _calendar(sessions.exchange, str(first.date()), str(last.date()))
+    schedule = cal.schedule.loc[first:last]
+    labels = pd.DatetimeIndex(schedule.index).tz_localize(None).astype("datetime64[ns]")
+    opens = pd.Series(pd.DatetimeIndex(schedule["open"]).tz_convert("UTC"), index=labels)
+    return pd.DatetimeIndex(pd.DatetimeIndex(opens.reindex(sessions.labels).to_numpy())
+                            .astype("datetime64[ns, UTC]"))

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -19,10 +20,14 @@ from typing import Annotated, Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from marketreact import __version__
-from marketreact.errors import InputError, MarketReactError
+from marketreact.errors import InputError, InputProblem, MarketReactError
+from marketreact.inference import Alternative
+from marketreact.measures import Measure
+from marketreact.progress import progress_bar
 
 app = typer.Typer(help="Measure how markets react to news: event studies and backtests.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -52,7 +57,20 @@ def _console(quiet: bool = False) -> Console:
 
 
 def _err(message: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[red]error:[/red] {message}")
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"[red]error:[/red] {escape(message)}")
+
+
+#: Most problems printed for one bad input (the rest are counted).
+MAX_PROBLEMS = 20
+
+
+def _option_problem(problem: InputProblem) -> InputProblem:
+    """Name the command-line option behind a problem with a study setting."""
+    if problem.source != "settings" or problem.field is None:
+        return problem
+    option = {"car_windows": "car"}.get(problem.field, problem.field).replace("_", "-")
+    return replace(problem, source="command line", field=f"--{option}")
 
 
 def handle_errors(func: F) -> F:
@@ -63,14 +81,20 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except InputError as exc:
-            for problem in exc.problems:
-                _err(str(problem))
+            for problem in exc.problems[:MAX_PROBLEMS]:
+                _err(str(_option_problem(problem)))
+            if len(exc.problems) > MAX_PROBLEMS:
+                _err(f"... and {len(exc.problems) - MAX_PROBLEMS} more problem(s)")
             raise typer.Exit(EXIT_INPUT) from None
         except MarketReactError as exc:
             _err(str(exc))
             raise typer.Exit(EXIT_INPUT) from None
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except OSError as exc:  # a path that cannot be read or written: the user's to fix
+            where = f"{exc.filename}: " if exc.filename else ""
+            _err(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(EXIT_INPUT) from None
         except Exception as exc:
             if os.environ.get("MARKETREACT_DEBUG"):
                 raise
@@ -132,26 +156,74 @@ CacheOpt = Annotated[Path | None, typer.Option(
     "--cache-dir", help="Cache folder for Yahoo prices (default: the user cache folder).")]
 
 
+class InputKind(str, Enum):
+    """Layouts ``marketreact study`` reads its events from."""
+
+    catalogue = "catalogue"
+    eventstudytools = "eventstudytools"
+
+
 @app.command()
 @handle_errors
 def study(
-    events: Annotated[Path, typer.Argument(help="Event catalogue (CSV or JSON Lines).")],
+    events: Annotated[Path, typer.Argument(
+        help="Event catalogue (CSV or JSON Lines), or with --input eventstudytools the "
+             "folder of request, firm and market files.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result files.")],
     prices: PricesOpt = ["yahoo"],  # noqa: B006
     model: Annotated[str, typer.Option(
-        help="Normal-return model: constant-mean, market-adjusted, market-model.")
+        help="Normal-return model: constant-mean, market-adjusted, market-model, "
+             "scholes-williams, dimson, ff3, ff5, carhart4, garch.")
     ] = "market-model",
-    estimation: Annotated[str, typer.Option(help="Estimation window A:B in sessions.")
-                          ] = "-250:-11",
-    window: Annotated[str, typer.Option(help="Event window A:B in sessions.")] = "-10:10",
+    estimation: Annotated[str | None, typer.Option(
+        help="Estimation window A:B in sessions [default: -250:-11].")] = None,
+    window: Annotated[str | None, typer.Option(
+        help="Event window A:B in sessions [default: -10:10].")] = None,
     car: Annotated[list[str] | None, typer.Option(
         "--car", help="CAR window A:B (repeatable; default -1:1, 0:0, 0:1, -5:5).")] = None,
     market: Annotated[str | None, typer.Option(
         help="Market index for events without a 'market' column (default: the exchange's).")
     ] = None,
     returns: Annotated[str, typer.Option(help="Return definition: simple or log.")] = "simple",
-    min_estimation: Annotated[int, typer.Option(
-        help="Fewest estimation returns an event may have.")] = 120,
+    min_estimation: Annotated[int | None, typer.Option(
+        help="Fewest estimation returns an event may have [default: 120].")] = None,
+    factors: Annotated[list[Path] | None, typer.Option(
+        "--factors", help="Daily factor file (Ken French CSV or any factor CSV) for ff3, ff5, "
+        "carhart4; repeat to merge files (e.g. the momentum factor).")] = None,
+    factor_units: Annotated[str, typer.Option(
+        help="Units of --factors values: auto (Ken French files percent, other CSVs "
+             "decimal), percent or decimal.")] = "auto",
+    lags: Annotated[int, typer.Option(help="Dimson model: lagged market returns.")] = 1,
+    leads: Annotated[int, typer.Option(help="Dimson model: leading market returns.")] = 1,
+    missing: Annotated[str, typer.Option(
+        help="Sessions without a price inside the windows: drop (leave them out) or fail "
+             "(fail the event, with the reason).")] = "drop",
+    method: Annotated[str, typer.Option(
+        help="vectorised (batched OLS) or regression (per-event dummy-variable regression "
+             "with statsmodels).")] = "vectorised",
+    hac_lags: Annotated[int | None, typer.Option(
+        help="With --method regression: Newey-West (HAC) errors with this many lags.")
+    ] = None,
+    sessions: Annotated[str | None, typer.Option(
+        help="Trading sessions: calendar (exchange calendar, checked against the index) or "
+             "market (the dates of the market index file).")] = None,
+    suspect_prices: Annotated[str | None, typer.Option(
+        help="Suspect prices (bad prints, unadjusted splits) inside an event's windows: fail "
+             "(fail the event, with the reason) or keep (study the prices as given) "
+             "[default: fail; keep with --input eventstudytools].")] = None,
+    input_kind: Annotated[InputKind, typer.Option(
+        "--input", help="Layout of EVENTS: catalogue, or eventstudytools (a folder with "
+        "01_RequestFile.csv, 02_FirmData.csv, 03_MarketData.csv; prices come from it).")
+    ] = InputKind.catalogue,
+    measure: Annotated[Measure, typer.Option(
+        help="What to study: return (abnormal returns), volume (abnormal log volume) or "
+        "volatility (squared abnormal returns); see docs/inference.md.")] = Measure.returns,
+    alternative: Annotated[Alternative, typer.Option(
+        help="Alternative hypothesis of the cross-event tests' p-values.")
+    ] = Alternative.two_sided,
+    bootstrap: Annotated[int, typer.Option(
+        help="Bootstrap resamples of events for the bootstrap test (0: off).", min=0)] = 999,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     skip_invalid: Annotated[bool, typer.Option(
         help="Study the valid rows of a catalogue with bad rows (reported in failures.csv).")
     ] = False,
@@ -160,6 +232,9 @@ def study(
                    ] = OutputFormat.csv,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
+    plots: Annotated[bool, typer.Option(
+        "--plots", help="Also write PNG plots: CAAR, AR/CAR bars, prices around each event.")
+    ] = False,
     engine: Annotated[EngineName, typer.Option(
         help="Run the per-event computation here (local) or on a Dask cluster (dask; "
         "needs marketreact[dask]).")] = EngineName.local,
@@ -167,39 +242,96 @@ def study(
         help="Dask scheduler address (tcp://host:8786); default: a local cluster.")] = None,
 ) -> None:
     """Run an event study of abnormal returns around each event and write CSV results."""
+    from dataclasses import replace
+
+    from marketreact.estimation import Method, MissingPolicy, SessionSource
     from marketreact.events import read_events
     from marketreact.models import ModelName
     from marketreact.output import write_study
     from marketreact.panel import ReturnKind
     from marketreact.prices import source_from_spec
+    from marketreact.prices.checks import SuspectPolicy
     from marketreact.study import DEFAULT_CAR_WINDOWS, EventStudy, StudySettings, parse_window
 
-    try:
-        model_name = ModelName(model)
-    except ValueError:
-        raise InputError(f"unknown model {model!r}; choose from "
-                         f"{', '.join(m.value for m in ModelName)}") from None
-    try:
-        kind = ReturnKind(returns)
-    except ValueError:
-        raise InputError(f"unknown returns {returns!r}; choose simple or log") from None
-    settings = StudySettings(
-        model=model_name, estimation=parse_window(estimation), window=parse_window(window),
-        car_windows=tuple(parse_window(c) for c in car) if car else DEFAULT_CAR_WINDOWS,
-        min_estimation=min_estimation, market=market.upper() if market else None,
-        returns=kind)
-    catalogue = read_events(events, strict=not skip_invalid)
-    source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
+    def choice(enum: Any, value: str, what: str, option: str) -> Any:
+        try:
+            return enum(value)
+        except ValueError:
+            raise InputError([InputProblem(
+                "command line", None, option, value,
+                f"unknown {what} {value!r}; choose from {', '.join(m.value for m in enum)}")
+            ]) from None
+
+    model_name = choice(ModelName, model, "model", "--model")
+    kind = choice(ReturnKind, returns, "returns", "--returns")
+    given: dict[str, Any] = {
+        "model": model_name, "returns": kind, "lags": lags, "leads": leads,
+        "missing": choice(MissingPolicy, missing, "missing-price policy", "--missing"),
+        "method": choice(Method, method, "method", "--method"), "hac_lags": hac_lags,
+        "market": market.upper() if market else None,
+        "measure": measure, "alternative": alternative, "n_boot": bootstrap, "seed": seed,
+    }
+    if estimation is not None:
+        given["estimation"] = parse_window(estimation, "estimation")
+    if window is not None:
+        given["window"] = parse_window(window, "window")
+    if car:
+        given["car_windows"] = tuple(parse_window(c, "car_windows") for c in car)
+    if min_estimation is not None:
+        given["min_estimation"] = min_estimation
+    if sessions is not None:
+        given["sessions"] = choice(SessionSource, sessions, "sessions", "--sessions")
+    if suspect_prices is not None:
+        given["suspect_prices"] = choice(SuspectPolicy, suspect_prices, "suspect-price policy",
+                                         "--suspect-prices")
+    factor_data = None
+    if factors:
+        from marketreact.factors import read_factors
+
+        units = {"auto": None, "percent": True, "decimal": False}
+        if factor_units not in units:
+            raise InputError([InputProblem("command line", None, "--factor-units",
+                                           factor_units, f"unknown factor units "
+                                           f"{factor_units!r}; choose auto, percent or decimal")])
+        factor_data = read_factors(*factors, percent=units[factor_units])
+    source: Any
+    if input_kind is InputKind.eventstudytools:
+        from marketreact.eventstudytools import load_eventstudytools
+
+        catalogue, source, base = load_eventstudytools(events)
+        if "window" in given and "car_windows" not in given:
+            given["car_windows"] = (given["window"],)
+        if market is None:
+            del given["market"]
+        settings = replace(base, **given)
+        price_note: Any = f"eventstudytools:{events}"
+    else:
+        given.setdefault("car_windows", DEFAULT_CAR_WINDOWS)
+        settings = StudySettings(**given)
+        catalogue = read_events(events, strict=not skip_invalid)
+        source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
+        price_note = prices
     if scheduler and engine is not EngineName.dask:
-        raise InputError("--scheduler needs --engine dask")
-    result = EventStudy(settings, engine=engine.value, scheduler=scheduler).fit(catalogue, source)
+        raise InputError([InputProblem("command line", None, "--scheduler", scheduler,
+                                       "--scheduler needs --engine dask")])
+    with progress_bar(quiet):
+        result = EventStudy(settings, engine=engine.value, scheduler=scheduler).fit(
+            catalogue, source, factors=factor_data)
     if catalogue.problems:
         invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})
         result = _with_failures(result, invalid)
-    write_study(result, out, fmt=fmt.value, inputs={
-        "events": str(events), "prices": prices, "events_in_file": len(catalogue)
-        + len(catalogue.problems)})
+    inputs: dict[str, Any] = {
+        "events": str(events), "prices": price_note, "events_in_file": len(catalogue)
+        + len(catalogue.problems)}
+    if factors:
+        inputs["factors"] = [str(f) for f in factors]
+    write_study(result, out, fmt=fmt.value, inputs=inputs)
+    drawn: dict[str, Path] = {}
+    if plots:
+        from marketreact.plots import write_study_plots
+
+        drawn = write_study_plots(result.abnormal_returns, result.car, result.events, out)
     console = _console(quiet)
     console.print(_study_table(result))
     first = result.settings.car_windows[0]
@@ -211,10 +343,16 @@ def study(
     if len(result.failures):
         _err(f"{len(result.failures)} event(s) could not be studied; reasons in "
              f"{out / 'failures.csv'}")
+        lines = dict(zip(catalogue.frame["event_id"], catalogue.frame["line"], strict=True))
         for row in result.failures.head(10).itertuples(index=False):
-            _err(f"  {row.event_id}: {row.reason}")
+            where = f"{events}:{lines[row.event_id]}: " if row.event_id in lines else ""
+            _err(f"  {where}event {row.event_id}: {row.reason}")
+        if len(result.failures) > 10:
+            _err(f"  ... and {len(result.failures) - 10} more")
         raise typer.Exit(EXIT_PARTIAL)
-    console.print(f"results written to {out}")
+    console.print(f"results written to {out}" + (
+        f" with {len(drawn)} plots (`marketreact report {out}` puts it all in one HTML page)"
+        if drawn else ""))
 
 
 def _with_failures(result: Any, extra: pd.DataFrame) -> Any:
@@ -245,8 +383,9 @@ def prices_fetch(
     from marketreact.prices import PriceStore, YahooSource
 
     store = PriceStore(cache_dir)
-    got = YahooSource(store).fetch([t.upper() for t in tickers], _date(start, "start"),
-                                   _date(end, "end"))
+    with progress_bar(quiet):
+        got = YahooSource(store).fetch([t.upper() for t in tickers], _date(start, "start"),
+                                       _date(end, "end"))
     console = _console(quiet)
     table = Table(title=f"Cached in {store.folder}")
     for name in ("ticker", "rows", "first", "last"):
@@ -259,6 +398,15 @@ def prices_fetch(
         _err(f"{t}: {why}")
     if got.failures:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _number(value: Any, column: Any = "") -> str:
+    """A price or volume for a terminal table: short, without losing meaningful digits."""
+    if pd.isna(value):
+        return ""
+    if column == "volume" or abs(value) >= 1e6:
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
 
 
 @prices_app.command("show")
@@ -281,14 +429,23 @@ def prices_show(
     frame = got.frames[ticker.upper()]
     table = Table(title=f"{ticker.upper()}: {len(frame)} rows, "
                         f"{frame.index.min().date()} .. {frame.index.max().date()}")
-    table.add_column("date")
+    table.add_column("date", no_wrap=True, min_width=10)
     for col in frame.columns:
-        table.add_column(col, justify="right")
+        table.add_column(col, justify="right", no_wrap=True)
     for date, row in frame.tail(tail).iterrows():
         table.add_row(str(pd.Timestamp(date).date()),  # type: ignore[arg-type]
-                      *[f"{v:,.4f}" if pd.notna(v) else "" for v in row])
-    _console().print(table)
+                      *[_number(v, col) for col, v in row.items()])
+    console = _console()
+    if not console.is_terminal:  # piped: rich would squeeze the table into 80 columns
+        console = Console(highlight=False, width=120)
+    console.print(table)
 
 
 # Commands defined in marketreact.commands.* register themselves on `app` when imported.
 # (one import line per module below)
+from marketreact.commands import articles as _articles  # noqa: E402,F401
+from marketreact.commands import backtest as _backtest  # noqa: E402,F401
+from marketreact.commands import cache as _cache  # noqa: E402,F401
+from marketreact.commands import regress as _regress  # noqa: E402,F401
+from marketreact.commands import report as _report  # noqa: E402,F401
+from marketreact.commands import validate as _validate  # noqa: E402,F401

@@ -46,6 +46,7 @@ import numpy as np
 from marketreact._typing import BoolArray, FloatArray, IntArray, Window
 from marketreact.models import (
     AbnormalReturns,
+    Estimator,
     LinearFit,
     ModelSpec,
     WindowData,
@@ -66,8 +67,15 @@ _MOMENT_REGRESSORS = (("const",), ("const", "market"))
 
 
 def moment_path_supported(spec: ModelSpec) -> bool:
-    """Whether ``spec`` can be fitted from window sums (regressors ``const`` [+ ``market``])."""
-    return tuple(spec.regressors) in _MOMENT_REGRESSORS
+    """Whether ``spec`` can be fitted from window sums.
+
+    True for OLS or fixed coefficients on ``const`` [+ ``market``], with no
+    estimation-only regressors and no risk-free offset: the constant-mean,
+    market-adjusted and market models.
+    """
+    return (tuple(spec.regressors) in _MOMENT_REGRESSORS
+            and spec.estimator in (Estimator.ols, Estimator.fixed)
+            and not spec.extra and not spec.excess)
 
 
 @dataclass(frozen=True)
@@ -138,6 +146,10 @@ class EventBlock:
         ``(E, L2)`` sessions covered by each usable return (0 elsewhere).
     residuals : numpy.ndarray or None
         ``(E, L1)`` estimation residuals when computed eagerly (general path).
+    fit_problem, missing_problem : numpy.ndarray or None
+        ``(E,)`` object arrays (general path): why an event's fit failed
+        (``""``: no reason given), and why the ``fail`` missing-price policy
+        fails it (``""``: nothing missing).
     """
 
     coef: FloatArray
@@ -158,6 +170,8 @@ class EventBlock:
     expected: FloatArray | None = None
     span: IntArray | None = None
     residuals: FloatArray | None = None
+    fit_problem: np.ndarray | None = None
+    missing_problem: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.sigma2)
@@ -584,7 +598,8 @@ def _cars(plan: ChunkPlan, valid: BoolArray, span: IntArray, width: FloatArray,
 
 
 def block_from_fit(evt: WindowData, fit: LinearFit, ab: AbnormalReturns,
-                   plan: ChunkPlan) -> EventBlock:
+                   plan: ChunkPlan, fit_problem: np.ndarray | None = None,
+                   missing_problem: np.ndarray | None = None) -> EventBlock:
     """Build an :class:`EventBlock` from the general path's window data, fit and ARs."""
     n_win, e = len(plan.car_windows), len(fit.sigma2)
     car = np.empty((e, n_win))
@@ -604,7 +619,8 @@ def block_from_fit(evt: WindowData, fit: LinearFit, ab: AbnormalReturns,
         (~evt.valid).sum(axis=1), ((evt.span > 1) & evt.valid).sum(axis=1),
         car, var, bhar, sessions, missing,
         y=np.where(evt.valid, evt.y, np.nan), market=np.where(evt.valid, market, np.nan),
-        expected=ab.expected, span=np.where(evt.valid, evt.span, 0), residuals=fit.residuals)
+        expected=ab.expected, span=np.where(evt.valid, evt.span, 0), residuals=fit.residuals,
+        fit_problem=fit_problem, missing_problem=missing_problem)
 
 
 class PanelLike(Protocol):
@@ -875,8 +891,8 @@ FIT_EVENTS = 50_000
 
 def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
                  day0: IntArray, plan: ChunkPlan, engine: Engine,
-                 general_chunk: TaskFn, chunk_events: int = CHUNK_EVENTS
-                 ) -> Iterator[tuple[slice, EventBlock]]:
+                 general_chunk: TaskFn, chunk_events: int = CHUNK_EVENTS,
+                 moment: bool | None = None) -> Iterator[tuple[slice, EventBlock]]:
     """Compute every event of one panel, chunk by chunk.
 
     Parameters
@@ -894,6 +910,9 @@ def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
         general path, used when the model has other regressors.
     chunk_events : int
         Events per chunk.
+    moment : bool, optional
+        Whether the moment path may be used (default: whenever the model
+        allows it, :func:`moment_path_supported`).
 
     Yields
     ------
@@ -905,7 +924,7 @@ def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
     """
     e = len(day0)
     slices = [slice(lo, min(lo + chunk_events, e)) for lo in range(0, e, chunk_events)]
-    if not moment_path_supported(plan.spec):
+    if not moment_path_supported(plan.spec) or moment is False:
         tasks = [(stock_rows[s], market_rows[s], day0[s], plan) for s in slices]
         yield from zip(slices, engine.run(panel, general_chunk, tasks), strict=True)
         return

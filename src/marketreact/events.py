@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from marketreact._textio import check_separator, decode_utf8
 from marketreact._typing import StrPath
 from marketreact.calendar import TIMINGS, exchange_for_ticker, normalise_exchange
 from marketreact.errors import InputError, InputProblem
@@ -32,8 +33,17 @@ _TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _NAIVE = re.compile(_TIME + r"$", re.IGNORECASE)
 _WITH_OFFSET = re.compile(_TIME + r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+#: Years an event may fall in; anything else is a typo.
+YEARS = (1900, 2100)
 _SENTIMENT_WORDS = {"positive": 1.0, "pos": 1.0, "negative": -1.0, "neg": -1.0, "neutral": 0.0,
                     "neu": 0.0}
+
+
+def _year_in_range(text: pd.Series) -> np.ndarray:
+    """Return True where ``text`` does not start with a year outside :data:`YEARS`."""
+    year = pd.to_numeric(text.str.slice(0, 4).where(text.str.match(r"^\d{4}"), None),
+                         errors="coerce")
+    return (year.isna() | ((year >= YEARS[0]) & (year <= YEARS[1]))).to_numpy()
 
 
 @dataclass(frozen=True)
@@ -67,38 +77,30 @@ class EventCatalogue:
         return self.frame["event_id"].tolist()
 
 
-def _decode(raw: bytes, source: str) -> str:
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise InputError([InputProblem(
-            source, line, None, repr(raw[exc.start:exc.start + 1])[2:-1],
-            f"file is not UTF-8 (undecodable byte at offset {exc.start}); "
-            "re-save it as UTF-8")]) from None
-
-
 def _read_csv_rows(text: str, source: str) -> tuple[list[str], list[list[str]], list[int]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader)
     except StopIteration:
         raise InputError([InputProblem(source, 1, None, None, "file is empty")]) from None
+    except csv.Error as exc:
+        raise InputError([InputProblem(source, 1, None, None,
+                                       f"cannot read as CSV ({exc})")]) from None
     header = [h.strip() for h in header]
-    if len(header) == 1 and ";" in header[0] and "," not in header[0]:
-        raise InputError([InputProblem(
-            source, 1, None, header[0], "columns are separated by ';'; use commas")])
-    if len(header) == 1 and "\t" in header[0]:
-        raise InputError([InputProblem(
-            source, 1, None, header[0], "columns are separated by tabs; use commas")])
+    check_separator(header, source)
     rows: list[list[str]] = []
     lines: list[int] = []
     start = reader.line_num + 1
-    for row in reader:
-        if row and any(cell.strip() for cell in row):
-            rows.append(row)
-            lines.append(start)
-        start = reader.line_num + 1
+    try:
+        for row in reader:
+            if row and any(cell.strip() for cell in row):
+                rows.append(row)
+                lines.append(start)
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        why = ("a quoted field that starts on this line is never closed"
+               if "unexpected end of data" in str(exc) else f"cannot read as CSV ({exc})")
+        raise InputError([InputProblem(source, start, None, None, why)]) from None
     return header, rows, lines
 
 
@@ -130,6 +132,34 @@ def _read_jsonl_rows(
     return header, rows, lines, problems
 
 
+def _read_json_array(
+    text: str, source: str
+) -> tuple[list[str], list[list[str]], list[int], list[InputProblem]]:
+    """Read a JSON array of event objects (lines are those of each object's start)."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError([InputProblem(source, exc.lineno, None, None,
+                                       f"not valid JSON ({exc.msg})")]) from None
+    problems: list[InputProblem] = []
+    starts = [m.start() for m in re.finditer(r"\{", text)]
+    records: list[dict[str, object]] = []
+    lines: list[int] = []
+    for k, obj in enumerate(data):
+        line = text.count("\n", 0, starts[k]) + 1 if k < len(starts) else None
+        if not isinstance(obj, dict):
+            problems.append(InputProblem(source, line, None, str(obj)[:60],
+                                         f"item {k + 1} is not a JSON object"))
+            continue
+        records.append(obj)
+        lines.append(line if line is not None else k + 2)
+    header: list[str] = []
+    for rec in records:
+        header.extend(k for k in rec if k not in header)
+    rows = [["" if rec.get(k) is None else str(rec.get(k)) for k in header] for rec in records]
+    return header, rows, lines, problems
+
+
 def read_events(path: StrPath, *, strict: bool = True) -> EventCatalogue:
     """Load and validate an event catalogue from a CSV or JSON Lines file.
 
@@ -148,13 +178,18 @@ def read_events(path: StrPath, *, strict: bool = True) -> EventCatalogue:
     """
     path = Path(path)
     source = str(path)
+    if path.is_dir():
+        raise InputError([InputProblem(source, None, None, None,
+                                       "is a folder, not an event file")])
     if not path.is_file():
         raise InputError([InputProblem(source, None, None, None, "file not found")])
-    text = _decode(path.read_bytes(), source)
+    text = decode_utf8(path.read_bytes(), source)
     if not text.strip():
         raise InputError([InputProblem(source, 1, None, None, "file is empty")])
     read_problems: list[InputProblem] = []
-    if path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
+    if path.suffix.lower() == ".json" and text.lstrip().startswith("["):
+        header, rows, lines, read_problems = _read_json_array(text, source)
+    elif path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
         header, rows, lines, read_problems = _read_jsonl_rows(text, source)
     else:
         header, rows, lines = _read_csv_rows(text, source)
@@ -193,6 +228,8 @@ def _catalogue_from_rows(
 ) -> EventCatalogue:
     header = [h.strip().lower() if h.strip().lower() in REQUIRED + OPTIONAL else h.strip()
               for h in header]
+    if problems and not rows:  # nothing could be read: say why, not "columns missing"
+        raise InputError(problems)
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise InputError([InputProblem(source, 1, d, None, "column appears more than once")
@@ -241,18 +278,24 @@ def _catalogue_from_rows(
          "timestamp has no UTC offset; write it as e.g. 2023-12-05T10:30:00+07:00 or ...Z")
     timestamps = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     if has_ts.any():
+        far = has_ts & ~_year_in_range(ts_text)
+        flag(far, "timestamp", f"year out of range ({YEARS[0]}-{YEARS[1]})")
+        shaped_ts = shaped_ts & ~far
         parsed = pd.to_datetime(ts_text.where(shaped_ts, None), format="ISO8601",
                                 utc=True, errors="coerce")
-        flag(has_ts & ~naive & (~shaped_ts | parsed.isna().to_numpy()), "timestamp",
+        flag(has_ts & ~naive & ~far & (~shaped_ts | parsed.isna().to_numpy()), "timestamp",
              "not an ISO 8601 timestamp with a UTC offset (e.g. 2023-12-05T10:30:00+07:00)")
         timestamps = parsed.astype("datetime64[ns, UTC]")
     dates = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     need_date = has_date & ~has_ts
     if need_date.any():
         shaped = date_text.str.match(_ISO_DATE).to_numpy()
+        far_d = need_date & shaped & ~_year_in_range(date_text)
+        flag(far_d, "date", f"year out of range ({YEARS[0]}-{YEARS[1]})")
+        shaped = shaped & ~far_d
         parsed_d = pd.to_datetime(date_text.where(need_date & shaped, None), format="%Y-%m-%d",
                                   errors="coerce")
-        flag(need_date & (~shaped | parsed_d.isna().to_numpy()), "date",
+        flag(need_date & ~far_d & (~shaped | parsed_d.isna().to_numpy()), "date",
              "not a date in YYYY-MM-DD form")
         dates = parsed_d.astype("datetime64[ns]")
     timing = (raw["timing"].str.lower() if "timing" in raw
@@ -268,7 +311,8 @@ def _catalogue_from_rows(
         flag((given & mapped.isna()).to_numpy(), "exchange",
              "unknown exchange (use a MIC such as XIDX or XNYS)")
         exchange = exchange.where(~given, mapped.fillna(""))
-    flag((exchange == "").to_numpy() & (ticker != "").to_numpy(), "ticker",
+    named = (raw["exchange"] != "").to_numpy() if "exchange" in raw else np.zeros(len(raw), bool)
+    flag((exchange == "").to_numpy() & (ticker != "").to_numpy() & ~named, "ticker",
          "cannot tell the exchange from the ticker suffix; add an 'exchange' column")
 
     sentiment = None

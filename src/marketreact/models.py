@@ -13,6 +13,22 @@ the model* (MacKinlay 1997, eqs. 7-16):
 A return that spans several sessions (the ticker missed one) has its
 regressors summed over the same sessions, the constant included, so its
 expected return covers them all.
+
+Models (:class:`ModelName`)
+---------------------------
+* ``constant-mean``: ``E[R_t] = mu``.
+* ``market-adjusted``: ``E[R_t] = R_m,t`` (nothing estimated).
+* ``market-model``: ``E[R_t] = alpha + beta R_m,t`` by OLS.
+* ``scholes-williams``: the market model with the Scholes-Williams (1977)
+  beta ``(b_-1 + b_0 + b_+1) / (1 + 2 rho_m)`` for thinly traded stocks.
+* ``dimson``: the market model with the Dimson (1979) beta, the sum of the
+  slopes on ``lags`` lagged, the current and ``leads`` leading market returns.
+* ``ff3``, ``ff5``, ``carhart4``: Fama-French three- and five-factor models
+  and Carhart's four-factor model on returns in excess of the risk-free rate.
+* ``garch``: the market model with GARCH(1,1) errors (the ``arch`` package),
+  abnormal returns standardised by their conditional variance.
+
+The estimators other than OLS live in :mod:`marketreact.estimation`.
 """
 
 from __future__ import annotations
@@ -31,6 +47,26 @@ class ModelName(str, Enum):
     constant_mean = "constant-mean"
     market_adjusted = "market-adjusted"
     market_model = "market-model"
+    scholes_williams = "scholes-williams"
+    dimson = "dimson"
+    ff3 = "ff3"
+    ff5 = "ff5"
+    carhart4 = "carhart4"
+    garch = "garch"
+
+
+class Estimator(str, Enum):
+    """How a model's coefficients are obtained from the estimation window."""
+
+    ols = "ols"
+    fixed = "fixed"
+    scholes_williams = "scholes-williams"
+    dimson = "dimson"
+    garch = "garch"
+
+
+#: Factor names as used in regressor names (see :mod:`marketreact.factors`).
+FACTOR_NAMES = ("mkt_rf", "smb", "hml", "rmw", "cma", "mom", "rf")
 
 
 @dataclass(frozen=True)
@@ -46,27 +82,108 @@ class ModelSpec:
     fixed : tuple of float, optional
         Coefficients fixed in advance (nothing is estimated), e.g. the
         market-adjusted model's ``(0, 1)``.
+    estimator : Estimator, default ols
+        How the coefficients are estimated.
+    extra : tuple of str, default ()
+        Regressors used only in the estimation window, e.g. the lagged and
+        leading market returns ``market[-1]``, ``market[+1]`` of the
+        Scholes-Williams and Dimson estimators.
+    excess : bool, default False
+        Whether the model explains returns in excess of the risk-free rate
+        (factor ``rf``, subtracted from the return over the same sessions).
     """
 
     name: str
     regressors: tuple[str, ...]
     fixed: tuple[float, ...] | None = None
+    estimator: Estimator = Estimator.ols
+    extra: tuple[str, ...] = ()
+    excess: bool = False
 
     @property
     def n_estimated(self) -> int:
-        """Number of estimated parameters ``k`` (degrees of freedom are ``n - k``)."""
-        return 0 if self.fixed is not None else len(self.regressors)
+        """Number of estimated mean parameters (``min_estimation`` must exceed it)."""
+        return 0 if self.fixed is not None else len(self.regressors) + len(self.extra)
 
     @property
     def uses_market(self) -> bool:
         """Whether the model needs a market index."""
-        return "market" in self.regressors
+        return any(_base(r) == "market" for r in self.regressors + self.extra)
+
+    @property
+    def estimation_columns(self) -> tuple[str, ...]:
+        """Regressors gathered over the estimation window."""
+        return self.regressors + self.extra
+
+    @property
+    def factors(self) -> tuple[str, ...]:
+        """Factor series the model needs (``rf`` included for excess returns)."""
+        names = [r for r in self.estimation_columns if r in FACTOR_NAMES]
+        if self.excess:
+            names.append("rf")
+        return tuple(dict.fromkeys(names))
+
+
+def _base(regressor: str) -> str:
+    """Name of a regressor without its ``[lag]`` suffix."""
+    return regressor.split("[", 1)[0]
+
+
+def shifted(name: str, shift: int) -> str:
+    """Name of regressor ``name`` shifted by ``shift`` sessions (``market[-1]`` is a lag)."""
+    return name if shift == 0 else f"{name}[{shift:+d}]"
+
+
+def parse_shift(regressor: str) -> tuple[str, int]:
+    """Split ``"market[-1]"`` into ``("market", -1)``; an unshifted name has shift 0."""
+    base, _, rest = regressor.partition("[")
+    if not rest:
+        return base, 0
+    return base, int(rest.rstrip("]"))
+
+
+def model_spec(name: ModelName | str, lags: int = 1, leads: int = 1) -> ModelSpec:
+    """The specification of a model, with the Dimson lags and leads applied.
+
+    Parameters
+    ----------
+    name : ModelName or str
+        The model.
+    lags, leads : int, default 1
+        Lagged and leading market returns of the Dimson (1979) estimator
+        (ignored by the other models; Scholes-Williams always uses one of each).
+
+    Returns
+    -------
+    ModelSpec
+    """
+    name = ModelName(name)
+    if name is ModelName.dimson:
+        if lags < 0 or leads < 0:
+            raise ValueError("Dimson lags and leads must be non-negative")
+        extra = tuple(shifted("market", -k) for k in range(lags, 0, -1)) + tuple(
+            shifted("market", k) for k in range(1, leads + 1))
+        return ModelSpec(f"dimson({lags},{leads})", ("const", "market"),
+                         estimator=Estimator.dimson, extra=extra)
+    return MODELS[name]
 
 
 MODELS: dict[ModelName, ModelSpec] = {
     ModelName.constant_mean: ModelSpec("constant-mean", ("const",)),
-    ModelName.market_adjusted: ModelSpec("market-adjusted", ("const", "market"), (0.0, 1.0)),
+    ModelName.market_adjusted: ModelSpec("market-adjusted", ("const", "market"), (0.0, 1.0),
+                                          Estimator.fixed),
     ModelName.market_model: ModelSpec("market-model", ("const", "market")),
+    ModelName.scholes_williams: ModelSpec(
+        "scholes-williams", ("const", "market"), estimator=Estimator.scholes_williams,
+        extra=("market[-1]", "market[+1]")),
+    ModelName.dimson: ModelSpec("dimson(1,1)", ("const", "market"), estimator=Estimator.dimson,
+                                extra=("market[-1]", "market[+1]")),
+    ModelName.ff3: ModelSpec("ff3", ("const", "mkt_rf", "smb", "hml"), excess=True),
+    ModelName.ff5: ModelSpec("ff5", ("const", "mkt_rf", "smb", "hml", "rmw", "cma"),
+                             excess=True),
+    ModelName.carhart4: ModelSpec("carhart4", ("const", "mkt_rf", "smb", "hml", "mom"),
+                                  excess=True),
+    ModelName.garch: ModelSpec("garch", ("const", "market"), estimator=Estimator.garch),
 }
 
 
@@ -84,12 +201,21 @@ class WindowData:
         ``(E, L, k)`` regressors summed over each return's span.
     valid : numpy.ndarray
         ``(E, L)`` True where the return and every regressor are present.
+    offset : numpy.ndarray, optional
+        ``(E, L)`` known part of the expected return, outside the regression:
+        the risk-free rate of excess-return models (zeros when not given).
+        The model explains ``y - offset``.
     """
 
     y: FloatArray
     span: IntArray
     X: FloatArray
     valid: BoolArray
+    offset: FloatArray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.offset is None:
+            object.__setattr__(self, "offset", np.zeros(np.shape(self.y)))
 
 
 @dataclass(frozen=True)
@@ -141,7 +267,7 @@ def fit_linear(est: WindowData, spec: ModelSpec) -> LinearFit:
         Events whose design is singular get NaN coefficients.
     """
     used = est.valid & (est.span == 1)
-    y = np.where(used, est.y, 0.0)
+    y = np.where(used, est.y - est.offset, 0.0)
     X = np.where(used[..., None], est.X, 0.0)
     n = used.sum(axis=1).astype(np.int64)
     k = spec.n_estimated
@@ -163,7 +289,7 @@ def fit_linear(est: WindowData, spec: ModelSpec) -> LinearFit:
                 inv = np.linalg.inv(xtx[good])
                 xtx_inv[good] = inv
                 coef[good] = np.linalg.solve(xtx[good], xty[good][..., None])[..., 0]
-    fitted = np.einsum("elk,ek->el", est.X, coef)
+    fitted = est.offset + np.einsum("elk,ek->el", est.X, coef)
     resid = np.where(used, est.y - fitted, np.nan)
     df = n - k
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -184,16 +310,21 @@ class AbnormalReturns:
         ``(E, L2)`` abnormal returns, NaN where the return is missing.
     variance : numpy.ndarray
         ``(E, L2)`` variance of each AR, estimation error included.
+    covariance : numpy.ndarray, optional
+        ``(E, L2, L2)`` full covariance of the ARs when the estimator gives it
+        (dummy-variable regression, GARCH); zero rows and columns where the AR
+        is missing. When absent, CAR variances follow from the OLS fit.
     """
 
     expected: FloatArray
     ar: FloatArray
     variance: FloatArray
+    covariance: FloatArray | None = None
 
 
 def abnormal_returns(event: WindowData, fit: LinearFit) -> AbnormalReturns:
     """Abnormal returns and their variances over the event window."""
-    expected = np.einsum("elk,ek->el", event.X, fit.coef)
+    expected = event.offset + np.einsum("elk,ek->el", event.X, fit.coef)
     ar = np.where(event.valid, event.y - expected, np.nan)
     quad = np.einsum("elk,ekj,elj->el", event.X, fit.xtx_inv, event.X)
     variance = np.where(event.valid, fit.sigma2[:, None] * (event.span + quad), np.nan)
@@ -245,10 +376,15 @@ def cumulate(event: WindowData, fit: LinearFit, ab: AbnormalReturns, columns: sl
     valid = event.valid[:, columns]
     span = np.where(valid, event.span[:, columns], 0)
     car = np.where(valid.any(axis=1), np.nansum(ab.ar[:, columns], axis=1), np.nan)
-    s = np.einsum("elk->ek", np.where(valid[..., None], event.X[:, columns], 0.0))
-    quad = np.einsum("ek,ekj,ej->e", s, fit.xtx_inv, s)
     covered = span.sum(axis=1)
-    variance = fit.sigma2 * (covered + quad)
+    if ab.covariance is not None:
+        block = ab.covariance[:, columns, columns]
+        mask = valid[:, :, None] & valid[:, None, :]
+        variance = np.where(mask, block, 0.0).sum(axis=(1, 2))
+    else:
+        s = np.einsum("elk->ek", np.where(valid[..., None], event.X[:, columns], 0.0))
+        quad = np.einsum("ek,ekj,ej->e", s, fit.xtx_inv, s)
+        variance = fit.sigma2 * (covered + quad)
     y = np.where(valid, event.y[:, columns], 0.0)
     e = np.where(valid, ab.expected[:, columns], 0.0)
     if log_returns:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
@@ -14,6 +12,7 @@ from typing import IO, Any
 
 import pandas as pd
 
+from marketreact._atomic import atomic_open
 from marketreact._typing import StrPath
 from marketreact.study import StudyResult
 
@@ -31,19 +30,9 @@ def atomic_write(path: StrPath, write: Callable[[IO[str]], None]) -> Path:
     write : callable
         Called with the open temporary file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_open(path, "w", newline="") as fh:
+        write(fh)
+    return Path(path)
 
 
 def write_csv(frame: pd.DataFrame, path: StrPath) -> Path:

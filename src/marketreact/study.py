@@ -9,6 +9,7 @@ they never stop the others.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import math
@@ -22,7 +23,13 @@ from scipy import stats
 
 from marketreact._lazy import Thunk, deferred
 from marketreact._typing import FloatArray, IntArray, Window
-from marketreact.calendar import DEFAULT_MARKET, TradingSessions, anchor_day0, exchange_sessions
+from marketreact.calendar import (
+    DEFAULT_MARKET,
+    TradingSessions,
+    anchor_day0,
+    exchange_sessions,
+    market_sessions,
+)
 from marketreact.engine import (
     RESIDUAL_CHUNK,
     BlockBuilder,
@@ -33,22 +40,49 @@ from marketreact.engine import (
     ReturnsView,
     block_from_fit,
     make_engine,
+    moment_path_supported,
     study_events,
 )
-from marketreact.errors import InputError
+from marketreact.errors import InputError, InputProblem
+from marketreact.estimation import (
+    Method,
+    MissingPolicy,
+    SessionSource,
+    check_method,
+    estimate,
+    missing_price_reasons,
+)
 from marketreact.events import EventCatalogue, events_from_frame
+from marketreact.factors import FactorPanel, align_factors
+from marketreact.inference import (
+    Alternative,
+    CrossEventTests,
+    TestInputs,
+    aar_table,
+    aggregate_table,
+    cross_event_tests,
+    format_tests,
+)
+from marketreact.measures import Measure, measure_panel, volatility_arrays
 from marketreact.models import (
-    MODELS,
+    FACTOR_NAMES,
     ModelName,
     ModelSpec,
     WindowData,
-    abnormal_returns,
-    fit_linear,
+    model_spec,
+    parse_shift,
 )
 from marketreact.panel import ExchangePanel, ReturnKind
-from marketreact.prices import PriceSource
-from marketreact.prices.frames import PriceFetch
+from marketreact.prices import PriceSource, fetch_for_events
+from marketreact.prices.checks import (
+    JUMP_FACTOR,
+    SuspectPolicy,
+    find_suspects,
+    suspect_reasons,
+)
+from marketreact.prices.frames import PriceFetch, PriceSuspect
 from marketreact.prices.table import PriceTable
+from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +97,11 @@ def format_window(window: Window) -> str:
     return f"[{a:+d},{b:+d}]".replace("+0", "0")
 
 
-def parse_window(text: str) -> Window:
-    """Parse ``A:B`` or ``[A,B]`` into a window of relative days."""
+def parse_window(text: str, field: str = "window") -> Window:
+    """Parse ``A:B`` or ``[A,B]`` into a window of relative days.
+
+    ``field`` names the setting in the error raised for text that is not a window.
+    """
     cleaned = text.strip().strip("[]()")
     for sep in (":", ","):
         if sep in cleaned:
@@ -73,7 +110,8 @@ def parse_window(text: str) -> Window:
                 return int(a), int(b)
             except ValueError:
                 break
-    raise InputError(f"window {text!r} is not of the form A:B (e.g. -1:1)")
+    raise InputError([InputProblem("settings", None, field, text,
+                                   "is not of the form A:B (e.g. -1:1)")])
 
 
 @dataclass(frozen=True)
@@ -97,6 +135,34 @@ class StudySettings:
         exchange's main index).
     returns : ReturnKind
         Simple or log returns.
+    lags, leads : int
+        Lagged and leading market returns of the Dimson model (default 1, 1).
+    missing : MissingPolicy
+        What a session without a price inside the windows does: ``drop``
+        (default) leaves that session out, ``fail`` fails the event with the
+        reason (see :mod:`marketreact.estimation`).
+    method : Method
+        ``vectorised`` (batched OLS for all events) or ``regression`` (the
+        per-event dummy-variable regression with statsmodels).
+    hac_lags : int, optional
+        With ``method=regression``: Newey-West (HAC) covariance with this many lags.
+    sessions : SessionSource
+        ``calendar`` (exchange_calendars sessions on which the index traded) or
+        ``market`` (the dates of the market index file, e.g. EventStudyTools data).
+    measure : Measure
+        What is studied: abnormal returns, log volume or volatility
+        (see :mod:`marketreact.measures`).
+    alternative : Alternative
+        Alternative hypothesis of the cross-event tests' p-values.
+    n_boot : int
+        Bootstrap resamples of events for the bootstrap test (0: off).
+    seed : int
+        Seed of the bootstrap.
+    suspect_prices : SuspectPolicy
+        ``fail`` (default): an event whose estimation or event window holds a
+        suspect price (a bad print, an unadjusted split; see
+        :mod:`marketreact.prices.checks`) fails with the reason; ``keep``:
+        it is studied on the prices as given and a note names the price.
     """
 
     model: ModelName = ModelName.market_model
@@ -106,34 +172,71 @@ class StudySettings:
     min_estimation: int = 120
     market: str | None = None
     returns: ReturnKind = ReturnKind.simple
+    lags: int = 1
+    leads: int = 1
+    missing: MissingPolicy = MissingPolicy.drop
+    method: Method = Method.vectorised
+    hac_lags: int | None = None
+    sessions: SessionSource = SessionSource.calendar
+    measure: Measure = Measure.returns
+    alternative: Alternative = Alternative.two_sided
+    n_boot: int = 999
+    seed: int = 0
+    suspect_prices: SuspectPolicy = SuspectPolicy.fail
 
     def __post_init__(self) -> None:
-        problems = []
+        for name, enum in (("model", ModelName), ("missing", MissingPolicy), ("method", Method),
+                           ("sessions", SessionSource), ("measure", Measure),
+                           ("alternative", Alternative), ("suspect_prices", SuspectPolicy)):
+            value = getattr(self, name)
+            if not isinstance(value, enum):
+                try:
+                    object.__setattr__(self, name, enum(value))
+                except ValueError:
+                    raise InputError([InputProblem(
+                        "settings", None, name, str(value),
+                        f"unknown {name} {value!r}; choose from "
+                        f"{', '.join(m.value for m in enum)}")]) from None
+        problems: list[tuple[str, str, str]] = []  # (field, value, message)
+        if self.n_boot < 0:
+            problems.append(("n_boot", str(self.n_boot), "n_boot must be 0 or more"))
         (e0, e1), (w0, w1) = self.estimation, self.window
+        est, win = format_window(self.estimation), format_window(self.window)
         if e0 > e1:
-            problems.append(f"estimation window {format_window(self.estimation)} is inverted")
+            problems.append(("estimation", est, f"estimation window {est} is inverted"))
         if w0 > w1:
-            problems.append(f"event window {format_window(self.window)} is inverted")
+            problems.append(("window", win, f"event window {win} is inverted"))
+        if problems:  # the other checks make no sense for inverted windows
+            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
         if e1 >= w0:
-            problems.append(f"estimation window {format_window(self.estimation)} overlaps the "
-                            f"event window {format_window(self.window)}")
+            problems.append(("estimation", est, f"estimation window {est} overlaps the "
+                             f"event window {win}"))
         for cw in self.car_windows:
             if cw[0] > cw[1] or cw[0] < w0 or cw[1] > w1:
-                problems.append(f"CAR window {format_window(cw)} is not inside the event window "
-                                f"{format_window(self.window)}")
-        k = MODELS[self.model].n_estimated
+                problems.append(("car_windows", format_window(cw),
+                                 f"CAR window {format_window(cw)} is not inside the event "
+                                 f"window {win}"))
+        if self.lags < 0 or self.leads < 0:
+            problems.append(("lags" if self.lags < 0 else "leads",
+                             str(min(self.lags, self.leads)),
+                             "Dimson lags and leads must be non-negative"))
+        k = model_spec(self.model, max(self.lags, 0), max(self.leads, 0)).n_estimated
+        problems.extend(("method", self.method.value, m)
+                        for m in check_method(self.model, self.method, self.hac_lags))
         if self.min_estimation < k + 2:
-            problems.append(f"min_estimation must be at least {k + 2} for {self.model.value}")
+            problems.append(("min_estimation", str(self.min_estimation),
+                             f"min_estimation must be at least {k + 2} for {self.model.value}"))
         if self.min_estimation > e1 - e0 + 1:
-            problems.append(f"min_estimation {self.min_estimation} exceeds the estimation "
-                            f"window's {e1 - e0 + 1} sessions")
+            problems.append(("min_estimation", str(self.min_estimation),
+                             f"min_estimation {self.min_estimation} exceeds the estimation "
+                             f"window's {e1 - e0 + 1} sessions"))
         if problems:
-            raise InputError("; ".join(problems))
+            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
 
     @property
     def spec(self) -> ModelSpec:
         """The model specification."""
-        return MODELS[self.model]
+        return model_spec(self.model, self.lags, self.leads)
 
     def to_dict(self) -> dict[str, Any]:
         """Settings as plain JSON-able values."""
@@ -145,6 +248,17 @@ class StudySettings:
             "min_estimation": self.min_estimation,
             "market": self.market,
             "returns": self.returns.value,
+            "lags": self.lags,
+            "leads": self.leads,
+            "missing": self.missing.value,
+            "method": self.method.value,
+            "hac_lags": self.hac_lags,
+            "sessions": self.sessions.value,
+            "measure": Measure(self.measure).value,
+            "alternative": Alternative(self.alternative).value,
+            "n_boot": self.n_boot,
+            "seed": self.seed,
+            "suspect_prices": self.suspect_prices.value,
         }
 
 
@@ -170,6 +284,11 @@ class StudyArrays:
         ``(E,)`` residual degrees of freedom.
     day0 : numpy.ndarray
         ``(E,)`` day-0 session dates (``datetime64[ns]``).
+    car_windows : tuple of tuple of int
+        The CAR windows of ``car`` and ``car_var``.
+    car, car_var : numpy.ndarray or None
+        ``(E, W)`` CAR of each window and its variance (estimation error
+        included); None when not computed.
     """
 
     rel_days: IntArray
@@ -179,6 +298,9 @@ class StudyArrays:
     sigma2: FloatArray
     df: IntArray
     day0: np.ndarray
+    car_windows: tuple[Window, ...] = ()
+    car: FloatArray | None = None
+    car_var: FloatArray | None = None
 
 
 deferred(StudyArrays, "est_residuals")
@@ -197,19 +319,25 @@ class StudyResult:
         parameters, residual sigma, estimation size.
     abnormal_returns : pandas.DataFrame
         Long table ``event_id, rel_day, date, return, market_return, expected,
-        ar, ar_se, car, span`` (built on first access: it has ``E x L2`` rows).
+        ar, ar_se, car, span, price, market_price`` (prices: adjusted closes of
+        the stock and its market index on each session, NaN where none); built
+        on first access (it has ``E x L2`` rows).
     car : pandas.DataFrame
         ``event_id, window, car, car_se, car_t, car_p, df, bhar, sessions, missing``.
     aar : pandas.DataFrame
-        Per relative day: ``n, aar, caar`` and the cross-sectional t test.
+        Per relative day: ``n, aar, caar``, then every cross-event test: ``t, p``
+        (cross-sectional t) and ``X, X_p`` for each other test ``X`` in
+        :data:`marketreact.inference.TEST_NAMES` (plus ``boot_lo, boot_hi``).
     aggregate : pandas.DataFrame
-        Per CAR window: ``n, caar, t, p`` (cross-sectional t) and the mean BHAR.
+        Per CAR window: ``n, caar, mean_bhar`` and the same test columns.
     failures : pandas.DataFrame
         ``event_id, ticker, reason`` for events that could not be studied.
     arrays : StudyArrays
         Arrays behind the tables.
     diagnostics : tuple of str
         Notes on the data (dropped sessions, filler rows removed, ...).
+    tests : CrossEventTests or None
+        The test objects behind the test columns (distributions, reasons).
     """
 
     settings: StudySettings
@@ -221,6 +349,7 @@ class StudyResult:
     failures: pd.DataFrame
     arrays: StudyArrays
     diagnostics: tuple[str, ...] = field(default=())
+    tests: CrossEventTests | None = None
 
     @property
     def n_events(self) -> int:
@@ -232,46 +361,67 @@ class StudyResult:
         return self.car.pivot(index="event_id", columns="window", values="car")
 
     def summary(self) -> str:
-        """A plain-text summary: settings, CAAR per window, and failures."""
+        """Summarise settings, CAAR per window with every test, and failures (statsmodels style)."""
         s = self.settings
+        w = 78
+        half = w // 2
+
+        def pair(a: str, b: str, c: str, d: str) -> str:
+            return f"{a + ':':<16}{b:<{half - 16}}{c + ':':<16}{d}"
+
         lines = [
-            "Event study",
-            "=" * 72,
-            f"model: {s.model.value}   returns: {s.returns.value}   "
-            f"estimation: {format_window(s.estimation)}   window: {format_window(s.window)}",
+            "Event study".center(w),
+            "=" * w,
+            pair("Model", s.model.value, "Measure", Measure(s.measure).value),
+            pair("Estimation", format_window(s.estimation), "Event window",
+                 format_window(s.window)),
             f"events studied: {self.n_events}   failed: {len(self.failures)}",
-            "-" * 72,
-            f"{'window':<10}{'N':>5}{'CAAR':>12}{'t':>10}{'p':>10}{'mean BHAR':>14}",
+            pair("Returns", s.returns.value, "Alternative", Alternative(s.alternative).value),
+            "=" * w,
+            f"{'window':<10}{'N':>6}{'CAAR':>12}{'t':>10}{'p':>10}{'mean BHAR':>14}",
+            "-" * w,
         ]
         for row in self.aggregate.itertuples(index=False):
-            lines.append(f"{row.window:<10}{row.n:>5d}{row.caar:>12.5f}{row.t:>10.3f}"
+            lines.append(f"{row.window:<10}{row.n:>6d}{row.caar:>12.5f}{row.t:>10.3f}"
                          f"{row.p:>10.4f}{row.mean_bhar:>14.5f}")
+        if self.tests is not None and len(self.aggregate):
+            lines.append(format_tests(self.tests, list(self.aggregate["window"]),
+                                      self.aggregate["caar"].to_numpy(), width=w))
         if len(self.failures):
-            lines.append("-" * 72)
+            lines.append("-" * w)
             lines.append("failed events:")
             for row in self.failures.itertuples(index=False):
                 lines.append(f"  {row.event_id}: {row.reason}")
-        lines.append("=" * 72)
+        lines.append("=" * w)
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        """HTML tables for Jupyter: settings, CAAR by window, events and failures."""
+        from marketreact.report import result_html
+
+        return result_html(self)
+
+    def plot(self, kind: str = "caar", **kwargs: Any) -> Any:
+        """Plot the result; returns a :class:`matplotlib.figure.Figure`.
+
+        Parameters
+        ----------
+        kind : {"caar", "car", "price"}
+            ``caar``: CAAR over the event window with its 95% band; ``car``:
+            day-0 AR and CAR bars per event; ``price``: the stock and its market
+            index around one event (give ``event_id=...``; default the first).
+        **kwargs
+            Passed to the plotting function in :mod:`marketreact.plots`.
+        """
+        from marketreact.plots import plot_result
+
+        return plot_result(self, kind, **kwargs)
+
 
 deferred(StudyResult, "abnormal_returns")
-
-
-def _cross_sectional_t(values: FloatArray) -> tuple[FloatArray, IntArray, FloatArray,
-                                                    FloatArray]:
-    """Mean, N, t and two-sided p of the cross-sectional t test along axis 0."""
-    n = np.isfinite(values).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(n > 0, np.nansum(values, axis=0) / np.maximum(n, 1), np.nan)
-        dev = np.where(np.isfinite(values), values - mean, 0.0)
-        sd = np.sqrt((dev**2).sum(axis=0) / np.maximum(n - 1, 1))
-        t = np.where(n > 1, mean / (sd / np.sqrt(n)), np.nan)
-    p = np.where(np.isfinite(t), 2 * stats.t.sf(np.abs(t), np.maximum(n - 1, 1)), np.nan)
-    return mean, n, t, p
 
 
 class EventStudy:
@@ -306,12 +456,18 @@ class EventStudy:
             overrides["model"] = ModelName(overrides["model"])
         if "returns" in overrides and isinstance(overrides["returns"], str):
             overrides["returns"] = ReturnKind(overrides["returns"])
+        for key, enum in (("missing", MissingPolicy), ("method", Method),
+                          ("sessions", SessionSource), ("measure", Measure),
+                          ("alternative", Alternative)):
+            if isinstance(overrides.get(key), str):
+                overrides[key] = enum(overrides[key])
         self.settings = replace(base, **overrides) if overrides else base
         self.engine = engine
         self.scheduler = scheduler
 
     def fit(self, events: EventCatalogue | pd.DataFrame,
-            prices: PriceSource | Mapping[str, pd.DataFrame]) -> StudyResult:
+            prices: PriceSource | Mapping[str, pd.DataFrame],
+            factors: pd.DataFrame | None = None) -> StudyResult:
         """Run the study.
 
         Parameters
@@ -320,6 +476,10 @@ class EventStudy:
             Validated events (a frame is validated strictly first).
         prices : PriceSource or mapping of str to pandas.DataFrame
             Where prices come from; a mapping gives standard frames by ticker.
+        factors : pandas.DataFrame, optional
+            Daily factor returns (decimal units, indexed by date) from
+            :func:`marketreact.factors.read_factors`; required by the factor
+            models (``ff3``, ``ff5``, ``carhart4``).
 
         Returns
         -------
@@ -329,6 +489,14 @@ class EventStudy:
         frame = catalogue.frame.copy(deep=False)  # copy-on-write keeps the catalogue intact
         s = self.settings
         spec = s.spec
+        if spec.factors:
+            if factors is None:
+                raise InputError(f"model {s.model.value} needs daily factors "
+                                 f"({', '.join(spec.factors)}): give a factor file (--factors)")
+            absent = [f for f in spec.factors if f not in factors.columns]
+            if absent:
+                raise InputError(f"model {s.model.value} needs factor(s) {', '.join(absent)}, "
+                                 f"not in the factor data ({', '.join(factors.columns)})")
         failures: list[dict[str, str]] = []
         diagnostics: list[str] = []
         codes, exchanges = pd.factorize(frame["exchange"])
@@ -344,14 +512,30 @@ class EventStudy:
                                        "give a 'market' column or --market"})
         frame = frame.loc[~no_market]
         fetched = self._fetch(frame, prices)
-        table = PriceTable(fetched.frames)
-        diagnostics.extend(str(n) for n in table.notes)
+        # every frame cleaned at once (the rules of clean_prices; see prices/table.py)
+        frames = PriceTable(fetched.frames)
+        fetch_failures, suspects = dict(fetched.failures), dict(fetched.suspects)
+        empty = set(frames.empty)
+        for ticker in empty:  # nothing usable in the span: a failure, not a crash
+            fetch_failures[ticker] = f"no usable prices for {ticker} in the span needed"
+        for ticker in frames.tickers:
+            if ticker not in empty:
+                diagnostics.extend(str(n) for n in (*fetched.notes.get(ticker, ()),
+                                                    *frames.notes.get(ticker, ())))
+        jumpy = set(frames.jumpy(JUMP_FACTOR))  # only these can hold suspect prices
+        for ticker in frames:
+            if ticker not in suspects:
+                suspects[ticker] = (find_suspects(frames[ticker], f"prices of {ticker}")
+                                    if ticker in jumpy else ())
         engine, owned = make_engine(self.engine, self.scheduler)
         parts = []
         try:
-            for exchange, group in frame.groupby("exchange", sort=True):
-                part = self._study_exchange(str(exchange), group, table, fetched.failures, spec,
-                                            failures, diagnostics, engine)
+            for exchange, group in track(frame.groupby("exchange", sort=True),
+                                         "Studying events", total=len(frame),
+                                         size=lambda item: len(item[1])):
+                part = self._study_exchange(str(exchange), group, frames, fetch_failures, spec,
+                                            failures, diagnostics, factors, suspects=suspects,
+                                            engine=engine)
                 if part is not None:
                     parts.append(part)
         finally:
@@ -361,19 +545,8 @@ class EventStudy:
 
     def _fetch(self, frame: pd.DataFrame,
                prices: PriceSource | Mapping[str, pd.DataFrame]) -> PriceFetch:
-        tickers = [t for t in _unique_tickers(frame) if t]
-        if isinstance(prices, Mapping):
-            got = {t: prices[t] for t in tickers if t in prices}
-            return PriceFetch(got, {t: f"no prices given for {t}" for t in tickers
-                                    if t not in prices})
-        if frame.empty:
-            return PriceFetch({}, {})
-        lo, hi = self.settings.estimation[0], self.settings.window[1]
-        when = frame["timestamp"].dt.tz_convert(None).fillna(frame["date"])
-        start = when.min() - pd.Timedelta(days=int(abs(lo) * 1.6) + 30)
-        end = when.max() + pd.Timedelta(days=int(abs(hi) * 1.6) + 30)
-        end = min(end, pd.Timestamp.today().normalize())
-        return prices.fetch(tickers, start, end)
+        return fetch_for_events(frame, prices, self.settings.estimation[0],
+                                self.settings.window[1])
 
     def _sessions_for(self, exchange: str, group: pd.DataFrame,
                       frames: PriceTable) -> TradingSessions | None:
@@ -381,16 +554,25 @@ class EventStudy:
         span = frames.date_range(rows[rows >= 0])
         if span is None:
             return None
+        start, end = span
         candidates = [DEFAULT_MARKET.get(exchange, ""), *group["market"].value_counts().index]
-        reference = next((m for m in candidates
-                          if m in frames and frames.n_rows(frames.rows([m]))[0] > 0), None)
+        reference = next((m for m in candidates if m in frames), None)
         index_dates = frames.index_of(reference) if reference else None
-        return exchange_sessions(exchange, span[0], span[1], index_dates, reference)
+        if self.settings.sessions is SessionSource.market:
+            if reference is None or index_dates is None:
+                raise InputError(f"{exchange}: sessions are taken from the market index file, "
+                                 "but no market index prices are available")
+            return market_sessions(exchange, index_dates, reference)
+        return exchange_sessions(exchange, start, end, index_dates, reference)
 
-    def _study_exchange(self, exchange: str, group: pd.DataFrame, frames: PriceTable,
-                        fetch_failures: Mapping[str, str], spec: ModelSpec,
-                        failures: list[dict[str, str]], diagnostics: list[str],
-                        engine: Engine) -> dict[str, Any] | None:
+    def _study_exchange(self, exchange: str, group: pd.DataFrame,
+                        frames: PriceTable, fetch_failures: Mapping[str, str],
+                        spec: ModelSpec, failures: list[dict[str, str]],
+                        diagnostics: list[str],
+                        factors: pd.DataFrame | None = None,
+                        suspects: Mapping[str, Sequence[PriceSuspect]] | None = None,
+                        engine: Engine | None = None,
+                        ) -> dict[str, Any] | None:
         s = self.settings
 
         def fail(rows: pd.DataFrame, reason: str | Sequence[str]) -> None:
@@ -398,21 +580,24 @@ class EventStudy:
             failures.extend({"event_id": eid, "ticker": tic, "reason": why} for eid, tic, why in
                             zip(rows["event_id"], rows["ticker"], reasons, strict=True))
 
-        missing_px = _rows_of(frames.tickers, group["ticker"]) < 0
+        missing_px = frames.rows(group["ticker"]) < 0
         fail(group.loc[missing_px], [f"prices: {fetch_failures.get(t, 'not available')}"
                                      for t in group.loc[missing_px, "ticker"]])
         group = group.loc[~missing_px]
         if spec.uses_market:
-            missing_mkt = _rows_of(frames.tickers, group["market"]) < 0
+            missing_mkt = frames.rows(group["market"]) < 0
             fail(group.loc[missing_mkt],
                  [f"market {m}: {fetch_failures.get(m, 'not available')}"
                   for m in group.loc[missing_mkt, "market"]])
             group = group.loc[~missing_mkt]
         if group.empty:
             return None
-        sessions = self._sessions_for(exchange, group, frames)
+        try:
+            sessions = self._sessions_for(exchange, group, frames)
+        except InputError as exc:  # e.g. prices outside the calendar's range
+            fail(group, f"prices: {exc}")
+            return None
         if sessions is None:
-            fail(group, "prices: no rows left after cleaning")
             return None
         if len(sessions.dropped):
             shown = ", ".join(str(d.date()) for d in sessions.dropped[:8])
@@ -422,6 +607,7 @@ class EventStudy:
                 + (" ..." if len(sessions.dropped) > 8 else ""))
         tickers = [t for t in _unique_tickers(group) if t]
         panel = frames.panel(sessions, tickers, s.returns)
+        panel = measure_panel(panel, s.measure)
         day0 = anchor_day0(sessions, group["timestamp"], group["date"], group["timing"])
         stock_rows = _rows_of(panel.tickers, group["ticker"])
         market_rows = _rows_of(panel.tickers, group["market"])
@@ -445,6 +631,14 @@ class EventStudy:
                 first_day = sessions.labels[min(first[rows[i]], n_sessions - 1)].date()
                 reasons[i] = (f"event window {format_window(s.window)} starts before the first "
                               f"{what} return ({first_day})")
+        spoiled = suspect_reasons(sessions.labels, np.minimum(day0, n_sessions), [
+            group["ticker"].to_numpy(), group["market"].to_numpy() if spec.uses_market
+            else np.full(len(group), "", dtype=object)], suspects or {}, s.estimation[0], w1)
+        if s.suspect_prices is SuspectPolicy.keep:
+            diagnostics.extend(f"kept (suspect_prices=keep): {why}"
+                               for why in dict.fromkeys(spoiled[spoiled != ""]))
+        else:
+            reasons = np.where(reasons == "", spoiled, reasons)
         bad = reasons != ""
         if bad.any():
             fail(group.loc[bad], list(reasons[bad]))
@@ -452,30 +646,47 @@ class EventStudy:
             stock_rows, market_rows = stock_rows[~bad], market_rows[~bad]
         if group.empty:
             return None
+        fpanel = (align_factors(factors, sessions, spec.factors)
+                  if spec.factors and factors is not None else None)
         plan = ChunkPlan(spec, s.estimation, s.window, s.car_windows,
                          s.returns is ReturnKind.log)
+        # the moment path (window sums) serves the vectorised OLS of the one-regressor models;
+        # everything else (other estimators, factors, regressions, the 'fail' missing policy)
+        # takes the general path through gather and estimate
+        moment = (moment_path_supported(spec) and s.method is Method.vectorised
+                  and s.missing is MissingPolicy.drop and fpanel is None)
+        general = functools.partial(_general_chunk, settings=s, fpanel=fpanel,
+                                    labels=sessions.labels)
         builder = BlockBuilder(len(group))
         keep = np.ones(len(group), dtype=bool)
-        short_n: dict[int, int] = {}
-        unfit: list[int] = []
-        for where, chunk in study_events(panel, stock_rows, market_rows, day0, plan, engine,
-                                         _general_chunk, CHUNK_EVENTS):
+        fail_reasons = np.full(len(group), "", dtype=object)
+        chunks = study_events(panel, stock_rows, market_rows, day0, plan,
+                              engine or make_engine("local")[0], general, CHUNK_EVENTS,
+                              moment=moment)
+        for where, chunk in track(chunks, f"{exchange}: fitting models",
+                                  total=-(-len(group) // CHUNK_EVENTS)):
             short = chunk.n < s.min_estimation
-            singular = ~short & ~np.isfinite(chunk.sigma2)
-            if short.any() or singular.any():
-                pos = np.arange(len(group))[where]
-                short_n.update(zip(pos[short].tolist(), chunk.n[short].tolist(), strict=True))
-                unfit.extend(pos[singular].tolist())
-                keep[pos[short | singular]] = False
+            unfit = ~short & ~np.isfinite(chunk.sigma2)
+            pos = np.arange(len(group))[where]
+            for i in np.flatnonzero(short):
+                fail_reasons[pos[i]] = (f"only {chunk.n[i]} estimation returns in "
+                                        f"{format_window(s.estimation)} "
+                                        f"(need {s.min_estimation})")
+                if factors is not None and spec.factors and len(factors):
+                    fail_reasons[pos[i]] += (f"; the factor data cover "
+                                             f"{factors.index.min().date()}"
+                                             f" .. {factors.index.max().date()}")
+            for i in np.flatnonzero(unfit):
+                why = chunk.fit_problem[i] if chunk.fit_problem is not None else ""
+                fail_reasons[pos[i]] = (why or "the model could not be fitted "
+                                        "(singular design: constant market?)")
+            if chunk.missing_problem is not None:
+                take = (fail_reasons[pos] == "") & (chunk.missing_problem != "")
+                fail_reasons[pos[take]] = chunk.missing_problem[take]
+            keep[pos] = fail_reasons[pos] == ""
             builder.add(chunk, where)
         block = builder.finish(keep)
         if not keep.all():
-            fail_reasons = np.full(len(group), "", dtype=object)
-            for at, used in short_n.items():
-                fail_reasons[at] = (f"only {used} estimation returns in "
-                                    f"{format_window(s.estimation)} (need {s.min_estimation})")
-            fail_reasons[unfit] = ("the model could not be fitted "
-                                   "(singular design: constant market?)")
             fail(group.loc[~keep], list(fail_reasons[~keep]))
             if not keep.any():
                 return None
@@ -518,8 +729,7 @@ class EventStudy:
                 "estimation_end": labels[day0 + s.estimation[1]],
             })
             for j, name in enumerate(spec.regressors):
-                info[{"const": "alpha", "market": "beta"}.get(name, f"b_{name}")] = (
-                    pb.coef[:, j])
+                info[{"const": "alpha", "market": "beta"}.get(name, f"b_{name}")] = pb.coef[:, j]
             info["sigma"] = np.sqrt(pb.sigma2)
             info["df"] = pb.df
             info["missing_event_days"] = pb.missing_days
@@ -544,6 +754,7 @@ class EventStudy:
         day0_all = (np.concatenate([p["panel"].sessions.labels[p["day0"]].to_numpy()
                                     for p in parts]) if parts
                     else np.empty(0, dtype="datetime64[ns]"))
+        W = len(s.car_windows)
         if block is not None:
             places = [dest[a:b] for a, b in itertools.pairwise(starts)]
             residuals: Any = _StackedRows(
@@ -553,27 +764,37 @@ class EventStudy:
                 residuals = residuals()  # the general path computed them already
             arrays = StudyArrays(
                 rel_days=evt_days, ar=block.ar, ar_var=block.ar_var, est_residuals=residuals,
-                sigma2=block.sigma2, df=block.df, day0=day0_all[perm])
+                sigma2=block.sigma2, df=block.df, day0=day0_all[perm],
+                car_windows=tuple(s.car_windows), car=block.car, car_var=block.car_var)
             events = pd.concat(event_rows, ignore_index=True) if len(event_rows) > 1 \
                 else event_rows[0]
             if not ordered:
                 events = events.take(perm).reset_index(drop=True)
             abnormal: Any = _ARTable(events["event_id"], evt_days, block.ar, block.ar_var, [
-                (p["panel"].sessions.labels, p["day0"], p["source"],
-                 None if p["source"] is not None else (
-                     p["block"].y, p["block"].market, p["block"].expected, p["block"].span),
-                 rows) for p, rows in zip(parts, places, strict=True)])
+                _ARPart(p["panel"], p["day0"], p["stock_rows"], p["market_rows"], p["source"],
+                        None if p["source"] is not None else (
+                            p["block"].y, p["block"].market, p["block"].expected,
+                            p["block"].span), rows)
+                for p, rows in zip(parts, places, strict=True)])
             car = self._car_table(events["event_id"], block)
         else:
             arrays = StudyArrays(evt_days, np.empty((0, len(evt_days))),
                                  np.empty((0, len(evt_days))), np.empty((0, L1)), np.empty(0),
-                                 np.empty(0, dtype=np.int64), np.empty(0, dtype="datetime64[ns]"))
+                                 np.empty(0, dtype=np.int64), np.empty(0, dtype="datetime64[ns]"),
+                                 tuple(s.car_windows), np.empty((0, W)), np.empty((0, W)))
             events = pd.DataFrame(columns=["event_id", "ticker", "exchange", "market", "day0"])
             abnormal = pd.DataFrame(columns=list(_AR_COLUMNS))
             car = pd.DataFrame(columns=["event_id", "window", "car", "car_se", "car_t", "car_p",
                                         "df", "bhar", "sessions", "missing"])
-        aar = self._aar_table(arrays)
-        aggregate = self._aggregate_table(car)
+        if s.measure is Measure.volume:
+            car["bhar"] = np.nan
+        if s.measure is Measure.volatility:
+            arrays = volatility_arrays(arrays)
+            if len(car):
+                if isinstance(abnormal, _ARTable):
+                    abnormal.extra["av"] = arrays.ar
+                car["cav"] = np.asarray(arrays.car).T.ravel()
+        aar, aggregate, tests = self._test_tables(arrays, car)
         fail_frame = pd.DataFrame(failures, columns=["event_id", "ticker", "reason"])
         if len(fail_frame):
             order = pd.Series(np.arange(len(catalogue.frame)),
@@ -581,7 +802,7 @@ class EventStudy:
             rank = order.reindex(fail_frame["event_id"].to_numpy()).to_numpy()
             fail_frame = fail_frame.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         return StudyResult(s, events, abnormal, car, aar, aggregate, fail_frame, arrays,
-                           tuple(dict.fromkeys(diagnostics)))
+                           tuple(dict.fromkeys(diagnostics)), tests)
 
     def _car_table(self, event_ids: pd.Series, block: EventBlock) -> pd.DataFrame:
         """CAR rows, window by window, events in catalogue order within each window."""
@@ -607,27 +828,23 @@ class EventStudy:
             "sessions": by_window(block.car_sessions), "missing": by_window(block.car_missing),
         }, copy=False)
 
-    @staticmethod
-    def _aar_table(arrays: StudyArrays) -> pd.DataFrame:
-        aar, n, t, p = _cross_sectional_t(arrays.ar)
-        return pd.DataFrame({"rel_day": arrays.rel_days, "n": n, "aar": aar,
-                             "caar": np.nancumsum(aar), "t": t, "p": p})
-
-    @staticmethod
-    def _aggregate_table(car: pd.DataFrame) -> pd.DataFrame:
-        rows = []
-        for window, grp in car.groupby("window", sort=False):
-            caar, n, t, p = _cross_sectional_t(grp["car"].to_numpy()[:, None])
-            bhar = grp["bhar"].to_numpy()
-            rows.append({"window": window, "n": int(n[0]), "caar": float(caar[0]),
-                         "t": float(t[0]), "p": float(p[0]),
-                         "mean_bhar": float(np.nanmean(bhar)) if np.isfinite(bhar).any()
-                         else math.nan})
-        return pd.DataFrame(rows, columns=["window", "n", "caar", "t", "p", "mean_bhar"])
+    def _test_tables(self, arrays: StudyArrays, car: pd.DataFrame
+                     ) -> tuple[pd.DataFrame, pd.DataFrame, CrossEventTests]:
+        """Build the AAR and CAR-window tables with every cross-event test (inference.py)."""
+        s = self.settings
+        tests = cross_event_tests(TestInputs.from_study(arrays), s.alternative,
+                                  n_boot=s.n_boot, seed=s.seed)
+        labels = [format_window(w) for w in s.car_windows]
+        bhar = car.groupby("window", sort=False)["bhar"].mean() if len(car) else pd.Series()
+        mean_bhar = np.array([bhar.get(label, math.nan) for label in labels], dtype=float)
+        aar = aar_table(arrays.rel_days, arrays.ar, tests)
+        aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, mean_bhar)
+        return aar, aggregate, tests
 
 
 def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, day0: IntArray,
-           rel_days: IntArray, spec: ModelSpec) -> WindowData:
+           rel_days: IntArray, spec: ModelSpec, columns: Sequence[str] | None = None,
+           factors: FactorPanel | None = None) -> WindowData:
     """Gather returns and regressors of many events over relative days.
 
     Parameters
@@ -642,11 +859,18 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
         ``(L,)`` relative days.
     spec : ModelSpec
         Model whose regressors to build.
+    columns : sequence of str, optional
+        Regressors to build (default ``spec.regressors``; the estimation
+        window takes ``spec.estimation_columns``). ``market[-1]`` is the
+        market return one session earlier, ``market[+1]`` one session later.
+    factors : FactorPanel, optional
+        Factor returns on the panel's sessions (factor models).
 
     Returns
     -------
     WindowData
-        Positions off the session axis are missing.
+        Positions off the session axis are missing. For excess-return models
+        the offset is the risk-free rate over each return's span.
     """
     n_sessions = panel.returns.shape[1]
     pos = day0[:, None] + rel_days[None, :]
@@ -656,24 +880,55 @@ def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, da
     y = np.where(inside, panel.returns[rows, posc], np.nan)
     span = np.where(inside, panel.span[rows, posc], 0)
     width = np.maximum(span, 1)
-    columns = []
-    for name in spec.regressors:
-        if name == "const":
-            columns.append(width.astype(float))
-        elif name == "market":
-            columns.append(panel.span_sum(np.maximum(market_rows, 0)[:, None], posc, width))
+    out = []
+    for name in (spec.regressors if columns is None else columns):
+        base, shift = parse_shift(name)
+        if base == "const":
+            out.append(width.astype(float))
+        elif base == "market":
+            at = posc + shift
+            ok = (at - width + 1 >= 0) & (at < n_sessions)
+            at = np.clip(at, 0, n_sessions - 1)
+            summed = panel.span_sum(np.maximum(market_rows, 0)[:, None], at,
+                                    np.minimum(width, at + 1))
+            out.append(np.where(ok, summed, np.nan))
+        elif factors is not None and base in factors.names:
+            out.append(factors.span_sum(base, posc + shift, width))
         else:
-            raise InputError(f"unknown regressor {name!r}")
-    X = np.stack(columns, axis=-1)
-    valid = inside & np.isfinite(y) & (span >= 1) & np.isfinite(X).all(axis=-1)
-    return WindowData(y, span, X, valid)
+            raise InputError(f"unknown regressor {name!r}"
+                             + (" (no factors given)" if base in FACTOR_NAMES else ""))
+    X = np.stack(out, axis=-1)
+    offset = np.zeros(y.shape)
+    if spec.excess:
+        if factors is None or "rf" not in factors.names:
+            raise InputError(f"{spec.name} needs the risk-free rate 'rf' from a factor file")
+        offset = factors.span_sum("rf", posc, width)
+    valid = (inside & np.isfinite(y) & (span >= 1) & np.isfinite(X).all(axis=-1)
+             & np.isfinite(offset))
+    return WindowData(y, span, X, valid, np.where(np.isfinite(offset), offset, 0.0))
+
+
+def _window_prices(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
+                   pos: IntArray) -> tuple[FloatArray, FloatArray]:
+    """Adjusted prices of each event's stock and market at session positions ``pos`` (E, L)."""
+    n_sessions = panel.returns.shape[1]
+    inside = (pos >= 0) & (pos < n_sessions)
+    posc = np.clip(pos, 0, max(n_sessions - 1, 0))
+    rows, which = np.unique(np.concatenate([stock_rows, np.maximum(market_rows, 0)]),
+                            return_inverse=True)
+    prices = panel.price_rows(rows)  # only the rows needed, even while prices are pending
+    s_at, m_at = which[:len(stock_rows)], which[len(stock_rows):]
+    price = np.where(inside, prices[s_at[:, None], posc], np.nan)
+    has_market = inside & (market_rows[:, None] >= 0)
+    market = np.where(has_market, prices[m_at[:, None], posc], np.nan)
+    return price, market
 
 
 def _rows_of(tickers: tuple[str, ...], values: pd.Series) -> IntArray:
     """Position of each value in ``tickers`` (-1 if absent); each distinct value looked up once."""
     codes, uniques = pd.factorize(values)
     rows = pd.Index(tickers).get_indexer(pd.Index(uniques)).astype(np.int64)
-    return rows[codes]
+    return rows[codes] if len(codes) else np.empty(0, dtype=np.int64)
 
 
 def _unique_tickers(frame: pd.DataFrame) -> list[str]:
@@ -683,46 +938,69 @@ def _unique_tickers(frame: pd.DataFrame) -> list[str]:
 
 
 def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
-                   day0: IntArray, plan: ChunkPlan) -> EventBlock:
-    """One chunk by the general path: gather both windows, fit by OLS, ARs and CARs."""
-    est = gather(panel, stock_rows, market_rows, day0, plan.est_days, plan.spec)
-    evt = gather(panel, stock_rows, market_rows, day0, plan.evt_days, plan.spec)
-    fit = fit_linear(est, plan.spec)
-    return block_from_fit(evt, fit, abnormal_returns(evt, fit), plan)
+                   day0: IntArray, plan: ChunkPlan, *, settings: StudySettings,
+                   fpanel: FactorPanel | None, labels: pd.DatetimeIndex) -> EventBlock:
+    """One chunk by the general path: gather both windows, estimate, ARs and CARs."""
+    s, spec = settings, plan.spec
+    est = gather(panel, stock_rows, market_rows, day0, plan.est_days, spec,
+                 spec.estimation_columns, fpanel)
+    evt = gather(panel, stock_rows, market_rows, day0, plan.evt_days, spec, None, fpanel)
+    fit, ab, problems = estimate(est, evt, spec, s.method, s.hac_lags,
+                                 gap=s.window[0] - s.estimation[1] - 1)
+    missing = None
+    if s.missing is MissingPolicy.fail:
+        missing = missing_price_reasons(est, evt, fit, plan.est_days, plan.evt_days, day0,
+                                        labels)
+    return block_from_fit(evt, fit, ab, plan, problems.reason, missing)
 
 
 _AR_COLUMNS = ("event_id", "rel_day", "date", "return", "market_return", "expected", "ar",
-               "ar_se", "car", "span")
+               "ar_se", "car", "span", "price", "market_price")
+
+
+@dataclass(frozen=True)
+class _ARPart:
+    """What the long table needs from one exchange's events."""
+
+    panel: ExchangePanel
+    day0: IntArray
+    stock_rows: IntArray
+    market_rows: IntArray
+    source: MomentSource | None
+    values: tuple[Any, ...] | None  # y, market, expected, span (general path)
+    rows: IntArray  # the events' rows in the result
 
 
 class _ARTable(Thunk):
     """Builds the long abnormal-return table when it is first asked for."""
 
     def __init__(self, event_ids: pd.Series, rel_days: IntArray, ar: FloatArray,
-                 ar_var: FloatArray,
-                 parts: list[tuple[pd.DatetimeIndex, IntArray, MomentSource | None,
-                                   tuple[Any, ...] | None, IntArray]]) -> None:
+                 ar_var: FloatArray, parts: list[_ARPart]) -> None:
         self.event_ids, self.rel_days, self.parts = event_ids, rel_days, parts
         self.ar, self.ar_var = ar, ar_var
+        self.extra: dict[str, FloatArray] = {}  # more (E, L2) columns, e.g. volatility's av
 
     def __call__(self) -> pd.DataFrame:
         days = self.rel_days
         e, width = self.ar.shape
         when = np.empty((e, width), dtype="datetime64[ns]")
-        y, market, expected = (np.empty((e, width)) for _ in range(3))
+        y, market, expected, price, market_price = (np.empty((e, width)) for _ in range(5))
         span = np.empty((e, width), dtype=np.int64)
-        for labels, day0, source, values, rows in self.parts:
-            pos = np.clip(day0[:, None] + days[None, :], 0, len(labels) - 1)
-            when[rows] = labels.to_numpy()[pos]
-            if values is not None:
-                y[rows], market[rows], expected[rows], span[rows] = values
-                continue
-            assert source is not None
+        for part in self.parts:
+            labels, rows = part.panel.sessions.labels, part.rows
             for lo in range(0, len(rows), CHUNK_EVENTS):
                 sl = slice(lo, lo + CHUNK_EVENTS)
-                y[rows[sl]], market[rows[sl]], expected[rows[sl]], span[rows[sl]] = (
-                    source.window(sl))
-        return pd.DataFrame({
+                at = rows[sl]
+                pos = part.day0[sl, None] + days[None, :]
+                when[at] = labels.to_numpy()[np.clip(pos, 0, len(labels) - 1)]
+                price[at], market_price[at] = _window_prices(
+                    part.panel, part.stock_rows[sl], part.market_rows[sl], pos)
+                if part.values is not None:
+                    y[at], market[at], expected[at], span[at] = (v[sl] for v in part.values)
+                else:
+                    assert part.source is not None
+                    y[at], market[at], expected[at], span[at] = part.source.window(sl)
+        table = pd.DataFrame({
             "event_id": self.event_ids.take(np.repeat(np.arange(e), width)).array,
             "rel_day": np.tile(days, e),
             "date": when.ravel(),
@@ -733,11 +1011,16 @@ class _ARTable(Thunk):
             "ar_se": np.sqrt(self.ar_var).ravel(),
             "car": np.nancumsum(self.ar, axis=1).ravel(),
             "span": span.ravel(),
+            "price": price.ravel(),
+            "market_price": market_price.ravel(),
         })
+        for name, values in self.extra.items():
+            table[name] = np.asarray(values).ravel()
+        return table
 
 
 class _StackedRows(Thunk):
-    """Rows from several sources (arrays or residual sources) placed at given rows."""
+    """Rows from several sources (arrays or moment sources) placed at given rows."""
 
     def __init__(self, sources: list[tuple[Any, IntArray]], n_rows: int, width: int) -> None:
         self.sources, self.n_rows, self.width = sources, n_rows, width
@@ -749,8 +1032,8 @@ class _StackedRows(Thunk):
                 contiguous = len(rows) and rows[-1] - rows[0] == len(rows) - 1
                 for lo in range(0, len(rows), RESIDUAL_CHUNK):
                     sl = slice(lo, lo + RESIDUAL_CHUNK)
-                    at = slice(rows[0] + lo, rows[0] + lo + RESIDUAL_CHUNK) if contiguous \
-                        else rows[sl]
+                    at = (slice(rows[0] + lo, rows[0] + min(lo + RESIDUAL_CHUNK, len(rows)))
+                          if contiguous else rows[sl])
                     out[at] = source.residuals(sl)
             else:
                 out[rows] = source

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from marketreact.errors import InputError
-from marketreact.prices.csv_source import CsvSource, read_price_file
-from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, clean_prices, standard_frame
+from marketreact.errors import InputError, InputProblem
+from marketreact.prices.checks import find_suspects
+from marketreact.prices.csv_source import CsvSource, PriceFile, check_price_file, read_price_file
+from marketreact.prices.frames import (
+    PRICE_COLUMNS,
+    PriceFetch,
+    PriceSuspect,
+    clean_prices,
+    standard_frame,
+)
+from marketreact.prices.long_source import LongCsvSource, is_long_file, read_long_file
 from marketreact.prices.store import PriceStore, default_cache_dir
 from marketreact.prices.yahoo import YahooSource, frames_from_download
 
@@ -38,16 +47,56 @@ class ChainSource:
         """Return prices of ``tickers``, asking each source for what is still missing."""
         frames: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
+        notes: dict[str, tuple[InputProblem, ...]] = {}
+        suspects: dict[str, tuple[PriceSuspect, ...]] = {}
         pending = list(dict.fromkeys(tickers))
         for source in self.sources:
             if not pending:
                 break
             got = source.fetch(pending, start, end)
             frames.update(got.frames)
+            notes.update({t: n for t, n in got.notes.items() if t in got.frames})
+            suspects.update({t: x for t, x in got.suspects.items() if t in got.frames})
             for t, why in got.failures.items():
                 failures[t] = f"{failures[t]}; {why}" if t in failures else why
             pending = [t for t in pending if t not in frames]
-        return PriceFetch(frames, {t: failures[t] for t in pending if t in failures})
+        return PriceFetch(frames, {t: failures[t] for t in pending if t in failures}, notes,
+                          suspects)
+
+
+def fetch_for_events(frame: pd.DataFrame, prices: PriceSource | Mapping[str, pd.DataFrame],
+                     sessions_before: int, sessions_after: int) -> PriceFetch:
+    """Fetch the prices an analysis of ``frame``'s events needs.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Events with ``ticker``, ``market``, ``timestamp`` (UTC) and ``date`` columns.
+    prices : PriceSource or mapping of str to pandas.DataFrame
+        A source, or standard frames by ticker (used as given).
+    sessions_before, sessions_after : int
+        Sessions needed before and after the events; turned into calendar days
+        with a margin (1.6 calendar days per session, plus 30 days), the end
+        capped at today.
+
+    Returns
+    -------
+    PriceFetch
+        Prices of every ticker and market named by the events.
+    """
+    both = pd.concat([frame["ticker"], frame["market"]], ignore_index=True)
+    tickers = [str(t) for t in both.unique() if t]  # in order of first appearance
+    if isinstance(prices, Mapping):
+        got = {t: prices[t] for t in tickers if t in prices}
+        return PriceFetch(got, {t: f"no prices given for {t}" for t in tickers
+                                if t not in prices})
+    if frame.empty:
+        return PriceFetch({}, {})
+    when = frame["timestamp"].dt.tz_convert(None).fillna(frame["date"])
+    start = when.min() - pd.Timedelta(days=int(abs(sessions_before) * 1.6) + 30)
+    end = when.max() + pd.Timedelta(days=int(abs(sessions_after) * 1.6) + 30)
+    end = min(end, pd.Timestamp.today().normalize())
+    return prices.fetch(tickers, start, end)
 
 
 def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
@@ -56,22 +105,32 @@ def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
     Parameters
     ----------
     spec : str
-        ``csv:DIR`` (a folder of per-ticker files), ``yahoo``, or sources joined
+        ``csv:DIR`` (a folder of per-ticker files), ``csv:FILE.csv`` (one long
+        file with a ticker column), ``yahoo``, or sources joined
         with ``+`` to be tried in order.
     cache_dir : str, optional
         Cache folder for the Yahoo source.
     """
     parts = [p.strip() for p in spec.split("+") if p.strip()]
     sources: list[PriceSource] = []
+
+    def bad(value: str | None, message: str) -> InputError:
+        return InputError([InputProblem("command line", None, "--prices", value, message)])
+
     for part in parts:
-        if part.lower().startswith("csv:"):
-            sources.append(CsvSource(part[4:]))
+        if part.lower().startswith("csv:") and is_long_file(part[4:]):
+            sources.append(LongCsvSource(part[4:]))
+        elif part.lower().startswith("csv:"):
+            folder = Path(part[4:]).expanduser()
+            if not folder.is_dir():
+                raise bad(part, f"price folder or file {str(folder)!r} not found")
+            sources.append(CsvSource(folder))
         elif part.lower() == "yahoo":
             sources.append(YahooSource(PriceStore(cache_dir)))
         else:
-            raise InputError(f"unknown price source {part!r}: use csv:DIR or yahoo")
+            raise bad(part, "unknown price source: use csv:DIR or yahoo")
     if not sources:
-        raise InputError("no price source given: use csv:DIR or yahoo")
+        raise bad(spec, "no price source given: use csv:DIR or yahoo")
     return sources[0] if len(sources) == 1 else ChainSource(sources)
 
 
@@ -79,13 +138,21 @@ __all__ = [
     "PRICE_COLUMNS",
     "ChainSource",
     "CsvSource",
+    "LongCsvSource",
     "PriceFetch",
+    "PriceFile",
     "PriceSource",
     "PriceStore",
+    "PriceSuspect",
     "YahooSource",
+    "check_price_file",
     "clean_prices",
     "default_cache_dir",
+    "fetch_for_events",
+    "find_suspects",
     "frames_from_download",
+    "is_long_file",
+    "read_long_file",
     "read_price_file",
     "source_from_spec",
     "standard_frame",

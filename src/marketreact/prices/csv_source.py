@@ -16,16 +16,23 @@ has several files, CSV beats JSON, then the shallower path, then the name.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from marketreact._textio import check_separator, decode_utf8
 from marketreact._typing import StrPath
 from marketreact.errors import InputError, InputProblem
-from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, standard_frame
+from marketreact.prices.checks import describe_gaps, find_suspects
+from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, PriceSuspect, standard_frame
+from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +45,6 @@ _ALIASES = {
     "adj_close": ("adj_close", "adj close", "adjclose", "adjusted_close", "adjusted close"),
     "volume": ("volume", "vol"),
 }
-_MISSING_TEXT = ("", "null", "NaN", "nan", "None")
 _SUFFIX_RANK = {".csv": 0, ".json": 1, ".jsonl": 1}
 
 
@@ -94,25 +100,58 @@ class CsvSource:
         PriceFetch
             Frames by ticker; a ticker without a file or with an unreadable
             file is a failure whose reason names the file, line and field.
+            Notes and suspect prices come from :func:`check_price_file`.
         """
         frames: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
-        for ticker in dict.fromkeys(tickers):
+        notes: dict[str, tuple[InputProblem, ...]] = {}
+        suspects: dict[str, tuple[PriceSuspect, ...]] = {}
+        for ticker in track(list(dict.fromkeys(tickers)), "Reading price files"):
             path = self.path_for(ticker)
             if path is None:
                 failures[ticker] = f"no price file for {ticker} under {self.root}"
                 continue
             try:
-                frame = read_price_file(path, self.column_map)
+                checked = check_price_file(path, self.column_map, start=start, end=end)
             except InputError as exc:
                 failures[ticker] = str(exc)
                 continue
-            if start is not None:
-                frame = frame.loc[frame.index >= pd.Timestamp(start)]
-            if end is not None:
-                frame = frame.loc[frame.index <= pd.Timestamp(end)]
-            frames[ticker] = frame
-        return PriceFetch(frames, failures)
+            frames[ticker] = checked.frame
+            if checked.notes:
+                notes[ticker] = checked.notes
+            if checked.suspects:
+                suspects[ticker] = checked.suspects
+        return PriceFetch(frames, failures, notes, suspects)
+
+
+@dataclass(frozen=True)
+class PriceFile:
+    """A price file read and checked.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        The standard price frame (sorted by date; cut to the span asked for).
+    lines : pandas.Series
+        Source line of each row, indexed by date (None for JSON without lines).
+    field : str
+        The file's name for the price column used (adjusted close, else close).
+    notes : tuple of InputProblem
+        Harmless problems and how they were handled.
+    suspects : tuple of PriceSuspect
+        Suspect prices (see :mod:`marketreact.prices.checks`).
+    """
+
+    frame: pd.DataFrame
+    lines: pd.Series
+    field: str
+    notes: tuple[InputProblem, ...] = ()
+    suspects: tuple[PriceSuspect, ...] = ()
+
+
+_MISSING = ("", "null", "NaN", "nan", "None", "NA", "N/A", "-")
+#: Rows dated more than this many days after today are refused.
+FUTURE_DAYS = 1
 
 
 def read_price_file(path: StrPath, column_map: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -135,68 +174,201 @@ def read_price_file(path: StrPath, column_map: Mapping[str, str] | None = None) 
     InputError
         Naming the file, line and field of the first problems found.
     """
+    return check_price_file(path, column_map).frame
+
+
+def check_price_file(path: StrPath, column_map: Mapping[str, str] | None = None, *,
+                     start: pd.Timestamp | None = None, end: pd.Timestamp | None = None,
+                     today: pd.Timestamp | None = None) -> PriceFile:
+    """Read one price file, check it, and say what was found.
+
+    Refused (:class:`InputError` naming file, line and field): an empty file or
+    one without rows, a file that is not UTF-8 or not comma-separated, a
+    missing date or price column, a value that is not a date or a number, a
+    date that appears twice, a negative price, a date in the future.
+
+    Accepted with a note: rows out of date order (sorted), zero prices (taken
+    as missing), runs of rows without a price, long gaps between rows.
+
+    Flagged as suspect: jumps that look like unadjusted splits or bad prints.
+
+    Parameters
+    ----------
+    path : str or path-like
+        CSV or JSON file in one of the layouts of this module.
+    column_map : mapping, optional
+        Standard column name -> the file's column name.
+    start, end : pandas.Timestamp, optional
+        Span of dates wanted (inclusive): the frame is cut to it, and notes and
+        suspects are about it. The whole file is checked for errors.
+    today : pandas.Timestamp, optional
+        The date after which rows are in the future (default: today, UTC).
+
+    Returns
+    -------
+    PriceFile
+    """
     path = Path(path)
     source = str(path)
+    if not path.is_file():
+        raise InputError([InputProblem(source, None, None, None, "price file not found")])
+    text = decode_utf8(path.read_bytes(), source)
+    if not text.strip():
+        raise InputError([InputProblem(source, 1, None, None, "price file is empty")])
     if path.suffix.lower() in {".json", ".jsonl"}:
-        raw = _read_json(path)
-        first_line = 1
+        raw, line_of = _read_json(text, source)
     else:
-        try:
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
-                              encoding="utf-8-sig")
-        except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-            raise InputError([InputProblem(source, None, None, None,
-                                           f"cannot read as CSV: {exc}")]) from None
-        first_line = 2
+        raw, line_of = _read_csv(text, source)
     mapping = _map_columns(list(raw.columns), column_map or {}, source)
+    if raw.empty:
+        raise InputError([InputProblem(source, 1, None, None,
+                                       "price file has a header but no rows")])
     data = pd.DataFrame({std: raw[col] for std, col in mapping.items()})
     problems: list[InputProblem] = []
-    dates = pd.to_datetime(data["date"].astype(str).str.slice(0, 10), format="%Y-%m-%d",
-                           errors="coerce")
-    for i in dates.index[dates.isna()][:5]:
-        problems.append(InputProblem(source, int(i) + first_line, mapping["date"],
-                                     str(data.at[i, "date"]), "not a date (YYYY-MM-DD)"))
+
+    def line(i: int) -> int | None:
+        value = line_of[i]
+        return None if value is None else int(value)
+
+    date_text = data["date"].astype(str).str.strip()
+    dates = pd.to_datetime(date_text.str.slice(0, 10).where(
+        date_text.str.match(r"^\d{4}-\d{2}-\d{2}")), format="%Y-%m-%d", errors="coerce")
+    for i in np.flatnonzero(dates.isna().to_numpy())[:5]:
+        problems.append(InputProblem(source, line(i), mapping["date"], str(date_text.iat[i]),
+                                     "not a date (YYYY-MM-DD)"))
     for col in ("close", "adj_close", "open", "high", "low", "volume"):
         if col not in data:
             continue
-        text = data[col].astype(str).str.strip()
-        values = pd.Series(pd.to_numeric(text.where(~text.isin(_MISSING_TEXT)),
-                                         errors="coerce"), index=text.index)
-        bad = values.isna() & ~text.isin(_MISSING_TEXT)
-        for i in values.index[bad][:5]:
-            problems.append(InputProblem(source, int(i) + first_line, mapping[col],
-                                         str(data.at[i, col]), "not a number"))
+        text_col = data[col].astype(str).str.strip()
+        blank = text_col.isin(_MISSING).to_numpy()
+        values = pd.to_numeric(text_col.where(~blank), errors="coerce")
+        bad = values.isna().to_numpy() & ~blank
+        for i in np.flatnonzero(bad)[:5]:
+            problems.append(InputProblem(source, line(i), mapping[col], str(text_col.iat[i]),
+                                         "not a number"))
+        infinite = ~np.isfinite(values.to_numpy(dtype=float)) & ~values.isna().to_numpy()
+        for i in np.flatnonzero(infinite)[:5]:
+            problems.append(InputProblem(source, line(i), mapping[col], str(text_col.iat[i]),
+                                         "not a finite number"))
+        if col != "volume":
+            negative = (values < 0).to_numpy()
+            for i in np.flatnonzero(negative)[:5]:
+                problems.append(InputProblem(source, line(i), mapping[col],
+                                             str(text_col.iat[i]), "negative price"))
         data[col] = values
     if problems:
         raise InputError(problems)
+    today = (pd.Timestamp(today) if today is not None
+             else pd.Timestamp.now(tz="UTC").tz_localize(None)).normalize()
+    future = (dates > today + pd.Timedelta(days=FUTURE_DAYS)).to_numpy()
+    if future.any():
+        i = int(np.flatnonzero(future)[0])
+        raise InputError([InputProblem(
+            source, line(i), mapping["date"], str(date_text.iat[i]),
+            f"date is in the future (today is {today.date()}); "
+            f"{int(future.sum())} such row(s)")])
     data.index = pd.DatetimeIndex(dates)
     data = data.drop(columns="date")
+    lines = pd.Series(line_of, index=data.index, dtype=object)
     dup = data.index.duplicated(keep=False)
     if dup.any():
-        where = [int(i) + first_line for i in range(len(data)) if dup[i]][:2]
-        raise InputError([InputProblem(source, where[0], mapping["date"],
-                                       str(data.index[dup][0].date()),
-                                       f"date appears more than once (lines {where})")])
+        where = np.flatnonzero(dup)
+        first_date = data.index[where[0]]
+        same = where[data.index[where] == first_date]
+        raise InputError([InputProblem(
+            source, line(int(same[1])), mapping["date"], str(date_text.iat[int(same[1])]),
+            f"date appears more than once (lines "
+            f"{', '.join(str(line(int(k))) for k in same)}); "
+            f"{int(len(where) - data.index[where].nunique())} duplicate row(s)")])
+    notes: list[InputProblem] = []
     if not data.index.is_monotonic_increasing:
-        log.info("%s: dates not in order; sorted", source)
+        order = data.index.to_numpy()
+        i = int(np.flatnonzero(order[1:] < order[:-1])[0]) + 1
+        notes.append(InputProblem(source, line(i), mapping["date"], str(date_text.iat[i]),
+                                  "dates are not in ascending order; rows sorted"))
         data = data.sort_index()
-    return standard_frame(data)
+        lines = lines.loc[data.index]
+    frame = standard_frame(data)
+    if start is not None:
+        frame = frame.loc[frame.index >= pd.Timestamp(start)]
+    if end is not None:
+        frame = frame.loc[frame.index <= pd.Timestamp(end)]
+    field = mapping.get("adj_close", mapping.get("close", "close"))
+    if frame["adj_close"].isna().all() and "close" in mapping:
+        field = mapping["close"]
+    price = frame["adj_close"].fillna(frame["close"])
+    zero = (price == 0).to_numpy()
+    if zero.any():
+        d = frame.index[zero][0]
+        notes.append(InputProblem(source, _line_at(lines, d), field, "0",
+                                  f"{int(zero.sum())} row(s) with a zero price (first on "
+                                  f"{d.date()}) taken as missing"))
+        frame = frame.copy()
+        frame.loc[zero, ["close", "adj_close"]] = np.nan
+    if frame.empty:
+        first, last = data.index.min(), data.index.max()
+        if start is not None and pd.Timestamp(start) > last:
+            why = f"no rows on or after {pd.Timestamp(start).date()}"
+        elif end is not None and pd.Timestamp(end) < first:
+            why = f"no rows on or before {pd.Timestamp(end).date()}"
+        else:
+            why = (f"no rows between {pd.Timestamp(start or first).date()} and "
+                   f"{pd.Timestamp(end or last).date()}")
+        raise InputError([InputProblem(
+            source, None, mapping["date"], None,
+            f"{why} (the file covers {first.date()} to {last.date()})")])
+    if not np.isfinite(price.to_numpy(dtype=float)).any():
+        raise InputError([InputProblem(source, None, field, None,
+                                       "no row has a price" + ("" if start is None and end is None
+                                                               else " in the span needed"))])
+    notes.extend(describe_gaps(frame, source, field=field, lines=lines))
+    suspects = find_suspects(frame, source, field=field, lines=lines)
+    return PriceFile(frame, lines, field, tuple(notes), suspects)
 
 
-def _read_json(path: Path) -> pd.DataFrame:
-    source = str(path)
+def _line_at(lines: pd.Series, date: pd.Timestamp) -> int | None:
+    value = lines.get(date)
+    return None if value is None or pd.isna(value) else int(value)
+
+
+def _read_csv(text: str, source: str) -> tuple[pd.DataFrame, list[int | None]]:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise InputError([InputProblem(source, line, None, None,
-                                       f"not valid JSON: {exc}")]) from None
+        raw = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
+                          skipinitialspace=True, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise InputError([InputProblem(source, 1, None, None,
+                                       "price file is empty")]) from None
+    except pd.errors.ParserError as exc:
+        found = re.search(r"line (\d+)", str(exc))
+        raise InputError([InputProblem(source, int(found.group(1)) if found else None, None,
+                                       None, f"cannot read as CSV: {exc}".strip())]) from None
+    check_separator([str(c) for c in raw.columns], source)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    raw = raw.fillna("")
+    lines = np.arange(len(raw)) + 2
+    filled = (raw.apply(lambda c: c.astype(str).str.strip()) != "").any(axis=1).to_numpy()
+    raw = raw.loc[filled].reset_index(drop=True)
+    return raw, [int(x) for x in lines[filled]]
+
+
+def _read_json(text: str, source: str) -> tuple[pd.DataFrame, list[int | None]]:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError([InputProblem(source, exc.lineno, None, None,
+                                       f"not valid JSON ({exc.msg})")]) from None
     records = obj.get("data") if isinstance(obj, dict) else obj
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise InputError([InputProblem(source, None, "data", None,
                                        "expected a list of {date, close, ...} records")])
     frame = pd.DataFrame.from_records(records)
-    return frame.astype(str).replace("None", "")
+    frame = frame.astype(str).replace({"None": "", "nan": ""})
+    # Line of each record: where its "date" key is written (when there is one per record).
+    found = [text.count("\n", 0, m.start()) + 1
+             for m in re.finditer(r'"date"\s*:', text, flags=re.IGNORECASE)]
+    lines: list[int | None] = (list(found) if len(found) == len(records)
+                               else [None] * len(records))
+    return frame, lines
 
 
 def _map_columns(columns: list[str], column_map: Mapping[str, str],

@@ -11,12 +11,13 @@ Cleaning rules (:func:`clean_prices`)
   and the same close as the row before. They are removed (the session becomes
   a missing price). A zero-volume row whose close moved is kept: index series
   often lack volume on real trading days.
-* Rows without a positive adjusted price are removed and reported.
+* Rows without a positive adjusted price are removed (zero and negative
+  prices are reported).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -36,10 +37,35 @@ class PriceFetch:
         Standard price frames, by ticker.
     failures : dict of str to str
         Tickers that could not be had, with the reason.
+    notes : dict of str to tuple of InputProblem
+        Harmless problems found in a ticker's data and how they were handled
+        (rows sorted, zero prices taken as missing, long gaps, ...).
+    suspects : dict of str to tuple of PriceSuspect
+        Suspect prices (unadjusted splits, bad prints): events whose windows
+        contain one fail with its reason.
     """
 
     frames: dict[str, pd.DataFrame]
     failures: dict[str, str]
+    notes: dict[str, tuple[InputProblem, ...]] = field(default_factory=dict)
+    suspects: dict[str, tuple[PriceSuspect, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PriceSuspect:
+    """A price that is probably wrong, and the sessions whose returns it spoils.
+
+    Attributes
+    ----------
+    first, last : pandas.Timestamp
+        First and last date whose return (from the previous row) is affected.
+    problem : InputProblem
+        Where it is (file, line, field, value) and why it is suspect.
+    """
+
+    first: pd.Timestamp
+    last: pd.Timestamp
+    problem: InputProblem
 
 
 def standard_frame(data: pd.DataFrame) -> pd.DataFrame:
@@ -90,14 +116,16 @@ def clean_prices(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[I
     """
     notes: list[InputProblem] = []
     price = price_column(frame)
-    nonpositive = ~(price > 0)
+    drop = ~(price > 0).to_numpy()  # missing, zero or negative
+    nonpositive = (price <= 0).to_numpy()
     if nonpositive.any():
-        first = frame.index[nonpositive.to_numpy()][0]
+        first = frame.index[nonpositive][0]
         notes.append(InputProblem(source, None, "adj_close", None,
-                                  f"{int(nonpositive.sum())} row(s) without a positive price "
-                                  f"removed (first {first.date()})"))
-        frame = frame.loc[~nonpositive.to_numpy()]
-        price = price.loc[~nonpositive.to_numpy()]
+                                  f"{int(nonpositive.sum())} row(s) with a zero or negative "
+                                  f"price taken as missing (first {first.date()})"))
+    if drop.any():
+        frame = frame.loc[~drop]
+        price = price.loc[~drop]
     volume = frame["volume"]
     if volume.notna().any():
         filler = ((volume == 0) & (price == price.shift(1))).to_numpy()

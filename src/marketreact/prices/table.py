@@ -6,12 +6,13 @@ overhead when each frame is cleaned and lined up on the sessions one at a time.
 adjusted price, volume, with each ticker's rows contiguous) and applies the
 cleaning rules of :func:`~marketreact.prices.frames.clean_prices` to all of them
 at once; :meth:`PriceTable.panel` then fills an
-:class:`~marketreact.panel.ExchangePanel` with one scatter. The results are
+:class:`~marketreact.panel.ExchangePanel` block by block. The results are
 identical to cleaning each frame and calling
 :func:`~marketreact.panel.build_panel` (the tests check it).
 
 A table is also a read-only mapping from ticker to its cleaned standard frame,
-built on demand, so code written for a dict of frames keeps working.
+built on demand, so code written for a dict of frames keeps working. Tickers
+left without a row by the cleaning are not in the mapping (:attr:`PriceTable.empty`).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ from marketreact.panel import (
 )
 
 _NEEDED = ("close", "adj_close", "volume")
-
-
 _NS = np.dtype("datetime64[ns]")
+_DAY = 86_400_000_000_000
+#: Tickers lined up at once (keeps the temporaries small).
+_TICKER_BLOCK = 128
 
 
 def _date_ns(index: pd.Index) -> np.ndarray:
@@ -64,212 +66,17 @@ def _columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out[0], out[1], out[2]
 
 
-class PriceTable(Mapping[str, pd.DataFrame]):
-    """Cleaned daily prices of many tickers, stacked.
+class _Stacked:
+    """The stacked rows: what lining tickers up on sessions needs, and no more."""
 
-    Parameters
-    ----------
-    frames : mapping of str to pandas.DataFrame
-        Standard price frames by ticker (sorted by date, unique dates), as
-        returned by a price source, not yet cleaned.
-
-    Attributes
-    ----------
-    tickers : tuple of str
-        Tickers in the order given.
-    offsets : numpy.ndarray
-        ``(N + 1,)`` ticker ``i`` owns stacked rows ``offsets[i]:offsets[i + 1]``.
-    dates : numpy.ndarray
-        Every row's date as int64 nanoseconds.
-    price : numpy.ndarray
-        Every row's adjusted price (the close where the adjusted close is missing).
-    volume : numpy.ndarray
-        Every row's volume.
-    keep : numpy.ndarray
-        Rows that survive the cleaning rules.
-    notes : tuple of InputProblem
-        What the cleaning removed, per ticker, in the order of
-        :func:`~marketreact.prices.frames.clean_prices`.
-    """
-
-    def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
-        self._raw = dict(frames)
-        self.tickers: tuple[str, ...] = tuple(self._raw)
-        self._row: dict[str, int] = {t: i for i, t in enumerate(self.tickers)}
-        n = len(self.tickers)
-        dates, close, adj, vol = [], [], [], []
-        lengths = np.zeros(n, dtype=np.int64)
-        for i, t in enumerate(self.tickers):
-            frame = self._raw[t]
-            c, a, v = _columns(frame)
-            dates.append(_date_ns(frame.index))
-            close.append(c)
-            adj.append(a)
-            vol.append(v)
-            lengths[i] = len(frame)
-        self.offsets: IntArray = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
-
-        def cat(parts: list[np.ndarray], dt: type) -> np.ndarray:
-            return np.concatenate(parts) if parts else np.empty(0, dtype=dt)
-
-        self.dates: np.ndarray = cat(dates, np.int64)
-        price = cat(adj, float)
-        missing_adj = np.isnan(price)
-        if missing_adj.any():
-            price[missing_adj] = cat(close, float)[missing_adj]
-        self.price: FloatArray = price
-        self.volume: FloatArray = cat(vol, float)
-        self.keep, notes, self._counts = _clean(self.tickers, self.offsets, self.dates,
-                                                self.price, self.volume)
-        self.notes: tuple[InputProblem, ...] = tuple(notes)
-        self._bounds: tuple[IntArray, IntArray] | None = None
+    def __init__(self, offsets: IntArray, dates: np.ndarray, price: FloatArray,
+                 volume: FloatArray, keep: BoolArray) -> None:
+        self.offsets, self.dates, self.price, self.volume, self.keep = (
+            offsets, dates, price, volume, keep)
         self._midnights: bool | None = None
         self._days = (0, 0)
 
-    # -- mapping interface -------------------------------------------------------------------
-    def __getitem__(self, ticker: str) -> pd.DataFrame:
-        """Return the cleaned standard frame of ``ticker`` (as ``clean_prices`` returns it)."""
-        i = self._row[ticker]
-        keep = self.keep[self.offsets[i]:self.offsets[i + 1]]
-        raw = self._raw[ticker]
-        return raw if keep.all() else raw.loc[keep]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.tickers)
-
-    def __len__(self) -> int:
-        return len(self.tickers)
-
-    def __contains__(self, ticker: object) -> bool:
-        return ticker in self._row
-
-    # -- vectorised access -------------------------------------------------------------------
-    def rows(self, tickers: pd.Series | list[str] | np.ndarray) -> IntArray:
-        """Return the table rows of many tickers at once (-1 for tickers not in the table)."""
-        return pd.Index(self.tickers).get_indexer(pd.Index(tickers)).astype(np.int64)
-
-    def n_rows(self, rows: IntArray) -> IntArray:
-        """Return the cleaned row counts of table rows ``rows``."""
-        return self._counts[rows]
-
-    def _kept(self, row: int) -> np.ndarray:
-        lo, hi = self.offsets[row], self.offsets[row + 1]
-        return self.dates[lo:hi][self.keep[lo:hi]]
-
-    def date_range(self, rows: IntArray) -> tuple[pd.Timestamp, pd.Timestamp] | None:
-        """Return the first and last cleaned date over the tickers at table rows ``rows``."""
-        if self._bounds is None:
-            big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
-            first = np.full(len(self.tickers), big)
-            last = np.full(len(self.tickers), small)
-            starts = self.offsets[:-1]
-            some = self.offsets[1:] > starts
-            if some.any():
-                first[some] = np.minimum.reduceat(np.where(self.keep, self.dates, big),
-                                                  starts[some])
-                last[some] = np.maximum.reduceat(np.where(self.keep, self.dates, small),
-                                                 starts[some])
-            self._bounds = (first, last)
-        rows = rows[self.n_rows(rows) > 0]
-        if not len(rows):
-            return None
-        return (pd.Timestamp(int(self._bounds[0][rows].min())),
-                pd.Timestamp(int(self._bounds[1][rows].max())))
-
-    def index_of(self, ticker: str) -> pd.DatetimeIndex:
-        """Return the cleaned dates of ``ticker``."""
-        return pd.DatetimeIndex(self._kept(self._row[ticker]).astype("datetime64[ns]"))
-
-    def panel(self, sessions: TradingSessions, tickers: list[str] | tuple[str, ...],
-              kind: ReturnKind = ReturnKind.simple) -> ExchangePanel:
-        """Line up ``tickers`` on ``sessions``: the same panel as ``build_panel`` on cleaned frames.
-
-        Each ticker's rows are scattered into the ``(N, T)`` matrices and its
-        returns are taken between its consecutive priced sessions, so no
-        ``(N, T)`` temporaries are needed.
-
-        Parameters
-        ----------
-        sessions : TradingSessions
-            The session axis.
-        tickers : sequence of str
-            Tickers in the table, in panel row order.
-        kind : ReturnKind, default simple
-            Return definition.
-        """
-        labels = sessions.labels.as_unit("ns").asi8
-        t, n = len(labels), len(tickers)
-        src = np.asarray([self._row[x] for x in tickers], dtype=np.int64)
-        if t == 0 or n == 0 or not len(self.dates):
-            prices = np.full((n, t), np.nan)
-            return panel_from_matrix(sessions, tuple(tickers), prices, prices.copy(), kind)
-        returns = np.full((n, t), np.nan)
-        span = np.zeros((n, t), dtype=np.int64)
-        first = np.full(n, t, dtype=np.int64)
-        last = np.full(n, -1, dtype=np.int64)
-        log_returns = kind is ReturnKind.log
-        flat_returns, flat_span = returns.ravel(), span.ravel()
-        for prow, pos, px, _ in self._lined_up(src, labels, finite=True):
-            if not len(pos):
-                continue
-            flat = prow * t + pos
-            ends = np.flatnonzero(prow[1:] != prow[:-1])  # last row of each ticker but one
-            first[prow[np.concatenate([[0], ends + 1])]] = pos[np.concatenate([[0], ends + 1])]
-            last[prow[np.concatenate([ends, [len(pos) - 1]])]] = pos[
-                np.concatenate([ends, [len(pos) - 1]])]
-            if len(pos) < 2:
-                continue
-            gap = np.diff(pos)
-            gap[ends] = 1
-            if gap.min() <= 0:  # unsorted or duplicated dates: derive returns from the matrix
-                prices = _Lineup(self, src, labels, "price")()
-                volume = _Lineup(self, src, labels, "volume")()
-                return panel_from_matrix(sessions, tuple(tickers), prices, volume, kind)
-            gap[ends] = 0
-            with np.errstate(invalid="ignore", divide="ignore"):
-                ratio = px[1:] / px[:-1]
-                r = np.log(ratio) if log_returns else np.subtract(ratio, 1.0, out=ratio)
-            r[ends] = np.nan
-            flat_returns[flat[1:]] = r
-            flat_span[flat[1:]] = gap
-        prices_src = _Lineup(self, src, labels, "price", (first, last))
-        return panel_from_returns(sessions, tuple(tickers), prices_src,
-                                  _Lineup(self, src, labels, "volume"), returns, span, kind)
-
-    def _lined_up(self, src: IntArray, labels: np.ndarray, finite: bool
-                  ) -> Iterator[tuple[IntArray, IntArray, FloatArray, FloatArray]]:
-        """Yield, ticker block by block, the kept rows that fall on a session.
-
-        Each item is ``(prow, pos, price, volume)``: per row its panel row
-        (position in ``src``), session position, price and volume (rows of one
-        ticker in table order). With ``finite``, rows whose price is not
-        finite are left out (a return needs two finite prices).
-        """
-        locate = self._locator(labels)
-        lengths = self.offsets[src + 1] - self.offsets[src]
-        for b0 in range(0, len(src), _TICKER_BLOCK):
-            b1 = min(b0 + _TICKER_BLOCK, len(src))
-            seg, size = src[b0:b1], lengths[b0:b1]
-            if not size.sum():
-                continue
-            rows: slice | IntArray
-            if (np.diff(seg) == 1).all():  # consecutive tickers of the table: plain slices
-                rows = slice(self.offsets[seg[0]], self.offsets[seg[-1] + 1])
-            else:
-                rows = (np.repeat(self.offsets[seg] - np.cumsum(size) + size, size)
-                        + np.arange(size.sum()))
-            pos = locate(self.dates[rows])
-            use = self.keep[rows] & (pos >= 0)
-            prow = np.repeat(np.arange(b0, b1), size)
-            px, vol = self.price[rows], self.volume[rows]
-            if finite:
-                use &= np.isfinite(px)
-            if not use.all():
-                pos, prow, px, vol = pos[use], prow[use], px[use], vol[use]
-            yield prow, pos, px, vol
-
-    def _locator(self, labels: np.ndarray) -> Callable[[np.ndarray], IntArray]:
+    def locator(self, labels: np.ndarray) -> Callable[[np.ndarray], IntArray]:
         """A function from dates (int64 ns) to session positions (-1: not a session)."""
         if self._midnights is None:
             self._days = (int(self.dates.min() // _DAY), int(self.dates.max() // _DAY))
@@ -294,14 +101,254 @@ class PriceTable(Mapping[str, pd.DataFrame]):
 
         return by_search
 
+    def lined_up(self, src: IntArray, labels: np.ndarray, finite: bool
+                 ) -> Iterator[tuple[IntArray, IntArray, FloatArray, FloatArray]]:
+        """Yield, ticker block by block, the kept rows that fall on a session.
+
+        Each item is ``(prow, pos, price, volume)``: per row its panel row
+        (position in ``src``), session position, price and volume (rows of one
+        ticker in table order). With ``finite``, rows whose price is not finite
+        are left out (a return needs two finite prices).
+        """
+        if not len(self.dates):
+            return
+        locate = self.locator(labels)
+        lengths = self.offsets[src + 1] - self.offsets[src]
+        for b0 in range(0, len(src), _TICKER_BLOCK):
+            b1 = min(b0 + _TICKER_BLOCK, len(src))
+            seg, size = src[b0:b1], lengths[b0:b1]
+            if not size.sum():
+                continue
+            rows: slice | IntArray
+            if (np.diff(seg) == 1).all():  # consecutive tickers of the table: plain slices
+                rows = slice(self.offsets[seg[0]], self.offsets[seg[-1] + 1])
+            else:
+                rows = (np.repeat(self.offsets[seg] - np.cumsum(size) + size, size)
+                        + np.arange(size.sum()))
+            pos = locate(self.dates[rows])
+            use = self.keep[rows] & (pos >= 0)
+            prow = np.repeat(np.arange(b0, b1), size)
+            px, vol = self.price[rows], self.volume[rows]
+            if finite:
+                use &= np.isfinite(px)
+            if not use.all():
+                pos, prow, px, vol = pos[use], prow[use], px[use], vol[use]
+            yield prow, pos, px, vol
+
+
+class PriceTable(Mapping[str, pd.DataFrame]):
+    """Cleaned daily prices of many tickers, stacked.
+
+    Parameters
+    ----------
+    frames : mapping of str to pandas.DataFrame
+        Standard price frames by ticker (sorted by date, unique dates), as
+        returned by a price source, not yet cleaned.
+
+    Attributes
+    ----------
+    tickers : tuple of str
+        Every ticker given, in order (those in :attr:`empty` included).
+    offsets : numpy.ndarray
+        ``(N + 1,)`` ticker ``i`` owns stacked rows ``offsets[i]:offsets[i + 1]``.
+    dates : numpy.ndarray
+        Every row's date as int64 nanoseconds.
+    price : numpy.ndarray
+        Every row's adjusted price (the close where the adjusted close is missing).
+    volume : numpy.ndarray
+        Every row's volume.
+    keep : numpy.ndarray
+        Rows that survive the cleaning rules.
+    notes : dict of str to tuple of InputProblem
+        What the cleaning removed, by ticker (tickers without notes absent), as
+        :func:`~marketreact.prices.frames.clean_prices` words it.
+    empty : tuple of str
+        Tickers left without a row by the cleaning (not in the mapping).
+    """
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
+        self._raw = dict(frames)
+        self.tickers: tuple[str, ...] = tuple(self._raw)
+        n = len(self.tickers)
+        dates, close, adj, vol = [], [], [], []
+        lengths = np.zeros(n, dtype=np.int64)
+        for i, t in enumerate(self.tickers):
+            frame = self._raw[t]
+            c, a, v = _columns(frame)
+            dates.append(_date_ns(frame.index))
+            close.append(c)
+            adj.append(a)
+            vol.append(v)
+            lengths[i] = len(frame)
+        self.offsets: IntArray = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self.offsets[1:])
+
+        def cat(parts: list[np.ndarray], dt: type) -> np.ndarray:
+            return np.concatenate(parts) if parts else np.empty(0, dtype=dt)
+
+        self.dates: np.ndarray = cat(dates, np.int64)
+        price = cat(adj, float)
+        missing_adj = np.isnan(price)
+        if missing_adj.any():
+            price[missing_adj] = cat(close, float)[missing_adj]
+        self.price: FloatArray = price
+        self.volume: FloatArray = cat(vol, float)
+        self.keep, self.notes, self._counts = _clean(self.tickers, self.offsets, self.dates,
+                                                     self.price, self.volume)
+        self.empty: tuple[str, ...] = tuple(np.asarray(self.tickers, dtype=object)[
+            self._counts == 0]) if n else ()
+        self._row: dict[str, int] = {t: i for i, t in enumerate(self.tickers)
+                                     if self._counts[i] > 0}
+        self._lookup = pd.Index(self.tickers)
+        self._stacked = _Stacked(self.offsets, self.dates, self.price, self.volume, self.keep)
+        self._bounds: tuple[IntArray, IntArray] | None = None
+
+    # -- mapping interface -------------------------------------------------------------------
+    def __getitem__(self, ticker: str) -> pd.DataFrame:
+        """Return the cleaned standard frame of ``ticker`` (as ``clean_prices`` returns it)."""
+        i = self._row[ticker]
+        keep = self.keep[self.offsets[i]:self.offsets[i + 1]]
+        raw = self._raw[ticker]
+        return raw if keep.all() else raw.loc[keep]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._row)
+
+    def __len__(self) -> int:
+        return len(self._row)
+
+    def __contains__(self, ticker: object) -> bool:
+        return ticker in self._row
+
+    # -- vectorised access -------------------------------------------------------------------
+    def rows(self, tickers: pd.Series | list[str] | np.ndarray) -> IntArray:
+        """Return the table rows of many tickers at once (-1 for tickers not in the mapping).
+
+        Each distinct ticker is looked up once.
+        """
+        codes, uniques = pd.factorize(pd.Series(tickers, dtype=object)
+                                      if not isinstance(tickers, pd.Series) else tickers)
+        found = self._lookup.get_indexer(pd.Index(uniques)).astype(np.int64)
+        found[found >= 0] = np.where(self._counts[found[found >= 0]] > 0,
+                                     found[found >= 0], -1)
+        return found[codes] if len(codes) else np.empty(0, dtype=np.int64)
+
+    def n_rows(self, rows: IntArray) -> IntArray:
+        """Return the cleaned row counts of table rows ``rows``."""
+        return self._counts[rows]
+
+    def _kept(self, row: int) -> np.ndarray:
+        lo, hi = self.offsets[row], self.offsets[row + 1]
+        return self.dates[lo:hi][self.keep[lo:hi]]
+
+    def date_range(self, rows: IntArray) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+        """Return the first and last cleaned date over the tickers at table rows ``rows``."""
+        if self._bounds is None:
+            big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+            first = np.full(len(self.tickers), big)
+            last = np.full(len(self.tickers), small)
+            starts = self.offsets[:-1]
+            some = self.offsets[1:] > starts
+            if some.any():
+                first[some] = np.minimum.reduceat(np.where(self.keep, self.dates, big),
+                                                  starts[some])
+                last[some] = np.maximum.reduceat(np.where(self.keep, self.dates, small),
+                                                 starts[some])
+            self._bounds = (first, last)
+        rows = np.asarray(rows)
+        rows = rows[rows >= 0]
+        rows = rows[self.n_rows(rows) > 0]
+        if not len(rows):
+            return None
+        return (pd.Timestamp(int(self._bounds[0][rows].min())),
+                pd.Timestamp(int(self._bounds[1][rows].max())))
+
+    def index_of(self, ticker: str) -> pd.DatetimeIndex:
+        """Return the cleaned dates of ``ticker``."""
+        return pd.DatetimeIndex(self._kept(self._row[ticker]).astype("datetime64[ns]"))
+
+    def jumpy(self, factor: float) -> list[str]:
+        """Tickers whose consecutive cleaned (finite) prices ever move by ``factor`` or more.
+
+        Only these can hold suspect prices in the sense of
+        :func:`~marketreact.prices.checks.find_suspects` (which looks at jumps of at
+        least its ``JUMP_FACTOR``); the others need no closer look.
+        """
+        rows = np.flatnonzero(self.keep & np.isfinite(self.price))
+        if len(rows) < 2:
+            return []
+        p = self.price[rows]
+        owner = np.searchsorted(self.offsets, rows, side="right") - 1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = p[1:] / p[:-1]
+            big = (np.maximum(ratio, 1.0 / ratio) >= factor) & (owner[1:] == owner[:-1])
+        return [self.tickers[i] for i in np.unique(owner[1:][big])]
+
+    def panel(self, sessions: TradingSessions, tickers: list[str] | tuple[str, ...],
+              kind: ReturnKind = ReturnKind.simple) -> ExchangePanel:
+        """Line up ``tickers`` on ``sessions``: the same panel as ``build_panel`` on cleaned frames.
+
+        Returns and spans are taken between each ticker's consecutive priced
+        sessions, block by block; the prices and volumes themselves are
+        scattered into their ``(N, T)`` matrices only when first used.
+
+        Parameters
+        ----------
+        sessions : TradingSessions
+            The session axis.
+        tickers : sequence of str
+            Tickers in the table, in panel row order.
+        kind : ReturnKind, default simple
+            Return definition.
+        """
+        labels = sessions.labels.as_unit("ns").asi8
+        t, n = len(labels), len(tickers)
+        src = np.asarray([self._row[x] for x in tickers], dtype=np.int64)
+        if t == 0 or n == 0 or not len(self.dates):
+            prices = np.full((n, t), np.nan)
+            return panel_from_matrix(sessions, tuple(tickers), prices, prices.copy(), kind)
+        returns = np.full((n, t), np.nan)
+        span = np.zeros((n, t), dtype=np.int64)
+        first = np.full(n, t, dtype=np.int64)
+        last = np.full(n, -1, dtype=np.int64)
+        log_returns = kind is ReturnKind.log
+        flat_returns, flat_span = returns.ravel(), span.ravel()
+        prices_src = _Lineup(self._stacked, src, labels, "price", (first, last))
+        volume_src = _Lineup(self._stacked, src, labels, "volume")
+        for prow, pos, px, _ in self._stacked.lined_up(src, labels, finite=True):
+            if not len(pos):
+                continue
+            flat = prow * t + pos
+            ends = np.flatnonzero(prow[1:] != prow[:-1])  # last row of each ticker but one
+            starts = np.concatenate([[0], ends + 1])
+            stops = np.concatenate([ends, [len(pos) - 1]])
+            first[prow[starts]] = pos[starts]
+            last[prow[stops]] = pos[stops]
+            if len(pos) < 2:
+                continue
+            gap = np.diff(pos)
+            gap[ends] = 1
+            if gap.min() <= 0:  # unsorted or duplicated dates: derive returns from the matrix
+                return panel_from_matrix(sessions, tuple(tickers), prices_src(), volume_src(),
+                                         kind)
+            gap[ends] = 0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = px[1:] / px[:-1]
+                r = np.log(ratio) if log_returns else np.subtract(ratio, 1.0, out=ratio)
+            r[ends] = np.nan
+            flat_returns[flat[1:]] = r
+            flat_span[flat[1:]] = gap
+        return panel_from_returns(sessions, tuple(tickers), prices_src, volume_src, returns,
+                                  span, kind)
+
 
 class _Lineup(RowSource):
-    """The panel's prices or volumes, scattered from the table when first needed."""
+    """The panel's prices or volumes, scattered from the stacked rows when first needed."""
 
-    def __init__(self, table: PriceTable, src: IntArray, labels: np.ndarray, column: str,
+    def __init__(self, stacked: _Stacked, src: IntArray, labels: np.ndarray, column: str,
                  priced: tuple[IntArray, IntArray] | None = None) -> None:
-        self.table, self.src, self.labels, self.column = table, src, labels, column
-        self.priced = priced
+        self.stacked: _Stacked | None = stacked
+        self.src, self.labels, self.column, self.priced = src, labels, column, priced
         self.value: FloatArray | None = None
 
     def __call__(self) -> FloatArray:
@@ -312,19 +359,20 @@ class _Lineup(RowSource):
     def rows(self, rows: IntArray) -> FloatArray:
         if self.value is not None:
             return self.value[rows]
+        assert self.stacked is not None
         t = len(self.labels)
         out = np.full((len(rows), t), np.nan)
         flat_out = out.ravel()
-        for prow, pos, px, vol in self.table._lined_up(self.src[rows], self.labels,
-                                                       finite=False):
+        for prow, pos, px, vol in self.stacked.lined_up(self.src[rows], self.labels,
+                                                        finite=False):
             flat_out[prow * t + pos] = px if self.column == "price" else vol
         return out
 
     def __getstate__(self) -> dict[str, object]:
-        # sent elsewhere (a Dask worker, a pickle): the matrix itself, not the whole table
+        # sent elsewhere (a Dask worker, a pickle): the matrix itself, not the stacked rows
         state = dict(self.__dict__)
         state["value"] = self()
-        state["table"] = None
+        state["stacked"] = None
         return state
 
     def priced_range(self) -> tuple[IntArray, IntArray]:
@@ -333,16 +381,12 @@ class _Lineup(RowSource):
         return self.priced
 
 
-_DAY = 86_400_000_000_000
-#: Tickers lined up at once (keeps the temporaries small).
-_TICKER_BLOCK = 128
-
-
 def _clean(tickers: tuple[str, ...], offsets: IntArray, dates: np.ndarray, price: FloatArray,
-           volume: FloatArray) -> tuple[BoolArray, list[InputProblem], IntArray]:
+           volume: FloatArray
+           ) -> tuple[BoolArray, dict[str, tuple[InputProblem, ...]], IntArray]:
     """Apply the rules of ``clean_prices`` to stacked rows.
 
-    Returns the rows to keep, the notes and the kept row count per ticker.
+    Returns the rows to keep, the notes by ticker and the kept row count per ticker.
     """
     n = len(tickers)
     starts = offsets[:-1]
@@ -350,13 +394,15 @@ def _clean(tickers: tuple[str, ...], offsets: IntArray, dates: np.ndarray, price
     def per_ticker(rows: IntArray) -> IntArray:
         return np.bincount(np.searchsorted(offsets, rows, side="right") - 1, minlength=n)
 
-    nonpositive = ~(price > 0)
-    bad_rows = np.flatnonzero(nonpositive)
+    drop = ~(price > 0)  # missing, zero or negative
+    drop_rows = np.flatnonzero(drop)
+    drop_counts = per_ticker(drop_rows)
+    bad_rows = np.flatnonzero(price <= 0)  # zero or negative: reported
     bad_counts = per_ticker(bad_rows)
-    if len(bad_rows):
-        kept = np.flatnonzero(~nonpositive)
+    if len(drop_rows):
+        kept = np.flatnonzero(~drop)
         p, v = price[kept], volume[kept]
-        new_starts = starts - np.cumsum(np.concatenate([[0], bad_counts[:-1]]))
+        new_starts = starts - np.cumsum(np.concatenate([[0], drop_counts[:-1]]))
     else:
         kept, p, v, new_starts = None, price, volume, starts
     filler = np.zeros(len(p), dtype=bool)
@@ -367,23 +413,25 @@ def _clean(tickers: tuple[str, ...], offsets: IntArray, dates: np.ndarray, price
     fill_rows = np.flatnonzero(filler)
     if kept is not None:
         fill_rows = kept[fill_rows]
-        keep = ~nonpositive
+        keep = ~drop
         keep[fill_rows] = False
     else:
         keep = ~filler
     fill_counts = per_ticker(fill_rows)
-    counts = np.diff(offsets) - bad_counts - fill_counts
-    notes: list[InputProblem] = []
+    counts = np.diff(offsets) - drop_counts - fill_counts
+    notes: dict[str, tuple[InputProblem, ...]] = {}
     for i in np.flatnonzero((bad_counts > 0) | (fill_counts > 0)):
         ticker = tickers[i]
+        found: list[InputProblem] = []
         if bad_counts[i]:
             first_row = bad_rows[np.searchsorted(bad_rows, offsets[i])]
             first = pd.Timestamp(int(dates[first_row])).date()
-            notes.append(InputProblem(ticker, None, "adj_close", None,
-                                      f"{int(bad_counts[i])} row(s) without a positive price "
-                                      f"removed (first {first})"))
+            found.append(InputProblem(ticker, None, "adj_close", None,
+                                      f"{int(bad_counts[i])} row(s) with a zero or negative "
+                                      f"price taken as missing (first {first})"))
         if fill_counts[i]:
-            notes.append(InputProblem(ticker, None, "volume", None,
+            found.append(InputProblem(ticker, None, "volume", None,
                                       f"{int(fill_counts[i])} flat zero-volume filler row(s) "
                                       "treated as missing"))
+        notes[ticker] = tuple(found)
     return keep, notes, counts

@@ -7,11 +7,21 @@ Facts about yfinance 1.x this adapter relies on (checked on 1.7):
 * ``end`` is exclusive; the daily index is tz-naive exchange-local midnight.
 * A bad ticker never raises: its columns are all-NaN (or the frame has no rows
   when every ticker failed) and the error is only logged on the ``yfinance``
-  logger, e.g. ``['XYZ']: YFRateLimitError('Too Many Requests...')``.
+  logger, e.g. ``['XYZ']: YFRateLimitError('Too Many Requests...')``. A
+  network error while looking up the ticker's time zone (DNS, refused
+  connection, time-out from curl_cffi) is logged as ``Failed to get ticker
+  'XYZ' reason: ...`` and then summarised as ``possibly delisted; no timezone
+  found``: the first line holds the real reason.
+* yfinance memoises GET answers for past spans in the process, error pages
+  included: they are forgotten before each retry.
 
 So failures are detected from the data (all-NaN columns) and their reasons
-read from the log; rate-limited tickers are retried with exponential backoff.
-Nothing from a failed fetch is written to the cache.
+read from the log. Rate limits and transient network faults (see
+:func:`classify_failure`) are retried with exponential backoff; other failures
+(unknown or delisted tickers, no data in the span) are not. Each ticker that
+still fails is reported with its reason. Only frames that came back with prices
+are written to the cache, merged under the ticker's lock: nothing from a failed
+fetch reaches it.
 """
 
 from __future__ import annotations
@@ -20,22 +30,62 @@ import ast
 import logging
 import re
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from marketreact.prices.frames import PriceFetch, standard_frame
-from marketreact.prices.store import PriceStore
+from marketreact.prices.store import CachedPrices, PriceStore
+from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
 _YF_COLUMNS = {"Open": "open", "High": "high", "Low": "low", "Close": "close",
                "Adj Close": "adj_close", "Volume": "volume"}
 _ERROR_LINE = re.compile(r"^(\[.*?\]):\s*(.*)$", re.DOTALL)
-_RATE_LIMIT = re.compile(r"rate ?limit|too many requests", re.IGNORECASE)
+_TICKER_LINE = re.compile(r"^Failed to get ticker '([^']+)' reason:\s*(.*)$", re.DOTALL)
+_RATE_LIMIT = re.compile(r"rate ?limit|too many requests|\b429\b", re.IGNORECASE)
+_TRANSIENT = re.compile(
+    r"resolve host|DNSError|ConnectionError|failed to connect|connection (?:reset|refused|"
+    r"aborted|closed)|timed? ?out|Timeout|curl: \((?:5|6|7|28|35|52|55|56)\)|SSLError|"
+    r"will be right back|currently down|HTTP Error 5\d\d|\b50[0234]\b|Internal Server Error|"
+    r"Bad Gateway|Service Unavailable|Expecting value|JSONDecodeError", re.IGNORECASE)
+_NO_DATA = ("Yahoo returned no prices (unknown or delisted ticker, or no data in the span)")
 
 Downloader = Callable[..., pd.DataFrame]
+
+
+def classify_failure(reason: str) -> str:
+    """Sort a failure reason into ``rate-limit``, ``transient`` or ``permanent``.
+
+    Rate limits (HTTP 429, ``YFRateLimitError``) and transient faults (DNS,
+    refused or reset connections, time-outs, Yahoo being down, HTTP 5xx, an
+    answer that is not JSON) are worth retrying; anything else (unknown or
+    delisted ticker, no data: Yahoo says so in JSON) is not.
+    """
+    if _RATE_LIMIT.search(reason):
+        return "rate-limit"
+    if _TRANSIENT.search(reason):
+        return "transient"
+    return "permanent"
+
+
+def _forget_yfinance_responses() -> None:
+    """Drop the answers yfinance memoised in this process before a retry.
+
+    yfinance 1.7 memoises GET answers for past spans (``YfData.cache_get``, an
+    ``lru_cache``), including an error page such as Yahoo's "Will be right
+    back", which would make every retry fail the same way.
+    """
+    try:
+        from yfinance.data import YfData
+
+        YfData.cache_get.cache_clear()
+    except (ImportError, AttributeError):  # another yfinance: nothing to forget
+        pass
 
 
 class _CaptureErrors(logging.Handler):
@@ -44,9 +94,15 @@ class _CaptureErrors(logging.Handler):
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
         self.errors: dict[str, str] = {}
+        self.details: dict[str, str] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        match = _ERROR_LINE.match(record.getMessage())
+        message = record.getMessage()
+        detail = _TICKER_LINE.match(message)
+        if detail:
+            self.details[detail.group(1).upper()] = detail.group(2).strip()
+            return
+        match = _ERROR_LINE.match(message)
         if not match:
             return
         try:
@@ -55,6 +111,14 @@ class _CaptureErrors(logging.Handler):
             return
         for ticker in tickers:
             self.errors[str(ticker).upper()] = match.group(2).strip()
+
+    def reason(self, ticker: str) -> str | None:
+        """Return the most telling reason logged for ``ticker`` (the network error, if any)."""
+        key = ticker.upper()
+        summary, detail = self.errors.get(key), self.details.get(key)
+        if detail and (summary is None or classify_failure(summary) == "permanent"):
+            return f"{summary}: {detail}" if summary else detail
+        return summary
 
 
 def frames_from_download(data: pd.DataFrame | None,
@@ -72,9 +136,10 @@ def frames_from_download(data: pd.DataFrame | None,
     Returns
     -------
     frames : dict of str to pandas.DataFrame
-        Standard frames of the tickers that returned data.
+        Standard frames of the tickers that returned data (rows without a
+        price dropped, dates unique and ascending).
     missing : list of str
-        Tickers with no data at all.
+        Tickers with no data at all (all-NaN columns, absent, or no rows).
     """
     frames: dict[str, pd.DataFrame] = {}
     missing: list[str] = []
@@ -94,7 +159,12 @@ def frames_from_download(data: pd.DataFrame | None,
         if sub.empty or sub.get("close", pd.Series(dtype=float)).isna().all():
             missing.append(ticker)
             continue
-        frames[ticker] = standard_frame(sub)
+        frame = standard_frame(sub)
+        priced = np.isfinite(frame["close"].to_numpy()) | np.isfinite(frame["adj_close"]
+                                                                      .to_numpy())
+        frame = frame.loc[priced]
+        frame = frame.loc[~frame.index.duplicated(keep="last")].sort_index()
+        frames[ticker] = frame
     return frames, missing
 
 
@@ -106,23 +176,30 @@ class YahooSource:
     store : PriceStore, optional
         Cache; None disables caching.
     retries : int, default 3
-        Further attempts for rate-limited tickers.
+        Further attempts for tickers that hit a rate limit or a transient
+        network fault.
     backoff : float, default 2.0
         Seconds before the first retry; doubled on each further one.
+    max_backoff : float, default 60.0
+        Longest wait between attempts.
     download : callable, optional
         Stand-in for ``yfinance.download`` (tests pass frames shaped like its output).
     sleep : callable, optional
-        Stand-in for ``time.sleep``.
+        Stand-in for ``time.sleep`` (looked up when needed by default).
     """
 
     name = "yahoo"
+    #: Most tickers asked of Yahoo in one request (progress advances per request).
+    batch_size = 25
 
     def __init__(self, store: PriceStore | None = None, *, retries: int = 3,
-                 backoff: float = 2.0, download: Downloader | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 backoff: float = 2.0, max_backoff: float = 60.0,
+                 download: Downloader | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.store = store
         self.retries = retries
         self.backoff = backoff
+        self.max_backoff = max_backoff
         self._download = download
         self._sleep = sleep
 
@@ -131,6 +208,13 @@ class YahooSource:
         capture = _CaptureErrors()
         yf_log = logging.getLogger("yfinance")
         yf_log.addHandler(capture)
+        propagate = yf_log.propagate
+        yf_log.propagate = False  # its errors come back as per-ticker failures instead
+        quiet = warnings.catch_warnings()
+        quiet.__enter__()
+        # pandas deprecation warnings raised inside yfinance are not the user's business
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"yfinance")
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"yfinance")
         try:
             if self._download is not None:
                 download = self._download
@@ -147,38 +231,58 @@ class YahooSource:
             except Exception as exc:  # yfinance raises only for whole-request failures
                 return None, {t.upper(): f"{type(exc).__name__}: {exc}" for t in tickers}
         finally:
+            quiet.__exit__(None, None, None)
             yf_log.removeHandler(capture)
-        return data, capture.errors
+            yf_log.propagate = propagate
+        reasons = {t.upper(): why for t in tickers if (why := capture.reason(t)) is not None}
+        for t, why in reasons.items():
+            log.debug("yfinance: %s: %s", t, why)
+        return data, reasons
 
     def download(self, tickers: Sequence[str], start: pd.Timestamp,
                  end: pd.Timestamp) -> PriceFetch:
-        """Download ``tickers`` from Yahoo (no cache), retrying rate limits.
+        """Download ``tickers`` from Yahoo (no cache), retrying rate limits and network faults.
 
         Returns
         -------
         PriceFetch
-            Frames of the tickers that came back; failures with Yahoo's reason.
+            Frames of the tickers that came back; failures with Yahoo's reason
+            (and the number of attempts, when retried).
         """
         pending = list(dict.fromkeys(tickers))
         frames: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
         for attempt in range(self.retries + 1):
-            data, errors = self._call(pending, pd.Timestamp(start), pd.Timestamp(end))
-            got, missing = frames_from_download(data, pending)
+            try:
+                data, errors = self._call(pending, pd.Timestamp(start), pd.Timestamp(end))
+                got, missing = frames_from_download(data, pending)
+            except Exception as exc:  # a malformed answer: the whole batch failed this time
+                log.warning("Yahoo download failed (%s: %s)", type(exc).__name__, exc)
+                got, missing = {}, list(pending)
+                errors = {t.upper(): f"unreadable answer from Yahoo ({type(exc).__name__}: "
+                                     f"{exc})" for t in pending}
             frames.update(got)
-            limited = [t for t in missing if _RATE_LIMIT.search(errors.get(t.upper(), ""))]
+            retry = []
             for t in missing:
-                if t not in limited or attempt == self.retries:
-                    reason = errors.get(t.upper(), "Yahoo returned no prices (unknown or "
-                                                   "delisted ticker, or no data in the span)")
-                    failures[t] = reason + (f" (after {attempt + 1} attempts)" if t in limited
-                                            else "")
-            pending = limited
-            if not pending or attempt == self.retries:
+                reason = errors.get(t.upper(), _NO_DATA)
+                kind = classify_failure(reason)
+                if kind != "permanent" and attempt < self.retries:
+                    retry.append(t)
+                    continue
+                label = {"rate-limit": "Yahoo rate limit", "transient": "network fault"}
+                failures[t] = (f"{label[kind]}: {reason} (gave up after {attempt + 1} attempts)"
+                               if kind != "permanent" else reason)
+            pending = retry
+            if not pending:
                 break
-            delay = self.backoff * 2**attempt
-            log.warning("Yahoo rate limit for %s; retrying in %.1fs", ", ".join(pending), delay)
-            self._sleep(delay)
+            delay = min(self.backoff * 2**attempt, self.max_backoff)
+            kinds = sorted({classify_failure(errors.get(t.upper(), "")) for t in pending})
+            log.warning("Yahoo: %s (%s); retrying in %.1fs (attempt %d of %d)",
+                        ", ".join(pending), " / ".join(kinds), delay, attempt + 2,
+                        self.retries + 1)
+            (time.sleep if self._sleep is None else self._sleep)(delay)
+            if self._download is None:
+                _forget_yfinance_responses()
         return PriceFetch(frames, failures)
 
     def fetch(self, tickers: Sequence[str], start: pd.Timestamp | None = None,
@@ -194,7 +298,7 @@ class YahooSource:
         frames: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
         wanted = list(dict.fromkeys(tickers))
-        cached: dict[str, Any] = {}
+        cached: dict[str, CachedPrices | None] = {}
         if self.store is not None:
             for t in wanted:
                 try:
@@ -213,21 +317,25 @@ class YahooSource:
             if hit is not None and start < hit.fetched_start and end > hit.fetched_end:
                 lo, hi = start, end
             needs.setdefault((lo, hi), []).append(t)
-        for (lo, hi), group in needs.items():
+        batches = [(span, group[k:k + self.batch_size]) for span, group in needs.items()
+                   for k in range(0, len(group), self.batch_size)]
+        for (lo, hi), group in track(batches, "Downloading prices from Yahoo",
+                                     total=sum(len(g) for _, g in batches),
+                                     size=lambda item: len(item[1])):
             got = self.download(group, lo, hi)
             failures.update(got.failures)
             for t, frame in got.frames.items():
-                hit = cached.get(t)
-                merged = frame
-                fetched_start, fetched_end = lo, hi
-                if hit is not None:
-                    merged = pd.concat([hit.frame.loc[~hit.frame.index.isin(frame.index)], frame])
-                    merged = merged.sort_index()
-                    fetched_start = min(lo, hit.fetched_start)
-                    fetched_end = max(hi, hit.fetched_end)
+                merged: pd.DataFrame | None = None
                 if self.store is not None:
-                    with self.store.lock(t):
-                        self.store.write(t, merged, fetched_start, fetched_end)
+                    try:
+                        merged = self.store.merge(t, frame, lo, hi).frame
+                    except Exception as exc:  # a cache that cannot be written is no failure
+                        log.warning("could not write the cache entry for %s (%s: %s)", t,
+                                    type(exc).__name__, exc)
+                if merged is None:
+                    hit = cached.get(t)
+                    merged = frame if hit is None else pd.concat(
+                        [hit.frame.loc[~hit.frame.index.isin(frame.index)], frame]).sort_index()
                 cached[t] = None
                 frames[t] = merged
         for t in wanted:
@@ -237,8 +345,12 @@ class YahooSource:
             if hit is not None:
                 frames[t] = hit.frame
         out = {t: f.loc[(f.index >= start) & (f.index <= end)] for t, f in frames.items()}
-        for t in list(out):
-            if t in failures and not out[t].empty:
-                # Part of the span failed but cached data covers the rest: keep it, say so.
-                log.warning("%s: %s; using cached prices", t, failures.pop(t))
+        for t in list(failures):
+            hit = cached.get(t)
+            if t not in out and hit is not None:
+                part = hit.frame.loc[(hit.frame.index >= start) & (hit.frame.index <= end)]
+                if not part.empty:
+                    # Part of the span failed but cached data covers the rest: keep it, say so.
+                    log.warning("%s: %s; using cached prices", t, failures.pop(t))
+                    out[t] = part
         return PriceFetch(out, failures)

@@ -1,0 +1,195 @@
+"""``marketreact backtest`` and ``marketreact score``: news-driven signals, traded honestly."""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.table import Table
+
+from marketreact.backtest import EntryRule as EntryChoice
+from marketreact.backtest import HedgeMode as HedgeChoice
+from marketreact.backtest import SignalMode as ModeChoice
+from marketreact.cli import (
+    EXIT_PARTIAL,
+    CacheOpt,
+    PricesOpt,
+    _console,
+    _err,
+    app,
+    handle_errors,
+)
+from marketreact.errors import InputError
+from marketreact.progress import progress_bar
+
+
+class TextChoice(StrEnum):
+    """What ``score`` reads."""
+
+    headline = "headline"
+    summary = "summary"
+    both = "both"
+
+
+def _latency(text: str) -> pd.Timedelta:
+    try:
+        value = pd.Timedelta(text)
+    except ValueError:
+        raise InputError(f"--latency {text!r} is not a duration (e.g. 0, 5min, 1h)") from None
+    if value < pd.Timedelta(0):
+        raise InputError("--latency cannot be negative")
+    return value
+
+
+def _metrics_table(metrics: dict[str, object]) -> Table:
+    table = Table(title="Backtest")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    keys = ("trades", "events_not_traded", "events_failed", "hit_rate", "mean_trade_return",
+            "median_trade_return", "mean_trade_t", "total_return", "annualised_return",
+            "volatility", "sharpe", "sortino", "max_drawdown", "max_drawdown_duration",
+            "exposure", "turnover_annual", "costs_paid", "benchmark_total_return",
+            "benchmark_sharpe", "placebo_p_one_sided", "placebo_p_two_sided")
+    for key in keys:
+        if key not in metrics:
+            continue
+        v = metrics[key]
+        shown = (f"{v:.4f}" if math.isfinite(v) else "n/a") if isinstance(v, float) else str(v)
+        table.add_row(key, shown)
+    return table
+
+
+@app.command()
+@handle_errors
+def backtest(
+    events: Annotated[Path, typer.Argument(help="Event catalogue (CSV or JSON Lines).")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result files.")],
+    entry: Annotated[EntryChoice, typer.Option(
+        help="Fill rule, required: next-open (first session open strictly after the news) or "
+             "close (first session close strictly after the news).")],
+    prices: PricesOpt = ["yahoo"],  # noqa: B006
+    signal: Annotated[str, typer.Option(
+        help="sentiment, column:NAME, rule:day0-return or rule:day0-ar (entered after the "
+             "day-0 close); prefix '-' to trade against it.")] = "sentiment",
+    signal_mode: Annotated[ModeChoice, typer.Option(
+        help="sign: equal weights, direction from the sign; value: weights in proportion to "
+             "|signal|.")] = ModeChoice.sign,
+    threshold: Annotated[float, typer.Option(
+        help="Do not trade events with |signal| <= this.")] = 0.0,
+    latency: Annotated[str, typer.Option(
+        help="Delay added to the publication time before a price may be used (e.g. 5min).")
+    ] = "0",
+    hold: Annotated[int, typer.Option(help="Sessions of returns per trade (exit at a close).")
+                    ] = 1,
+    hedge: Annotated[HedgeChoice, typer.Option(
+        help="none, market (short 1 unit of the market index) or beta (short beta, estimated "
+             "before day 0).")] = HedgeChoice.none,
+    cost_bps: Annotated[float, typer.Option(
+        help="Cost per side and leg, in basis points of the notional traded.")] = 0.0,
+    market: Annotated[str | None, typer.Option(
+        help="Market index for events without a 'market' column (default: the exchange's).")
+    ] = None,
+    estimation: Annotated[str, typer.Option(help="Beta estimation window A:B in sessions.")
+                          ] = "-250:-11",
+    min_estimation: Annotated[int, typer.Option(help="Fewest estimation returns for a beta.")
+                              ] = 120,
+    placebo: Annotated[int, typer.Option(
+        help="Placebo draws (random event dates); 0 to skip.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the placebo.")] = 0,
+    skip_invalid: Annotated[bool, typer.Option(
+        help="Backtest the valid rows of a catalogue with bad rows (reported in failures.csv).")
+    ] = False,
+    cache_dir: CacheOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
+                     ] = False,
+    plots: Annotated[bool, typer.Option(
+        "--plots", help="Also write equity.png: the equity curve with its drawdown.")] = False,
+) -> None:
+    """Backtest trading on each event's signal, entering only at prices printed after the news."""
+    from marketreact.backtest import (
+        Backtest,
+        BacktestSettings,
+        EntryRule,
+        HedgeMode,
+        SignalMode,
+    )
+    from marketreact.backtest_output import write_backtest
+    from marketreact.events import read_events
+    from marketreact.prices import source_from_spec
+    from marketreact.study import parse_window
+
+    settings = BacktestSettings(
+        entry=EntryRule(entry.value), signal=signal, signal_mode=SignalMode(signal_mode.value),
+        threshold=threshold, latency=_latency(latency), hold=hold,
+        hedge=HedgeMode(hedge.value), cost_bps=cost_bps,
+        estimation=parse_window(estimation), min_estimation=min_estimation,
+        market=market.upper() if market else None, placebo_draws=placebo, seed=seed)
+    catalogue = read_events(events, strict=not skip_invalid)
+    source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
+    with progress_bar(quiet):
+        result = Backtest(settings).run(catalogue, source)
+    if catalogue.problems:
+        from dataclasses import replace
+
+        invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
+                                "ticker": "", "reason": [str(p) for p in catalogue.problems]})
+        result = replace(result, failures=pd.concat([result.failures, invalid],
+                                                    ignore_index=True))
+    write_backtest(result, out, inputs={"events": str(events), "prices": prices,
+                                        "events_in_file": len(catalogue)
+                                        + len(catalogue.problems)})
+    if plots and len(result.daily):
+        from marketreact.plots import equity_figure, save_figure
+
+        save_figure(equity_figure(result.daily), out / "equity.png")
+    console = _console(quiet)
+    console.print(_metrics_table(result.metrics))
+    for note in result.diagnostics[:10]:
+        console.print(f"[dim]note: {note}[/dim]")
+    if len(result.failures):
+        _err(f"{len(result.failures)} event(s) could not be traded; reasons in "
+             f"{out / 'failures.csv'}")
+        counts = result.failures["reason"].value_counts()
+        for reason, n in counts.head(5).items():
+            _err(f"  {n} x {reason}")
+        raise typer.Exit(EXIT_PARTIAL)
+    console.print(f"results written to {out}")
+
+
+@app.command()
+@handle_errors
+def score(
+    headlines: Annotated[Path, typer.Argument(
+        help="Headline file: a time column (timestamp/datetime), ticker, headline[, summary].")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Event catalogue to write (CSV).")],
+    timezone: Annotated[str | None, typer.Option(
+        help="IANA time zone of times written without an offset (e.g. America/New_York). "
+             "Required when the file has such times: none is assumed.")] = None,
+    text: Annotated[TextChoice, typer.Option(help="What to score: headline, summary or both.")
+                    ] = TextChoice.headline,
+    skip_invalid: Annotated[bool, typer.Option(
+        help="Write the valid rows of a file with bad rows (problems are printed).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
+                     ] = False,
+) -> None:
+    """Add a VADER sentiment column to a headline file and write it as an event catalogue."""
+    from marketreact.output import write_csv
+    from marketreact.sentiment import read_headlines, score_frame
+
+    frame, problems = read_headlines(headlines, timezone=timezone, strict=not skip_invalid)
+    scored = score_frame(frame, text.value)
+    write_csv(scored, out)
+    console = _console(quiet)
+    s = scored["sentiment"]
+    console.print(f"{len(scored)} headlines scored with VADER ({text.value}): "
+                  f"{int((s >= 0.05).sum())} positive, {int((s <= -0.05).sum())} negative, "
+                  f"{int((s.abs() < 0.05).sum())} neutral (|compound| < 0.05); written to {out}")
+    if problems:
+        for p in problems[:10]:
+            _err(str(p))
+        _err(f"{len(problems)} row(s) left out")
+        raise typer.Exit(EXIT_PARTIAL)

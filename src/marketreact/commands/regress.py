@@ -1,0 +1,58 @@
+"""``marketreact regress``: cross-sectional regression of CARs on event attributes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+
+from marketreact.cli import _console, app, handle_errors
+from marketreact.errors import InputError, InputProblem
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise InputError([InputProblem(str(path), None, None, None,
+                                       "file not found (is this a `marketreact study` "
+                                       "results folder?)")])
+    try:
+        return pd.read_csv(path, dtype={"event_id": str})
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError([InputProblem(str(path), None, None, None,
+                                       f"not a readable CSV ({exc})")]) from None
+
+
+@app.command()
+@handle_errors
+def regress(
+    results: Annotated[Path, typer.Argument(
+        help="Folder written by `marketreact study` (reads car.csv and events.csv).")],
+    formula: Annotated[str, typer.Option(
+        help="statsmodels formula with car (or bhar, car_t) on the left and event "
+             "attributes from events.csv on the right, e.g. 'car ~ sentiment'.")
+    ] = "car ~ 1",
+    window: Annotated[str | None, typer.Option(
+        help="CAR window, e.g. -1:1 or [-1,+1] (default: the first window in car.csv).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(
+        "--out", "-o", help="CSV file for the coefficient table "
+        "(default: RESULTS/regression.csv).")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Do not print the summary.")
+                     ] = False,
+) -> None:
+    """Regress CARs on event attributes (OLS, HC3 standard errors) and write the coefficients."""
+    from marketreact.output import write_csv
+    from marketreact.regression import cross_sectional
+
+    car = _read_table(results / "car.csv")
+    events = _read_table(results / "events.csv")
+    result = cross_sectional(car, events, formula, window)
+    target = out if out is not None else results / "regression.csv"
+    table = result.table.assign(window=result.window, formula=result.formula,
+                                nobs=result.nobs, rsquared=result.rsquared)
+    write_csv(table, target)
+    console = _console(quiet)
+    console.print(result.summary_text, markup=False)
+    console.print(f"coefficients written to {target}")
