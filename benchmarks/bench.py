@@ -111,6 +111,8 @@ STAGES = {
     "ARs and CARs": ("marketreact.engine", None, "moment_chunk"),
     "assembly": ("marketreact.study", "EventStudy", "_assemble"),
     "CAR table": ("marketreact.study", "EventStudy", "_car_table"),
+    "cross-event tests": ("marketreact.study", "EventStudy", "_test_tables"),
+    "residuals": ("marketreact.study", "_StackedRows", "__call__"),
 }
 
 

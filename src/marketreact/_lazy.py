@@ -50,3 +50,9 @@ def deferred(cls: type, *names: str) -> None:
 def is_pending(obj: Any, name: str) -> bool:
     """Whether deferred field ``name`` of ``obj`` has not been computed yet."""
     return isinstance(obj.__dict__.get(f"_deferred_{name}"), Thunk)
+
+
+def pending_value(obj: Any, name: str) -> Thunk | None:
+    """The thunk of deferred field ``name`` of ``obj`` while it is not computed, else None."""
+    value = obj.__dict__.get(f"_deferred_{name}")
+    return value if isinstance(value, Thunk) else None

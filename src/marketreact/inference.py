@@ -44,12 +44,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from marketreact._lazy import pending_value
 from marketreact._typing import FloatArray, IntArray, Window
 
 __all__ = [
@@ -103,6 +104,51 @@ WINDOW_TITLES: dict[str, str] = {**TEST_TITLES,
 TEST_NAMES: tuple[str, ...] = tuple(TEST_TITLES)
 
 _NORMAL, _T = "normal", "t"
+#: Elements of an (events x days) temporary above which large studies are processed in
+#: blocks of events (same results, bounded memory; see :func:`_event_blocks`).
+_BLOCK_ELEMENTS = 4_000_000
+
+
+def _event_blocks(n: int, width: int) -> list[slice]:
+    """Blocks of rows so that each ``rows x width`` temporary stays near _BLOCK_ELEMENTS."""
+    rows = max(1, _BLOCK_ELEMENTS // max(width, 1))
+    return [slice(lo, lo + rows) for lo in range(0, n, rows)]
+
+
+class RowBlocks(Protocol):
+    """``(N, L1)`` estimation residuals computed a block of events at a time, on demand.
+
+    A study on the moment engine hands its residuals to the tests this way, so
+    that a million events never need their ``(N, L1)`` array all at once.
+    """
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+    def rows(self, index: slice) -> FloatArray: ...
+
+
+def _is_blocks(est: Any) -> bool:
+    return hasattr(est, "rows") and not isinstance(est, np.ndarray)
+
+
+def _est_rows(est: Any, sl: slice) -> FloatArray:
+    return est.rows(sl) if _is_blocks(est) else est[..., sl, :]
+
+
+def _sum_rows(total: np.ndarray | None, part: np.ndarray) -> np.ndarray:
+    """``total`` plus the sum of ``part``'s rows, added in the order numpy sums axis 0.
+
+    Summing a 2-D array over its first axis adds the rows one after another, so
+    carrying the running total as the first row of the next block gives exactly
+    the sum over all rows at once.
+    """
+    if total is None:
+        return part.sum(axis=0)
+    both = np.empty((len(part) + 1, *part.shape[1:]), dtype=np.result_type(total, part))
+    both[0] = total
+    both[1:] = part
+    return both.sum(axis=0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,8 +236,9 @@ class TestInputs:
     ar, ar_var : numpy.ndarray
         ``(..., N, L2)`` abnormal returns and their forecast-error-corrected
         variances (NaN where missing).
-    est_residuals : numpy.ndarray
-        ``(..., N, L1)`` estimation-window residuals aligned on relative days.
+    est_residuals : numpy.ndarray or RowBlocks
+        ``(..., N, L1)`` estimation-window residuals aligned on relative days (or,
+        for ``(N, L1)``, a source of blocks of them).
     sigma2 : numpy.ndarray
         ``(..., N)`` residual variances ``s_i²``.
     df : numpy.ndarray
@@ -206,7 +253,7 @@ class TestInputs:
 
     ar: FloatArray
     ar_var: FloatArray
-    est_residuals: FloatArray
+    est_residuals: FloatArray | RowBlocks
     sigma2: FloatArray
     df: FloatArray
     windows: tuple[slice, ...] = ()
@@ -227,8 +274,11 @@ class TestInputs:
         slices = tuple(window_columns(rel_days, w) for w in windows)
         car = getattr(arrays, "car", None)
         car_var = getattr(arrays, "car_var", None)
+        est: Any = pending_value(arrays, "est_residuals")  # residuals still to be computed?
+        if not _is_blocks(est):
+            est = np.asarray(arrays.est_residuals, float)
         return cls(np.asarray(arrays.ar, float), np.asarray(arrays.ar_var, float),
-                   np.asarray(arrays.est_residuals, float), np.asarray(arrays.sigma2, float),
+                   est, np.asarray(arrays.sigma2, float),
                    np.asarray(arrays.df, float), slices, car, car_var)
 
     def window_values(self) -> tuple[FloatArray, FloatArray]:
@@ -406,7 +456,11 @@ class EstimationSummary:
 
 def summarise_estimation(est: FloatArray) -> EstimationSummary:
     """Summarise ``(..., N, L1)`` estimation residuals (NaN where missing) for the tests."""
+    if _is_blocks(est):
+        return _summarise_in_blocks(est)
     est = np.asarray(est, float)
+    if est.ndim == 2 and est.size > _BLOCK_ELEMENTS:
+        return _summarise_in_blocks(est)
     ok = np.isfinite(est)
     m = ok.sum(axis=-1)
     ef = np.where(ok, est, 0.0)
@@ -432,6 +486,51 @@ def summarise_estimation(est: FloatArray) -> EstimationSummary:
         total = z.sum(axis=-2)
         r = ((total**2).sum(axis=-1) - kk) / (kk * (kk - 1.0))
     return EstimationSummary(m, var, frac, sd_avg, md - 1.0, np.where(kk >= 2, r, np.nan))
+
+
+def _summarise_in_blocks(est: FloatArray | RowBlocks) -> EstimationSummary:
+    """:func:`summarise_estimation` of a large ``(N, L1)`` array, a block of events at a time.
+
+    Same arithmetic: per-event values row by row, sums over events in event order.
+    """
+    n = est.shape[0]
+    m = np.empty(n, dtype=np.int64)
+    var = np.empty(n)
+    frac = np.empty(n)
+    use = np.empty(n, dtype=bool)
+    k: np.ndarray | None = None
+    efsum: np.ndarray | None = None
+    total: np.ndarray | None = None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for sl in _event_blocks(n, est.shape[1]):
+            part = _est_rows(est, sl)
+            ok = np.isfinite(part)
+            mb = ok.sum(axis=-1)
+            ef = np.where(ok, part, 0.0)
+            mean = ef.sum(axis=-1) / np.maximum(mb, 1)
+            dev = np.where(ok, part - mean[..., None], 0.0)
+            ss = (dev**2).sum(axis=-1)
+            m[sl] = mb
+            var[sl] = np.where(mb > 1, ss / np.maximum(mb - 1, 1), np.nan)
+            frac[sl] = (ok & (part > 0)).sum(axis=-1) / mb
+            k = _sum_rows(k, ok.astype(np.int64))
+            efsum = _sum_rows(efsum, ef)
+            norm = np.sqrt(ss)
+            ub = (mb >= 3) & (norm > 0)
+            use[sl] = ub
+            total = _sum_rows(total, np.where(ub[..., None],
+                                              dev / np.where(ub, norm, 1.0)[..., None], 0.0))
+        assert k is not None and efsum is not None and total is not None
+        avg = np.where(k > 0, efsum / np.maximum(k, 1), np.nan)
+        days = np.isfinite(avg)
+        md = days.sum(axis=-1)
+        mu = np.where(days, avg, 0.0).sum(axis=-1) / md
+        sd_avg = np.sqrt((np.where(days, avg - mu[..., None], 0.0) ** 2).sum(axis=-1)
+                         / (md - 1))
+        kk = float(use.sum())
+        r = ((total**2).sum(axis=-1) - kk) / (kk * (kk - 1.0))
+    return EstimationSummary(m, var, frac, sd_avg, md - 1.0,
+                             np.asarray(r if kk >= 2 else np.nan))
 
 
 def _summary(est: FloatArray | EstimationSummary) -> EstimationSummary:
@@ -656,6 +755,12 @@ def average_ranks(a: FloatArray) -> tuple[FloatArray, FloatArray]:
     ties : numpy.ndarray
         ``Σ (t³ - t)`` over the tie groups of each slice (0 without ties).
     """
+    if a.ndim == 2 and a.size > _BLOCK_ELEMENTS and len(a) > 1:
+        ranks_out = np.empty(a.shape)
+        ties_out = np.empty(len(a))
+        for sl in _event_blocks(len(a), a.shape[1]):  # rows are ranked independently
+            ranks_out[sl], ties_out[sl] = average_ranks(a[sl])
+        return ranks_out, ties_out
     ok = np.isfinite(a)
     keyed = np.where(ok, a, np.inf)
     order = np.argsort(keyed, axis=-1)
@@ -684,7 +789,7 @@ def average_ranks(a: FloatArray) -> tuple[FloatArray, FloatArray]:
     return np.where(ok, ranks, np.nan), ties
 
 
-def rank_tests(est: FloatArray, ar: FloatArray,
+def rank_tests(est: FloatArray | RowBlocks, ar: FloatArray,
                windows: Sequence[slice]) -> tuple[_Raw, _Raw]:
     """Corrado (1989) rank test for days and Campbell-Wasley (1993) for windows.
 
@@ -700,15 +805,9 @@ def rank_tests(est: FloatArray, ar: FloatArray,
     test of Campbell & Wasley (1993, eq. 7). Null N(0, 1).
     """
     l1 = est.shape[-1]
-    both = np.concatenate([est, ar], axis=-1)
-    ok = np.isfinite(both)
-    ranks, _ = average_ranks(both)
-    t_i = ok.sum(axis=-1, keepdims=True)
-    u = np.where(ok, ranks / (t_i + 1.0) - 0.5, 0.0)
-    n_t = ok.sum(axis=-2)
-    n_ev = (t_i[..., 0] > 0).sum(axis=-1)
+    u_sum, n_t, n_ev = _rank_sums(est, ar)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ubar = np.where(n_t > 0, u.sum(axis=-2) / np.maximum(n_t, 1), 0.0)
+        ubar = np.where(n_t > 0, u_sum / np.maximum(n_t, 1), 0.0)
         days = (n_t > 0).sum(axis=-1)
         s2 = (n_t / n_ev[..., None] * ubar**2).sum(axis=-1) / days
         s = np.sqrt(s2)
@@ -735,6 +834,34 @@ def rank_tests(est: FloatArray, ar: FloatArray,
                        (np.broadcast_to((s == 0)[..., None], shape),
                         "zero variance of the mean rank"), shape=shape)
     return day, _raw("rank", wstat, _NORMAL, None, wcount, wreason)
+
+
+def _rank_sums(est: FloatArray | RowBlocks, ar: FloatArray
+               ) -> tuple[FloatArray, IntArray, IntArray]:
+    """Sums over events of the scaled ranks ``U``, events with data per day, and events.
+
+    Large ``(N, L)`` inputs are ranked a block of events at a time (each event's
+    values are ranked on their own; the sums run over events in order).
+    """
+    n, l1 = est.shape[-2], est.shape[-1]
+    small = not _is_blocks(est) and (len(est.shape) != 2 or n * l1 + ar.size <= _BLOCK_ELEMENTS)
+    blocks = [slice(None)] if small else _event_blocks(n, l1 + ar.shape[-1])
+    u_sum: np.ndarray | None = None
+    n_t: np.ndarray | None = None
+    n_ev: Any = 0
+    for sl in blocks:
+        both = np.concatenate([_est_rows(est, sl), ar[..., sl, :]], axis=-1)
+        ok = np.isfinite(both)
+        ranks, _ = average_ranks(both)
+        t_i = ok.sum(axis=-1, keepdims=True)
+        u = np.where(ok, ranks / (t_i + 1.0) - 0.5, 0.0)
+        if len(blocks) == 1:
+            return u.sum(axis=-2), ok.sum(axis=-2), (t_i[..., 0] > 0).sum(axis=-1)
+        u_sum = _sum_rows(u_sum, u)
+        n_t = _sum_rows(n_t, ok.astype(np.int64))
+        n_ev = n_ev + (t_i[..., 0] > 0).sum(axis=-1)
+    assert u_sum is not None and n_t is not None
+    return u_sum, n_t, np.asarray(n_ev)
 
 
 @lru_cache(maxsize=1)
@@ -819,6 +946,8 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
     """
     rng = np.random.default_rng(seed)
     n = x.shape[-2]
+    # fewer resamples per block for many events (the draws are the same either way)
+    block = max(1, min(block, 8 * _BLOCK_ELEMENTS // max(n, 1)))
     ok = np.isfinite(x)
     complete = bool(ok.all())
     xf = np.where(ok, x, 0.0)
@@ -901,7 +1030,9 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int,
              confidence: float) -> tuple[list[_Raw], list[_Raw], FloatArray]:
     ar = np.asarray(inputs.ar, float)
     var = np.asarray(inputs.ar_var, float)
-    est = np.asarray(inputs.est_residuals, float)
+    est: Any = inputs.est_residuals
+    if not _is_blocks(est):
+        est = np.asarray(est, float)
     sigma2 = np.asarray(inputs.sigma2, float)
     dfe = np.asarray(inputs.df, float)
     windows = inputs.windows

@@ -1020,10 +1020,32 @@ class _ARTable(Thunk):
 
 
 class _StackedRows(Thunk):
-    """Rows from several sources (arrays or moment sources) placed at given rows."""
+    """Rows from several sources (arrays or moment sources) placed at given rows.
+
+    Also a :class:`marketreact.inference.RowBlocks`: the tests read the
+    residuals a block of events at a time without building them all.
+    """
 
     def __init__(self, sources: list[tuple[Any, IntArray]], n_rows: int, width: int) -> None:
         self.sources, self.n_rows, self.width = sources, n_rows, width
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(events, estimation days)``."""
+        return self.n_rows, self.width
+
+    def rows(self, index: slice) -> FloatArray:
+        """The rows ``index`` (a slice of the result's events) only."""
+        a, b, _ = index.indices(self.n_rows)
+        out = np.empty((max(b - a, 0), self.width))
+        for source, rows in self.sources:  # rows: increasing positions of a part's events
+            i0, i1 = np.searchsorted(rows, [a, b])
+            if i1 <= i0:
+                continue
+            at = rows[i0:i1] - a
+            out[at] = (source.residuals(slice(i0, i1)) if isinstance(source, MomentSource)
+                       else source[i0:i1])
+        return out
 
     def __call__(self) -> FloatArray:
         out = np.empty((self.n_rows, self.width))

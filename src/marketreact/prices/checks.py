@@ -208,19 +208,25 @@ def suspect_reasons(labels: pd.DatetimeIndex, day0: np.ndarray,
     reasons = np.full(len(day0), "", dtype=object)
     if not suspects or not len(labels):
         return reasons
+    free = np.ones(len(day0), dtype=bool)  # events without a reason yet
     first = day0 + lo
     last = day0 + hi
     label_ns = labels.as_unit("ns").asi8
     for names in tickers:
-        column = np.asarray(names, dtype=object)
-        for ticker in dict.fromkeys(column):
+        # each distinct ticker once (in order of first appearance), its events by position
+        codes, uniques = pd.factorize(np.asarray(names, dtype=object))
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+        for code, ticker in enumerate(uniques):
             found = suspects.get(ticker, ()) if ticker else ()
             if not found:
                 continue
-            rows = np.flatnonzero((column == ticker) & (reasons == ""))
+            rows = order[bounds[code]:bounds[code + 1]]
+            rows = rows[free[rows]]
             for suspect in found:
                 a = np.searchsorted(label_ns, pd.Timestamp(suspect.first).as_unit("ns").value)
                 b = np.searchsorted(label_ns, pd.Timestamp(suspect.last).as_unit("ns").value)
-                hit = rows[(first[rows] <= b) & (last[rows] >= a) & (reasons[rows] == "")]
+                hit = rows[(first[rows] <= b) & (last[rows] >= a) & free[rows]]
                 reasons[hit] = f"prices: {suspect.problem}"
+                free[hit] = False
     return reasons
