@@ -372,3 +372,37 @@ def study_mod_cli():
     from marketreact.cli import app
 
     return app
+
+
+def test_suspect_reasons_match_a_plain_loop() -> None:
+    from marketreact.errors import InputProblem
+    from marketreact.prices.checks import suspect_reasons
+    from marketreact.prices.frames import PriceSuspect
+
+    rng = np.random.default_rng(2)
+    n = 400
+    stocks = rng.choice(["A", "B", "C", "D"], n).astype(object)
+    markets = rng.choice(["M", "N", ""], n).astype(object)
+    day0 = rng.integers(0, len(DAYS), n)
+    suspects = {
+        "A": (PriceSuspect(DAYS[100], DAYS[100], InputProblem("a", 3, "adj_close", "9", "jump")),
+              PriceSuspect(DAYS[300], DAYS[302], InputProblem("a", 9, "adj_close", "1", "print"))),
+        "C": (),
+        "M": (PriceSuspect(DAYS[500], DAYS[500], InputProblem("m", 1, "adj_close", "2", "split")),),
+    }
+
+    def reference() -> np.ndarray:  # the rule written out: first suspect met, stocks first
+        out = np.full(n, "", dtype=object)
+        for column in (stocks, markets):
+            for i in range(n):
+                for suspect in suspects.get(column[i], ()) if column[i] else ():
+                    a = DAYS.searchsorted(suspect.first)
+                    b = DAYS.searchsorted(suspect.last)
+                    if out[i] == "" and day0[i] - 250 <= b and day0[i] + 10 >= a:
+                        out[i] = f"prices: {suspect.problem}"
+        return out
+
+    got = suspect_reasons(DAYS, day0, [stocks, markets], suspects, -250, 10)
+    want = reference()
+    assert (got != "").sum() > 50
+    assert got.tolist() == want.tolist()
