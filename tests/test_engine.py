@@ -225,6 +225,9 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
     odd["S1"] = pd.concat([s1.iloc[:20], extra, s1.iloc[20:]]).sort_index()
     odd["EMPTY"] = frames["S2"].iloc[:0]
     odd["SHUFFLED"] = frames["S4"].sample(frac=1.0, random_state=1)  # rows out of date order
+    jump = frames["S6"].copy()
+    jump.iloc[200:, jump.columns.get_loc("adj_close")] *= 2.0  # an unadjusted split
+    odd["JUMP"] = jump
     odd["INF"] = frames["S2"].assign(adj_close=frames["S2"]["adj_close"].where(
         np.arange(len(frames["S2"])) != 30, np.inf))
     table = PriceTable(odd)
@@ -239,6 +242,16 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
     assert any("zero or negative price" in n for n in notes)
     assert any("filler" in n for n in notes)
     assert table.empty == ("EMPTY",)
+    # tickers whose consecutive cleaned prices move by 1.8x or more (a plain loop as reference)
+    expected_jumpy = []
+    for t in table:
+        px = table[t]["adj_close"].fillna(table[t]["close"]).to_numpy()
+        px = px[np.isfinite(px)]
+        ratio = px[1:] / px[:-1]
+        if (np.maximum(ratio, 1 / ratio) >= 1.8).any():
+            expected_jumpy.append(t)
+    assert table.jumpy(1.8) == expected_jumpy
+    assert "JUMP" in expected_jumpy
     sessions = exchange_sessions("XNYS", DAYS[0], DAYS[-1], table.index_of("MKT"), "MKT")
     tickers = ["S3", "MKT", "S1", "INF", "MKT2", "S0"]
     in_order = [t for t in odd if t not in ("SHUFFLED", "EMPTY")]

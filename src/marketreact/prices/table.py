@@ -274,15 +274,24 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         :func:`~marketreact.prices.checks.find_suspects` (which looks at jumps of at
         least its ``JUMP_FACTOR``); the others need no closer look.
         """
-        rows = np.flatnonzero(self.keep & np.isfinite(self.price))
-        if len(rows) < 2:
+        use = self.keep & np.isfinite(self.price)
+        p = self.price[use]
+        if len(p) < 2:
             return []
-        p = self.price[rows]
-        owner = np.searchsorted(self.offsets, rows, side="right") - 1
+        n = len(self.tickers)
+        starts = self.offsets[:-1]
+        some = self.offsets[1:] > starts
+        counts = np.zeros(n, dtype=np.int64)
+        if some.any():
+            counts[some] = np.add.reduceat(use, starts[some])
+        first = np.cumsum(counts) - counts  # where each ticker's rows start in p
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = p[1:] / p[:-1]
-            big = (np.maximum(ratio, 1.0 / ratio) >= factor) & (owner[1:] == owner[:-1])
-        return [self.tickers[i] for i in np.unique(owner[1:][big])]
+            big = np.maximum(ratio, 1.0 / ratio) >= factor
+        big[first[(first > 0) & (first < len(p))] - 1] = False  # never across tickers
+        at = np.flatnonzero(big) + 1  # rare: look their tickers up one by one
+        owner = np.searchsorted(first, at, side="right") - 1
+        return [self.tickers[i] for i in np.unique(owner)]
 
     def panel(self, sessions: TradingSessions, tickers: list[str] | tuple[str, ...],
               kind: ReturnKind = ReturnKind.simple) -> ExchangePanel:
