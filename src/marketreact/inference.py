@@ -107,6 +107,9 @@ _NORMAL, _T = "normal", "t"
 #: Elements of an (events x days) temporary above which large studies are processed in
 #: blocks of events (same results, bounded memory; see :func:`_event_blocks`).
 _BLOCK_ELEMENTS = 4_000_000
+#: Estimation residuals (events x days) up to which a study's residuals are built at once
+#: for the tests (beyond, the tests read them a block of events at a time).
+_RESIDUALS_AT_ONCE = 64_000_000
 
 
 def _event_blocks(n: int, width: int) -> list[slice]:
@@ -274,8 +277,9 @@ class TestInputs:
         slices = tuple(window_columns(rel_days, w) for w in windows)
         car = getattr(arrays, "car", None)
         car_var = getattr(arrays, "car_var", None)
-        est: Any = pending_value(arrays, "est_residuals")  # residuals still to be computed?
-        if not _is_blocks(est):
+        # residuals still to be computed, and too many to hold at once: read them in blocks
+        est: Any = pending_value(arrays, "est_residuals")
+        if not _is_blocks(est) or est.shape[0] * est.shape[1] <= _RESIDUALS_AT_ONCE:
             est = np.asarray(arrays.est_residuals, float)
         return cls(np.asarray(arrays.ar, float), np.asarray(arrays.ar_var, float),
                    est, np.asarray(arrays.sigma2, float),
@@ -964,8 +968,9 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
         b = min(block, n_boot - lo)
         idx = (rng.integers(0, n, size=(b, n), dtype=np.int32) if n
                else np.zeros((b, 0), np.int32))
-        flat = (idx + (np.arange(b, dtype=np.int64) * n)[:, None]).ravel()
-        counts = np.bincount(flat, minlength=b * n).reshape(b, n).astype(float)
+        counts = np.empty((b, n))
+        for r in range(b):  # how often each event was drawn in resample r
+            counts[r] = np.bincount(idx[r], minlength=n)
         num = counts @ xf
         if complete and n:
             out.append(num / n)
