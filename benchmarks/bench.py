@@ -386,6 +386,8 @@ def main() -> None:
     ap.add_argument("--stages", action="store_true",
                     help="time the stages of fit (best run of each) and print them")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--from-json", type=Path,
+                    help="print the report of results saved with --json (no new runs)")
     ap.add_argument("--child-size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-baselines", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -397,6 +399,12 @@ def main() -> None:
     if args.child_baselines:
         print(json.dumps(run_baselines(args.data, args.baseline_events,
                                        args.eventstudy_events)))
+        return
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        saved["info"]["catalogue_s"] = {int(k): v for k, v in saved["info"]["catalogue_s"].items()}
+        args.json = None
+        report(args, saved["info"], saved["rows"], saved["baselines"])
         return
 
     import platform
@@ -476,6 +484,16 @@ def report(args: argparse.Namespace, info: dict, rows: list[dict], base: dict) -
               "series) and scaled linearly")
     elif "eventstudy" in base:
         print(f"eventstudy package: {base['eventstudy']}")
+    staged = [r for r in rows if r.get("stages", {}).get("cross-event tests")]
+    if staged and (sm_each or pd_each or es_each):
+        print("like for like (the baselines run no cross-event tests): the fit less its "
+              "cross-event tests, and the ratios on that time")
+        for r in staged:
+            core = min(r["fit_s"]) - r["stages"]["cross-event tests"]
+            size = r["size"]
+            print(f"  {size:>9,} events: {core:.3f} s; vs statsmodels loop (numpy) "
+                  f"{ratio(sm_each, size, core)}, (pandas) {ratio(pd_each, size, core)}, "
+                  f"vs eventstudy {ratio(es_each, size, core)}")
     for r in rows:
         if r.get("stages"):
             parts = ", ".join(f"{k} {v:.3f}" for k, v in r["stages"].items())
