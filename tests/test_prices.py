@@ -216,3 +216,14 @@ def test_cache_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert [p.name for p in store.folder.iterdir() if p.suffix == ".tmp"] == []
     meta = json.loads(pq.read_schema(store.path("A")).metadata[b"marketreact"])
     assert meta["ticker"] == "A"
+
+
+def test_implausibly_large_prices_are_refused_with_the_line(tmp_path: Path) -> None:
+    # Found by the fuzz test: a price of 1e308 overflowed squared returns (exit 3).
+    path = tmp_path / "HUGE.csv"
+    path.write_text("date,close\n2024-01-02,10\n2024-01-03,1e308\n")
+    with pytest.raises(InputError) as info:
+        read_price_file(path)
+    p = info.value.problems[0]
+    assert (p.line, p.field, p.value) == (3, "close", "1e308")
+    assert "implausible price" in p.message

@@ -142,3 +142,19 @@ def test_chunks_give_the_same_numbers(synthetic_prices, monkeypatch) -> None:
     chunked = EventStudy().fit(catalogue(rows), synthetic_prices)
     pd.testing.assert_frame_equal(whole.car, chunked.car)
     np.testing.assert_array_equal(whole.arrays.ar, chunked.arrays.ar)
+
+
+def test_a_frozen_price_fails_the_event_with_a_reason(synthetic_prices) -> None:
+    # A stock stuck at a floor price (as DEWA.JK at 50 IDR) has no residual variance: no AR can be
+    # standardised, so the event fails with the reason instead of giving infinite t statistics.
+    days = synthetic_prices["AAA"].index
+    frozen = frame_from_close(pd.Series(50.0, index=days))
+    prices = {**synthetic_prices, "FLAT": frozen}
+    cat = catalogue([{"event_id": "flat", "ticker": "FLAT", "date": "2022-11-15",
+                      "timing": "intra", "market": "MKT"},
+                     {"event_id": "ok", "ticker": "AAA", "date": "2022-11-15",
+                      "timing": "intra", "market": "MKT"}])
+    for model in ("constant-mean", "market-model"):
+        res = EventStudy(model=model).fit(cat, prices)
+        assert res.events["event_id"].tolist() == ["ok"]
+        assert "zero residual variance" in res.failures.set_index("event_id").at["flat", "reason"]

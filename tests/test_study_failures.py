@@ -42,6 +42,10 @@ def _good_events(prices_dir: Path, rng: np.random.Generator) -> pd.DataFrame:
         after = frame.loc[day:day + pd.Timedelta(days=20), "volume"]
         if (before > 0).sum() < 200 or (after > 0).sum() < 10:
             continue
+        # a price that moves: one stuck at the floor (DEWA.JK at 50 IDR) has zero residual
+        # variance and fails by design
+        if frame.loc[day - pd.Timedelta(days=400):day, "adj_close"].nunique() < 20:
+            continue
         if any(abs((s.first - day).days) < 500 for s in got.suspects.get(t, ())):
             continue
         rows.append({"ticker": t, "timestamp": day.strftime("%Y-%m-%d") + "T10:00:00+07:00"})

@@ -89,6 +89,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((-1, 1), (0, 0), (0, 1), (-5, 5))
 #: Events per chunk of the engine (bounds the memory of gathered windows).
 CHUNK_EVENTS = 20_000
+#: Residual variances below this (a standard deviation of 1e-8) mean a price that never moved.
+MIN_RESIDUAL_VARIANCE = 1e-16
 
 
 def format_window(window: Window) -> str:
@@ -680,6 +682,9 @@ class EventStudy:
                 why = chunk.fit_problem[i] if chunk.fit_problem is not None else ""
                 fail_reasons[pos[i]] = (why or "the model could not be fitted "
                                         "(singular design: constant market?)")
+            frozen = ~short & ~unfit & (chunk.sigma2 < MIN_RESIDUAL_VARIANCE)
+            fail_reasons[pos[frozen]] = ("zero residual variance over the estimation window "
+                                         "(the price did not move): no test is possible")
             if chunk.missing_problem is not None:
                 take = (fail_reasons[pos] == "") & (chunk.missing_problem != "")
                 fail_reasons[pos[take]] = chunk.missing_problem[take]

@@ -45,6 +45,9 @@ _ALIASES = {
     "adj_close": ("adj_close", "adj close", "adjclose", "adjusted_close", "adjusted close"),
     "volume": ("volume", "vol"),
 }
+#: No listed security trades above this; larger numbers are data errors (and would overflow
+#: squared returns).
+MAX_PRICE = 1e15
 _SUFFIX_RANK = {".csv": 0, ".json": 1, ".jsonl": 1}
 
 
@@ -255,6 +258,11 @@ def check_price_file(path: StrPath, column_map: Mapping[str, str] | None = None,
             for i in np.flatnonzero(negative)[:5]:
                 problems.append(InputProblem(source, line(i), mapping[col],
                                              str(text_col.iat[i]), "negative price"))
+            huge = (values > MAX_PRICE).to_numpy() & np.isfinite(values.to_numpy(dtype=float))
+            for i in np.flatnonzero(huge)[:5]:
+                problems.append(InputProblem(source, line(i), mapping[col],
+                                             str(text_col.iat[i]),
+                                             f"implausible price (above {MAX_PRICE:.0e})"))
         data[col] = values
     if problems:
         raise InputError(problems)
