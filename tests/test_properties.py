@@ -30,7 +30,7 @@ MARKET = "^JKSE"
 MODELS = [m for m in ModelName if m.value in {"constant-mean", "market-adjusted",
                                                "market-model"}]
 # Each example runs one or two studies (~0.1 s each): few examples keep the file quick.
-FAST = settings(max_examples=25, deadline=None, derandomize=False,
+FAST = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.filter_too_much])
 PAIRS = settings(FAST, max_examples=12)
