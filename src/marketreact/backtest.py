@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import logging
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -84,6 +85,54 @@ log = logging.getLogger(__name__)
 RULES = ("day0-return", "day0-ar")
 DEFAULT_HORIZONS = (1, 5, 10, 20)
 _PLACEBO_CHUNK = 100
+
+# Limits of the settings, checked in exact (Python int) arithmetic before any array sees them.
+#: Longest latency: news acted on a year later is no longer news, and the bound keeps
+#: ``known + latency`` (UTC nanoseconds, int64) centuries away from overflow.
+MAX_LATENCY = pd.Timedelta(days=366)
+#: Longest hold and forward-return horizon, in sessions: ten years of 252 sessions.
+MAX_HOLD = 2520
+#: Farthest an estimation-window bound may lie from day 0, in sessions (about 20 years).
+MAX_WINDOW = 5000
+#: Most placebo draws: each re-times every trade, and 100,000 already resolve p to 1e-5.
+MAX_PLACEBO_DRAWS = 100_000
+#: Highest cost per side and leg, in basis points: 10,000 bp is the whole notional.
+MAX_COST_BPS = 10_000.0
+#: Largest seed: numpy refuses negative seeds, and 2**63 - 1 stays a 64-bit integer on disk.
+MAX_SEED = 2**63 - 1
+#: Most sessions per year for annualising: a year has at most 366 days.
+MAX_PER_YEAR = 366
+_NS_PER_UNIT = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
+
+
+def duration_ns(value: Any) -> int | None:
+    """``value`` as a whole number of nanoseconds, exactly (a Python int).
+
+    ``None`` for what is not a duration: NaT, text pandas cannot parse or a duration
+    outside pandas' range. Unlike ``Timedelta.value`` this never overflows.
+    """
+    try:
+        td = pd.Timedelta(value)
+    except (ValueError, OverflowError, TypeError):  # OutOfBoundsTimedelta is a ValueError
+        return None
+    if td is pd.NaT:
+        return None
+    unit, count = np.datetime_data(td.asm8.dtype)
+    return int(td.asm8.view("i8")) * int(count) * _NS_PER_UNIT[unit]
+
+
+def _whole(value: object) -> int | None:
+    """``value`` as a Python int if it is an integer (bool excluded), else ``None``."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+#: ``MAX_LATENCY`` in nanoseconds, exactly.
+MAX_LATENCY_NS: int = MAX_LATENCY.days * 86_400 * 10**9
 
 
 class EntryRule(StrEnum):
@@ -206,23 +255,58 @@ class BacktestSettings:
         problems = []
         if not isinstance(self.entry, EntryRule):
             problems.append("entry must be an EntryRule (next-open or close)")
-        if self.hold < 1:
-            problems.append(f"hold must be at least 1 session (got {self.hold})")
-        if pd.Timedelta(self.latency) < pd.Timedelta(0):
+        hold = _whole(self.hold)
+        if hold is None or not 1 <= hold <= MAX_HOLD:
+            problems.append(f"hold must be a whole number of sessions from 1 to {MAX_HOLD} "
+                            f"(got {self.hold!r})")
+        latency = duration_ns(self.latency)
+        if latency is None:
+            problems.append(f"latency {str(self.latency)!r} is not a duration pandas can "
+                            "represent")
+        elif latency < 0:
             problems.append("latency cannot be negative")
-        if self.cost_bps < 0:
-            problems.append("cost_bps cannot be negative")
-        if self.threshold < 0:
-            problems.append("threshold cannot be negative")
-        if self.estimation[0] > self.estimation[1] or self.estimation[1] >= 0:
+        elif latency > MAX_LATENCY_NS:
+            problems.append(f"latency {str(self.latency)!r} is longer than the maximum of "
+                            f"{MAX_LATENCY.days} days")
+        for name, limit in (("cost_bps", MAX_COST_BPS), ("threshold", math.inf)):
+            value = getattr(self, name)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isfinite(number):
+                problems.append(f"{name} must be a finite number (got {value!r})")
+            elif number < 0:
+                problems.append(f"{name} cannot be negative")
+            elif number > limit:
+                problems.append(f"{name} cannot exceed {limit:,.0f} (got {value!r})")
+        window = tuple(_whole(b) for b in self.estimation) if len(self.estimation) == 2 \
+            else (None, None)
+        if window[0] is None or window[1] is None:
+            problems.append(f"estimation window {self.estimation!r} must be two whole numbers")
+        elif not -MAX_WINDOW <= window[0] <= window[1] < 0:
             problems.append(f"estimation window {format_window(self.estimation)} must end "
-                            "before day 0")
-        if self.min_estimation < 3:
-            problems.append("min_estimation must be at least 3")
-        if any(h < 1 for h in self.horizons):
-            problems.append("horizons must be positive")
-        if self.placebo_draws < 0:
-            problems.append("placebo_draws cannot be negative")
+                            f"before day 0 and start at or after day -{MAX_WINDOW}")
+        min_est = _whole(self.min_estimation)
+        if min_est is None or not 3 <= min_est <= MAX_WINDOW:
+            problems.append(f"min_estimation must be a whole number from 3 to {MAX_WINDOW} "
+                            f"(got {self.min_estimation!r})")
+        horizons = [_whole(h) for h in self.horizons]
+        if any(h is None or not 1 <= h <= MAX_HOLD for h in horizons):
+            problems.append(f"horizons must be whole numbers of sessions from 1 to {MAX_HOLD} "
+                            f"(got {tuple(self.horizons)!r})")
+        draws = _whole(self.placebo_draws)
+        if draws is None or not 0 <= draws <= MAX_PLACEBO_DRAWS:
+            problems.append(f"placebo_draws must be a whole number from 0 to "
+                            f"{MAX_PLACEBO_DRAWS:,} (got {self.placebo_draws!r})")
+        seed = _whole(self.seed)
+        if seed is None or not 0 <= seed <= MAX_SEED:
+            problems.append(f"seed must be a whole number from 0 to 2**63 - 1 "
+                            f"(got {self.seed!r})")
+        per_year = _whole(self.per_year)
+        if per_year is None or not 1 <= per_year <= MAX_PER_YEAR:
+            problems.append(f"per_year must be a whole number from 1 to {MAX_PER_YEAR} "
+                            f"(got {self.per_year!r})")
         if problems:
             raise InputError("; ".join(problems))
         SignalSpec.parse(self.signal)
@@ -891,13 +975,14 @@ class Backtest:
         catalogue = events if isinstance(events, EventCatalogue) else events_from_frame(events)
         frame = catalogue.frame.copy()
         failures: list[dict[str, str]] = []
-        diagnostics: list[str] = []
+        diagnostics: list[str] = list(catalogue.notes)  # e.g. a column renamed user_beta
         spec = s.signal_spec
         if spec.kind == "column":
-            if spec.name not in frame.columns:
+            column = dict(catalogue.renamed).get(spec.name, spec.name)  # beta -> user_beta
+            if column not in frame.columns:
                 raise InputError(f"{catalogue.source}: signal column {spec.name!r} is not in the "
                                  f"catalogue (columns: {', '.join(map(str, frame.columns))})")
-            values = pd.to_numeric(frame[spec.name], errors="coerce")
+            values = pd.to_numeric(frame[column], errors="coerce")
             if values.isna().all():
                 raise InputError(f"{catalogue.source}: signal column {spec.name!r} has no "
                                  "numeric values")
@@ -1082,7 +1167,17 @@ class Backtest:
             reasons[no_sig] = f"no day-0 return on {exchange} to compute {spec}"
             # A price-based signal is known at the close of day 0, not before.
             known = np.maximum(known, data.closes_ns[day0c])
-        known = known + pd.Timedelta(s.latency).value
+        # known + latency, never wrapped: the headroom is computed with Python ints, and an
+        # event whose entry time would pass the last int64 nanosecond (2262-04-11) fails.
+        lat = duration_ns(s.latency) or 0  # 0 <= lat <= MAX_LATENCY_NS, checked by the settings
+        i64 = np.iinfo(np.int64)
+        beyond = (known > int(i64.max) - lat) | (known < int(i64.min) - lat)
+        reasons[(reasons == "") & beyond] = (f"the news plus the latency of "
+                                             f"{pd.Timedelta(s.latency)} is past the last "
+                                             "representable date (2262-04-11)")
+        known = np.where(beyond, i64.max, known)
+        if not beyond.all():
+            known[~beyond] += lat  # cannot wrap: these events have the headroom
 
         entry, at_open = entry_sessions(known, data.opens_ns, data.closes_ns, s.entry,
                                         data.next_open, data.next_close, rows)

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from marketreact import __version__
+from marketreact._resultsdir import check_target, results_folder
 from marketreact.errors import InputError, InputProblem, MarketReactError
 from marketreact.inference import Alternative
 from marketreact.measures import Measure
@@ -262,6 +263,8 @@ def study(
                 f"unknown {what} {value!r}; choose from {', '.join(m.value for m in enum)}")
             ]) from None
 
+    protected = [events, *prices, cache_dir, *(factors or [])]
+    check_target(out, protected)
     model_name = choice(ModelName, model, "model", "--model")
     kind = choice(ReturnKind, returns, "returns", "--returns")
     given: dict[str, Any] = {
@@ -326,12 +329,14 @@ def study(
         + len(catalogue.problems)}
     if factors:
         inputs["factors"] = [str(f) for f in factors]
-    write_study(result, out, fmt=fmt.value, inputs=inputs)
     drawn: dict[str, Path] = {}
-    if plots:
-        from marketreact.plots import write_study_plots
+    with results_folder(out, command="study", inputs=protected) as staging:
+        write_study(result, staging, fmt=fmt.value, inputs=inputs)
+        if plots:
+            from marketreact.plots import write_study_plots
 
-        drawn = write_study_plots(result.abnormal_returns, result.car, result.events, out)
+            drawn = write_study_plots(result.abnormal_returns, result.car, result.events,
+                                      staging)
     console = _console(quiet)
     console.print(_study_table(result))
     first = result.settings.car_windows[0]

@@ -7,6 +7,12 @@ offset, e.g. ``2023-12-05T10:30:00+07:00``) or ``date`` (``YYYY-MM-DD``) with
 ``timing`` in ``pre | intra | post | unknown``. Optional columns: ``headline,
 source, url, sentiment, market, exchange``; any other column is kept as an
 event attribute (numeric where every value parses as a number).
+
+Attributes live in their own namespace: an extra column whose name is one of
+:data:`RESERVED_COLUMNS` (compared case-insensitively; a column the study or the
+backtest computes, such as ``beta`` or ``car``, or an internal one such as
+``line``) is renamed ``user_<name>`` and a note says so, so input never replaces
+output. When ``user_<name>`` is taken too, the catalogue is refused.
 """
 
 from __future__ import annotations
@@ -35,6 +41,41 @@ _WITH_OFFSET = re.compile(_TIME + r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNOREC
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 #: Years an event may fall in; anything else is a typo.
 YEARS = (1900, 2100)
+#: Every column name the package computes or uses internally: the catalogue's own
+#: columns (``line`` included), the columns of ``events.csv``, ``car.csv``,
+#: ``abnormal_returns.csv``, ``aar.csv``, ``aggregate.csv`` and ``failures.csv`` of a
+#: study and of ``trades.csv`` of a backtest (plus its internal ``signal``). An extra
+#: catalogue column with one of these names (any case) becomes ``user_<name>``;
+#: ``fwd_<h>`` (a forward-return horizon of the backtest) counts as reserved too.
+RESERVED_COLUMNS: frozenset[str] = frozenset({
+    # the catalogue frame
+    *REQUIRED, *OPTIONAL, "line",
+    # events.csv
+    "day0", "model", "n_estimation", "estimation_start", "estimation_end", "alpha", "beta",
+    "b_mkt_rf", "b_smb", "b_hml", "b_rmw", "b_cma", "b_mom", "sigma", "df",
+    "missing_event_days", "spanning_returns",
+    # car.csv
+    "window", "car", "car_se", "car_t", "car_p", "bhar", "sessions", "missing", "cav",
+    # abnormal_returns.csv
+    "rel_day", "return", "market_return", "expected", "ar", "ar_se", "span", "price",
+    "market_price", "av",
+    # aar.csv and aggregate.csv (marketreact.inference.TEST_NAMES and their p-values)
+    "n", "aar", "caar", "mean_bhar", "t", "p", "boot_lo", "boot_hi",
+    *(name + suffix for name in ("bw1980", "bw1985", "patell", "bmp", "kp_patell", "kp_bmp",
+                                 "lamb", "sign", "gsign", "rank", "wilcoxon", "boot")
+      for suffix in ("", "_p")),
+    # failures.csv
+    "reason",
+    # trades.csv of a backtest (and its internal signal column)
+    "public_time", "known_time", "signal", "direction", "weight_basis", "entry_date",
+    "entry_kind", "entry_time", "entry_price", "exit_date", "exit_time", "exit_price",
+    "stock_return", "market_entry_date", "market_entry_kind", "hedge_ratio", "gross_return",
+    "cost", "net_return", "fwd_1", "fwd_5", "fwd_10", "fwd_20",
+})
+_RESERVED_FOLDED = frozenset(c.casefold() for c in RESERVED_COLUMNS)
+_RESERVED_PATTERN = re.compile(r"^fwd_\d+$", re.IGNORECASE)
+#: Prefix given to an extra column whose name is reserved.
+USER_PREFIX = "user_"
 _SENTIMENT_WORDS = {"positive": 1.0, "pos": 1.0, "negative": -1.0, "neg": -1.0, "neutral": 0.0,
                     "neu": 0.0}
 
@@ -61,12 +102,21 @@ class EventCatalogue:
         Problems with rows that were left out (empty when the input was clean).
     source : str
         Where the events came from.
+    attributes : tuple of str
+        The extra columns of the input (as named in ``frame``).
+    notes : tuple of str
+        One line per thing worth telling about the input, e.g. a renamed column.
+    renamed : tuple of (str, str)
+        ``(input name, frame name)`` of every extra column renamed because its
+        name is reserved (see :data:`RESERVED_COLUMNS`).
     """
 
     frame: pd.DataFrame
     problems: tuple[InputProblem, ...] = ()
     source: str = "<frame>"
     attributes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -218,6 +268,36 @@ def events_from_frame(frame: pd.DataFrame, *, source: str = "<frame>",
     return _catalogue_from_rows(header, rows, lines, source, strict, [])
 
 
+def is_reserved(name: str) -> bool:
+    """True when ``name`` (any case) is the name of a computed or internal column."""
+    return name.casefold() in _RESERVED_FOLDED or bool(_RESERVED_PATTERN.match(name))
+
+
+def _rename_reserved(header: list[str], source: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Give every extra column with a reserved name the ``user_`` prefix.
+
+    Raises :class:`InputError` (line 1, the header) when the new name is taken.
+    """
+    known = REQUIRED + OPTIONAL
+    taken = {h.casefold() for h in header}
+    renamed: list[tuple[str, str]] = []
+    out = []
+    for h in header:
+        if h in known or not is_reserved(h):
+            out.append(h)
+            continue
+        new = USER_PREFIX + h
+        if new.casefold() in taken:
+            raise InputError([InputProblem(
+                source, 1, h, None,
+                f"column {h!r} has the name of a computed column and would be renamed "
+                f"{new!r}, but the catalogue already has a column {new!r}: rename one of them")])
+        taken.add(new.casefold())
+        renamed.append((h, new))
+        out.append(new)
+    return out, renamed
+
+
 def _catalogue_from_rows(
     header: list[str],
     rows: list[list[str]],
@@ -234,6 +314,9 @@ def _catalogue_from_rows(
     if dupes:
         raise InputError([InputProblem(source, 1, d, None, "column appears more than once")
                           for d in dupes])
+    header, renamed = _rename_reserved(header, source)
+    notes = tuple(f"column {old!r} of the catalogue renamed to {new!r} (the name of a "
+                  "computed column)" for old, new in renamed)
     missing = [c for c in REQUIRED if c not in header]
     if "timestamp" not in header and "date" not in header:
         missing.append("timestamp or date")
@@ -352,4 +435,4 @@ def _catalogue_from_rows(
     if strict and problems:
         raise InputError(problems)
     frame = out.loc[~bad].reset_index(drop=True)
-    return EventCatalogue(frame, tuple(problems), source, tuple(extras))
+    return EventCatalogue(frame, tuple(problems), source, tuple(extras), notes, tuple(renamed))

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from marketreact import __version__
+from marketreact._resultsdir import add_to_manifest, check_results_folder
 from marketreact._typing import StrPath
 from marketreact.errors import InputError
 
@@ -219,9 +220,17 @@ class _Folder:
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: dict[str, Any] = {}
+        #: The files of the run that wrote the folder (None: a folder without a manifest).
+        self.members = check_results_folder(root)
+
+    def _ok(self, path: Path) -> bool:
+        """A regular file of this run, inside the folder (no symlink leading out of it)."""
+        if self.members is not None and path.name not in self.members:
+            return False
+        return path.is_file() and not path.is_symlink()
 
     def has(self, name: str) -> bool:
-        return (self.root / name).is_file()
+        return self._ok(self.root / name)
 
     def csv(self, name: str) -> pd.DataFrame | None:
         if not self.has(name):
@@ -238,11 +247,13 @@ class _Folder:
         return self._cache[name]
 
     def pngs(self) -> list[str]:
-        return sorted(p.name for p in self.root.glob("*.png") if p.is_file())
+        return sorted(p.name for p in self.root.glob("*.png") if self._ok(p))
 
     def rejection_tables(self) -> list[str]:
         names = []
         for path in sorted(self.root.glob("*.csv")):
+            if not self._ok(path):
+                continue
             try:
                 header = set(pd.read_csv(path, nrows=0).columns)
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
@@ -461,7 +472,7 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
         sections.append(("plots", "Other plots", '<div class="grid">'
                          + "".join(img(p) for p in rest) + "</div>"))
 
-    files = sorted(p for p in root.iterdir() if p.is_file() and not p.name.startswith("."))
+    files = sorted(p for p in root.iterdir() if folder.has(p.name) and not p.name.startswith("."))
     listing = frame_html(pd.DataFrame({"file": [p.name for p in files],
                                        "bytes": [p.stat().st_size for p in files]}),
                          max_rows=1000)
@@ -498,14 +509,17 @@ def write_report(results_dir: StrPath, output: StrPath | None = None, *,
     root = Path(results_dir)
     if not root.is_dir():
         raise InputError(f"{root}: no such results folder")
-    if plots:
-        draw_missing_plots(root)
+    if plots and draw_missing_plots(root):
+        add_to_manifest(root, "report")
     page = build_report(root, title=title, max_rows=max_rows)
     target = Path(output) if output is not None else root / REPORT_NAME
     def write(fh: IO[str]) -> None:
         fh.write(page)
 
-    return atomic_write(target, write)
+    written = atomic_write(target, write)
+    if written.resolve().parent == root.resolve():
+        add_to_manifest(root, "report")
+    return written
 
 
 def _cards(folder: _Folder, summary: Mapping[str, Any]) -> str:

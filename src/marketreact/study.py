@@ -500,7 +500,7 @@ class EventStudy:
                 raise InputError(f"model {s.model.value} needs factor(s) {', '.join(absent)}, "
                                  f"not in the factor data ({', '.join(factors.columns)})")
         failures: list[dict[str, str]] = []
-        diagnostics: list[str] = []
+        diagnostics: list[str] = list(catalogue.notes)  # e.g. a column renamed user_beta
         codes, exchanges = pd.factorize(frame["exchange"])
         default_market = pd.Series(
             np.asarray([DEFAULT_MARKET.get(str(x), "") for x in exchanges], dtype=object)[codes]
@@ -741,7 +741,11 @@ class EventStudy:
             info["spanning_returns"] = pb.spanning
             for col in catalogue.attributes + tuple(c for c in ("headline", "sentiment")
                                                     if c in group):
-                info[col] = group[col].array
+                if col not in info.columns:  # a computed column always wins over an attribute
+                    info[col] = group[col].array
+                else:
+                    diagnostics.append(f"attribute {col!r} left out: a computed column has "
+                                       "that name")
             event_rows.append(info)
         # Put every event in catalogue order (parts are exchanges; each is in order already).
         position = (np.concatenate([p["group"].index.to_numpy() for p in parts])

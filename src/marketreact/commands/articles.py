@@ -9,6 +9,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from marketreact._resultsdir import check_target, results_folder
 from marketreact.cli import (
     EXIT_PARTIAL,
     CacheOpt,
@@ -88,16 +89,19 @@ def extract(
 
     if not article.is_file():
         raise InputError(f"{article}: file not found")
+    check_target(out, [article, *(entities or [])])
     pub = parse_publication(published, timing, timing_exchange)
     gazetteer = load_gazetteer(entities or [], builtin=builtin_entities)
     text = decode_article(article.read_bytes(), str(article))
     result = extract_article(text, pub, gazetteer, source=str(article),
                              event_prefix=event_prefix or article.stem, headline=headline,
                              news_source=source)
-    write_extraction(result, out, inputs={
-        "article": str(article), "published": published, "timing": timing,
-        "timing_exchange": timing_exchange, "entities": [str(e) for e in entities or []],
-        "builtin_entities": builtin_entities})
+    with results_folder(out, command="extract",
+                        inputs=[article, *(entities or [])]) as staging:
+        write_extraction(result, staging, inputs={
+            "article": str(article), "published": published, "timing": timing,
+            "timing_exchange": timing_exchange, "entities": [str(e) for e in entities or []],
+            "builtin_entities": builtin_entities})
     console = _console(quiet)
     console.print(result.summary())
     if len(result.events):
@@ -124,10 +128,13 @@ def verify(
     from marketreact.articles.verify import read_claims, verify_claims
     from marketreact.prices import source_from_spec
 
+    protected = [claims, *prices, cache_dir]
+    check_target(out, protected)
     table_in = read_claims(claims)
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
     result = verify_claims(table_in, source, tolerance=tolerance)
-    write_verification(result, out, inputs={"claims": str(claims), "prices": prices})
+    with results_folder(out, command="verify", inputs=protected) as staging:
+        write_verification(result, staging, inputs={"claims": str(claims), "prices": prices})
     console = _console(quiet)
     table = Table(title=f"Verdicts (tolerance {result.tolerance:g} pp)")
     for name in ("claim", "ticker", "date", "kind", "stated", "high/low/close vs prev",

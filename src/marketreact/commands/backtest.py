@@ -11,6 +11,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from marketreact._resultsdir import check_target, results_folder
 from marketreact.backtest import EntryRule as EntryChoice
 from marketreact.backtest import HedgeMode as HedgeChoice
 from marketreact.backtest import SignalMode as ModeChoice
@@ -36,12 +37,22 @@ class TextChoice(StrEnum):
 
 
 def _latency(text: str) -> pd.Timedelta:
+    from marketreact.backtest import MAX_LATENCY, MAX_LATENCY_NS, duration_ns
+
+    most = f"at most {MAX_LATENCY.days} days"
     try:
         value = pd.Timedelta(text)
-    except ValueError:
-        raise InputError(f"--latency {text!r} is not a duration (e.g. 0, 5min, 1h)") from None
-    if value < pd.Timedelta(0):
+    except (OverflowError, ValueError) as exc:  # OutOfBoundsTimedelta is a ValueError
+        why = "is too long" if isinstance(exc, (OverflowError, pd.errors.OutOfBoundsTimedelta)) \
+            else "is not a duration"
+        raise InputError(f"--latency {text!r} {why} (e.g. 0, 5min, 1h; {most})") from None
+    ns = duration_ns(value)  # exact Python int, None for NaT
+    if ns is None:
+        raise InputError(f"--latency {text!r} is not a duration (e.g. 0, 5min, 1h; {most})")
+    if ns < 0:
         raise InputError("--latency cannot be negative")
+    if ns > MAX_LATENCY_NS:
+        raise InputError(f"--latency {text!r} is too long ({most})")
     return value
 
 
@@ -128,6 +139,8 @@ def backtest(
         hedge=HedgeMode(hedge.value), cost_bps=cost_bps,
         estimation=parse_window(estimation), min_estimation=min_estimation,
         market=market.upper() if market else None, placebo_draws=placebo, seed=seed)
+    protected = [events, *prices, cache_dir]
+    check_target(out, protected)
     catalogue = read_events(events, strict=not skip_invalid)
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
     with progress_bar(quiet):
@@ -139,13 +152,14 @@ def backtest(
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})
         result = replace(result, failures=pd.concat([result.failures, invalid],
                                                     ignore_index=True))
-    write_backtest(result, out, inputs={"events": str(events), "prices": prices,
-                                        "events_in_file": len(catalogue)
-                                        + len(catalogue.problems)})
-    if plots and len(result.daily):
-        from marketreact.plots import equity_figure, save_figure
+    with results_folder(out, command="backtest", inputs=protected) as staging:
+        write_backtest(result, staging, inputs={"events": str(events), "prices": prices,
+                                                "events_in_file": len(catalogue)
+                                                + len(catalogue.problems)})
+        if plots and len(result.daily):
+            from marketreact.plots import equity_figure, save_figure
 
-        save_figure(equity_figure(result.daily), out / "equity.png")
+            save_figure(equity_figure(result.daily), staging / "equity.png")
     console = _console(quiet)
     console.print(_metrics_table(result.metrics))
     for note in result.diagnostics[:10]:

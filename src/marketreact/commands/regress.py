@@ -8,6 +8,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
+from marketreact._resultsdir import check_results_folder
 from marketreact.cli import _console, app, handle_errors
 from marketreact.errors import InputError, InputProblem
 
@@ -46,6 +47,8 @@ def regress(
     from marketreact.output import write_csv
     from marketreact.regression import cross_sectional
 
+    if results.is_dir():
+        check_results_folder(results)
     car = _read_table(results / "car.csv")
     events = _read_table(results / "events.csv")
     result = cross_sectional(car, events, formula, window)
