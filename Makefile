@@ -77,4 +77,4 @@ report-check: venv
 
 ## Regenerate docs/cli.md from the commands' --help (run after adding or changing a command).
 docs: venv
-	$(BIN)/python -m marketreact.docs_cli --output docs/cli.md
+	$(BIN)/python -m marketreact.cli.docs --output docs/cli.md

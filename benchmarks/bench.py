@@ -85,7 +85,7 @@ def inference_calls() -> list[tuple[str, object]]:
     import inspect
 
     try:
-        import marketreact.inference as inf  # type: ignore[import-not-found]
+        import marketreact.inference.battery as inf
     except ImportError:
         return []
     calls = []
@@ -104,20 +104,20 @@ def inference_calls() -> list[tuple[str, object]]:
 
 # ---- where the time goes ----------------------------------------------------------------------
 STAGES = {
-    "price table": ("marketreact.prices.table", "PriceTable", "__init__"),
-    "panel": ("marketreact.prices.table", "PriceTable", "panel"),
-    "day 0": ("marketreact.study", None, "anchor_day0"),
-    "fits": ("marketreact.engine", None, "moment_fits"),
-    "ARs and CARs": ("marketreact.engine", None, "moment_chunk"),
-    "assembly": ("marketreact.study", "EventStudy", "_assemble"),
-    "CAR table": ("marketreact.study", "EventStudy", "_car_table"),
-    "cross-event tests": ("marketreact.study", "EventStudy", "_test_tables"),
+    "price table": ("marketreact.panel.table", "PriceTable", "__init__"),
+    "panel": ("marketreact.panel.table", "PriceTable", "panel"),
+    "day 0": ("marketreact.study.fit", None, "anchor_day0"),
+    "fits": ("marketreact.study.fit.engine", None, "moment_fits"),
+    "ARs and CARs": ("marketreact.study.fit.engine", None, "moment_chunk"),
+    "assembly": ("marketreact.study.fit", "EventStudy", "_assemble"),
+    "CAR table": ("marketreact.study.fit", "EventStudy", "_car_table"),
+    "cross-event tests": ("marketreact.study.fit", "EventStudy", "_test_tables"),
     # the non-parametric tests inside the cross-event tests
-    "rank tests": ("marketreact.inference", None, "rank_tests"),
-    "sign tests": ("marketreact.inference", None, "sign_test"),
-    "generalized sign": ("marketreact.inference", None, "generalized_sign"),
-    "wilcoxon": ("marketreact.inference", None, "wilcoxon_signed_rank"),
-    "bootstrap": ("marketreact.inference", None, "bootstrap"),
+    "rank tests": ("marketreact.inference.battery", None, "rank_tests"),
+    "sign tests": ("marketreact.inference.battery", None, "sign_test"),
+    "generalized sign": ("marketreact.inference.battery", None, "generalized_sign"),
+    "wilcoxon": ("marketreact.inference.battery", None, "wilcoxon_signed_rank"),
+    "bootstrap": ("marketreact.inference.battery", None, "bootstrap"),
 }
 NONPARAMETRIC = ("rank tests", "sign tests", "generalized sign", "wilcoxon", "bootstrap")
 
@@ -163,7 +163,7 @@ def run_size(data_dir: Path, size: int, repeat: int, engine: str, profile: bool,
     rss_inputs = rss_bytes()
     eng: object = "local"
     if engine == "dask":
-        from marketreact.engine import DaskEngine
+        from marketreact.study.engine import DaskEngine
 
         eng = DaskEngine(cluster_options={"n_workers": 2, "threads_per_worker": 1})
     times, peaks, residual_times, inference_times = [], [], [], []

@@ -7,7 +7,7 @@ import pandas as pd
 
 from marketreact import events_from_frame
 from marketreact.calendar import exchange_sessions
-from marketreact.events import EventCatalogue
+from marketreact.events.catalogue import EventCatalogue
 
 EST = (-250, -11)
 WIN = (-10, 10)

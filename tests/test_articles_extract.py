@@ -22,7 +22,7 @@ from marketreact.articles.dates import find_dates
 from marketreact.articles.entities import parse_gazetteer
 from marketreact.articles.markets import event_time, session_at
 from marketreact.errors import InputError
-from marketreact.events import events_from_frame
+from marketreact.events.catalogue import events_from_frame
 
 TUE = pd.Timestamp("2023-12-05")
 # 10:00 in Jakarta on Tuesday 2023-12-05: IDX trades (09:00-16:00), New York is closed (22:00 Mon).

@@ -10,7 +10,7 @@ import pytest
 import statsmodels.api as sm
 
 from _backtest_data import et, frame, random_walk, xnys_labels
-from marketreact.backtest import (
+from marketreact.backtest.run import (
     Backtest,
     BacktestSettings,
     EntryRule,

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from _backtest_data import random_walk, xnys_labels
-from marketreact.backtest import (
+from marketreact.backtest.run import (
     MAX_COST_BPS,
     MAX_HOLD,
     MAX_LATENCY,
@@ -35,7 +35,7 @@ from marketreact.backtest import (
     EntryRule,
     duration_ns,
 )
-from marketreact.cli import app
+from marketreact.cli.app import app
 from marketreact.errors import InputError
 from test_backtest_cli import _catalogue, _price_dir
 

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import marketreact.backtest as bt
+import marketreact.backtest.run as bt
 from _backtest_data import et, frame, random_walk, xnys_labels
-from marketreact.backtest import (
+from marketreact.backtest.run import (
     Backtest,
     BacktestSettings,
     EntryRule,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from marketreact.backtest_metrics import (
+from marketreact.backtest.metrics import (
     annualised_return,
     drawdown,
     drawdown_stats,

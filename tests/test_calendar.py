@@ -105,7 +105,7 @@ def test_index_confirms_sessions_on_real_jkse(prices_dir) -> None:
 
 
 def test_stock_missing_while_index_traded_is_a_gap_not_a_session(prices_dir) -> None:
-    from marketreact.panel import build_panel
+    from marketreact.panel.returns import build_panel
 
     source = CsvSource(prices_dir)
     fetched = source.fetch(["GOTO.JK", "^JKSE"]).frames

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from marketreact.cli import app
-from marketreact.docs_cli import command_paths, help_text, main, render
+from marketreact.cli.app import app
+from marketreact.cli.docs import command_paths, help_text, main, render
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -16,7 +16,7 @@ def test_cli_reference_is_up_to_date() -> None:
     current = (DOCS / "cli.md").read_text(encoding="utf-8")
     assert current == render(), (
         "docs/cli.md is out of date: run `make docs` "
-        "(python -m marketreact.docs_cli --output docs/cli.md)")
+        "(python -m marketreact.cli.docs --output docs/cli.md)")
 
 
 def test_reference_covers_every_registered_command() -> None:

@@ -17,12 +17,16 @@ import pytest
 import statsmodels.api as sm
 from typer.testing import CliRunner
 
-import marketreact.engine as engine_mod
-import marketreact.study as study_mod
+import marketreact.study.engine as engine_mod
+import marketreact.study.fit as study_mod
 from marketreact import EventStudy, StudySettings, events_from_frame
 from marketreact._lazy import is_pending
 from marketreact.calendar import exchange_sessions
-from marketreact.engine import (
+from marketreact.models.linear import MODELS, ModelName
+from marketreact.panel.returns import ReturnKind, build_panel
+from marketreact.panel.table import PriceTable
+from marketreact.prices import clean_prices
+from marketreact.study.engine import (
     BlockBuilder,
     ChunkPlan,
     EventBlock,
@@ -33,10 +37,6 @@ from marketreact.engine import (
     moment_path_supported,
     study_events,
 )
-from marketreact.models import MODELS, ModelName
-from marketreact.panel import ReturnKind, build_panel
-from marketreact.prices import clean_prices
-from marketreact.prices.table import PriceTable
 
 DAYS = exchange_sessions("XNYS", pd.Timestamp("2019-01-01"), pd.Timestamp("2021-12-31")).labels
 CARS = ((-1, 1), (0, 0), (0, 1), (-5, 5))
@@ -182,7 +182,7 @@ def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:
 
 
 def test_study_results_are_the_same_on_both_paths(frames, events, monkeypatch) -> None:
-    import marketreact.inference as inf
+    import marketreact.inference.battery as inf
 
     cat = events_from_frame(events)
     fast = EventStudy().fit(cat, frames)
@@ -391,7 +391,7 @@ def test_cli_runs_on_a_dask_scheduler(tmp_path: Path, frames, events, cluster) -
 
 
 def study_mod_cli():
-    from marketreact.cli import app
+    from marketreact.cli.app import app
 
     return app
 

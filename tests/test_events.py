@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from marketreact.errors import InputError
-from marketreact.events import events_from_frame, read_events
+from marketreact.events.catalogue import events_from_frame, read_events
 
 
 def write(tmp_path: Path, text: str, name: str = "events.csv") -> Path:

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from marketreact.inference import (
+from marketreact.inference.battery import (
     TEST_NAMES,
     Alternative,
     TestInputs,

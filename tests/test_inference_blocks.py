@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import marketreact.inference as inf
-from marketreact.inference import TestInputs, cross_event_tests
+import marketreact.inference.battery as inf
+from marketreact.inference.battery import TestInputs, cross_event_tests
 
 
 def _inputs(seed: int, n: int = 700) -> TestInputs:

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import reference_eventstudytools as ref
-from marketreact.inference import TestInputs, cross_event_tests
+from marketreact.inference.battery import TestInputs, cross_event_tests
 
 
 def _folder(shared_data: Path) -> Path:
@@ -82,8 +82,8 @@ def test_published_patell_bmp_and_cross_sectional_t(shared_data: Path) -> None:
 
 
 def test_published_values_through_the_study_pipeline(shared_data: Path) -> None:
-    est = pytest.importorskip("marketreact.eventstudytools")
-    from marketreact.study import EventStudy
+    est = pytest.importorskip("marketreact.events.eventstudytools")
+    from marketreact.study.fit import EventStudy
 
     catalogue, prices, settings = est.load_eventstudytools(_folder(shared_data))
     settings = replace(settings, car_windows=(ref.CAAR_WINDOW,), n_boot=0)

@@ -16,12 +16,12 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from marketreact.cli import app
-from marketreact.events import read_events
-from marketreact.inference import TEST_NAMES
-from marketreact.measures import volatility_arrays
+from marketreact.cli.app import app
+from marketreact.events.catalogue import read_events
+from marketreact.inference.battery import TEST_NAMES
+from marketreact.panel.measures import volatility_arrays
 from marketreact.prices import CsvSource
-from marketreact.study import EventStudy, StudyArrays, StudyResult
+from marketreact.study.fit import EventStudy, StudyArrays, StudyResult
 
 WINDOWS = ((-1, 1), (0, 0), (-5, 5))
 

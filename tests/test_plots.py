@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 from matplotlib.image import imread
 from scipy import stats
 
-from marketreact.events import read_events
-from marketreact.plots import (
+from marketreact.events.catalogue import read_events
+from marketreact.prices import CsvSource
+from marketreact.render.figures import (
     caar_band,
     caar_figure,
     car_bars_figure,
@@ -25,8 +26,7 @@ from marketreact.plots import (
     save_figure,
     write_study_plots,
 )
-from marketreact.prices import CsvSource
-from marketreact.study import EventStudy, StudyResult
+from marketreact.study.fit import EventStudy, StudyResult
 
 
 def _abnormal(seed: int = 1, n_events: int = 7, days: tuple[int, int] = (-2, 2)) -> pd.DataFrame:

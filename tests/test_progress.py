@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 from rich.console import Console
 
-from marketreact.events import read_events
+from marketreact.events.catalogue import read_events
 from marketreact.prices import CsvSource, YahooSource
 from marketreact.progress import progress_bar, reporting, track
-from marketreact.study import EventStudy
+from marketreact.study.fit import EventStudy
 
 
 class Recorder:

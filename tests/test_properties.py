@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 
 from marketreact.calendar import exchange_sessions
 from marketreact.errors import InputError
-from marketreact.models import ModelName
-from marketreact.panel import ReturnKind
-from marketreact.study import EventStudy, StudySettings
+from marketreact.models.linear import ModelName
+from marketreact.panel.returns import ReturnKind
+from marketreact.study.fit import EventStudy, StudySettings
 
 SESSIONS = exchange_sessions("XIDX", pd.Timestamp("2019-01-02"), pd.Timestamp("2021-12-30")).labels
 MARKET = "^JKSE"

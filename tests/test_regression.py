@@ -16,9 +16,9 @@ import statsmodels.api as sm
 from typer.testing import CliRunner
 
 from marketreact import EventStudy, InputError, read_events
-from marketreact.cli import app
+from marketreact.cli.app import app
+from marketreact.models.dummy import cross_sectional
 from marketreact.prices import CsvSource
-from marketreact.regression import cross_sectional
 from model_world import EST, WIN, build_world, one_event
 
 TOL = 1e-10

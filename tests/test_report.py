@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli import app
+from marketreact.cli.app import app
 from marketreact.errors import InputError
-from marketreact.events import read_events
-from marketreact.output import write_study
-from marketreact.plots import write_study_plots
+from marketreact.events.catalogue import read_events
+from marketreact.output.files import write_study
+from marketreact.output.report import build_report, frame_html, result_html, write_report
 from marketreact.prices import CsvSource
-from marketreact.report import build_report, frame_html, result_html, write_report
-from marketreact.study import EventStudy, StudyResult
+from marketreact.render.figures import write_study_plots
+from marketreact.study.fit import EventStudy, StudyResult
 
 
 class _Page(HTMLParser):

@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from marketreact.events import read_events
-from marketreact.output import write_study
-from marketreact.plots import write_study_plots
+from marketreact.events.catalogue import read_events
+from marketreact.output.files import write_study
+from marketreact.output.report import write_report
 from marketreact.prices import CsvSource
-from marketreact.report import write_report
-from marketreact.study import EventStudy
+from marketreact.render.figures import write_study_plots
+from marketreact.study.fit import EventStudy
 
 pytestmark = pytest.mark.browser
 

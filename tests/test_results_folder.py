@@ -17,14 +17,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from marketreact._resultsdir import (
-    MANIFEST,
-    check_results_folder,
-    check_target,
-    results_folder,
-)
-from marketreact.cli import app
+from marketreact.cli.app import app
 from marketreact.errors import InputError
+from marketreact.output.folder import MANIFEST, check_results_folder, check_target, results_folder
 
 runner = CliRunner()
 
@@ -104,7 +99,7 @@ def test_full_disk_midway_keeps_the_previous_run(tmp_path, catalogue, prices_dir
     out = tmp_path / "res"
     assert _study(catalogue, out, prices_dir).exit_code == 0
     before = _snapshot(out)
-    import marketreact.output as output
+    import marketreact.output.files as output
 
     real = output.write_csv
     calls = {"n": 0}
@@ -128,7 +123,7 @@ def test_full_disk_midway_keeps_the_previous_run(tmp_path, catalogue, prices_dir
 _SLOW_WRITER = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    from marketreact._resultsdir import results_folder
+    from marketreact.output.folder import results_folder
     with results_folder(Path(sys.argv[1]), command="test") as staging:
         (staging / "a.csv").write_text("new")
         print("ready", flush=True)

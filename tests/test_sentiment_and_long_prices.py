@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from marketreact.errors import InputError
+from marketreact.events.sentiment import read_headlines, score_frame, vader_scores
 from marketreact.prices import LongCsvSource, source_from_spec
 from marketreact.prices.long_source import read_long_file
-from marketreact.sentiment import read_headlines, score_frame, vader_scores
 
 
 def test_vader_matches_its_published_example() -> None:

@@ -133,7 +133,7 @@ def test_bad_settings_are_refused(kwargs, message) -> None:
 
 
 def test_chunks_give_the_same_numbers(synthetic_prices, monkeypatch) -> None:
-    import marketreact.study as study
+    import marketreact.study.fit as study
 
     rows = [{"event_id": f"e{i}", "ticker": "AAA", "date": str(d.date()), "timing": "intra"}
             for i, d in enumerate(nyse_days("2022-02-01", "2022-03-01"))]

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli import app
-from marketreact.events import read_events
+from marketreact.cli.app import app
+from marketreact.events.catalogue import read_events
 from marketreact.prices import ChainSource, CsvSource
-from marketreact.study import EventStudy
+from marketreact.study.fit import EventStudy
 
 N_GOOD, SEED = 950, 20240611
 

@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from marketreact.cli import app
-from marketreact.inference import TEST_NAMES
+from marketreact.cli.app import app
+from marketreact.inference.battery import TEST_NAMES
 from marketreact.validation import (
     COLUMNS,
     PANELS,

@@ -10,10 +10,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from marketreact.errors import InputError, InputProblem, MarketReactError
-from marketreact.events import EventCatalogue, events_from_frame, read_events
-from marketreact.models import ModelName
-from marketreact.panel import ReturnKind
-from marketreact.study import EventStudy, StudyResult, StudySettings
+from marketreact.events.catalogue import EventCatalogue, events_from_frame, read_events
+from marketreact.models.linear import ModelName
+from marketreact.panel.returns import ReturnKind
+from marketreact.study.fit import EventStudy, StudyResult, StudySettings
 
 __all__ = [
     "EventCatalogue",

@@ -41,7 +41,7 @@ from scipy import stats
 
 from marketreact._typing import IntArray, StrPath, Window
 from marketreact.calendar import exchange_sessions
-from marketreact.inference import (
+from marketreact.inference.battery import (
     TEST_NAMES,
     TEST_TITLES,
     Alternative,
@@ -49,10 +49,10 @@ from marketreact.inference import (
     cross_event_tests_multi,
     window_columns,
 )
-from marketreact.models import MODELS, ModelName, abnormal_returns, cumulate, fit_linear
-from marketreact.panel import ExchangePanel, ReturnKind, build_panel
+from marketreact.models.linear import MODELS, ModelName, abnormal_returns, cumulate, fit_linear
+from marketreact.panel.returns import ExchangePanel, ReturnKind, build_panel
 from marketreact.prices import CsvSource, clean_prices
-from marketreact.study import format_window, gather
+from marketreact.study.fit import format_window, gather
 
 log = logging.getLogger(__name__)
 
@@ -583,7 +583,7 @@ READING = [
 
 def rejection_chart(rates: pd.DataFrame, path: StrPath) -> Path:
     """Write the PNG of size (per design, with bands) and power curves of the day-0 AAR tests."""
-    from marketreact import plots
+    from marketreact.render import figures as plots
 
     day0 = rates.loc[rates["window"] == "AAR(0)"]
     fig = plots.rejection_figure(day0, title="Rejection rates at 5%, AAR of day 0: "

@@ -9,7 +9,7 @@ from typing import Any
 from marketreact._typing import StrPath
 from marketreact.articles.extract import Extraction
 from marketreact.articles.verify import Verification
-from marketreact.output import versions, write_csv, write_json
+from marketreact.output.files import versions, write_csv, write_json
 
 
 def write_extraction(x: Extraction, out: StrPath, *,

@@ -28,12 +28,12 @@ import numpy as np
 import pandas as pd
 
 from marketreact import __version__
-from marketreact._resultsdir import add_to_manifest, check_results_folder
 from marketreact._typing import StrPath
 from marketreact.errors import InputError
+from marketreact.output.folder import add_to_manifest, check_results_folder
 
 if TYPE_CHECKING:
-    from marketreact.study import StudyResult
+    from marketreact.study.fit import StudyResult
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +278,7 @@ def draw_missing_plots(results_dir: StrPath) -> list[Path]:
     list of pathlib.Path
         The plot files written.
     """
-    from marketreact import plots
+    from marketreact.render import figures as plots
 
     root = Path(results_dir)
     folder = _Folder(root)
@@ -416,7 +416,7 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
     # Prices around each event
     price_pngs = [p for p in pngs if p.startswith("price_")]
     if events is not None and "event_id" in events:
-        from marketreact.plots import safe_name
+        from marketreact.render.figures import safe_name
 
         rank = {f"price_{safe_name(e)}.png": i for i, e in enumerate(events["event_id"])}
         price_pngs.sort(key=lambda p: (rank.get(p, len(rank)), p))
@@ -504,7 +504,7 @@ def write_report(results_dir: StrPath, output: StrPath | None = None, *,
     pathlib.Path
         The report file.
     """
-    from marketreact.output import atomic_write
+    from marketreact.output.files import atomic_write
 
     root = Path(results_dir)
     if not root.is_dir():
@@ -617,7 +617,7 @@ def result_html(result: StudyResult, max_rows: int = 50) -> str:
     Shows the settings, the CAAR per window with its tests, each event's day-0
     AR and CAR over the first CAR window, and the failures.
     """
-    from marketreact.study import format_window
+    from marketreact.study.fit import format_window
 
     s = result.settings
     parts = [

@@ -69,7 +69,7 @@ import pandas as pd
 
 from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.errors import InputError
-from marketreact.models import (
+from marketreact.models.linear import (
     AbnormalReturns,
     Estimator,
     LinearFit,
@@ -163,7 +163,7 @@ def estimate(est: WindowData, evt: WindowData, spec: ModelSpec,
         (an empty reason means a singular design).
     """
     if method is Method.regression:
-        from marketreact.regression import dummy_regression
+        from marketreact.models.dummy import dummy_regression
 
         return dummy_regression(est, evt, spec, hac_lags)
     if spec.estimator is Estimator.garch:

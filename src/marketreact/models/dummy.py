@@ -49,8 +49,8 @@ import numpy as np
 import pandas as pd
 
 from marketreact.errors import InputError
-from marketreact.estimation import FitProblems
-from marketreact.models import AbnormalReturns, LinearFit, ModelSpec, WindowData
+from marketreact.models.estimate import FitProblems
+from marketreact.models.linear import AbnormalReturns, LinearFit, ModelSpec, WindowData
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +263,7 @@ def cross_sectional(car: pd.DataFrame, events: pd.DataFrame, formula: str,
 
 
 def _match_window(window: str, windows: list[str]) -> str:
-    from marketreact.study import format_window, parse_window
+    from marketreact.study.fit import format_window, parse_window
 
     if window in windows:
         return window

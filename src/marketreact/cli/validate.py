@@ -9,7 +9,7 @@ from typing import IO, Annotated
 
 import typer
 
-from marketreact.cli import _console, app, handle_errors
+from marketreact.cli.app import _console, app, handle_errors
 from marketreact.errors import InputError
 
 
@@ -34,7 +34,7 @@ def validate(
 
     Writes rejection_rates.csv, validation.md and rejection_rates.png to --out.
     """
-    from marketreact.output import atomic_write, write_csv
+    from marketreact.output.files import atomic_write, write_csv
     from marketreact.validation import (
         PANELS,
         SimulationSettings,

@@ -8,9 +8,9 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from marketreact._resultsdir import check_results_folder
-from marketreact.cli import _console, app, handle_errors
+from marketreact.cli.app import _console, app, handle_errors
 from marketreact.errors import InputError, InputProblem
+from marketreact.output.folder import check_results_folder
 
 
 def _read_table(path: Path) -> pd.DataFrame:
@@ -44,8 +44,8 @@ def regress(
                      ] = False,
 ) -> None:
     """Regress CARs on event attributes (OLS, HC3 standard errors) and write the coefficients."""
-    from marketreact.output import write_csv
-    from marketreact.regression import cross_sectional
+    from marketreact.models.dummy import cross_sectional
+    from marketreact.output.files import write_csv
 
     if results.is_dir():
         check_results_folder(results)

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from marketreact.study import StudyResult
+    from marketreact.study.fit import StudyResult
 
 log = logging.getLogger(__name__)
 

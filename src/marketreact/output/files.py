@@ -14,7 +14,7 @@ import pandas as pd
 
 from marketreact._atomic import atomic_open
 from marketreact._typing import StrPath
-from marketreact.study import StudyResult
+from marketreact.study.fit import StudyResult
 
 _VERSIONED = ("marketreact", "numpy", "pandas", "scipy", "statsmodels", "exchange_calendars",
               "yfinance")

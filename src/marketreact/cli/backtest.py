@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -11,11 +12,10 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from marketreact._resultsdir import check_target, results_folder
-from marketreact.backtest import EntryRule as EntryChoice
-from marketreact.backtest import HedgeMode as HedgeChoice
-from marketreact.backtest import SignalMode as ModeChoice
-from marketreact.cli import (
+from marketreact.backtest.run import EntryRule as EntryChoice
+from marketreact.backtest.run import HedgeMode as HedgeChoice
+from marketreact.backtest.run import SignalMode as ModeChoice
+from marketreact.cli.app import (
     EXIT_PARTIAL,
     CacheOpt,
     PricesOpt,
@@ -25,6 +25,7 @@ from marketreact.cli import (
     handle_errors,
 )
 from marketreact.errors import InputError
+from marketreact.output.folder import check_target, results_folder
 from marketreact.progress import progress_bar
 
 
@@ -37,11 +38,13 @@ class TextChoice(StrEnum):
 
 
 def _latency(text: str) -> pd.Timedelta:
-    from marketreact.backtest import MAX_LATENCY, MAX_LATENCY_NS, duration_ns
+    from marketreact.backtest.run import MAX_LATENCY, MAX_LATENCY_NS, duration_ns
 
     most = f"at most {MAX_LATENCY.days} days"
+    # pandas deprecates the lower-case day unit ("5d"): read it as "5D"
+    spelled = re.sub(r"(?<=\d)\s*d(?:ays?)?\s*$", "D", text.strip())
     try:
-        value = pd.Timedelta(text)
+        value = pd.Timedelta(spelled)
     except (OverflowError, ValueError) as exc:  # OutOfBoundsTimedelta is a ValueError
         why = "is too long" if isinstance(exc, (OverflowError, pd.errors.OutOfBoundsTimedelta)) \
             else "is not a duration"
@@ -121,17 +124,17 @@ def backtest(
         "--plots", help="Also write equity.png: the equity curve with its drawdown.")] = False,
 ) -> None:
     """Backtest trading on each event's signal, entering only at prices printed after the news."""
-    from marketreact.backtest import (
+    from marketreact.backtest.run import (
         Backtest,
         BacktestSettings,
         EntryRule,
         HedgeMode,
         SignalMode,
     )
-    from marketreact.backtest_output import write_backtest
-    from marketreact.events import read_events
+    from marketreact.events.catalogue import read_events
+    from marketreact.output.backtest import write_backtest
     from marketreact.prices import source_from_spec
-    from marketreact.study import parse_window
+    from marketreact.study.fit import parse_window
 
     settings = BacktestSettings(
         entry=EntryRule(entry.value), signal=signal, signal_mode=SignalMode(signal_mode.value),
@@ -157,7 +160,7 @@ def backtest(
                                                 "events_in_file": len(catalogue)
                                                 + len(catalogue.problems)})
         if plots and len(result.daily):
-            from marketreact.plots import equity_figure, save_figure
+            from marketreact.render.figures import equity_figure, save_figure
 
             save_figure(equity_figure(result.daily), staging / "equity.png")
     console = _console(quiet)
@@ -191,8 +194,8 @@ def score(
                      ] = False,
 ) -> None:
     """Add a VADER sentiment column to a headline file and write it as an event catalogue."""
-    from marketreact.output import write_csv
-    from marketreact.sentiment import read_headlines, score_frame
+    from marketreact.events.sentiment import read_headlines, score_frame
+    from marketreact.output.files import write_csv
 
     frame, problems = read_headlines(headlines, timezone=timezone, strict=not skip_invalid)
     scored = score_frame(frame, text.value)

@@ -44,7 +44,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from marketreact._typing import BoolArray, FloatArray, IntArray, Window
-from marketreact.models import (
+from marketreact.models.linear import (
     AbnormalReturns,
     Estimator,
     LinearFit,
@@ -52,7 +52,7 @@ from marketreact.models import (
     WindowData,
     cumulate,
 )
-from marketreact.panel import ExchangePanel
+from marketreact.panel.returns import ExchangePanel
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,47 @@ from marketreact.calendar import (
     exchange_sessions,
     market_sessions,
 )
-from marketreact.engine import (
+from marketreact.errors import InputError, InputProblem
+from marketreact.events.catalogue import EventCatalogue, events_from_frame
+from marketreact.inference.battery import (
+    Alternative,
+    CrossEventTests,
+    TestInputs,
+    aar_table,
+    aggregate_table,
+    cross_event_tests,
+    format_tests,
+)
+from marketreact.models.estimate import (
+    Method,
+    MissingPolicy,
+    SessionSource,
+    check_method,
+    estimate,
+    missing_price_reasons,
+)
+from marketreact.models.linear import (
+    FACTOR_NAMES,
+    ModelName,
+    ModelSpec,
+    WindowData,
+    model_spec,
+    parse_shift,
+)
+from marketreact.panel.factors import FactorPanel, align_factors
+from marketreact.panel.measures import Measure, measure_panel, volatility_arrays
+from marketreact.panel.returns import ExchangePanel, ReturnKind
+from marketreact.panel.table import PriceTable
+from marketreact.prices import PriceSource, fetch_for_events
+from marketreact.prices.checks import (
+    JUMP_FACTOR,
+    SuspectPolicy,
+    find_suspects,
+    suspect_reasons,
+)
+from marketreact.prices.frames import PriceFetch, PriceSuspect
+from marketreact.progress import track
+from marketreact.study.engine import (
     RESIDUAL_CHUNK,
     BlockBuilder,
     ChunkPlan,
@@ -43,46 +83,6 @@ from marketreact.engine import (
     moment_path_supported,
     study_events,
 )
-from marketreact.errors import InputError, InputProblem
-from marketreact.estimation import (
-    Method,
-    MissingPolicy,
-    SessionSource,
-    check_method,
-    estimate,
-    missing_price_reasons,
-)
-from marketreact.events import EventCatalogue, events_from_frame
-from marketreact.factors import FactorPanel, align_factors
-from marketreact.inference import (
-    Alternative,
-    CrossEventTests,
-    TestInputs,
-    aar_table,
-    aggregate_table,
-    cross_event_tests,
-    format_tests,
-)
-from marketreact.measures import Measure, measure_panel, volatility_arrays
-from marketreact.models import (
-    FACTOR_NAMES,
-    ModelName,
-    ModelSpec,
-    WindowData,
-    model_spec,
-    parse_shift,
-)
-from marketreact.panel import ExchangePanel, ReturnKind
-from marketreact.prices import PriceSource, fetch_for_events
-from marketreact.prices.checks import (
-    JUMP_FACTOR,
-    SuspectPolicy,
-    find_suspects,
-    suspect_reasons,
-)
-from marketreact.prices.frames import PriceFetch, PriceSuspect
-from marketreact.prices.table import PriceTable
-from marketreact.progress import track
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ class StudyResult:
 
     def _repr_html_(self) -> str:
         """HTML tables for Jupyter: settings, CAAR by window, events and failures."""
-        from marketreact.report import result_html
+        from marketreact.output.report import result_html
 
         return result_html(self)
 
@@ -418,7 +418,7 @@ class StudyResult:
         **kwargs
             Passed to the plotting function in :mod:`marketreact.plots`.
         """
-        from marketreact.plots import plot_result
+        from marketreact.render.figures import plot_result
 
         return plot_result(self, kind, **kwargs)
 

@@ -39,13 +39,13 @@ import pandas as pd
 
 from marketreact._typing import StrPath
 from marketreact.errors import InputError, InputProblem
-from marketreact.estimation import SessionSource
-from marketreact.events import EventCatalogue, events_from_frame
-from marketreact.models import ModelName
-from marketreact.panel import ReturnKind
+from marketreact.events.catalogue import EventCatalogue, events_from_frame
+from marketreact.models.estimate import SessionSource
+from marketreact.models.linear import ModelName
+from marketreact.panel.returns import ReturnKind
 from marketreact.prices.checks import SuspectPolicy
 from marketreact.prices.frames import standard_frame
-from marketreact.study import StudySettings
+from marketreact.study.fit import StudySettings
 
 REQUEST_FILE = "01_RequestFile.csv"
 FIRM_FILE = "02_FirmData.csv"

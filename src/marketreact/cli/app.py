@@ -24,10 +24,10 @@ from rich.markup import escape
 from rich.table import Table
 
 from marketreact import __version__
-from marketreact._resultsdir import check_target, results_folder
 from marketreact.errors import InputError, InputProblem, MarketReactError
-from marketreact.inference import Alternative
-from marketreact.measures import Measure
+from marketreact.inference.battery import Alternative
+from marketreact.output.folder import check_target, results_folder
+from marketreact.panel.measures import Measure
 from marketreact.progress import progress_bar
 
 app = typer.Typer(help="Measure how markets react to news: event studies and backtests.",
@@ -245,14 +245,14 @@ def study(
     """Run an event study of abnormal returns around each event and write CSV results."""
     from dataclasses import replace
 
-    from marketreact.estimation import Method, MissingPolicy, SessionSource
-    from marketreact.events import read_events
-    from marketreact.models import ModelName
-    from marketreact.output import write_study
-    from marketreact.panel import ReturnKind
+    from marketreact.events.catalogue import read_events
+    from marketreact.models.estimate import Method, MissingPolicy, SessionSource
+    from marketreact.models.linear import ModelName
+    from marketreact.output.files import write_study
+    from marketreact.panel.returns import ReturnKind
     from marketreact.prices import source_from_spec
     from marketreact.prices.checks import SuspectPolicy
-    from marketreact.study import DEFAULT_CAR_WINDOWS, EventStudy, StudySettings, parse_window
+    from marketreact.study.fit import DEFAULT_CAR_WINDOWS, EventStudy, StudySettings, parse_window
 
     def choice(enum: Any, value: str, what: str, option: str) -> Any:
         try:
@@ -289,7 +289,7 @@ def study(
                                          "--suspect-prices")
     factor_data = None
     if factors:
-        from marketreact.factors import read_factors
+        from marketreact.panel.factors import read_factors
 
         units = {"auto": None, "percent": True, "decimal": False}
         if factor_units not in units:
@@ -299,7 +299,7 @@ def study(
         factor_data = read_factors(*factors, percent=units[factor_units])
     source: Any
     if input_kind is InputKind.eventstudytools:
-        from marketreact.eventstudytools import load_eventstudytools
+        from marketreact.events.eventstudytools import load_eventstudytools
 
         catalogue, source, base = load_eventstudytools(events)
         if "window" in given and "car_windows" not in given:
@@ -333,14 +333,14 @@ def study(
     with results_folder(out, command="study", inputs=protected) as staging:
         write_study(result, staging, fmt=fmt.value, inputs=inputs)
         if plots:
-            from marketreact.plots import write_study_plots
+            from marketreact.render.figures import write_study_plots
 
             drawn = write_study_plots(result.abnormal_returns, result.car, result.events,
                                       staging)
     console = _console(quiet)
     console.print(_study_table(result))
     first = result.settings.car_windows[0]
-    from marketreact.study import format_window
+    from marketreact.study.fit import format_window
 
     console.print(_event_table(result, format_window(first)))
     for note in result.diagnostics:
@@ -444,13 +444,3 @@ def prices_show(
     if not console.is_terminal:  # piped: rich would squeeze the table into 80 columns
         console = Console(highlight=False, width=120)
     console.print(table)
-
-
-# Commands defined in marketreact.commands.* register themselves on `app` when imported.
-# (one import line per module below)
-from marketreact.commands import articles as _articles  # noqa: E402,F401
-from marketreact.commands import backtest as _backtest  # noqa: E402,F401
-from marketreact.commands import cache as _cache  # noqa: E402,F401
-from marketreact.commands import regress as _regress  # noqa: E402,F401
-from marketreact.commands import report as _report  # noqa: E402,F401
-from marketreact.commands import validate as _validate  # noqa: E402,F401

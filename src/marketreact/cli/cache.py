@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from marketreact.cli import EXIT_PARTIAL, CacheOpt, _console, _err, handle_errors, prices_app
+from marketreact.cli.app import EXIT_PARTIAL, CacheOpt, _console, _err, handle_errors, prices_app
 from marketreact.errors import InputError, InputProblem
 
 

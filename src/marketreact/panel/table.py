@@ -25,7 +25,7 @@ import pandas as pd
 from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.calendar import TradingSessions
 from marketreact.errors import InputProblem
-from marketreact.panel import (
+from marketreact.panel.returns import (
     ExchangePanel,
     ReturnKind,
     RowSource,

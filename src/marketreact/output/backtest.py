@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from marketreact._typing import StrPath
-from marketreact.backtest import BacktestResult
-from marketreact.output import versions, write_csv, write_json
+from marketreact.backtest.run import BacktestResult
+from marketreact.output.files import versions, write_csv, write_json
 
 #: Columns of ``daily.csv`` other tools (the equity/drawdown plot) rely on, in this order.
 DAILY_COLUMNS = ("date", "equity", "return", "drawdown", "exposure", "n_positions")

@@ -63,7 +63,7 @@ import pandas as pd
 from scipy import stats
 
 from marketreact._typing import BoolArray, FloatArray, IntArray, Window
-from marketreact.backtest_metrics import drawdown, mean_t, series_stats
+from marketreact.backtest.metrics import drawdown, mean_t, series_stats
 from marketreact.calendar import (
     DEFAULT_MARKET,
     TradingSessions,
@@ -73,12 +73,12 @@ from marketreact.calendar import (
     session_opens,
 )
 from marketreact.errors import InputError
-from marketreact.events import EventCatalogue, events_from_frame
-from marketreact.models import MODELS, ModelName, abnormal_returns, fit_linear
-from marketreact.panel import ExchangePanel, build_panel
+from marketreact.events.catalogue import EventCatalogue, events_from_frame
+from marketreact.models.linear import MODELS, ModelName, abnormal_returns, fit_linear
+from marketreact.panel.returns import ExchangePanel, build_panel
 from marketreact.prices import PriceSource, clean_prices, fetch_for_events
 from marketreact.prices.frames import PriceFetch
-from marketreact.study import format_window, gather
+from marketreact.study.fit import format_window, gather
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from marketreact.panel import ExchangePanel
+from marketreact.panel.returns import ExchangePanel
 
 
 class Measure(StrEnum):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from marketreact.cli import _console, app, handle_errors
+from marketreact.cli.app import _console, app, handle_errors
 
 
 @app.command()
@@ -28,7 +28,7 @@ def report(
                      ] = False,
 ) -> None:
     """Write one self-contained HTML report (tables and plots embedded, no network needed)."""
-    from marketreact.report import write_report
+    from marketreact.output.report import write_report
 
     path = write_report(results_dir, output, plots=plots, title=title, max_rows=max_rows)
     _console(quiet).print(f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB)")

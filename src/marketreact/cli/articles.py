@@ -9,8 +9,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from marketreact._resultsdir import check_target, results_folder
-from marketreact.cli import (
+from marketreact.cli.app import (
     EXIT_PARTIAL,
     CacheOpt,
     PricesOpt,
@@ -20,6 +19,7 @@ from marketreact.cli import (
     handle_errors,
 )
 from marketreact.errors import InputError
+from marketreact.output.folder import check_target, results_folder
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -84,8 +84,8 @@ def extract(
 ) -> None:
     """Extract dated events and stated price moves from a news article."""
     from marketreact.articles import extract_article, load_gazetteer, parse_publication
-    from marketreact.articles.output import write_extraction
     from marketreact.articles.text import decode_article
+    from marketreact.output.articles import write_extraction
 
     if not article.is_file():
         raise InputError(f"{article}: file not found")
@@ -124,8 +124,8 @@ def verify(
                      ] = False,
 ) -> None:
     """Check stated price moves against daily OHLC prices: supported, contradicted, unverifiable."""
-    from marketreact.articles.output import write_verification
     from marketreact.articles.verify import read_claims, verify_claims
+    from marketreact.output.articles import write_verification
     from marketreact.prices import source_from_spec
 
     protected = [claims, *prices, cache_dir]

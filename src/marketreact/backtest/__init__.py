@@ -1,0 +1,8 @@
+"""Backtests of news-driven signals: fills after the news, portfolio, placebo, metrics.
+
+Imports panel, windows and models; never prices I/O, output or the CLI.
+"""
+
+from marketreact.backtest.run import Backtest, BacktestResult, BacktestSettings
+
+__all__ = ["Backtest", "BacktestResult", "BacktestSettings"]

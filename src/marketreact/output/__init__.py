@@ -1,0 +1,4 @@
+"""Every file marketreact writes: result tables, plots, reports, all-or-nothing folders.
+
+Floor: above study and backtest (it takes their results); below the CLI only.
+"""

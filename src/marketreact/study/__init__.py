@@ -1,0 +1,9 @@
+"""The event study: settings, the fit that orchestrates the pipeline, and its result.
+
+Imports panel, windows, models and inference (and render for the result's views);
+never prices I/O, output or the CLI.
+"""
+
+from marketreact.study.fit import EventStudy, StudyResult, StudySettings
+
+__all__ = ["EventStudy", "StudyResult", "StudySettings"]
