@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from marketreact.articles.verify import read_claims, validate_claims, verify_claims
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.errors import InputError
 from marketreact.prices import CsvSource, PriceFetch, standard_frame
 

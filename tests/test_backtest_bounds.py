@@ -35,7 +35,7 @@ from marketreact.backtest.run import (
     EntryRule,
     duration_ns,
 )
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.errors import InputError
 from test_backtest_cli import _catalogue, _price_dir
 

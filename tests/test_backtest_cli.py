@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from _backtest_data import et, random_walk, xnys_labels
-from marketreact.cli.app import app
+from marketreact.cli import app
 
 runner = CliRunner()
 DAILY = ["date", "equity", "return", "drawdown", "exposure", "n_positions"]

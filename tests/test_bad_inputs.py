@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 
 HDR = "event_id,ticker,timestamp,date,timing,headline\n"
 GOOD = "e1,BBCA.JK,2023-06-14T10:00:00+07:00,,,ok\n"

@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.prices import PriceStore, YahooSource
 from marketreact.prices.frames import PRICE_COLUMNS
 

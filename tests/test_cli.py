@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 
 runner = CliRunner()
 

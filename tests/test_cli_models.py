@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
-from marketreact.models.linear import ModelName
+from marketreact.cli import app
+from marketreact.models.spec import ModelName
 
 runner = CliRunner()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.cli.docs import command_paths, help_text, main, render
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"

@@ -22,21 +22,18 @@ import marketreact.study.fit as study_mod
 from marketreact import EventStudy, StudySettings, events_from_frame
 from marketreact._lazy import is_pending
 from marketreact.calendar import exchange_sessions
-from marketreact.models.linear import MODELS, ModelName
-from marketreact.panel.returns import ReturnKind, build_panel
-from marketreact.panel.table import PriceTable
-from marketreact.prices import clean_prices
-from marketreact.study.engine import (
-    BlockBuilder,
-    ChunkPlan,
-    EventBlock,
-    LocalEngine,
+from marketreact.models.linear import BlockBuilder, EventBlock
+from marketreact.models.moments import (
     MomentSource,
     moment_chunk,
     moment_fits,
     moment_path_supported,
-    study_events,
 )
+from marketreact.models.spec import MODELS, ChunkPlan, ModelName
+from marketreact.panel.returns import ReturnKind, build_panel
+from marketreact.panel.table import PriceTable
+from marketreact.prices import clean_prices
+from marketreact.study.engine import LocalEngine, study_events
 
 DAYS = exchange_sessions("XNYS", pd.Timestamp("2019-01-01"), pd.Timestamp("2021-12-31")).labels
 CARS = ((-1, 1), (0, 0), (0, 1), (-5, 5))

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import reference_eventstudytools as ref
 from marketreact import EventStudy, InputError
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.events.eventstudytools import load_eventstudytools, ticker_for
 
 runner = CliRunner()

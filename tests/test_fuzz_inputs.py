@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 
 CELLS = ["", " ", "e1", "e2", "BBCA.JK", "bbca.jk", "GOTO.JK", "ZZZ.JK", "BBCA.XX", "^JKSE",
          "AAPL", "2023-06-14T10:00:00+07:00", "2023-06-14T10:00:00", "2023-06-14", "2023-02-30",

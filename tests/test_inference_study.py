@@ -16,7 +16,7 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.events.catalogue import read_events
 from marketreact.inference.battery import TEST_NAMES
 from marketreact.panel.measures import volatility_arrays

@@ -16,8 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketreact import EventStudy, InputError, events_from_frame
-from marketreact.models.estimate import fit_dimson, fit_scholes_williams
-from marketreact.models.linear import ModelName, WindowData, model_spec
+from marketreact.models.spec import ModelName, model_spec
+from marketreact.models.thin import fit_dimson, fit_scholes_williams
+from marketreact.windows import WindowData
 from model_world import EST, WIN, build_world, one_event
 
 TOL = 1e-10

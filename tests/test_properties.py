@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from marketreact.calendar import exchange_sessions
 from marketreact.errors import InputError
-from marketreact.models.linear import ModelName
+from marketreact.models.spec import ModelName
 from marketreact.panel.returns import ReturnKind
 from marketreact.study.fit import EventStudy, StudySettings
 

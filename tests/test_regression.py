@@ -16,8 +16,8 @@ import statsmodels.api as sm
 from typer.testing import CliRunner
 
 from marketreact import EventStudy, InputError, read_events
-from marketreact.cli.app import app
-from marketreact.models.dummy import cross_sectional
+from marketreact.cli import app
+from marketreact.inference.cross_section import cross_sectional
 from marketreact.prices import CsvSource
 from model_world import EST, WIN, build_world, one_event
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.errors import InputError
 from marketreact.events.catalogue import read_events
 from marketreact.output.files import write_study

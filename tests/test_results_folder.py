@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.errors import InputError
 from marketreact.output.folder import MANIFEST, check_results_folder, check_target, results_folder
 

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.events.catalogue import read_events
 from marketreact.prices import ChainSource, CsvSource
 from marketreact.study.fit import EventStudy

@@ -10,7 +10,7 @@ import pytest
 from scipy import stats
 from typer.testing import CliRunner
 
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.inference.battery import TEST_NAMES
 from marketreact.validation import (
     COLUMNS,

@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fake_yahoo import FakeYahoo, synthetic_prices
-from marketreact.cli.app import app
+from marketreact.cli import app
 from marketreact.prices import PriceStore, YahooSource
 from marketreact.prices.yahoo import classify_failure, frames_from_download
 

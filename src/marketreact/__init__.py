@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 from marketreact.errors import InputError, InputProblem, MarketReactError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame, read_events
-from marketreact.models.linear import ModelName
+from marketreact.models.spec import ModelName
 from marketreact.panel.returns import ReturnKind
 from marketreact.study.fit import EventStudy, StudyResult, StudySettings
 

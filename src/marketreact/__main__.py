@@ -1,4 +1,4 @@
-from marketreact.cli.app import app
+from marketreact.cli import app
 
 if __name__ == "__main__":  # not when a worker process (Dask, multiprocessing) imports it
     app(prog_name="marketreact")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import warnings
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 import numpy as np
@@ -359,3 +360,10 @@ def session_opens(sessions: TradingSessions) -> pd.DatetimeIndex:
     opens = pd.Series(pd.DatetimeIndex(schedule["open"]).tz_convert("UTC"), index=labels)
     return pd.DatetimeIndex(pd.DatetimeIndex(opens.reindex(sessions.labels).to_numpy())
                             .astype("datetime64[ns, UTC]"))
+
+
+class SessionSource(str, Enum):
+    """Where the trading sessions of an exchange come from."""
+
+    calendar = "calendar"
+    market = "market"

@@ -49,10 +49,11 @@ from marketreact.inference.battery import (
     cross_event_tests_multi,
     window_columns,
 )
-from marketreact.models.linear import MODELS, ModelName, abnormal_returns, cumulate, fit_linear
+from marketreact.models.linear import abnormal_returns, cumulate, fit_linear
+from marketreact.models.spec import MODELS, ModelName
 from marketreact.panel.returns import ExchangePanel, ReturnKind, build_panel
 from marketreact.prices import CsvSource, clean_prices
-from marketreact.study.fit import format_window, gather
+from marketreact.windows import format_window, gather
 
 log = logging.getLogger(__name__)
 
@@ -259,8 +260,8 @@ def _fit_chunk(sim: SimPanel, stock: IntArray, day0: IntArray,
     market = np.full(flat_stock.shape, sim.market_row, dtype=np.int64)
     est_days = np.arange(settings.estimation[0], settings.estimation[1] + 1)
     evt_days = np.arange(settings.window[0], settings.window[1] + 1)
-    est = gather(sim.panel, flat_stock, market, flat_day, est_days, spec)
-    evt = gather(sim.panel, flat_stock, market, flat_day, evt_days, spec)
+    est = gather(sim.panel, flat_stock, market, flat_day, est_days, spec.regressors)
+    evt = gather(sim.panel, flat_stock, market, flat_day, evt_days, spec.regressors)
     fit = fit_linear(est, spec)
     ab = abnormal_returns(evt, fit)
     cols = window_columns(evt_days, settings.car_window)

@@ -74,11 +74,12 @@ from marketreact.calendar import (
 )
 from marketreact.errors import InputError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
-from marketreact.models.linear import MODELS, ModelName, abnormal_returns, fit_linear
+from marketreact.models.linear import abnormal_returns, fit_linear
+from marketreact.models.spec import MODELS, ModelName
 from marketreact.panel.returns import ExchangePanel, build_panel
 from marketreact.prices import PriceSource, clean_prices, fetch_for_events
 from marketreact.prices.frames import PriceFetch
-from marketreact.study.fit import format_window, gather
+from marketreact.windows import format_window, gather
 
 log = logging.getLogger(__name__)
 
@@ -1145,7 +1146,7 @@ class Backtest:
             mm = MODELS[ModelName.market_model]
             est_days = np.arange(s.estimation[0], s.estimation[1] + 1)
             mr = np.maximum(mrows, 0)
-            est = gather(panel, rows, mr, day0c, est_days, mm)
+            est = gather(panel, rows, mr, day0c, est_days, mm.regressors)
             fit = fit_linear(est, mm)
             beta, n_est = fit.coef[:, 1], fit.n
             short = (reasons == "") & ((fit.n < s.min_estimation) | ~np.isfinite(beta))
@@ -1156,7 +1157,7 @@ class Backtest:
             if s.hedge is HedgeMode.beta:
                 hedge = np.where(np.isfinite(beta), beta, 0.0)
             if spec.name == "day0-ar":
-                evt = gather(panel, rows, mr, day0c, np.array([0]), mm)
+                evt = gather(panel, rows, mr, day0c, np.array([0]), mm.regressors)
                 signal = abnormal_returns(evt, fit).ar[:, 0]
         if spec.kind == "rule":
             if spec.name == "day0-return":

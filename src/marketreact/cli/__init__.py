@@ -1,18 +1,14 @@
-"""The command line: parse options, call the library, print (floor: top; imports anything).
+"""The command line: parse options, call the library, print (top floor; imports anything).
 
 :mod:`marketreact.cli.app` holds the Typer app, the shared options, exit codes and the
-error handler; every other module here defines commands on that app. Importing this
-package registers them all; nothing below the CLI imports it.
+error handler; every other module here defines its commands on that app. Importing this
+package registers them all; nothing outside the CLI imports it.
 """
 
-from marketreact.cli import (  # noqa: F401  (each module registers its commands)
-    articles,
-    backtest,
-    cache,
-    regress,
-    report,
-    validate,
-)
+from marketreact.cli import articles, backtest, prices, regress, report, study, validate
 from marketreact.cli.app import app
 
-__all__ = ["app"]
+#: The modules whose commands are registered on :data:`app` when they are imported.
+COMMAND_MODULES = (study, articles, backtest, regress, report, validate, prices)
+
+__all__ = ["COMMAND_MODULES", "app"]

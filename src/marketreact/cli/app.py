@@ -17,21 +17,31 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from typer.core import TyperGroup
 
 from marketreact import __version__
 from marketreact.errors import InputError, InputProblem, MarketReactError
-from marketreact.inference.battery import Alternative
-from marketreact.output.folder import check_target, results_folder
-from marketreact.panel.measures import Measure
-from marketreact.progress import progress_bar
+
+#: Commands in the order of the pipeline, as ``--help`` lists them.
+COMMAND_ORDER = ("study", "extract", "verify", "backtest", "score", "regress", "report",
+                 "validate", "prices")
+
+
+class _PipelineOrder(TyperGroup):
+    """Lists commands in :data:`COMMAND_ORDER`, whatever order their modules register in."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        names = super().list_commands(ctx)
+        rank = {name: i for i, name in enumerate(COMMAND_ORDER)}
+        return sorted(names, key=lambda name: rank.get(name, len(rank)))
+
 
 app = typer.Typer(help="Measure how markets react to news: event studies and backtests.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  cls=_PipelineOrder, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
 prices_app = typer.Typer(help="Fetch, cache and inspect daily prices.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
 
@@ -124,32 +134,6 @@ def main(
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
 
 
-def _study_table(result: Any) -> Table:
-    table = Table(title="CAAR by window (cross-sectional t)")
-    for name in ("window", "N", "CAAR", "t", "p", "mean BHAR"):
-        table.add_column(name, justify="right")
-    for row in result.aggregate.itertuples(index=False):
-        table.add_row(row.window, str(row.n), f"{row.caar:.5f}", f"{row.t:.3f}", f"{row.p:.4f}",
-                      f"{row.mean_bhar:.5f}")
-    return table
-
-
-def _event_table(result: Any, window: str) -> Table:
-    table = Table(title=f"Events: day-0 AR and CAR{window}")
-    for name in ("event", "ticker", "day 0", "AR(0)", "CAR", "t", "p"):
-        table.add_column(name, justify="right" if name not in ("event", "ticker") else "left")
-    ar0 = result.abnormal_returns.query("rel_day == 0").set_index("event_id")["ar"]
-    car = result.car.loc[result.car["window"] == window].set_index("event_id")
-    for row in result.events.itertuples(index=False):
-        c = car.loc[row.event_id] if row.event_id in car.index else None
-        table.add_row(row.event_id, row.ticker, str(pd.Timestamp(row.day0).date()),
-                      f"{ar0.get(row.event_id, float('nan')):+.4f}",
-                      f"{c['car']:+.4f}" if c is not None else "",
-                      f"{c['car_t']:.2f}" if c is not None else "",
-                      f"{c['car_p']:.3f}" if c is not None else "")
-    return table
-
-
 PricesOpt = Annotated[list[str], typer.Option(
     "--prices", "-p", help="Price source: csv:DIR (a folder of per-ticker files) or yahoo. "
     "Repeat to try several in order.")]
@@ -157,290 +141,3 @@ CacheOpt = Annotated[Path | None, typer.Option(
     "--cache-dir", help="Cache folder for Yahoo prices (default: the user cache folder).")]
 
 
-class InputKind(str, Enum):
-    """Layouts ``marketreact study`` reads its events from."""
-
-    catalogue = "catalogue"
-    eventstudytools = "eventstudytools"
-
-
-@app.command()
-@handle_errors
-def study(
-    events: Annotated[Path, typer.Argument(
-        help="Event catalogue (CSV or JSON Lines), or with --input eventstudytools the "
-             "folder of request, firm and market files.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result files.")],
-    prices: PricesOpt = ["yahoo"],  # noqa: B006
-    model: Annotated[str, typer.Option(
-        help="Normal-return model: constant-mean, market-adjusted, market-model, "
-             "scholes-williams, dimson, ff3, ff5, carhart4, garch.")
-    ] = "market-model",
-    estimation: Annotated[str | None, typer.Option(
-        help="Estimation window A:B in sessions [default: -250:-11].")] = None,
-    window: Annotated[str | None, typer.Option(
-        help="Event window A:B in sessions [default: -10:10].")] = None,
-    car: Annotated[list[str] | None, typer.Option(
-        "--car", help="CAR window A:B (repeatable; default -1:1, 0:0, 0:1, -5:5).")] = None,
-    market: Annotated[str | None, typer.Option(
-        help="Market index for events without a 'market' column (default: the exchange's).")
-    ] = None,
-    returns: Annotated[str, typer.Option(help="Return definition: simple or log.")] = "simple",
-    min_estimation: Annotated[int | None, typer.Option(
-        help="Fewest estimation returns an event may have [default: 120].")] = None,
-    factors: Annotated[list[Path] | None, typer.Option(
-        "--factors", help="Daily factor file (Ken French CSV or any factor CSV) for ff3, ff5, "
-        "carhart4; repeat to merge files (e.g. the momentum factor).")] = None,
-    factor_units: Annotated[str, typer.Option(
-        help="Units of --factors values: auto (Ken French files percent, other CSVs "
-             "decimal), percent or decimal.")] = "auto",
-    lags: Annotated[int, typer.Option(help="Dimson model: lagged market returns.")] = 1,
-    leads: Annotated[int, typer.Option(help="Dimson model: leading market returns.")] = 1,
-    missing: Annotated[str, typer.Option(
-        help="Sessions without a price inside the windows: drop (leave them out) or fail "
-             "(fail the event, with the reason).")] = "drop",
-    method: Annotated[str, typer.Option(
-        help="vectorised (batched OLS) or regression (per-event dummy-variable regression "
-             "with statsmodels).")] = "vectorised",
-    hac_lags: Annotated[int | None, typer.Option(
-        help="With --method regression: Newey-West (HAC) errors with this many lags.")
-    ] = None,
-    sessions: Annotated[str | None, typer.Option(
-        help="Trading sessions: calendar (exchange calendar, checked against the index) or "
-             "market (the dates of the market index file).")] = None,
-    suspect_prices: Annotated[str | None, typer.Option(
-        help="Suspect prices (bad prints, unadjusted splits) inside an event's windows: fail "
-             "(fail the event, with the reason) or keep (study the prices as given) "
-             "[default: fail; keep with --input eventstudytools].")] = None,
-    input_kind: Annotated[InputKind, typer.Option(
-        "--input", help="Layout of EVENTS: catalogue, or eventstudytools (a folder with "
-        "01_RequestFile.csv, 02_FirmData.csv, 03_MarketData.csv; prices come from it).")
-    ] = InputKind.catalogue,
-    measure: Annotated[Measure, typer.Option(
-        help="What to study: return (abnormal returns), volume (abnormal log volume) or "
-        "volatility (squared abnormal returns); see docs/inference.md.")] = Measure.returns,
-    alternative: Annotated[Alternative, typer.Option(
-        help="Alternative hypothesis of the cross-event tests' p-values.")
-    ] = Alternative.two_sided,
-    bootstrap: Annotated[int, typer.Option(
-        help="Bootstrap resamples of events for the bootstrap test (0: off).", min=0)] = 999,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
-    skip_invalid: Annotated[bool, typer.Option(
-        help="Study the valid rows of a catalogue with bad rows (reported in failures.csv).")
-    ] = False,
-    cache_dir: CacheOpt = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="Also write JSON tables.")
-                   ] = OutputFormat.csv,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
-                     ] = False,
-    plots: Annotated[bool, typer.Option(
-        "--plots", help="Also write PNG plots: CAAR, AR/CAR bars, prices around each event.")
-    ] = False,
-    engine: Annotated[EngineName, typer.Option(
-        help="Run the per-event computation here (local) or on a Dask cluster (dask; "
-        "needs marketreact[dask]).")] = EngineName.local,
-    scheduler: Annotated[str | None, typer.Option(
-        help="Dask scheduler address (tcp://host:8786); default: a local cluster.")] = None,
-) -> None:
-    """Run an event study of abnormal returns around each event and write CSV results."""
-    from dataclasses import replace
-
-    from marketreact.events.catalogue import read_events
-    from marketreact.models.estimate import Method, MissingPolicy, SessionSource
-    from marketreact.models.linear import ModelName
-    from marketreact.output.files import write_study
-    from marketreact.panel.returns import ReturnKind
-    from marketreact.prices import source_from_spec
-    from marketreact.prices.checks import SuspectPolicy
-    from marketreact.study.fit import DEFAULT_CAR_WINDOWS, EventStudy, StudySettings, parse_window
-
-    def choice(enum: Any, value: str, what: str, option: str) -> Any:
-        try:
-            return enum(value)
-        except ValueError:
-            raise InputError([InputProblem(
-                "command line", None, option, value,
-                f"unknown {what} {value!r}; choose from {', '.join(m.value for m in enum)}")
-            ]) from None
-
-    protected = [events, *prices, cache_dir, *(factors or [])]
-    check_target(out, protected)
-    model_name = choice(ModelName, model, "model", "--model")
-    kind = choice(ReturnKind, returns, "returns", "--returns")
-    given: dict[str, Any] = {
-        "model": model_name, "returns": kind, "lags": lags, "leads": leads,
-        "missing": choice(MissingPolicy, missing, "missing-price policy", "--missing"),
-        "method": choice(Method, method, "method", "--method"), "hac_lags": hac_lags,
-        "market": market.upper() if market else None,
-        "measure": measure, "alternative": alternative, "n_boot": bootstrap, "seed": seed,
-    }
-    if estimation is not None:
-        given["estimation"] = parse_window(estimation, "estimation")
-    if window is not None:
-        given["window"] = parse_window(window, "window")
-    if car:
-        given["car_windows"] = tuple(parse_window(c, "car_windows") for c in car)
-    if min_estimation is not None:
-        given["min_estimation"] = min_estimation
-    if sessions is not None:
-        given["sessions"] = choice(SessionSource, sessions, "sessions", "--sessions")
-    if suspect_prices is not None:
-        given["suspect_prices"] = choice(SuspectPolicy, suspect_prices, "suspect-price policy",
-                                         "--suspect-prices")
-    factor_data = None
-    if factors:
-        from marketreact.panel.factors import read_factors
-
-        units = {"auto": None, "percent": True, "decimal": False}
-        if factor_units not in units:
-            raise InputError([InputProblem("command line", None, "--factor-units",
-                                           factor_units, f"unknown factor units "
-                                           f"{factor_units!r}; choose auto, percent or decimal")])
-        factor_data = read_factors(*factors, percent=units[factor_units])
-    source: Any
-    if input_kind is InputKind.eventstudytools:
-        from marketreact.events.eventstudytools import load_eventstudytools
-
-        catalogue, source, base = load_eventstudytools(events)
-        if "window" in given and "car_windows" not in given:
-            given["car_windows"] = (given["window"],)
-        if market is None:
-            del given["market"]
-        settings = replace(base, **given)
-        price_note: Any = f"eventstudytools:{events}"
-    else:
-        given.setdefault("car_windows", DEFAULT_CAR_WINDOWS)
-        settings = StudySettings(**given)
-        catalogue = read_events(events, strict=not skip_invalid)
-        source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
-        price_note = prices
-    if scheduler and engine is not EngineName.dask:
-        raise InputError([InputProblem("command line", None, "--scheduler", scheduler,
-                                       "--scheduler needs --engine dask")])
-    with progress_bar(quiet):
-        result = EventStudy(settings, engine=engine.value, scheduler=scheduler).fit(
-            catalogue, source, factors=factor_data)
-    if catalogue.problems:
-        invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
-                                "ticker": "", "reason": [str(p) for p in catalogue.problems]})
-        result = _with_failures(result, invalid)
-    inputs: dict[str, Any] = {
-        "events": str(events), "prices": price_note, "events_in_file": len(catalogue)
-        + len(catalogue.problems)}
-    if factors:
-        inputs["factors"] = [str(f) for f in factors]
-    drawn: dict[str, Path] = {}
-    with results_folder(out, command="study", inputs=protected) as staging:
-        write_study(result, staging, fmt=fmt.value, inputs=inputs)
-        if plots:
-            from marketreact.render.figures import write_study_plots
-
-            drawn = write_study_plots(result.abnormal_returns, result.car, result.events,
-                                      staging)
-    console = _console(quiet)
-    console.print(_study_table(result))
-    first = result.settings.car_windows[0]
-    from marketreact.study.fit import format_window
-
-    console.print(_event_table(result, format_window(first)))
-    for note in result.diagnostics:
-        console.print(f"[dim]note: {note}[/dim]")
-    if len(result.failures):
-        _err(f"{len(result.failures)} event(s) could not be studied; reasons in "
-             f"{out / 'failures.csv'}")
-        lines = dict(zip(catalogue.frame["event_id"], catalogue.frame["line"], strict=True))
-        for row in result.failures.head(10).itertuples(index=False):
-            where = f"{events}:{lines[row.event_id]}: " if row.event_id in lines else ""
-            _err(f"  {where}event {row.event_id}: {row.reason}")
-        if len(result.failures) > 10:
-            _err(f"  ... and {len(result.failures) - 10} more")
-        raise typer.Exit(EXIT_PARTIAL)
-    console.print(f"results written to {out}" + (
-        f" with {len(drawn)} plots (`marketreact report {out}` puts it all in one HTML page)"
-        if drawn else ""))
-
-
-def _with_failures(result: Any, extra: pd.DataFrame) -> Any:
-    from dataclasses import replace
-
-    return replace(result, failures=pd.concat([result.failures, extra], ignore_index=True))
-
-
-def _date(text: str | None, name: str) -> pd.Timestamp | None:
-    if text is None:
-        return None
-    try:
-        return pd.Timestamp(text).normalize()
-    except ValueError:
-        raise InputError(f"--{name} {text!r} is not a date (YYYY-MM-DD)") from None
-
-
-@prices_app.command("fetch")
-@handle_errors
-def prices_fetch(
-    tickers: Annotated[list[str], typer.Argument(help="Yahoo tickers, e.g. GOTO.JK ^JKSE.")],
-    start: Annotated[str, typer.Option(help="First date (YYYY-MM-DD).")] = "2000-01-01",
-    end: Annotated[str | None, typer.Option(help="Last date (default: today).")] = None,
-    cache_dir: CacheOpt = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
-) -> None:
-    """Download prices from Yahoo Finance into the local cache (only what is missing)."""
-    from marketreact.prices import PriceStore, YahooSource
-
-    store = PriceStore(cache_dir)
-    with progress_bar(quiet):
-        got = YahooSource(store).fetch([t.upper() for t in tickers], _date(start, "start"),
-                                       _date(end, "end"))
-    console = _console(quiet)
-    table = Table(title=f"Cached in {store.folder}")
-    for name in ("ticker", "rows", "first", "last"):
-        table.add_column(name)
-    for t, frame in got.frames.items():
-        table.add_row(t, str(len(frame)), str(frame.index.min().date()) if len(frame) else "",
-                      str(frame.index.max().date()) if len(frame) else "")
-    console.print(table)
-    for t, why in got.failures.items():
-        _err(f"{t}: {why}")
-    if got.failures:
-        raise typer.Exit(EXIT_PARTIAL)
-
-
-def _number(value: Any, column: Any = "") -> str:
-    """A price or volume for a terminal table: short, without losing meaningful digits."""
-    if pd.isna(value):
-        return ""
-    if column == "volume" or abs(value) >= 1e6:
-        return f"{value:,.0f}"
-    return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.4g}"
-
-
-@prices_app.command("show")
-@handle_errors
-def prices_show(
-    ticker: Annotated[str, typer.Argument(help="Ticker to show.")],
-    prices: PricesOpt = ["yahoo"],  # noqa: B006
-    start: Annotated[str | None, typer.Option(help="First date.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date.")] = None,
-    tail: Annotated[int, typer.Option(help="Rows to print (from the end).")] = 10,
-    cache_dir: CacheOpt = None,
-) -> None:
-    """Print a ticker's prices (from the cache for yahoo, or from csv:DIR)."""
-    from marketreact.prices import source_from_spec
-
-    source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
-    got = source.fetch([ticker.upper()], _date(start, "start"), _date(end, "end"))
-    if ticker.upper() not in got.frames:
-        raise InputError(f"{ticker}: {got.failures.get(ticker.upper(), 'no prices')}")
-    frame = got.frames[ticker.upper()]
-    table = Table(title=f"{ticker.upper()}: {len(frame)} rows, "
-                        f"{frame.index.min().date()} .. {frame.index.max().date()}")
-    table.add_column("date", no_wrap=True, min_width=10)
-    for col in frame.columns:
-        table.add_column(col, justify="right", no_wrap=True)
-    for date, row in frame.tail(tail).iterrows():
-        table.add_row(str(pd.Timestamp(date).date()),  # type: ignore[arg-type]
-                      *[_number(v, col) for col, v in row.items()])
-    console = _console()
-    if not console.is_terminal:  # piped: rich would squeeze the table into 80 columns
-        console = Console(highlight=False, width=120)
-    console.print(table)

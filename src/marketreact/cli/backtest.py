@@ -134,7 +134,7 @@ def backtest(
     from marketreact.events.catalogue import read_events
     from marketreact.output.backtest import write_backtest
     from marketreact.prices import source_from_spec
-    from marketreact.study.fit import parse_window
+    from marketreact.windows import parse_window
 
     settings = BacktestSettings(
         entry=EntryRule(entry.value), signal=signal, signal_mode=SignalMode(signal_mode.value),

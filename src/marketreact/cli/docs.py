@@ -7,7 +7,7 @@ Usage::
 
 Every command registered on :data:`marketreact.cli.app` is covered, sub-groups
 (``prices fetch``, ...) included, so a command added in
-``marketreact/commands/`` appears once the file is regenerated. The help is
+``marketreact/cli/`` appears once the file is regenerated. The help is
 rendered at a fixed width without colour, so the file only changes when a
 command's help does.
 """
@@ -46,11 +46,13 @@ def command_paths(app: Any = None) -> list[tuple[str, ...]]:
     import typer
 
     if app is None:
-        from marketreact.cli.app import app
+        from marketreact.cli import app
 
     def walk(cmd: Any, path: tuple[str, ...]) -> Iterator[tuple[str, ...]]:
         yield path
-        for name, sub in (getattr(cmd, "commands", None) or {}).items():
+        commands = getattr(cmd, "commands", None) or {}
+        for name in cmd.list_commands(None) if commands else ():  # the order --help shows
+            sub = commands[name]
             if not getattr(sub, "hidden", False):
                 yield from walk(sub, (*path, name))
 
@@ -62,7 +64,7 @@ def help_text(path: tuple[str, ...], app: Any = None) -> str:
     from typer.testing import CliRunner
 
     if app is None:
-        from marketreact.cli.app import app
+        from marketreact.cli import app
 
     result = CliRunner().invoke(app, [*path, "--help"], prog_name=PROG,
                                 env={"COLUMNS": str(WIDTH), "NO_COLOR": "1", "TERM": "dumb"})

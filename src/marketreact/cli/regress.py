@@ -44,7 +44,7 @@ def regress(
                      ] = False,
 ) -> None:
     """Regress CARs on event attributes (OLS, HC3 standard errors) and write the coefficients."""
-    from marketreact.models.dummy import cross_sectional
+    from marketreact.inference.cross_section import cross_sectional
     from marketreact.output.files import write_csv
 
     if results.is_dir():

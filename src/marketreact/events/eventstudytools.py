@@ -38,10 +38,10 @@ import numpy as np
 import pandas as pd
 
 from marketreact._typing import StrPath
+from marketreact.calendar import SessionSource
 from marketreact.errors import InputError, InputProblem
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
-from marketreact.models.estimate import SessionSource
-from marketreact.models.linear import ModelName
+from marketreact.models.spec import ModelName
 from marketreact.panel.returns import ReturnKind
 from marketreact.prices.checks import SuspectPolicy
 from marketreact.prices.frames import standard_frame

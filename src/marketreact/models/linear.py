@@ -33,189 +33,15 @@ The estimators other than OLS live in :mod:`marketreact.estimation`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import Enum
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 
 from marketreact._typing import BoolArray, FloatArray, IntArray
-
-
-class ModelName(str, Enum):
-    """Normal-return models available from the CLI and the API."""
-
-    constant_mean = "constant-mean"
-    market_adjusted = "market-adjusted"
-    market_model = "market-model"
-    scholes_williams = "scholes-williams"
-    dimson = "dimson"
-    ff3 = "ff3"
-    ff5 = "ff5"
-    carhart4 = "carhart4"
-    garch = "garch"
-
-
-class Estimator(str, Enum):
-    """How a model's coefficients are obtained from the estimation window."""
-
-    ols = "ols"
-    fixed = "fixed"
-    scholes_williams = "scholes-williams"
-    dimson = "dimson"
-    garch = "garch"
-
-
-#: Factor names as used in regressor names (see :mod:`marketreact.factors`).
-FACTOR_NAMES = ("mkt_rf", "smb", "hml", "rmw", "cma", "mom", "rf")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A linear normal-return model.
-
-    Attributes
-    ----------
-    name : str
-        Model name as shown in results.
-    regressors : tuple of str
-        Regressor names; ``const`` and ``market`` are built in.
-    fixed : tuple of float, optional
-        Coefficients fixed in advance (nothing is estimated), e.g. the
-        market-adjusted model's ``(0, 1)``.
-    estimator : Estimator, default ols
-        How the coefficients are estimated.
-    extra : tuple of str, default ()
-        Regressors used only in the estimation window, e.g. the lagged and
-        leading market returns ``market[-1]``, ``market[+1]`` of the
-        Scholes-Williams and Dimson estimators.
-    excess : bool, default False
-        Whether the model explains returns in excess of the risk-free rate
-        (factor ``rf``, subtracted from the return over the same sessions).
-    """
-
-    name: str
-    regressors: tuple[str, ...]
-    fixed: tuple[float, ...] | None = None
-    estimator: Estimator = Estimator.ols
-    extra: tuple[str, ...] = ()
-    excess: bool = False
-
-    @property
-    def n_estimated(self) -> int:
-        """Number of estimated mean parameters (``min_estimation`` must exceed it)."""
-        return 0 if self.fixed is not None else len(self.regressors) + len(self.extra)
-
-    @property
-    def uses_market(self) -> bool:
-        """Whether the model needs a market index."""
-        return any(_base(r) == "market" for r in self.regressors + self.extra)
-
-    @property
-    def estimation_columns(self) -> tuple[str, ...]:
-        """Regressors gathered over the estimation window."""
-        return self.regressors + self.extra
-
-    @property
-    def factors(self) -> tuple[str, ...]:
-        """Factor series the model needs (``rf`` included for excess returns)."""
-        names = [r for r in self.estimation_columns if r in FACTOR_NAMES]
-        if self.excess:
-            names.append("rf")
-        return tuple(dict.fromkeys(names))
-
-
-def _base(regressor: str) -> str:
-    """Name of a regressor without its ``[lag]`` suffix."""
-    return regressor.split("[", 1)[0]
-
-
-def shifted(name: str, shift: int) -> str:
-    """Name of regressor ``name`` shifted by ``shift`` sessions (``market[-1]`` is a lag)."""
-    return name if shift == 0 else f"{name}[{shift:+d}]"
-
-
-def parse_shift(regressor: str) -> tuple[str, int]:
-    """Split ``"market[-1]"`` into ``("market", -1)``; an unshifted name has shift 0."""
-    base, _, rest = regressor.partition("[")
-    if not rest:
-        return base, 0
-    return base, int(rest.rstrip("]"))
-
-
-def model_spec(name: ModelName | str, lags: int = 1, leads: int = 1) -> ModelSpec:
-    """The specification of a model, with the Dimson lags and leads applied.
-
-    Parameters
-    ----------
-    name : ModelName or str
-        The model.
-    lags, leads : int, default 1
-        Lagged and leading market returns of the Dimson (1979) estimator
-        (ignored by the other models; Scholes-Williams always uses one of each).
-
-    Returns
-    -------
-    ModelSpec
-    """
-    name = ModelName(name)
-    if name is ModelName.dimson:
-        if lags < 0 or leads < 0:
-            raise ValueError("Dimson lags and leads must be non-negative")
-        extra = tuple(shifted("market", -k) for k in range(lags, 0, -1)) + tuple(
-            shifted("market", k) for k in range(1, leads + 1))
-        return ModelSpec(f"dimson({lags},{leads})", ("const", "market"),
-                         estimator=Estimator.dimson, extra=extra)
-    return MODELS[name]
-
-
-MODELS: dict[ModelName, ModelSpec] = {
-    ModelName.constant_mean: ModelSpec("constant-mean", ("const",)),
-    ModelName.market_adjusted: ModelSpec("market-adjusted", ("const", "market"), (0.0, 1.0),
-                                          Estimator.fixed),
-    ModelName.market_model: ModelSpec("market-model", ("const", "market")),
-    ModelName.scholes_williams: ModelSpec(
-        "scholes-williams", ("const", "market"), estimator=Estimator.scholes_williams,
-        extra=("market[-1]", "market[+1]")),
-    ModelName.dimson: ModelSpec("dimson(1,1)", ("const", "market"), estimator=Estimator.dimson,
-                                extra=("market[-1]", "market[+1]")),
-    ModelName.ff3: ModelSpec("ff3", ("const", "mkt_rf", "smb", "hml"), excess=True),
-    ModelName.ff5: ModelSpec("ff5", ("const", "mkt_rf", "smb", "hml", "rmw", "cma"),
-                             excess=True),
-    ModelName.carhart4: ModelSpec("carhart4", ("const", "mkt_rf", "smb", "hml", "mom"),
-                                  excess=True),
-    ModelName.garch: ModelSpec("garch", ("const", "market"), estimator=Estimator.garch),
-}
-
-
-@dataclass(frozen=True)
-class WindowData:
-    """Returns and regressors of many events over a window of relative days.
-
-    Attributes
-    ----------
-    y : numpy.ndarray
-        ``(E, L)`` returns (NaN where missing).
-    span : numpy.ndarray
-        ``(E, L)`` sessions covered by each return.
-    X : numpy.ndarray
-        ``(E, L, k)`` regressors summed over each return's span.
-    valid : numpy.ndarray
-        ``(E, L)`` True where the return and every regressor are present.
-    offset : numpy.ndarray, optional
-        ``(E, L)`` known part of the expected return, outside the regression:
-        the risk-free rate of excess-return models (zeros when not given).
-        The model explains ``y - offset``.
-    """
-
-    y: FloatArray
-    span: IntArray
-    X: FloatArray
-    valid: BoolArray
-    offset: FloatArray = None  # type: ignore[assignment]
-
-    def __post_init__(self) -> None:
-        if self.offset is None:
-            object.__setattr__(self, "offset", np.zeros(np.shape(self.y)))
+from marketreact.models.spec import ChunkPlan, ModelSpec
+from marketreact.windows import CHUNK_EVENTS, WindowData
 
 
 @dataclass(frozen=True)
@@ -396,3 +222,171 @@ def cumulate(event: WindowData, fit: LinearFit, ab: AbnormalReturns, columns: sl
     missing = np.maximum(width - covered, 0)
     return CumulativeAbnormal(car, np.where(valid.any(axis=1), variance, np.nan), bhar,
                               covered.astype(np.int64), missing.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class FitProblems:
+    """Why events could not be fitted.
+
+    Attributes
+    ----------
+    reason : numpy.ndarray
+        ``(E,)`` object array: ``""`` where the fit worked, else the reason.
+    """
+
+    reason: np.ndarray
+
+
+@dataclass(frozen=True)
+class EventBlock:
+    """Per-event results of a set of events (one chunk, or all of them).
+
+    Attributes
+    ----------
+    coef : numpy.ndarray
+        ``(E, k)`` model coefficients (NaN where the fit failed).
+    sigma2 : numpy.ndarray
+        ``(E,)`` residual variance.
+    n, df : numpy.ndarray
+        ``(E,)`` estimation returns used and residual degrees of freedom.
+    ar, ar_var : numpy.ndarray
+        ``(E, L2)`` abnormal returns and their variances (NaN where the return
+        is not usable).
+    missing_days, spanning : numpy.ndarray
+        ``(E,)`` event-window days without a usable return, and usable
+        returns that span several sessions.
+    car, car_var, bhar : numpy.ndarray
+        ``(E, W)`` CAR, its variance and BHAR per CAR window.
+    car_sessions, car_missing : numpy.ndarray
+        ``(E, W)`` sessions covered by valid returns and sessions not covered.
+    y, market, expected : numpy.ndarray or None
+        ``(E, L2)`` return, market return (summed over the return's span) and
+        normal return, NaN where not usable (``market`` is NaN without a
+        market). None on the moment path: :class:`MomentSource` recomputes them.
+    span : numpy.ndarray or None
+        ``(E, L2)`` sessions covered by each usable return (0 elsewhere).
+    residuals : numpy.ndarray or None
+        ``(E, L1)`` estimation residuals when computed eagerly (general path).
+    fit_problem, missing_problem : numpy.ndarray or None
+        ``(E,)`` object arrays (general path): why an event's fit failed
+        (``""``: no reason given), and why the ``fail`` missing-price policy
+        fails it (``""``: nothing missing).
+    """
+
+    coef: FloatArray
+    sigma2: FloatArray
+    n: IntArray
+    df: IntArray
+    ar: FloatArray
+    ar_var: FloatArray
+    missing_days: IntArray
+    spanning: IntArray
+    car: FloatArray
+    car_var: FloatArray
+    bhar: FloatArray
+    car_sessions: IntArray
+    car_missing: IntArray
+    y: FloatArray | None = None
+    market: FloatArray | None = None
+    expected: FloatArray | None = None
+    span: IntArray | None = None
+    residuals: FloatArray | None = None
+    fit_problem: np.ndarray | None = None
+    missing_problem: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.sigma2)
+
+    def take(self, index: IntArray | BoolArray) -> EventBlock:
+        """Return the events selected by ``index``."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = None if value is None else value[index]
+        return EventBlock(**out)
+
+    @staticmethod
+    def concat(blocks: Sequence[EventBlock]) -> EventBlock:
+        """Stack blocks of events (in order)."""
+        if len(blocks) == 1:
+            return blocks[0]
+        builder = BlockBuilder(sum(len(b) for b in blocks))
+        for b in blocks:
+            builder.add(b)
+        return builder.finish()
+
+
+class BlockBuilder:
+    """Gather blocks of events into arrays allocated once, in the events' own order.
+
+    Parameters
+    ----------
+    capacity : int
+        Number of events; every event is placed once with :meth:`add`.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.count = 0
+        self._arrays: dict[str, Any] | None = None
+
+    def add(self, block: EventBlock, positions: IntArray | slice | None = None) -> None:
+        """Place ``block``'s events at ``positions`` (default: after the last ones added)."""
+        m = len(block)
+        if positions is None:
+            positions = slice(self.count, self.count + m)
+        if self._arrays is None:
+            self._arrays = {}
+            for f in fields(block):
+                value = getattr(block, f.name)
+                self._arrays[f.name] = (None if value is None else
+                                        np.empty((self.capacity, *value.shape[1:]), value.dtype))
+        for name, out in self._arrays.items():
+            if out is not None:
+                out[positions] = getattr(block, name)
+        self.count += m
+
+    def finish(self, keep: BoolArray | None = None) -> EventBlock:
+        """Return the events, without those where ``keep`` is False (compacted in place)."""
+        if self._arrays is None:
+            raise ValueError("no blocks were added")
+        k = self.count
+        if keep is not None and not keep.all():
+            k = int(keep.sum())
+            dst = 0
+            for lo in range(0, len(keep), CHUNK_EVENTS):  # rows only move up: in place is safe
+                rows = lo + np.flatnonzero(keep[lo:lo + CHUNK_EVENTS])
+                for a in self._arrays.values():
+                    if a is not None:
+                        a[dst:dst + len(rows)] = a[rows]
+                dst += len(rows)
+        out: dict[str, Any] = {
+            name: (None if a is None else a[:k])
+            for name, a in self._arrays.items()}
+        return EventBlock(**out)
+
+
+def block_from_fit(evt: WindowData, fit: LinearFit, ab: AbnormalReturns,
+                   plan: ChunkPlan, fit_problem: np.ndarray | None = None,
+                   missing_problem: np.ndarray | None = None) -> EventBlock:
+    """Build an :class:`EventBlock` from the general path's window data, fit and ARs."""
+    n_win, e = len(plan.car_windows), len(fit.sigma2)
+    car = np.empty((e, n_win))
+    var = np.empty((e, n_win))
+    bhar = np.empty((e, n_win))
+    sessions = np.empty((e, n_win), dtype=np.int64)
+    missing = np.empty((e, n_win), dtype=np.int64)
+    for j, cols in enumerate(plan.car_columns()):
+        cum = cumulate(evt, fit, ab, cols, plan.log_returns)
+        car[:, j], var[:, j], bhar[:, j] = cum.car, cum.variance, cum.bhar
+        sessions[:, j], missing[:, j] = cum.sessions, cum.missing
+    spec = plan.spec
+    market = (evt.X[..., spec.regressors.index("market")] if spec.uses_market
+              else np.full(ab.ar.shape, np.nan))
+    return EventBlock(
+        fit.coef, fit.sigma2, fit.n, fit.df, ab.ar, ab.variance,
+        (~evt.valid).sum(axis=1), ((evt.span > 1) & evt.valid).sum(axis=1),
+        car, var, bhar, sessions, missing,
+        y=np.where(evt.valid, evt.y, np.nan), market=np.where(evt.valid, market, np.nan),
+        expected=ab.expected, span=np.where(evt.valid, evt.span, 0), residuals=fit.residuals,
+        fit_problem=fit_problem, missing_problem=missing_problem)

@@ -617,7 +617,7 @@ def result_html(result: StudyResult, max_rows: int = 50) -> str:
     Shows the settings, the CAAR per window with its tests, each event's day-0
     AR and CAR over the first CAR window, and the failures.
     """
-    from marketreact.study.fit import format_window
+    from marketreact.windows import format_window
 
     s = result.settings
     parts = [

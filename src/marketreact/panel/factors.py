@@ -269,3 +269,7 @@ def align_factors(factors: pd.DataFrame, sessions: TradingSessions,
     cum_missing = np.zeros((len(names), T + 1), dtype=np.int64)
     cum_missing[:, 1:] = np.cumsum(missing, axis=1)
     return FactorPanel(names, values, cum, cum_missing)
+
+
+#: Factor names as used in regressor names (see :mod:`marketreact.factors`).
+FACTOR_NAMES = ("mkt_rf", "smb", "hml", "rmw", "cma", "mom", "rf")

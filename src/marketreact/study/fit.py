@@ -25,6 +25,7 @@ from marketreact._lazy import Thunk, deferred
 from marketreact._typing import FloatArray, IntArray, Window
 from marketreact.calendar import (
     DEFAULT_MARKET,
+    SessionSource,
     TradingSessions,
     anchor_day0,
     exchange_sessions,
@@ -41,21 +42,22 @@ from marketreact.inference.battery import (
     cross_event_tests,
     format_tests,
 )
-from marketreact.models.estimate import (
+from marketreact.models.estimate import estimate, missing_price_reasons
+from marketreact.models.linear import BlockBuilder, EventBlock, block_from_fit
+from marketreact.models.moments import (
+    RESIDUAL_CHUNK,
+    MomentSource,
+    ReturnsView,
+    moment_path_supported,
+)
+from marketreact.models.spec import (
+    ChunkPlan,
     Method,
     MissingPolicy,
-    SessionSource,
-    check_method,
-    estimate,
-    missing_price_reasons,
-)
-from marketreact.models.linear import (
-    FACTOR_NAMES,
     ModelName,
     ModelSpec,
-    WindowData,
+    check_method,
     model_spec,
-    parse_shift,
 )
 from marketreact.panel.factors import FactorPanel, align_factors
 from marketreact.panel.measures import Measure, measure_panel, volatility_arrays
@@ -70,50 +72,19 @@ from marketreact.prices.checks import (
 )
 from marketreact.prices.frames import PriceFetch, PriceSuspect
 from marketreact.progress import track
-from marketreact.study.engine import (
-    RESIDUAL_CHUNK,
-    BlockBuilder,
-    ChunkPlan,
-    Engine,
-    EventBlock,
-    MomentSource,
-    ReturnsView,
-    block_from_fit,
-    make_engine,
-    moment_path_supported,
-    study_events,
+from marketreact.study.engine import Engine, make_engine, study_events
+from marketreact.windows import (
+    CHUNK_EVENTS,
+    _window_prices,
+    format_window,
+    gather,
 )
 
 log = logging.getLogger(__name__)
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((-1, 1), (0, 0), (0, 1), (-5, 5))
-#: Events per chunk of the engine (bounds the memory of gathered windows).
-CHUNK_EVENTS = 20_000
 #: Residual variances below this (a standard deviation of 1e-8) mean a price that never moved.
 MIN_RESIDUAL_VARIANCE = 1e-16
-
-
-def format_window(window: Window) -> str:
-    """Write a window as ``[a,b]`` with signs, e.g. ``[-1,+1]``."""
-    a, b = window
-    return f"[{a:+d},{b:+d}]".replace("+0", "0")
-
-
-def parse_window(text: str, field: str = "window") -> Window:
-    """Parse ``A:B`` or ``[A,B]`` into a window of relative days.
-
-    ``field`` names the setting in the error raised for text that is not a window.
-    """
-    cleaned = text.strip().strip("[]()")
-    for sep in (":", ","):
-        if sep in cleaned:
-            a, b = cleaned.split(sep, 1)
-            try:
-                return int(a), int(b)
-            except ValueError:
-                break
-    raise InputError([InputProblem("settings", None, field, text,
-                                   "is not of the form A:B (e.g. -1:1)")])
 
 
 @dataclass(frozen=True)
@@ -851,88 +822,6 @@ class EventStudy:
         return aar, aggregate, tests
 
 
-def gather(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray, day0: IntArray,
-           rel_days: IntArray, spec: ModelSpec, columns: Sequence[str] | None = None,
-           factors: FactorPanel | None = None) -> WindowData:
-    """Gather returns and regressors of many events over relative days.
-
-    Parameters
-    ----------
-    panel : ExchangePanel
-        The exchange's return panel.
-    stock_rows, market_rows : numpy.ndarray
-        ``(E,)`` panel rows of each event's stock and market (-1: none).
-    day0 : numpy.ndarray
-        ``(E,)`` day-0 positions on the session axis.
-    rel_days : numpy.ndarray
-        ``(L,)`` relative days.
-    spec : ModelSpec
-        Model whose regressors to build.
-    columns : sequence of str, optional
-        Regressors to build (default ``spec.regressors``; the estimation
-        window takes ``spec.estimation_columns``). ``market[-1]`` is the
-        market return one session earlier, ``market[+1]`` one session later.
-    factors : FactorPanel, optional
-        Factor returns on the panel's sessions (factor models).
-
-    Returns
-    -------
-    WindowData
-        Positions off the session axis are missing. For excess-return models
-        the offset is the risk-free rate over each return's span.
-    """
-    n_sessions = panel.returns.shape[1]
-    pos = day0[:, None] + rel_days[None, :]
-    inside = (pos >= 0) & (pos < n_sessions)
-    posc = np.clip(pos, 0, n_sessions - 1)
-    rows = stock_rows[:, None]
-    y = np.where(inside, panel.returns[rows, posc], np.nan)
-    span = np.where(inside, panel.span[rows, posc], 0)
-    width = np.maximum(span, 1)
-    out = []
-    for name in (spec.regressors if columns is None else columns):
-        base, shift = parse_shift(name)
-        if base == "const":
-            out.append(width.astype(float))
-        elif base == "market":
-            at = posc + shift
-            ok = (at - width + 1 >= 0) & (at < n_sessions)
-            at = np.clip(at, 0, n_sessions - 1)
-            summed = panel.span_sum(np.maximum(market_rows, 0)[:, None], at,
-                                    np.minimum(width, at + 1))
-            out.append(np.where(ok, summed, np.nan))
-        elif factors is not None and base in factors.names:
-            out.append(factors.span_sum(base, posc + shift, width))
-        else:
-            raise InputError(f"unknown regressor {name!r}"
-                             + (" (no factors given)" if base in FACTOR_NAMES else ""))
-    X = np.stack(out, axis=-1)
-    offset = np.zeros(y.shape)
-    if spec.excess:
-        if factors is None or "rf" not in factors.names:
-            raise InputError(f"{spec.name} needs the risk-free rate 'rf' from a factor file")
-        offset = factors.span_sum("rf", posc, width)
-    valid = (inside & np.isfinite(y) & (span >= 1) & np.isfinite(X).all(axis=-1)
-             & np.isfinite(offset))
-    return WindowData(y, span, X, valid, np.where(np.isfinite(offset), offset, 0.0))
-
-
-def _window_prices(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
-                   pos: IntArray) -> tuple[FloatArray, FloatArray]:
-    """Adjusted prices of each event's stock and market at session positions ``pos`` (E, L)."""
-    n_sessions = panel.returns.shape[1]
-    inside = (pos >= 0) & (pos < n_sessions)
-    posc = np.clip(pos, 0, max(n_sessions - 1, 0))
-    rows, which = np.unique(np.concatenate([stock_rows, np.maximum(market_rows, 0)]),
-                            return_inverse=True)
-    prices = panel.price_rows(rows)  # only the rows needed, even while prices are pending
-    s_at, m_at = which[:len(stock_rows)], which[len(stock_rows):]
-    price = np.where(inside, prices[s_at[:, None], posc], np.nan)
-    has_market = inside & (market_rows[:, None] >= 0)
-    market = np.where(has_market, prices[m_at[:, None], posc], np.nan)
-    return price, market
-
-
 def _rows_of(tickers: tuple[str, ...], values: pd.Series) -> IntArray:
     """Position of each value in ``tickers`` (-1 if absent); each distinct value looked up once."""
     codes, uniques = pd.factorize(values)
@@ -951,9 +840,10 @@ def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntA
                    fpanel: FactorPanel | None, labels: pd.DatetimeIndex) -> EventBlock:
     """One chunk by the general path: gather both windows, estimate, ARs and CARs."""
     s, spec = settings, plan.spec
-    est = gather(panel, stock_rows, market_rows, day0, plan.est_days, spec,
-                 spec.estimation_columns, fpanel)
-    evt = gather(panel, stock_rows, market_rows, day0, plan.evt_days, spec, None, fpanel)
+    est = gather(panel, stock_rows, market_rows, day0, plan.est_days, spec.estimation_columns,
+                 excess=spec.excess, factors=fpanel, model=spec.name)
+    evt = gather(panel, stock_rows, market_rows, day0, plan.evt_days, spec.regressors,
+                 excess=spec.excess, factors=fpanel, model=spec.name)
     fit, ab, problems = estimate(est, evt, spec, s.method, s.hac_lags,
                                  gap=s.window[0] - s.estimation[1] - 1)
     missing = None
