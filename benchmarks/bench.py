@@ -85,7 +85,7 @@ def inference_calls() -> list[tuple[str, object]]:
     import inspect
 
     try:
-        import marketreact.inference.battery as inf
+        import marketreact.inference as inf
     except ImportError:
         return []
     calls = []

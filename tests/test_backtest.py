@@ -10,17 +10,16 @@ import pytest
 import statsmodels.api as sm
 
 from _backtest_data import et, frame, random_walk, xnys_labels
-from marketreact.backtest.run import (
-    Backtest,
+from marketreact.backtest.fills import entry_sessions, next_valid
+from marketreact.backtest.placebo import placebo_entries
+from marketreact.backtest.portfolio import portfolio_daily
+from marketreact.backtest.run import Backtest
+from marketreact.backtest.settings import (
     BacktestSettings,
     EntryRule,
     HedgeMode,
     SignalMode,
     SignalSpec,
-    entry_sessions,
-    next_valid,
-    placebo_entries,
-    portfolio_daily,
 )
 from marketreact.calendar import exchange_sessions, session_opens
 from marketreact.errors import InputError

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from _backtest_data import random_walk, xnys_labels
-from marketreact.backtest.run import (
+from marketreact.backtest.run import Backtest
+from marketreact.backtest.settings import (
     MAX_COST_BPS,
     MAX_HOLD,
     MAX_LATENCY,
@@ -30,7 +31,6 @@ from marketreact.backtest.run import (
     MAX_PLACEBO_DRAWS,
     MAX_SEED,
     MAX_WINDOW,
-    Backtest,
     BacktestSettings,
     EntryRule,
     duration_ns,

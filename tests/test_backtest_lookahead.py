@@ -14,13 +14,9 @@ from hypothesis import strategies as st
 
 import marketreact.backtest.run as bt
 from _backtest_data import et, frame, random_walk, xnys_labels
-from marketreact.backtest.run import (
-    Backtest,
-    BacktestSettings,
-    EntryRule,
-    entry_sessions,
-    next_valid,
-)
+from marketreact.backtest.fills import entry_sessions, next_valid
+from marketreact.backtest.run import Backtest
+from marketreact.backtest.settings import BacktestSettings, EntryRule
 from marketreact.calendar import exchange_sessions, session_opens
 
 SESSIONS = exchange_sessions("XNYS", pd.Timestamp("2024-01-02"), pd.Timestamp("2024-12-31"))

@@ -18,13 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _backtest_data import et, frame, xnys_labels
-from marketreact.backtest.run import (
-    Backtest,
-    BacktestResult,
-    BacktestSettings,
-    EntryRule,
-    HedgeMode,
-)
+from marketreact.backtest.results import BacktestResult
+from marketreact.backtest.run import Backtest
+from marketreact.backtest.settings import BacktestSettings, EntryRule, HedgeMode
 
 NAN = math.nan
 # Six NYSE sessions d0..d5: 2024-01-02, 01-03, 01-04, 01-05, 01-08, 01-09.

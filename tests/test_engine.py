@@ -179,15 +179,15 @@ def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:
 
 
 def test_study_results_are_the_same_on_both_paths(frames, events, monkeypatch) -> None:
-    import marketreact.inference.battery as inf
+    import marketreact.inference.base as inf_base
 
     cat = events_from_frame(events)
     fast = EventStudy().fit(cat, frames)
     assert is_pending(fast, "abnormal_returns")
     assert not is_pending(fast.arrays, "est_residuals")  # small: built once for the tests
     # a large study's tests read the moment path's residuals a block at a time instead
-    monkeypatch.setattr(inf, "_RESIDUALS_AT_ONCE", 0)
-    monkeypatch.setattr(inf, "_BLOCK_ELEMENTS", 2000)
+    monkeypatch.setattr(inf_base, "_RESIDUALS_AT_ONCE", 0)
+    monkeypatch.setattr(inf_base, "_BLOCK_ELEMENTS", 2000)
     blocks = EventStudy().fit(cat, frames)
     assert is_pending(blocks.arrays, "est_residuals")
     for name in ("aar", "aggregate"):

@@ -18,11 +18,12 @@ from typer.testing import CliRunner
 
 from _backtest_data import et, random_walk, xnys_labels
 from marketreact import EventStudy, events_from_frame, read_events
-from marketreact.backtest.run import Backtest, BacktestSettings, EntryRule, HedgeMode
+from marketreact.backtest.run import Backtest
+from marketreact.backtest.settings import BacktestSettings, EntryRule, HedgeMode
 from marketreact.cli import app
 from marketreact.errors import InputError
 from marketreact.events.catalogue import RESERVED_COLUMNS, EventCatalogue
-from marketreact.inference.battery import TEST_NAMES
+from marketreact.inference.base import TEST_NAMES
 from marketreact.prices import CsvSource
 
 runner = CliRunner()

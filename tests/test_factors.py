@@ -10,7 +10,8 @@ import pytest
 
 from marketreact import InputError
 from marketreact.calendar import TradingSessions, exchange_sessions
-from marketreact.panel.factors import align_factors, read_factors
+from marketreact.panel.factors import align_factors
+from marketreact.prices.factors import read_factors
 
 KEN_FRENCH = (
     "This file was created by CMPT_ME_BEME_RETS_DAILY using the 202409 CRSP database.\r\n"

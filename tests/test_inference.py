@@ -15,16 +15,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from marketreact.inference.battery import (
-    TEST_NAMES,
-    Alternative,
-    TestInputs,
-    average_cross_correlation,
-    average_ranks,
-    bootstrap,
-    cross_event_tests,
-    cross_event_tests_multi,
-)
+from marketreact.inference.base import TEST_NAMES, Alternative, TestInputs
+from marketreact.inference.battery import cross_event_tests, cross_event_tests_multi
+from marketreact.inference.nonparametric import average_ranks, bootstrap
+from marketreact.inference.parametric import average_cross_correlation
 
 ALTS = ("two-sided", "greater", "less")
 

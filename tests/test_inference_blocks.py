@@ -11,8 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import marketreact.inference.battery as inf
-from marketreact.inference.battery import TestInputs, cross_event_tests
+import marketreact.inference.base as inf_base
+from marketreact.inference.base import TestInputs, _event_blocks
+from marketreact.inference.battery import cross_event_tests
 
 
 def _inputs(seed: int, n: int = 700) -> TestInputs:
@@ -37,8 +38,8 @@ def _inputs(seed: int, n: int = 700) -> TestInputs:
 def test_blocks_give_exactly_the_same_tests(seed, monkeypatch) -> None:
     inputs = _inputs(seed)
     whole = cross_event_tests(inputs, "two-sided", n_boot=199, seed=3)
-    monkeypatch.setattr(inf, "_BLOCK_ELEMENTS", 500)  # blocks of a few events
-    assert len(inf._event_blocks(len(inputs.ar), inputs.est_residuals.shape[1])) > 50
+    monkeypatch.setattr(inf_base, "_BLOCK_ELEMENTS", 500)  # blocks of a few events
+    assert len(_event_blocks(len(inputs.ar), inputs.est_residuals.shape[1])) > 50
     blocked = cross_event_tests(inputs, "two-sided", n_boot=199, seed=3)
     np.testing.assert_array_equal(blocked.r_bar, whole.r_bar)
     for group in ("days", "windows"):

@@ -18,7 +18,8 @@ import pandas as pd
 import pytest
 
 import reference_eventstudytools as ref
-from marketreact.inference.battery import TestInputs, cross_event_tests
+from marketreact.inference.base import TestInputs
+from marketreact.inference.battery import cross_event_tests
 
 
 def _folder(shared_data: Path) -> Path:

@@ -18,10 +18,10 @@ from typer.testing import CliRunner
 
 from marketreact.cli import app
 from marketreact.events.catalogue import read_events
-from marketreact.inference.battery import TEST_NAMES
-from marketreact.panel.measures import volatility_arrays
+from marketreact.inference.base import TEST_NAMES
 from marketreact.prices import CsvSource
-from marketreact.study.fit import EventStudy, StudyArrays, StudyResult
+from marketreact.study.fit import EventStudy
+from marketreact.study.results import StudyArrays, StudyResult, volatility_arrays
 
 WINDOWS = ((-1, 1), (0, 0), (-5, 5))
 

@@ -14,6 +14,8 @@ from matplotlib.image import imread
 from scipy import stats
 
 from marketreact.events.catalogue import read_events
+from marketreact.output.files import safe_name, save_figure
+from marketreact.output.study import write_study_plots
 from marketreact.prices import CsvSource
 from marketreact.render.figures import (
     caar_band,
@@ -22,11 +24,9 @@ from marketreact.render.figures import (
     equity_figure,
     event_price_figure,
     rejection_figure,
-    safe_name,
-    save_figure,
-    write_study_plots,
 )
-from marketreact.study.fit import EventStudy, StudyResult
+from marketreact.study.fit import EventStudy
+from marketreact.study.results import StudyResult
 
 
 def _abnormal(seed: int = 1, n_events: int = 7, days: tuple[int, int] = (-2, 2)) -> pd.DataFrame:

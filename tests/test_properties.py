@@ -23,7 +23,8 @@ from marketreact.calendar import exchange_sessions
 from marketreact.errors import InputError
 from marketreact.models.spec import ModelName
 from marketreact.panel.returns import ReturnKind
-from marketreact.study.fit import EventStudy, StudySettings
+from marketreact.study.fit import EventStudy
+from marketreact.study.settings import StudySettings
 
 SESSIONS = exchange_sessions("XIDX", pd.Timestamp("2019-01-02"), pd.Timestamp("2021-12-30")).labels
 MARKET = "^JKSE"

@@ -17,11 +17,12 @@ from typer.testing import CliRunner
 from marketreact.cli import app
 from marketreact.errors import InputError
 from marketreact.events.catalogue import read_events
-from marketreact.output.files import write_study
-from marketreact.output.report import build_report, frame_html, result_html, write_report
+from marketreact.output.report import build_report, write_report
+from marketreact.output.study import write_study, write_study_plots
 from marketreact.prices import CsvSource
-from marketreact.render.figures import write_study_plots
-from marketreact.study.fit import EventStudy, StudyResult
+from marketreact.render.html import frame_html, result_html
+from marketreact.study.fit import EventStudy
+from marketreact.study.results import StudyResult
 
 
 class _Page(HTMLParser):

@@ -18,10 +18,9 @@ import numpy as np
 import pytest
 
 from marketreact.events.catalogue import read_events
-from marketreact.output.files import write_study
 from marketreact.output.report import write_report
+from marketreact.output.study import write_study, write_study_plots
 from marketreact.prices import CsvSource
-from marketreact.render.figures import write_study_plots
 from marketreact.study.fit import EventStudy
 
 pytestmark = pytest.mark.browser

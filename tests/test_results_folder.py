@@ -99,7 +99,7 @@ def test_full_disk_midway_keeps_the_previous_run(tmp_path, catalogue, prices_dir
     out = tmp_path / "res"
     assert _study(catalogue, out, prices_dir).exit_code == 0
     before = _snapshot(out)
-    import marketreact.output.files as output
+    import marketreact.output.study as output
 
     real = output.write_csv
     calls = {"n": 0}

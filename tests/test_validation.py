@@ -11,7 +11,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from marketreact.cli import app
-from marketreact.inference.battery import TEST_NAMES
+from marketreact.inference.base import TEST_NAMES
 from marketreact.validation import (
     COLUMNS,
     PANELS,

@@ -13,7 +13,9 @@ from marketreact.errors import InputError, InputProblem, MarketReactError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame, read_events
 from marketreact.models.spec import ModelName
 from marketreact.panel.returns import ReturnKind
-from marketreact.study.fit import EventStudy, StudyResult, StudySettings
+from marketreact.study.fit import EventStudy
+from marketreact.study.results import StudyResult
+from marketreact.study.settings import StudySettings
 
 __all__ = [
     "EventCatalogue",

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import functools
 import re
-import warnings
 from dataclasses import dataclass
 
 import pandas as pd
 
 from marketreact.articles.dates import Publication
-from marketreact.calendar import CLOSING_AUCTION_MINUTES, calendar_bounds
+from marketreact.calendar import schedule
 
 #: Places and exchange names that mark where a move happened -> calendar MIC.
 VENUES: dict[str, str] = {
@@ -65,41 +63,6 @@ def find_venues(sentence: str) -> list[Venue]:
         if name in ("us", "u.s.") and m.group("venue") not in ("US", "U.S."):
             continue
         out.append(Venue(m.group(0), VENUES[name], m.start(), m.end()))
-    return out
-
-
-@functools.lru_cache(maxsize=32)
-def _schedule(exchange: str, start: str, end: str) -> pd.DataFrame:
-    import exchange_calendars as xcals
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cal = xcals.get_calendar(exchange, start=start, end=end)
-    sched = cal.schedule.loc[:, ["open", "close"]].copy()
-    sched.index = pd.DatetimeIndex(sched.index).tz_localize(None).astype("datetime64[ns]")
-    extra = CLOSING_AUCTION_MINUTES.get(exchange, 0)
-    if extra:
-        sched["close"] = sched["close"] + pd.Timedelta(minutes=extra)
-    sched.attrs["tz"] = str(cal.tz)
-    return sched
-
-
-def schedule(exchange: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataFrame | None:
-    """Sessions of ``exchange`` between two dates: index labels, UTC ``open`` and ``close``.
-
-    Closes include the closing auction (see :mod:`marketreact.calendar`). Returns
-    None when the calendar does not cover the dates. Calendars are built for
-    whole years around the dates and cached.
-    """
-    lo, hi = calendar_bounds(exchange)
-    first, last = pd.Timestamp(first), pd.Timestamp(last)
-    span_lo = max(pd.Timestamp(year=first.year - 1, month=1, day=1), lo)
-    span_hi = min(pd.Timestamp(year=last.year + 1, month=12, day=31), hi)
-    if max(first, lo) > min(last, hi) or span_lo >= span_hi:
-        return None
-    sched = _schedule(exchange, str(span_lo.date()), str(span_hi.date()))
-    out = sched.loc[first:last]
-    out.attrs["tz"] = sched.attrs["tz"]
     return out
 
 

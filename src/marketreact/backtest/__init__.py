@@ -3,6 +3,8 @@
 Imports panel, windows and models; never prices I/O, output or the CLI.
 """
 
-from marketreact.backtest.run import Backtest, BacktestResult, BacktestSettings
+from marketreact.backtest.results import BacktestResult
+from marketreact.backtest.run import Backtest
+from marketreact.backtest.settings import BacktestSettings
 
 __all__ = ["Backtest", "BacktestResult", "BacktestSettings"]

@@ -12,9 +12,9 @@ import pandas as pd
 import typer
 from rich.table import Table
 
-from marketreact.backtest.run import EntryRule as EntryChoice
-from marketreact.backtest.run import HedgeMode as HedgeChoice
-from marketreact.backtest.run import SignalMode as ModeChoice
+from marketreact.backtest.settings import EntryRule as EntryChoice
+from marketreact.backtest.settings import HedgeMode as HedgeChoice
+from marketreact.backtest.settings import SignalMode as ModeChoice
 from marketreact.cli.app import (
     EXIT_PARTIAL,
     CacheOpt,
@@ -38,7 +38,7 @@ class TextChoice(StrEnum):
 
 
 def _latency(text: str) -> pd.Timedelta:
-    from marketreact.backtest.run import MAX_LATENCY, MAX_LATENCY_NS, duration_ns
+    from marketreact.backtest.settings import MAX_LATENCY, MAX_LATENCY_NS, duration_ns
 
     most = f"at most {MAX_LATENCY.days} days"
     # pandas deprecates the lower-case day unit ("5d"): read it as "5D"
@@ -124,13 +124,8 @@ def backtest(
         "--plots", help="Also write equity.png: the equity curve with its drawdown.")] = False,
 ) -> None:
     """Backtest trading on each event's signal, entering only at prices printed after the news."""
-    from marketreact.backtest.run import (
-        Backtest,
-        BacktestSettings,
-        EntryRule,
-        HedgeMode,
-        SignalMode,
-    )
+    from marketreact.backtest.run import Backtest
+    from marketreact.backtest.settings import BacktestSettings, EntryRule, HedgeMode, SignalMode
     from marketreact.events.catalogue import read_events
     from marketreact.output.backtest import write_backtest
     from marketreact.prices import source_from_spec
@@ -160,7 +155,8 @@ def backtest(
                                                 "events_in_file": len(catalogue)
                                                 + len(catalogue.problems)})
         if plots and len(result.daily):
-            from marketreact.render.figures import equity_figure, save_figure
+            from marketreact.output.files import save_figure
+            from marketreact.render.figures import equity_figure
 
             save_figure(equity_figure(result.daily), staging / "equity.png")
     console = _console(quiet)

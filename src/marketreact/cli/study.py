@@ -23,7 +23,7 @@ from marketreact.cli.app import (
     handle_errors,
 )
 from marketreact.errors import InputError, InputProblem
-from marketreact.inference.battery import Alternative
+from marketreact.inference.base import Alternative
 from marketreact.output.folder import check_target, results_folder
 from marketreact.panel.measures import Measure
 from marketreact.progress import progress_bar
@@ -144,11 +144,12 @@ def study(
     from marketreact.calendar import SessionSource
     from marketreact.events.catalogue import read_events
     from marketreact.models.spec import Method, MissingPolicy, ModelName
-    from marketreact.output.files import write_study
+    from marketreact.output.study import write_study
     from marketreact.panel.returns import ReturnKind
     from marketreact.prices import source_from_spec
     from marketreact.prices.checks import SuspectPolicy
-    from marketreact.study.fit import DEFAULT_CAR_WINDOWS, EventStudy, StudySettings
+    from marketreact.study.fit import EventStudy
+    from marketreact.study.settings import DEFAULT_CAR_WINDOWS, StudySettings
     from marketreact.windows import parse_window
 
     def choice(enum: Any, value: str, what: str, option: str) -> Any:
@@ -186,7 +187,7 @@ def study(
                                          "--suspect-prices")
     factor_data = None
     if factors:
-        from marketreact.panel.factors import read_factors
+        from marketreact.prices.factors import read_factors
 
         units = {"auto": None, "percent": True, "decimal": False}
         if factor_units not in units:
@@ -230,7 +231,7 @@ def study(
     with results_folder(out, command="study", inputs=protected) as staging:
         write_study(result, staging, fmt=fmt.value, inputs=inputs)
         if plots:
-            from marketreact.render.figures import write_study_plots
+            from marketreact.output.study import write_study_plots
 
             drawn = write_study_plots(result.abnormal_returns, result.car, result.events,
                                       staging)

@@ -35,13 +35,8 @@ def validate(
     Writes rejection_rates.csv, validation.md and rejection_rates.png to --out.
     """
     from marketreact.output.files import atomic_write, write_csv
-    from marketreact.validation import (
-        PANELS,
-        SimulationSettings,
-        markdown_report,
-        rejection_chart,
-        run_validation,
-    )
+    from marketreact.output.validation import markdown_report, rejection_chart
+    from marketreact.validation import PANELS, SimulationSettings, run_validation
 
     panels = panel or ["us", "idx"]
     unknown = [p for p in panels if p not in PANELS]

@@ -45,7 +45,7 @@ from marketreact.models.spec import ModelName
 from marketreact.panel.returns import ReturnKind
 from marketreact.prices.checks import SuspectPolicy
 from marketreact.prices.frames import standard_frame
-from marketreact.study.fit import StudySettings
+from marketreact.study.settings import StudySettings
 
 REQUEST_FILE = "01_RequestFile.csv"
 FIRM_FILE = "02_FirmData.csv"

@@ -1,4 +1,75 @@
 """Cross-event tests of abnormal returns (pure computation on arrays).
 
-Imports only the ground floor; study, backtest and validation call it.
+``base`` holds what every test shares (the alternative, :class:`TestResult`, the inputs),
+``parametric`` and ``nonparametric`` the tests, ``battery`` runs them all on a study's
+arrays and lays out the tables, ``cross_section`` regresses CARs on event attributes.
+Imports only the ground floor and windows; study, backtest and validation call it.
 """
+
+from marketreact.inference.base import (
+    TEST_NAMES,
+    TEST_TITLES,
+    WINDOW_TITLES,
+    Alternative,
+    CrossEventTests,
+    TestInputs,
+    TestResult,
+    window_columns,
+)
+from marketreact.inference.battery import (
+    aar_table,
+    aggregate_table,
+    cross_event_tests,
+    cross_event_tests_multi,
+)
+from marketreact.inference.nonparametric import (
+    average_ranks,
+    bootstrap,
+    bootstrap_means,
+    generalized_sign,
+    rank_tests,
+    sign_test,
+    wilcoxon_signed_rank,
+)
+from marketreact.inference.parametric import (
+    EstimationSummary,
+    average_cross_correlation,
+    brown_warner_1980,
+    brown_warner_1985,
+    cross_sectional_t,
+    kolari_pynnonen,
+    lamb,
+    patell,
+    summarise_estimation,
+)
+
+__all__ = [
+    "TEST_NAMES",
+    "TEST_TITLES",
+    "WINDOW_TITLES",
+    "Alternative",
+    "CrossEventTests",
+    "EstimationSummary",
+    "TestInputs",
+    "TestResult",
+    "aar_table",
+    "aggregate_table",
+    "average_cross_correlation",
+    "average_ranks",
+    "bootstrap",
+    "bootstrap_means",
+    "brown_warner_1980",
+    "brown_warner_1985",
+    "cross_event_tests",
+    "cross_event_tests_multi",
+    "cross_sectional_t",
+    "generalized_sign",
+    "kolari_pynnonen",
+    "lamb",
+    "patell",
+    "rank_tests",
+    "sign_test",
+    "summarise_estimation",
+    "wilcoxon_signed_rank",
+    "window_columns",
+]

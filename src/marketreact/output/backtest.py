@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from marketreact._typing import StrPath
-from marketreact.backtest.run import BacktestResult
+from marketreact.backtest.results import BacktestResult
 from marketreact.output.files import versions, write_csv, write_json
 
 #: Columns of ``daily.csv`` other tools (the equity/drawdown plot) rely on, in this order.

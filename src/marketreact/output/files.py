@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pandas as pd
 
 from marketreact._atomic import atomic_open
 from marketreact._typing import StrPath
-from marketreact.study.fit import StudyResult
+from marketreact.render.figures import FIGURE_DPI
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 _VERSIONED = ("marketreact", "numpy", "pandas", "scipy", "statsmodels", "exchange_calendars",
               "yfinance")
@@ -63,43 +66,25 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_study(result: StudyResult, out: StrPath, *, inputs: dict[str, Any] | None = None,
-                fmt: str = "csv") -> dict[str, Path]:
-    """Write a study's tables to a folder.
+def save_figure(fig: Figure, path: StrPath) -> Path:
+    """Write ``fig`` as PNG through a temporary file renamed into place.
 
-    Files: ``events.csv``, ``abnormal_returns.csv``, ``car.csv``, ``aar.csv``,
-    ``aggregate.csv``, ``failures.csv`` and ``summary.json`` (settings, inputs,
-    versions, counts and diagnostics). With ``fmt="json"`` the tables are also
-    written as JSON records.
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or path-like
+        Target ``.png`` file (its folder is created).
 
     Returns
     -------
-    dict of str to pathlib.Path
-        The files written, by table name.
+    pathlib.Path
     """
-    out = Path(out)
-    tables = {
-        "events": result.events,
-        "abnormal_returns": result.abnormal_returns,
-        "car": result.car,
-        "aar": result.aar,
-        "aggregate": result.aggregate,
-        "failures": result.failures,
-    }
-    written = {name: write_csv(frame, out / f"{name}.csv") for name, frame in tables.items()}
-    if fmt == "json":
-        for name, frame in tables.items():
-            records = json.loads(frame.to_json(orient="records", date_format="iso"))
-            written[f"{name}_json"] = write_json(records, out / f"{name}.json")
-    summary = {
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "settings": result.settings.to_dict(),
-        "inputs": inputs or {},
-        "versions": versions(),
-        "events_studied": result.n_events,
-        "events_failed": len(result.failures),
-        "diagnostics": list(result.diagnostics),
-        "aggregate": json.loads(result.aggregate.to_json(orient="records")),
-    }
-    written["summary"] = write_json(summary, out / "summary.json")
-    return written
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=FIGURE_DPI, metadata={"Software": None})
+    return Path(path)
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of an event id."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._") or "event"

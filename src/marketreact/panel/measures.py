@@ -29,7 +29,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from enum import StrEnum
-from typing import Any
 
 import numpy as np
 
@@ -78,49 +77,3 @@ def measure_panel(panel: ExchangePanel, measure: Measure) -> ExchangePanel:
                    cum_missing=cum_missing)
 
 
-def volatility_arrays(arrays: Any) -> Any:
-    """Turn the arrays of a return study into those of an abnormal-volatility study.
-
-    Parameters
-    ----------
-    arrays : marketreact.study.StudyArrays
-        Arrays of the return study (ARs, their variances, estimation residuals,
-        CAR windows).
-
-    Returns
-    -------
-    marketreact.study.StudyArrays
-        Same shapes; ``ar`` holds ``AV_it``, ``car`` the cumulative ``AV`` of
-        each window, with variances, residuals and degrees of freedom of the
-        constant-mean model for ``u`` (see the module docstring).
-    """
-    est = np.asarray(arrays.est_residuals, float)
-    ok_e = np.isfinite(est)
-    n = ok_e.sum(axis=1).astype(float)
-    sigma2 = np.asarray(arrays.sigma2, float)
-    df = np.asarray(arrays.df, float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        u_est = est**2 / sigma2[:, None] * (n / df)[:, None]
-        resid = u_est - 1.0
-        s2v = np.where(ok_e, resid**2, 0.0).sum(axis=1) / (n - 1.0)
-        u = arrays.ar**2 / arrays.ar_var
-    av = u - 1.0
-    ok = np.isfinite(av)
-    ar_var = np.where(ok, (s2v * (1.0 + 1.0 / n))[:, None], np.nan)
-    rel_days = np.asarray(arrays.rel_days)
-    cars, cvars = [], []
-    for a, b in arrays.car_windows:
-        cols = slice(int(np.searchsorted(rel_days, a)),
-                     int(np.searchsorted(rel_days, b, side="right")))
-        part_ok = ok[:, cols]
-        length = part_ok.sum(axis=1).astype(float)
-        cars.append(np.where(length > 0, np.where(part_ok, av[:, cols], 0.0).sum(axis=1),
-                             np.nan))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            cvars.append(np.where(length > 0, s2v * (length + length**2 / n), np.nan))
-    shape = (len(av), 0)
-    return replace(
-        arrays, ar=av, ar_var=ar_var, est_residuals=np.where(ok_e, resid, np.nan),
-        sigma2=s2v, df=np.maximum(n - 1.0, 0).astype(np.int64),
-        car=np.stack(cars, axis=1) if cars else np.empty(shape),
-        car_var=np.stack(cvars, axis=1) if cvars else np.empty(shape))

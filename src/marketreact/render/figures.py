@@ -22,32 +22,25 @@ the study plots into a folder.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from marketreact._atomic import atomic_open
-from marketreact._typing import StrPath
-
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from marketreact.study.fit import StudyResult
 
 log = logging.getLogger(__name__)
 
 #: Most events drawn in the bar chart, and most per-event price plots written by default.
 MAX_BAR_EVENTS = 60
-MAX_PRICE_PLOTS = 50
 
 _BLUE, _ORANGE, _GREY, _RED = "#1f77b4", "#ff7f0e", "#7f7f7f", "#d62728"
-_DPI = 110
+FIGURE_DPI = 110
 
 
 def _figure(width: float, height: float, rows: int = 1, cols: int = 1,
@@ -56,7 +49,7 @@ def _figure(width: float, height: float, rows: int = 1, cols: int = 1,
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    fig = Figure(figsize=(width, height), dpi=FIGURE_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
     return fig, axes
@@ -532,97 +525,3 @@ def _legend_handle(color: Any, label: str) -> Any:
 # --------------------------------------------------------------------------- writing
 
 
-def save_figure(fig: Figure, path: StrPath) -> Path:
-    """Write ``fig`` as PNG through a temporary file renamed into place.
-
-    Parameters
-    ----------
-    fig : matplotlib.figure.Figure
-        The figure.
-    path : str or path-like
-        Target ``.png`` file (its folder is created).
-
-    Returns
-    -------
-    pathlib.Path
-    """
-    with atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=_DPI, metadata={"Software": None})
-    return Path(path)
-
-
-def safe_name(text: str) -> str:
-    """A file-name-safe version of an event id."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", str(text)).strip("._") or "event"
-
-
-def write_study_plots(abnormal_returns: pd.DataFrame, car: pd.DataFrame | None,
-                      events: pd.DataFrame | None, out: StrPath, *,
-                      max_price_plots: int = MAX_PRICE_PLOTS,
-                      overwrite: bool = True) -> dict[str, Path]:
-    """Write the plots of a study into a folder.
-
-    Files: ``caar.png``, ``car_bars.png`` (needs ``car``) and
-    ``price_<event_id>.png`` for the first ``max_price_plots`` events (needs
-    the ``price`` column).
-
-    Parameters
-    ----------
-    abnormal_returns, car, events : pandas.DataFrame
-        The study's tables (``car`` and ``events`` may be None).
-    out : str or path-like
-        Folder.
-    max_price_plots : int, default 50
-        Most per-event price plots.
-    overwrite : bool, default True
-        False keeps plots already in the folder.
-
-    Returns
-    -------
-    dict of str to pathlib.Path
-        The files written (or kept), by plot name.
-    """
-    out = Path(out)
-    written: dict[str, Path] = {}
-
-    def emit(name: str, build: Any) -> None:
-        path = out / f"{name}.png"
-        if not overwrite and path.exists():
-            written[name] = path
-            return
-        fig = build()
-        written[name] = save_figure(fig, path)
-
-    if abnormal_returns.empty:
-        log.info("no abnormal returns: no plots written")
-        return written
-    emit("caar", lambda: caar_figure(abnormal_returns))
-    if car is not None and len(car):
-        emit("car_bars", lambda: car_bars_figure(abnormal_returns, car))
-    if "price" in abnormal_returns:
-        ids = list(dict.fromkeys(abnormal_returns["event_id"]))
-        if len(ids) > max_price_plots:
-            log.warning("price plots written for the first %d of %d events", max_price_plots,
-                        len(ids))
-        for eid in ids[:max_price_plots]:
-            name, k = f"price_{safe_name(eid)}", 2
-            while name in written:  # ids that differ only in unsafe characters
-                name, k = f"price_{safe_name(eid)}_{k}", k + 1
-            emit(name, lambda eid=eid: event_price_figure(abnormal_returns, eid, events))
-    return written
-
-
-def plot_result(result: StudyResult, kind: str = "caar", **kwargs: Any) -> Figure:
-    """Plot a :class:`~marketreact.study.StudyResult` (see ``StudyResult.plot``)."""
-    if kind == "caar":
-        return caar_figure(result.abnormal_returns, **kwargs)
-    if kind == "car":
-        return car_bars_figure(result.abnormal_returns, result.car, **kwargs)
-    if kind == "price":
-        event_id = kwargs.pop("event_id", None)
-        if event_id is None:
-            if result.events.empty:
-                raise ValueError("no event was studied")
-            event_id = str(result.events["event_id"].iloc[0])
-        return event_price_figure(result.abnormal_returns, event_id, result.events, **kwargs)
-    raise ValueError(f"unknown plot kind {kind!r}: use caar, car or price")

@@ -4,6 +4,8 @@ Imports panel, windows, models and inference (and render for the result's views)
 never prices I/O, output or the CLI.
 """
 
-from marketreact.study.fit import EventStudy, StudyResult, StudySettings
+from marketreact.study.fit import EventStudy
+from marketreact.study.results import StudyResult
+from marketreact.study.settings import StudySettings
 
 __all__ = ["EventStudy", "StudyResult", "StudySettings"]

@@ -53,11 +53,10 @@ from marketreact.models.moments import (
 )
 from marketreact.models.spec import ChunkPlan
 from marketreact.panel.returns import ExchangePanel
+from marketreact.windows import CHUNK_EVENTS
 
 log = logging.getLogger(__name__)
 
-#: Events per chunk: bounds the memory of the gathered windows.
-CHUNK_EVENTS = 20_000
 
 
 # ---------------------------------------------------------------------------------------------

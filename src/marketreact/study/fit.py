@@ -14,15 +14,14 @@ import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from marketreact._lazy import Thunk, deferred
-from marketreact._typing import FloatArray, IntArray, Window
+from marketreact._typing import IntArray
 from marketreact.calendar import (
     DEFAULT_MARKET,
     SessionSource,
@@ -31,21 +30,13 @@ from marketreact.calendar import (
     exchange_sessions,
     market_sessions,
 )
-from marketreact.errors import InputError, InputProblem
+from marketreact.errors import InputError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
-from marketreact.inference.battery import (
-    Alternative,
-    CrossEventTests,
-    TestInputs,
-    aar_table,
-    aggregate_table,
-    cross_event_tests,
-    format_tests,
-)
+from marketreact.inference.base import Alternative, CrossEventTests, TestInputs
+from marketreact.inference.battery import aar_table, aggregate_table, cross_event_tests
 from marketreact.models.estimate import estimate, missing_price_reasons
 from marketreact.models.linear import BlockBuilder, EventBlock, block_from_fit
 from marketreact.models.moments import (
-    RESIDUAL_CHUNK,
     MomentSource,
     ReturnsView,
     moment_path_supported,
@@ -56,11 +47,9 @@ from marketreact.models.spec import (
     MissingPolicy,
     ModelName,
     ModelSpec,
-    check_method,
-    model_spec,
 )
 from marketreact.panel.factors import FactorPanel, align_factors
-from marketreact.panel.measures import Measure, measure_panel, volatility_arrays
+from marketreact.panel.measures import Measure, measure_panel
 from marketreact.panel.returns import ExchangePanel, ReturnKind
 from marketreact.panel.table import PriceTable
 from marketreact.prices import PriceSource, fetch_for_events
@@ -73,328 +62,26 @@ from marketreact.prices.checks import (
 from marketreact.prices.frames import PriceFetch, PriceSuspect
 from marketreact.progress import track
 from marketreact.study.engine import Engine, make_engine, study_events
+from marketreact.study.results import (
+    _AR_COLUMNS,
+    StudyArrays,
+    StudyResult,
+    _ARPart,
+    _ARTable,
+    _StackedRows,
+    volatility_arrays,
+)
+from marketreact.study.settings import StudySettings
 from marketreact.windows import (
     CHUNK_EVENTS,
-    _window_prices,
     format_window,
     gather,
 )
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((-1, 1), (0, 0), (0, 1), (-5, 5))
 #: Residual variances below this (a standard deviation of 1e-8) mean a price that never moved.
 MIN_RESIDUAL_VARIANCE = 1e-16
-
-
-@dataclass(frozen=True)
-class StudySettings:
-    """Settings of an event study.
-
-    Attributes
-    ----------
-    model : ModelName
-        Normal-return model.
-    estimation : tuple of int
-        Estimation window in sessions relative to day 0 (inclusive).
-    window : tuple of int
-        Event window (inclusive).
-    car_windows : tuple of tuple of int
-        Windows over which CAR and BHAR are reported.
-    min_estimation : int
-        Fewest estimation returns an event may have.
-    market : str, optional
-        Market index for every event without its own ``market`` (default: the
-        exchange's main index).
-    returns : ReturnKind
-        Simple or log returns.
-    lags, leads : int
-        Lagged and leading market returns of the Dimson model (default 1, 1).
-    missing : MissingPolicy
-        What a session without a price inside the windows does: ``drop``
-        (default) leaves that session out, ``fail`` fails the event with the
-        reason (see :mod:`marketreact.estimation`).
-    method : Method
-        ``vectorised`` (batched OLS for all events) or ``regression`` (the
-        per-event dummy-variable regression with statsmodels).
-    hac_lags : int, optional
-        With ``method=regression``: Newey-West (HAC) covariance with this many lags.
-    sessions : SessionSource
-        ``calendar`` (exchange_calendars sessions on which the index traded) or
-        ``market`` (the dates of the market index file, e.g. EventStudyTools data).
-    measure : Measure
-        What is studied: abnormal returns, log volume or volatility
-        (see :mod:`marketreact.measures`).
-    alternative : Alternative
-        Alternative hypothesis of the cross-event tests' p-values.
-    n_boot : int
-        Bootstrap resamples of events for the bootstrap test (0: off).
-    seed : int
-        Seed of the bootstrap.
-    suspect_prices : SuspectPolicy
-        ``fail`` (default): an event whose estimation or event window holds a
-        suspect price (a bad print, an unadjusted split; see
-        :mod:`marketreact.prices.checks`) fails with the reason; ``keep``:
-        it is studied on the prices as given and a note names the price.
-    """
-
-    model: ModelName = ModelName.market_model
-    estimation: Window = (-250, -11)
-    window: Window = (-10, 10)
-    car_windows: tuple[Window, ...] = DEFAULT_CAR_WINDOWS
-    min_estimation: int = 120
-    market: str | None = None
-    returns: ReturnKind = ReturnKind.simple
-    lags: int = 1
-    leads: int = 1
-    missing: MissingPolicy = MissingPolicy.drop
-    method: Method = Method.vectorised
-    hac_lags: int | None = None
-    sessions: SessionSource = SessionSource.calendar
-    measure: Measure = Measure.returns
-    alternative: Alternative = Alternative.two_sided
-    n_boot: int = 999
-    seed: int = 0
-    suspect_prices: SuspectPolicy = SuspectPolicy.fail
-
-    def __post_init__(self) -> None:
-        for name, enum in (("model", ModelName), ("missing", MissingPolicy), ("method", Method),
-                           ("sessions", SessionSource), ("measure", Measure),
-                           ("alternative", Alternative), ("suspect_prices", SuspectPolicy)):
-            value = getattr(self, name)
-            if not isinstance(value, enum):
-                try:
-                    object.__setattr__(self, name, enum(value))
-                except ValueError:
-                    raise InputError([InputProblem(
-                        "settings", None, name, str(value),
-                        f"unknown {name} {value!r}; choose from "
-                        f"{', '.join(m.value for m in enum)}")]) from None
-        problems: list[tuple[str, str, str]] = []  # (field, value, message)
-        if self.n_boot < 0:
-            problems.append(("n_boot", str(self.n_boot), "n_boot must be 0 or more"))
-        (e0, e1), (w0, w1) = self.estimation, self.window
-        est, win = format_window(self.estimation), format_window(self.window)
-        if e0 > e1:
-            problems.append(("estimation", est, f"estimation window {est} is inverted"))
-        if w0 > w1:
-            problems.append(("window", win, f"event window {win} is inverted"))
-        if problems:  # the other checks make no sense for inverted windows
-            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
-        if e1 >= w0:
-            problems.append(("estimation", est, f"estimation window {est} overlaps the "
-                             f"event window {win}"))
-        for cw in self.car_windows:
-            if cw[0] > cw[1] or cw[0] < w0 or cw[1] > w1:
-                problems.append(("car_windows", format_window(cw),
-                                 f"CAR window {format_window(cw)} is not inside the event "
-                                 f"window {win}"))
-        if self.lags < 0 or self.leads < 0:
-            problems.append(("lags" if self.lags < 0 else "leads",
-                             str(min(self.lags, self.leads)),
-                             "Dimson lags and leads must be non-negative"))
-        k = model_spec(self.model, max(self.lags, 0), max(self.leads, 0)).n_estimated
-        problems.extend(("method", self.method.value, m)
-                        for m in check_method(self.model, self.method, self.hac_lags))
-        if self.min_estimation < k + 2:
-            problems.append(("min_estimation", str(self.min_estimation),
-                             f"min_estimation must be at least {k + 2} for {self.model.value}"))
-        if self.min_estimation > e1 - e0 + 1:
-            problems.append(("min_estimation", str(self.min_estimation),
-                             f"min_estimation {self.min_estimation} exceeds the estimation "
-                             f"window's {e1 - e0 + 1} sessions"))
-        if problems:
-            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
-
-    @property
-    def spec(self) -> ModelSpec:
-        """The model specification."""
-        return model_spec(self.model, self.lags, self.leads)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Settings as plain JSON-able values."""
-        return {
-            "model": self.model.value,
-            "estimation": list(self.estimation),
-            "window": list(self.window),
-            "car_windows": [list(w) for w in self.car_windows],
-            "min_estimation": self.min_estimation,
-            "market": self.market,
-            "returns": self.returns.value,
-            "lags": self.lags,
-            "leads": self.leads,
-            "missing": self.missing.value,
-            "method": self.method.value,
-            "hac_lags": self.hac_lags,
-            "sessions": self.sessions.value,
-            "measure": Measure(self.measure).value,
-            "alternative": Alternative(self.alternative).value,
-            "n_boot": self.n_boot,
-            "seed": self.seed,
-            "suspect_prices": self.suspect_prices.value,
-        }
-
-
-@dataclass(frozen=True)
-class StudyArrays:
-    """Per-event arrays behind a result, for cross-event tests and plots.
-
-    Rows follow ``StudyResult.events`` rows whose status is ``ok``.
-
-    Attributes
-    ----------
-    rel_days : numpy.ndarray
-        ``(L2,)`` relative days of the event window.
-    ar, ar_var : numpy.ndarray
-        ``(E, L2)`` abnormal returns and their variances.
-    est_residuals : numpy.ndarray
-        ``(E, L1)`` estimation-window residuals (NaN where not used). With the
-        moment engine (constant mean, market-adjusted, market model) they are
-        computed on first access.
-    sigma2 : numpy.ndarray
-        ``(E,)`` residual variances.
-    df : numpy.ndarray
-        ``(E,)`` residual degrees of freedom.
-    day0 : numpy.ndarray
-        ``(E,)`` day-0 session dates (``datetime64[ns]``).
-    car_windows : tuple of tuple of int
-        The CAR windows of ``car`` and ``car_var``.
-    car, car_var : numpy.ndarray or None
-        ``(E, W)`` CAR of each window and its variance (estimation error
-        included); None when not computed.
-    """
-
-    rel_days: IntArray
-    ar: FloatArray
-    ar_var: FloatArray
-    est_residuals: FloatArray
-    sigma2: FloatArray
-    df: IntArray
-    day0: np.ndarray
-    car_windows: tuple[Window, ...] = ()
-    car: FloatArray | None = None
-    car_var: FloatArray | None = None
-
-
-deferred(StudyArrays, "est_residuals")
-
-
-@dataclass(frozen=True)
-class StudyResult:
-    """The immutable result of an event study.
-
-    Attributes
-    ----------
-    settings : StudySettings
-        What was asked.
-    events : pandas.DataFrame
-        One row per studied event: ticker, exchange, market, day 0, model
-        parameters, residual sigma, estimation size.
-    abnormal_returns : pandas.DataFrame
-        Long table ``event_id, rel_day, date, return, market_return, expected,
-        ar, ar_se, car, span, price, market_price`` (prices: adjusted closes of
-        the stock and its market index on each session, NaN where none); built
-        on first access (it has ``E x L2`` rows).
-    car : pandas.DataFrame
-        ``event_id, window, car, car_se, car_t, car_p, df, bhar, sessions, missing``.
-    aar : pandas.DataFrame
-        Per relative day: ``n, aar, caar``, then every cross-event test: ``t, p``
-        (cross-sectional t) and ``X, X_p`` for each other test ``X`` in
-        :data:`marketreact.inference.TEST_NAMES` (plus ``boot_lo, boot_hi``).
-    aggregate : pandas.DataFrame
-        Per CAR window: ``n, caar, mean_bhar`` and the same test columns.
-    failures : pandas.DataFrame
-        ``event_id, ticker, reason`` for events that could not be studied.
-    arrays : StudyArrays
-        Arrays behind the tables.
-    diagnostics : tuple of str
-        Notes on the data (dropped sessions, filler rows removed, ...).
-    tests : CrossEventTests or None
-        The test objects behind the test columns (distributions, reasons).
-    """
-
-    settings: StudySettings
-    events: pd.DataFrame
-    abnormal_returns: pd.DataFrame
-    car: pd.DataFrame
-    aar: pd.DataFrame
-    aggregate: pd.DataFrame
-    failures: pd.DataFrame
-    arrays: StudyArrays
-    diagnostics: tuple[str, ...] = field(default=())
-    tests: CrossEventTests | None = None
-
-    @property
-    def n_events(self) -> int:
-        """Number of events studied successfully."""
-        return len(self.events)
-
-    def to_frame(self) -> pd.DataFrame:
-        """CARs of every event and window in one wide frame (event x window)."""
-        return self.car.pivot(index="event_id", columns="window", values="car")
-
-    def summary(self) -> str:
-        """Summarise settings, CAAR per window with every test, and failures (statsmodels style)."""
-        s = self.settings
-        w = 78
-        half = w // 2
-
-        def pair(a: str, b: str, c: str, d: str) -> str:
-            return f"{a + ':':<16}{b:<{half - 16}}{c + ':':<16}{d}"
-
-        lines = [
-            "Event study".center(w),
-            "=" * w,
-            pair("Model", s.model.value, "Measure", Measure(s.measure).value),
-            pair("Estimation", format_window(s.estimation), "Event window",
-                 format_window(s.window)),
-            f"events studied: {self.n_events}   failed: {len(self.failures)}",
-            pair("Returns", s.returns.value, "Alternative", Alternative(s.alternative).value),
-            "=" * w,
-            f"{'window':<10}{'N':>6}{'CAAR':>12}{'t':>10}{'p':>10}{'mean BHAR':>14}",
-            "-" * w,
-        ]
-        for row in self.aggregate.itertuples(index=False):
-            lines.append(f"{row.window:<10}{row.n:>6d}{row.caar:>12.5f}{row.t:>10.3f}"
-                         f"{row.p:>10.4f}{row.mean_bhar:>14.5f}")
-        if self.tests is not None and len(self.aggregate):
-            lines.append(format_tests(self.tests, list(self.aggregate["window"]),
-                                      self.aggregate["caar"].to_numpy(), width=w))
-        if len(self.failures):
-            lines.append("-" * w)
-            lines.append("failed events:")
-            for row in self.failures.itertuples(index=False):
-                lines.append(f"  {row.event_id}: {row.reason}")
-        lines.append("=" * w)
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        """HTML tables for Jupyter: settings, CAAR by window, events and failures."""
-        from marketreact.output.report import result_html
-
-        return result_html(self)
-
-    def plot(self, kind: str = "caar", **kwargs: Any) -> Any:
-        """Plot the result; returns a :class:`matplotlib.figure.Figure`.
-
-        Parameters
-        ----------
-        kind : {"caar", "car", "price"}
-            ``caar``: CAAR over the event window with its 95% band; ``car``:
-            day-0 AR and CAR bars per event; ``price``: the stock and its market
-            index around one event (give ``event_id=...``; default the first).
-        **kwargs
-            Passed to the plotting function in :mod:`marketreact.plots`.
-        """
-        from marketreact.render.figures import plot_result
-
-        return plot_result(self, kind, **kwargs)
-
-
-deferred(StudyResult, "abnormal_returns")
 
 
 class EventStudy:
@@ -853,109 +540,3 @@ def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntA
     return block_from_fit(evt, fit, ab, plan, problems.reason, missing)
 
 
-_AR_COLUMNS = ("event_id", "rel_day", "date", "return", "market_return", "expected", "ar",
-               "ar_se", "car", "span", "price", "market_price")
-
-
-@dataclass(frozen=True)
-class _ARPart:
-    """What the long table needs from one exchange's events."""
-
-    panel: ExchangePanel
-    day0: IntArray
-    stock_rows: IntArray
-    market_rows: IntArray
-    source: MomentSource | None
-    values: tuple[Any, ...] | None  # y, market, expected, span (general path)
-    rows: IntArray  # the events' rows in the result
-
-
-class _ARTable(Thunk):
-    """Builds the long abnormal-return table when it is first asked for."""
-
-    def __init__(self, event_ids: pd.Series, rel_days: IntArray, ar: FloatArray,
-                 ar_var: FloatArray, parts: list[_ARPart]) -> None:
-        self.event_ids, self.rel_days, self.parts = event_ids, rel_days, parts
-        self.ar, self.ar_var = ar, ar_var
-        self.extra: dict[str, FloatArray] = {}  # more (E, L2) columns, e.g. volatility's av
-
-    def __call__(self) -> pd.DataFrame:
-        days = self.rel_days
-        e, width = self.ar.shape
-        when = np.empty((e, width), dtype="datetime64[ns]")
-        y, market, expected, price, market_price = (np.empty((e, width)) for _ in range(5))
-        span = np.empty((e, width), dtype=np.int64)
-        for part in self.parts:
-            labels, rows = part.panel.sessions.labels, part.rows
-            for lo in range(0, len(rows), CHUNK_EVENTS):
-                sl = slice(lo, lo + CHUNK_EVENTS)
-                at = rows[sl]
-                pos = part.day0[sl, None] + days[None, :]
-                when[at] = labels.to_numpy()[np.clip(pos, 0, len(labels) - 1)]
-                price[at], market_price[at] = _window_prices(
-                    part.panel, part.stock_rows[sl], part.market_rows[sl], pos)
-                if part.values is not None:
-                    y[at], market[at], expected[at], span[at] = (v[sl] for v in part.values)
-                else:
-                    assert part.source is not None
-                    y[at], market[at], expected[at], span[at] = part.source.window(sl)
-        table = pd.DataFrame({
-            "event_id": self.event_ids.take(np.repeat(np.arange(e), width)).array,
-            "rel_day": np.tile(days, e),
-            "date": when.ravel(),
-            "return": y.ravel(),
-            "market_return": market.ravel(),
-            "expected": expected.ravel(),
-            "ar": self.ar.ravel(),
-            "ar_se": np.sqrt(self.ar_var).ravel(),
-            "car": np.nancumsum(self.ar, axis=1).ravel(),
-            "span": span.ravel(),
-            "price": price.ravel(),
-            "market_price": market_price.ravel(),
-        })
-        for name, values in self.extra.items():
-            table[name] = np.asarray(values).ravel()
-        return table
-
-
-class _StackedRows(Thunk):
-    """Rows from several sources (arrays or moment sources) placed at given rows.
-
-    Also a :class:`marketreact.inference.RowBlocks`: the tests read the
-    residuals a block of events at a time without building them all.
-    """
-
-    def __init__(self, sources: list[tuple[Any, IntArray]], n_rows: int, width: int) -> None:
-        self.sources, self.n_rows, self.width = sources, n_rows, width
-
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(events, estimation days)``."""
-        return self.n_rows, self.width
-
-    def rows(self, index: slice) -> FloatArray:
-        """The rows ``index`` (a slice of the result's events) only."""
-        a, b, _ = index.indices(self.n_rows)
-        out = np.empty((max(b - a, 0), self.width))
-        for source, rows in self.sources:  # rows: increasing positions of a part's events
-            i0, i1 = np.searchsorted(rows, [a, b])
-            if i1 <= i0:
-                continue
-            at = rows[i0:i1] - a
-            out[at] = (source.residuals(slice(i0, i1)) if isinstance(source, MomentSource)
-                       else source[i0:i1])
-        return out
-
-    def __call__(self) -> FloatArray:
-        out = np.empty((self.n_rows, self.width))
-        for source, rows in self.sources:
-            if isinstance(source, MomentSource):
-                contiguous = len(rows) and rows[-1] - rows[0] == len(rows) - 1
-                for lo in range(0, len(rows), RESIDUAL_CHUNK):
-                    sl = slice(lo, lo + RESIDUAL_CHUNK)
-                    at = (slice(rows[0] + lo, rows[0] + min(lo + RESIDUAL_CHUNK, len(rows)))
-                          if contiguous else rows[sl])
-                    out[at] = source.residuals(sl)
-            else:
-                out[rows] = source
-        return out

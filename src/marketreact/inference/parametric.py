@@ -1,0 +1,308 @@
+"""Parametric tests: cross-sectional t, Brown-Warner, Patell, BMP, Kolari-Pynnonen, Lamb."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from marketreact._typing import FloatArray, IntArray
+from marketreact.inference import base
+from marketreact.inference.base import (
+    _NORMAL,
+    _T,
+    RowBlocks,
+    _count_mean_sd,
+    _est_rows,
+    _event_blocks,
+    _is_blocks,
+    _Raw,
+    _raw,
+    _reasons,
+    _sum_rows,
+)
+
+
+def cross_sectional_t(x: FloatArray, name: str = "t") -> _Raw:
+    """Cross-sectional t test of the mean of ``x`` along the event axis.
+
+    ``t = x̄ / (s_x / √N)`` with ``t(N-1)`` null distribution; it uses only the
+    cross-sectional spread of the day's ARs (or CARs), so it is robust to
+    event-induced variance but not to cross-correlation (Brown & Warner 1985,
+    section 3; Boehmer et al. 1991, eq. 1). Equals ``scipy.stats.ttest_1samp``.
+    Also the BMP test when ``x`` holds standardised ARs.
+    """
+    n, mean, sd = _count_mean_sd(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = mean / (sd / np.sqrt(n))
+    reason = _reasons((n < 2, "fewer than 2 events"), (sd == 0, "zero cross-sectional variance"),
+                      shape=stat.shape)
+    return _raw(name, stat, _T, (n - 1.0).astype(np.float64), n, reason)
+
+
+@dataclass(frozen=True)
+class EstimationSummary:
+    """What the tests need from the estimation-window residuals, in one pass.
+
+    Attributes
+    ----------
+    m : numpy.ndarray
+        ``(..., N)`` residuals per event.
+    var : numpy.ndarray
+        ``(..., N)`` their sample variance (ddof 1).
+    frac_pos : numpy.ndarray
+        ``(..., N)`` share of positive residuals.
+    sd_avg : numpy.ndarray
+        ``(...)`` time-series SD (ddof 1) of the average residual of each relative day.
+    df_avg : numpy.ndarray
+        ``(...)`` its degrees of freedom (days with an average, minus 1).
+    r_bar : numpy.ndarray
+        ``(...)`` average cross-correlation (:func:`average_cross_correlation`).
+    """
+
+    m: IntArray
+    var: FloatArray
+    frac_pos: FloatArray
+    sd_avg: FloatArray
+    df_avg: FloatArray
+    r_bar: FloatArray
+
+
+def summarise_estimation(est: FloatArray) -> EstimationSummary:
+    """Summarise ``(..., N, L1)`` estimation residuals (NaN where missing) for the tests."""
+    if _is_blocks(est):
+        return _summarise_in_blocks(est)
+    est = np.asarray(est, float)
+    if est.ndim == 2 and est.size > base._BLOCK_ELEMENTS:
+        return _summarise_in_blocks(est)
+    ok = np.isfinite(est)
+    m = ok.sum(axis=-1)
+    ef = np.where(ok, est, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = ef.sum(axis=-1) / np.maximum(m, 1)
+        dev = np.where(ok, est - mean[..., None], 0.0)
+        ss = (dev**2).sum(axis=-1)
+        var = np.where(m > 1, ss / np.maximum(m - 1, 1), np.nan)
+        frac = (ok & (est > 0)).sum(axis=-1) / m
+        # Brown-Warner: average residual of each relative day, its time-series SD
+        k = ok.sum(axis=-2)
+        avg = np.where(k > 0, ef.sum(axis=-2) / np.maximum(k, 1), np.nan)
+        days = np.isfinite(avg)
+        md = days.sum(axis=-1)
+        mu = np.where(days, avg, 0.0).sum(axis=-1) / md
+        sd_avg = np.sqrt((np.where(days, avg - mu[..., None], 0.0) ** 2).sum(axis=-1)
+                         / (md - 1))
+        # Kolari-Pynnönen: unit-length centred residuals
+        norm = np.sqrt(ss)
+        use = (m >= 3) & (norm > 0)
+        z = np.where(use[..., None], dev / np.where(use, norm, 1.0)[..., None], 0.0)
+        kk = use.sum(axis=-1).astype(float)
+        total = z.sum(axis=-2)
+        r = ((total**2).sum(axis=-1) - kk) / (kk * (kk - 1.0))
+    return EstimationSummary(m, var, frac, sd_avg, md - 1.0, np.where(kk >= 2, r, np.nan))
+
+
+def _summarise_in_blocks(est: FloatArray | RowBlocks) -> EstimationSummary:
+    """:func:`summarise_estimation` of a large ``(N, L1)`` array, a block of events at a time.
+
+    Same arithmetic: per-event values row by row, sums over events in event order.
+    """
+    n = est.shape[0]
+    m = np.empty(n, dtype=np.int64)
+    var = np.empty(n)
+    frac = np.empty(n)
+    use = np.empty(n, dtype=bool)
+    k: np.ndarray | None = None
+    efsum: np.ndarray | None = None
+    total: np.ndarray | None = None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for sl in _event_blocks(n, est.shape[1]):
+            part = _est_rows(est, sl)
+            ok = np.isfinite(part)
+            mb = ok.sum(axis=-1)
+            ef = np.where(ok, part, 0.0)
+            mean = ef.sum(axis=-1) / np.maximum(mb, 1)
+            dev = np.where(ok, part - mean[..., None], 0.0)
+            ss = (dev**2).sum(axis=-1)
+            m[sl] = mb
+            var[sl] = np.where(mb > 1, ss / np.maximum(mb - 1, 1), np.nan)
+            frac[sl] = (ok & (part > 0)).sum(axis=-1) / mb
+            k = _sum_rows(k, ok.astype(np.int64))
+            efsum = _sum_rows(efsum, ef)
+            norm = np.sqrt(ss)
+            ub = (mb >= 3) & (norm > 0)
+            use[sl] = ub
+            total = _sum_rows(total, np.where(ub[..., None],
+                                              dev / np.where(ub, norm, 1.0)[..., None], 0.0))
+        assert k is not None and efsum is not None and total is not None
+        avg = np.where(k > 0, efsum / np.maximum(k, 1), np.nan)
+        days = np.isfinite(avg)
+        md = days.sum(axis=-1)
+        mu = np.where(days, avg, 0.0).sum(axis=-1) / md
+        sd_avg = np.sqrt((np.where(days, avg - mu[..., None], 0.0) ** 2).sum(axis=-1)
+                         / (md - 1))
+        kk = float(use.sum())
+        r = ((total**2).sum(axis=-1) - kk) / (kk * (kk - 1.0))
+    return EstimationSummary(m, var, frac, sd_avg, md - 1.0,
+                             np.asarray(r if kk >= 2 else np.nan))
+
+
+def _summary(est: FloatArray | EstimationSummary) -> EstimationSummary:
+    return est if isinstance(est, EstimationSummary) else summarise_estimation(est)
+
+
+def brown_warner_1980(x: FloatArray, lengths: IntArray,
+                      est: FloatArray | EstimationSummary) -> _Raw:
+    """Brown-Warner test with the average of the events' estimation variances.
+
+    ``t = x̄ / (√(L Σ_i s_i²) / N)``, ``s_i²`` the sample variance (ddof 1) of
+    event ``i``'s estimation residuals, summed over the events with data on the
+    day; ``L`` is the number of days cumulated (1 for a day). Null distribution
+    ``t`` with (mean estimation length - 1) degrees of freedom. Brown & Warner
+    (1980), appendix A (the test assuming cross-sectional independence); this
+    is the statistic estudy2 calls ``brown_warner_1980``.
+    """
+    summ = _summary(est)
+    m, s2 = summ.m, summ.var
+    ok = np.isfinite(x) & np.isfinite(s2)[..., None]
+    n = ok.sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(ok, x, 0.0).sum(axis=-2) / n
+        denom = np.sqrt(lengths * np.where(ok, s2[..., None], 0.0).sum(axis=-2)) / n
+        stat = mean / denom
+        mbar = np.where(m > 0, m, 0).sum(axis=-1) / np.maximum((m > 0).sum(axis=-1), 1)
+    df = np.broadcast_to((mbar - 1.0)[..., None], stat.shape)
+    reason = _reasons((n < 1, "no events"), (denom == 0, "zero estimation variance"),
+                      shape=stat.shape)
+    return _raw("bw1980", stat, _T, df, n, reason)
+
+
+def brown_warner_1985(x: FloatArray, lengths: IntArray,
+                      est: FloatArray | EstimationSummary) -> _Raw:
+    """Brown-Warner "crude dependence adjustment" test.
+
+    ``t = x̄ / (√L · S(ĀR))`` where ``ĀR_τ`` is the average estimation residual
+    of relative day ``τ`` and ``S(ĀR)`` its time-series standard deviation over
+    the estimation window (ddof 1); ``L`` days cumulated. Null ``t(M - 1)``,
+    ``M`` estimation days. Brown & Warner (1980), section 3.4, and (1985),
+    eq. (5)-(6); estudy2's ``brown_warner_1985``. Because ``ĀR_τ`` averages
+    over the same relative days, clustering on calendar dates inflates
+    ``S(ĀR)``: the crude adjustment for cross-correlation.
+    """
+    summ = _summary(est)
+    sd, df = summ.sd_avg, summ.df_avg
+    n, mean, _ = _count_mean_sd(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = mean / (np.sqrt(lengths) * sd[..., None])
+    reason = _reasons((n < 1, "no events"), (np.broadcast_to((df < 2)[..., None], stat.shape),
+                                              "fewer than 3 estimation days"),
+                      (np.broadcast_to((sd == 0)[..., None], stat.shape),
+                       "zero variance of the average estimation residual"),
+                      shape=stat.shape)
+    return _raw("bw1985", stat, _T, np.broadcast_to(df[..., None], stat.shape), n, reason)
+
+
+def patell(sx: FloatArray, df: FloatArray) -> _Raw:
+    """Patell (1976) Z of standardised abnormal returns.
+
+    ``Z = Σ_i SAR_i / √(Σ_i df_i / (df_i - 2))``: each ``SAR_i`` is ``t(df_i)``
+    distributed under the null with variance ``df_i/(df_i-2)``; events with
+    ``df_i <= 2`` are left out. Patell (1976), eq. (8)-(10); for windows the
+    standardised CAR ``CSAR_i = CAR_i / √V(CAR_i)`` takes the place of ``SAR_i``.
+    Null N(0, 1).
+    """
+    use = np.isfinite(sx) & (df[..., None] > 2)
+    n = use.sum(axis=-2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = np.where(use, (df / (df - 2.0))[..., None], 0.0).sum(axis=-2)
+        stat = np.where(use, sx, 0.0).sum(axis=-2) / np.sqrt(w)
+    reason = _reasons((n < 1, "no event with more than 2 residual degrees of freedom"),
+                      shape=stat.shape)
+    return _raw("patell", stat, _NORMAL, None, n, reason)
+
+
+def average_cross_correlation(est: FloatArray) -> FloatArray:
+    """Average pairwise correlation of the events' estimation residuals.
+
+    Residuals are aligned on relative days (for clustered events that is the
+    same calendar day). Each event's residuals are centred and scaled to unit
+    length over its own days; the mean of the ``N(N-1)`` pairwise inner products
+    is ``(‖Σ_i z_i‖² - N) / (N(N-1))``, which is the average Pearson correlation
+    exactly when every event has the whole estimation window (days one event
+    misses count as zero deviations). Kolari & Pynnönen (2010), eq. (9).
+
+    Parameters
+    ----------
+    est : numpy.ndarray
+        ``(..., N, L1)`` residuals, NaN where missing.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(...)``; NaN with fewer than 2 usable events.
+    """
+    return summarise_estimation(est).r_bar
+
+
+def kolari_pynnonen(raw: _Raw, r_bar: FloatArray, patell_like: bool) -> _Raw:
+    """Kolari-Pynnönen (2010) adjustment for cross-correlation.
+
+    Adjusted BMP: ``t_BMP · √((1 - r̄) / (1 + (N - 1) r̄))`` (their eq. 12);
+    adjusted Patell: ``Z_Patell · √(1 / (1 + (N - 1) r̄))``, ``r̄`` the average
+    cross-correlation of the estimation residuals
+    (:func:`average_cross_correlation`). The same factor applies to the
+    cumulated (CAR) statistics. Null distributions as the unadjusted tests.
+    """
+    n = raw.n.astype(float)
+    r = r_bar[..., None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = 1.0 + (n - 1.0) * r
+        factor = np.sqrt(1.0 / denom) if patell_like else np.sqrt((1.0 - r) / denom)
+        stat = raw.stat * factor
+    shape = stat.shape
+    reason = np.where(raw.reason != "", raw.reason,
+                      _reasons((np.broadcast_to(~np.isfinite(r), shape),
+                                "no average cross-correlation (too few estimation residuals)"),
+                               (denom <= 0, "average cross-correlation too negative"),
+                               shape=shape))
+    name = "kp_patell" if patell_like else "kp_bmp"
+    return _raw(name, stat, raw.dist, raw.df, raw.n, reason)
+
+
+def lamb(aar: FloatArray, n: IntArray, factor: FloatArray,
+         est: FloatArray | EstimationSummary,
+         windows: Sequence[slice]) -> tuple[_Raw, _Raw]:
+    """Lamb (1995) portfolio test, for days and for windows.
+
+    Day ``t``: ``Z_t = AAR_t / (S(ĀR) · √F_t)`` with ``S(ĀR)`` the
+    Brown-Warner time-series SD of the average estimation residual and
+    ``F_t`` the mean over events of the forecast-error factor
+    ``V_it / s_i² = 1 + x_t'(X'X)⁻¹x_t``. Window: ``Σ_t Z_t / √L``
+    over the window's days with a statistic. Null N(0, 1). Lamb (1995),
+    as implemented by estudy2 (``lamb``, ``car_lamb``); with one market index
+    and a common window for all events ``F_t`` is estudy2's
+    ``1 + 1/T + (R_mt - R̄_m)² / Σ(R_mτ - R̄_m)²``.
+    """
+    sd = _summary(est).sd_avg
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stat = aar / (sd[..., None] * np.sqrt(factor))
+    reason = _reasons((n < 1, "no events"),
+                      (np.broadcast_to((sd == 0)[..., None], stat.shape),
+                       "zero variance of the average estimation residual"),
+                      shape=stat.shape)
+    day = _raw("lamb", stat, _NORMAL, None, n, reason)
+    day_ok = np.isfinite(day.stat) & (day.reason == "")
+    wstats, wn = [], []
+    for cols in windows:
+        ok = day_ok[..., cols]
+        k = ok.sum(axis=-1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            wstats.append(np.where(ok, day.stat[..., cols], 0.0).sum(axis=-1) / np.sqrt(k))
+        wn.append(np.where(ok, n[..., cols], 0).max(axis=-1, initial=0))
+    shape = (*stat.shape[:-1], len(windows))
+    wstat = np.stack(wstats, axis=-1) if wstats else np.empty(shape)
+    wcount = np.stack(wn, axis=-1) if wn else np.empty(shape, np.int64)
+    wreason = _reasons((~np.isfinite(wstat), "no day of the window has a Lamb statistic"),
+                       shape=shape)
+    return day, _raw("lamb", wstat, _NORMAL, None, wcount, wreason)

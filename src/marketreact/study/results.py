@@ -1,0 +1,362 @@
+"""The result of an event study: per-event arrays, lazy long tables and the test battery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from marketreact._lazy import Thunk, deferred
+from marketreact._typing import FloatArray, IntArray, Window
+from marketreact.inference.base import Alternative, CrossEventTests
+from marketreact.models.moments import (
+    RESIDUAL_CHUNK,
+    MomentSource,
+)
+from marketreact.panel.measures import Measure
+from marketreact.panel.returns import ExchangePanel
+from marketreact.render.figures import caar_figure, car_bars_figure, event_price_figure
+from marketreact.render.text import format_tests
+from marketreact.study.settings import StudySettings
+from marketreact.windows import (
+    CHUNK_EVENTS,
+    _window_prices,
+    format_window,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+
+@dataclass(frozen=True)
+class StudyArrays:
+    """Per-event arrays behind a result, for cross-event tests and plots.
+
+    Rows follow ``StudyResult.events`` rows whose status is ``ok``.
+
+    Attributes
+    ----------
+    rel_days : numpy.ndarray
+        ``(L2,)`` relative days of the event window.
+    ar, ar_var : numpy.ndarray
+        ``(E, L2)`` abnormal returns and their variances.
+    est_residuals : numpy.ndarray
+        ``(E, L1)`` estimation-window residuals (NaN where not used). With the
+        moment engine (constant mean, market-adjusted, market model) they are
+        computed on first access.
+    sigma2 : numpy.ndarray
+        ``(E,)`` residual variances.
+    df : numpy.ndarray
+        ``(E,)`` residual degrees of freedom.
+    day0 : numpy.ndarray
+        ``(E,)`` day-0 session dates (``datetime64[ns]``).
+    car_windows : tuple of tuple of int
+        The CAR windows of ``car`` and ``car_var``.
+    car, car_var : numpy.ndarray or None
+        ``(E, W)`` CAR of each window and its variance (estimation error
+        included); None when not computed.
+    """
+
+    rel_days: IntArray
+    ar: FloatArray
+    ar_var: FloatArray
+    est_residuals: FloatArray
+    sigma2: FloatArray
+    df: IntArray
+    day0: np.ndarray
+    car_windows: tuple[Window, ...] = ()
+    car: FloatArray | None = None
+    car_var: FloatArray | None = None
+
+
+deferred(StudyArrays, "est_residuals")
+
+
+@dataclass(frozen=True)
+class StudyResult:
+    """The immutable result of an event study.
+
+    Attributes
+    ----------
+    settings : StudySettings
+        What was asked.
+    events : pandas.DataFrame
+        One row per studied event: ticker, exchange, market, day 0, model
+        parameters, residual sigma, estimation size.
+    abnormal_returns : pandas.DataFrame
+        Long table ``event_id, rel_day, date, return, market_return, expected,
+        ar, ar_se, car, span, price, market_price`` (prices: adjusted closes of
+        the stock and its market index on each session, NaN where none); built
+        on first access (it has ``E x L2`` rows).
+    car : pandas.DataFrame
+        ``event_id, window, car, car_se, car_t, car_p, df, bhar, sessions, missing``.
+    aar : pandas.DataFrame
+        Per relative day: ``n, aar, caar``, then every cross-event test: ``t, p``
+        (cross-sectional t) and ``X, X_p`` for each other test ``X`` in
+        :data:`marketreact.inference.TEST_NAMES` (plus ``boot_lo, boot_hi``).
+    aggregate : pandas.DataFrame
+        Per CAR window: ``n, caar, mean_bhar`` and the same test columns.
+    failures : pandas.DataFrame
+        ``event_id, ticker, reason`` for events that could not be studied.
+    arrays : StudyArrays
+        Arrays behind the tables.
+    diagnostics : tuple of str
+        Notes on the data (dropped sessions, filler rows removed, ...).
+    tests : CrossEventTests or None
+        The test objects behind the test columns (distributions, reasons).
+    """
+
+    settings: StudySettings
+    events: pd.DataFrame
+    abnormal_returns: pd.DataFrame
+    car: pd.DataFrame
+    aar: pd.DataFrame
+    aggregate: pd.DataFrame
+    failures: pd.DataFrame
+    arrays: StudyArrays
+    diagnostics: tuple[str, ...] = field(default=())
+    tests: CrossEventTests | None = None
+
+    @property
+    def n_events(self) -> int:
+        """Number of events studied successfully."""
+        return len(self.events)
+
+    def to_frame(self) -> pd.DataFrame:
+        """CARs of every event and window in one wide frame (event x window)."""
+        return self.car.pivot(index="event_id", columns="window", values="car")
+
+    def summary(self) -> str:
+        """Summarise settings, CAAR per window with every test, and failures (statsmodels style)."""
+        s = self.settings
+        w = 78
+        half = w // 2
+
+        def pair(a: str, b: str, c: str, d: str) -> str:
+            return f"{a + ':':<16}{b:<{half - 16}}{c + ':':<16}{d}"
+
+        lines = [
+            "Event study".center(w),
+            "=" * w,
+            pair("Model", s.model.value, "Measure", Measure(s.measure).value),
+            pair("Estimation", format_window(s.estimation), "Event window",
+                 format_window(s.window)),
+            f"events studied: {self.n_events}   failed: {len(self.failures)}",
+            pair("Returns", s.returns.value, "Alternative", Alternative(s.alternative).value),
+            "=" * w,
+            f"{'window':<10}{'N':>6}{'CAAR':>12}{'t':>10}{'p':>10}{'mean BHAR':>14}",
+            "-" * w,
+        ]
+        for row in self.aggregate.itertuples(index=False):
+            lines.append(f"{row.window:<10}{row.n:>6d}{row.caar:>12.5f}{row.t:>10.3f}"
+                         f"{row.p:>10.4f}{row.mean_bhar:>14.5f}")
+        if self.tests is not None and len(self.aggregate):
+            lines.append(format_tests(self.tests, list(self.aggregate["window"]),
+                                      self.aggregate["caar"].to_numpy(), width=w))
+        if len(self.failures):
+            lines.append("-" * w)
+            lines.append("failed events:")
+            for row in self.failures.itertuples(index=False):
+                lines.append(f"  {row.event_id}: {row.reason}")
+        lines.append("=" * w)
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        """HTML tables for Jupyter: settings, CAAR by window, events and failures."""
+        from marketreact.render.html import result_html
+
+        return result_html(self)
+
+    def plot(self, kind: str = "caar", **kwargs: Any) -> Any:
+        """Plot the result; returns a :class:`matplotlib.figure.Figure`.
+
+        Parameters
+        ----------
+        kind : {"caar", "car", "price"}
+            ``caar``: CAAR over the event window with its 95% band; ``car``:
+            day-0 AR and CAR bars per event; ``price``: the stock and its market
+            index around one event (give ``event_id=...``; default the first).
+        **kwargs
+            Passed to the plotting function in :mod:`marketreact.plots`.
+        """
+        return plot_result(self, kind, **kwargs)
+
+
+deferred(StudyResult, "abnormal_returns")
+
+
+_AR_COLUMNS = ("event_id", "rel_day", "date", "return", "market_return", "expected", "ar",
+               "ar_se", "car", "span", "price", "market_price")
+
+
+@dataclass(frozen=True)
+class _ARPart:
+    """What the long table needs from one exchange's events."""
+
+    panel: ExchangePanel
+    day0: IntArray
+    stock_rows: IntArray
+    market_rows: IntArray
+    source: MomentSource | None
+    values: tuple[Any, ...] | None  # y, market, expected, span (general path)
+    rows: IntArray  # the events' rows in the result
+
+
+class _ARTable(Thunk):
+    """Builds the long abnormal-return table when it is first asked for."""
+
+    def __init__(self, event_ids: pd.Series, rel_days: IntArray, ar: FloatArray,
+                 ar_var: FloatArray, parts: list[_ARPart]) -> None:
+        self.event_ids, self.rel_days, self.parts = event_ids, rel_days, parts
+        self.ar, self.ar_var = ar, ar_var
+        self.extra: dict[str, FloatArray] = {}  # more (E, L2) columns, e.g. volatility's av
+
+    def __call__(self) -> pd.DataFrame:
+        days = self.rel_days
+        e, width = self.ar.shape
+        when = np.empty((e, width), dtype="datetime64[ns]")
+        y, market, expected, price, market_price = (np.empty((e, width)) for _ in range(5))
+        span = np.empty((e, width), dtype=np.int64)
+        for part in self.parts:
+            labels, rows = part.panel.sessions.labels, part.rows
+            for lo in range(0, len(rows), CHUNK_EVENTS):
+                sl = slice(lo, lo + CHUNK_EVENTS)
+                at = rows[sl]
+                pos = part.day0[sl, None] + days[None, :]
+                when[at] = labels.to_numpy()[np.clip(pos, 0, len(labels) - 1)]
+                price[at], market_price[at] = _window_prices(
+                    part.panel, part.stock_rows[sl], part.market_rows[sl], pos)
+                if part.values is not None:
+                    y[at], market[at], expected[at], span[at] = (v[sl] for v in part.values)
+                else:
+                    assert part.source is not None
+                    y[at], market[at], expected[at], span[at] = part.source.window(sl)
+        table = pd.DataFrame({
+            "event_id": self.event_ids.take(np.repeat(np.arange(e), width)).array,
+            "rel_day": np.tile(days, e),
+            "date": when.ravel(),
+            "return": y.ravel(),
+            "market_return": market.ravel(),
+            "expected": expected.ravel(),
+            "ar": self.ar.ravel(),
+            "ar_se": np.sqrt(self.ar_var).ravel(),
+            "car": np.nancumsum(self.ar, axis=1).ravel(),
+            "span": span.ravel(),
+            "price": price.ravel(),
+            "market_price": market_price.ravel(),
+        })
+        for name, values in self.extra.items():
+            table[name] = np.asarray(values).ravel()
+        return table
+
+
+class _StackedRows(Thunk):
+    """Rows from several sources (arrays or moment sources) placed at given rows.
+
+    Also a :class:`marketreact.inference.RowBlocks`: the tests read the
+    residuals a block of events at a time without building them all.
+    """
+
+    def __init__(self, sources: list[tuple[Any, IntArray]], n_rows: int, width: int) -> None:
+        self.sources, self.n_rows, self.width = sources, n_rows, width
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(events, estimation days)``."""
+        return self.n_rows, self.width
+
+    def rows(self, index: slice) -> FloatArray:
+        """The rows ``index`` (a slice of the result's events) only."""
+        a, b, _ = index.indices(self.n_rows)
+        out = np.empty((max(b - a, 0), self.width))
+        for source, rows in self.sources:  # rows: increasing positions of a part's events
+            i0, i1 = np.searchsorted(rows, [a, b])
+            if i1 <= i0:
+                continue
+            at = rows[i0:i1] - a
+            out[at] = (source.residuals(slice(i0, i1)) if isinstance(source, MomentSource)
+                       else source[i0:i1])
+        return out
+
+    def __call__(self) -> FloatArray:
+        out = np.empty((self.n_rows, self.width))
+        for source, rows in self.sources:
+            if isinstance(source, MomentSource):
+                contiguous = len(rows) and rows[-1] - rows[0] == len(rows) - 1
+                for lo in range(0, len(rows), RESIDUAL_CHUNK):
+                    sl = slice(lo, lo + RESIDUAL_CHUNK)
+                    at = (slice(rows[0] + lo, rows[0] + min(lo + RESIDUAL_CHUNK, len(rows)))
+                          if contiguous else rows[sl])
+                    out[at] = source.residuals(sl)
+            else:
+                out[rows] = source
+        return out
+
+
+def volatility_arrays(arrays: Any) -> Any:
+    """Turn the arrays of a return study into those of an abnormal-volatility study.
+
+    Parameters
+    ----------
+    arrays : marketreact.study.StudyArrays
+        Arrays of the return study (ARs, their variances, estimation residuals,
+        CAR windows).
+
+    Returns
+    -------
+    marketreact.study.StudyArrays
+        Same shapes; ``ar`` holds ``AV_it``, ``car`` the cumulative ``AV`` of
+        each window, with variances, residuals and degrees of freedom of the
+        constant-mean model for ``u`` (see the module docstring).
+    """
+    est = np.asarray(arrays.est_residuals, float)
+    ok_e = np.isfinite(est)
+    n = ok_e.sum(axis=1).astype(float)
+    sigma2 = np.asarray(arrays.sigma2, float)
+    df = np.asarray(arrays.df, float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u_est = est**2 / sigma2[:, None] * (n / df)[:, None]
+        resid = u_est - 1.0
+        s2v = np.where(ok_e, resid**2, 0.0).sum(axis=1) / (n - 1.0)
+        u = arrays.ar**2 / arrays.ar_var
+    av = u - 1.0
+    ok = np.isfinite(av)
+    ar_var = np.where(ok, (s2v * (1.0 + 1.0 / n))[:, None], np.nan)
+    rel_days = np.asarray(arrays.rel_days)
+    cars, cvars = [], []
+    for a, b in arrays.car_windows:
+        cols = slice(int(np.searchsorted(rel_days, a)),
+                     int(np.searchsorted(rel_days, b, side="right")))
+        part_ok = ok[:, cols]
+        length = part_ok.sum(axis=1).astype(float)
+        cars.append(np.where(length > 0, np.where(part_ok, av[:, cols], 0.0).sum(axis=1),
+                             np.nan))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cvars.append(np.where(length > 0, s2v * (length + length**2 / n), np.nan))
+    shape = (len(av), 0)
+    return replace(
+        arrays, ar=av, ar_var=ar_var, est_residuals=np.where(ok_e, resid, np.nan),
+        sigma2=s2v, df=np.maximum(n - 1.0, 0).astype(np.int64),
+        car=np.stack(cars, axis=1) if cars else np.empty(shape),
+        car_var=np.stack(cvars, axis=1) if cvars else np.empty(shape))
+
+
+def plot_result(result: StudyResult, kind: str = "caar", **kwargs: Any) -> Figure:
+    """Plot a :class:`~marketreact.study.StudyResult` (see ``StudyResult.plot``)."""
+    if kind == "caar":
+        return caar_figure(result.abnormal_returns, **kwargs)
+    if kind == "car":
+        return car_bars_figure(result.abnormal_returns, result.car, **kwargs)
+    if kind == "price":
+        event_id = kwargs.pop("event_id", None)
+        if event_id is None:
+            if result.events.empty:
+                raise ValueError("no event was studied")
+            event_id = str(result.events["event_id"].iloc[0])
+        return event_price_figure(result.abnormal_returns, event_id, result.events, **kwargs)
+    raise ValueError(f"unknown plot kind {kind!r}: use caar, car or price")

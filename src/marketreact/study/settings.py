@@ -1,0 +1,179 @@
+"""The settings of an event study: windows, model, policies and tests, checked once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from marketreact._typing import Window
+from marketreact.calendar import (
+    SessionSource,
+)
+from marketreact.errors import InputError, InputProblem
+from marketreact.inference.base import Alternative
+from marketreact.models.spec import (
+    Method,
+    MissingPolicy,
+    ModelName,
+    ModelSpec,
+    check_method,
+    model_spec,
+)
+from marketreact.panel.measures import Measure
+from marketreact.panel.returns import ReturnKind
+from marketreact.prices.checks import (
+    SuspectPolicy,
+)
+from marketreact.windows import (
+    format_window,
+)
+
+DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((-1, 1), (0, 0), (0, 1), (-5, 5))
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Settings of an event study.
+
+    Attributes
+    ----------
+    model : ModelName
+        Normal-return model.
+    estimation : tuple of int
+        Estimation window in sessions relative to day 0 (inclusive).
+    window : tuple of int
+        Event window (inclusive).
+    car_windows : tuple of tuple of int
+        Windows over which CAR and BHAR are reported.
+    min_estimation : int
+        Fewest estimation returns an event may have.
+    market : str, optional
+        Market index for every event without its own ``market`` (default: the
+        exchange's main index).
+    returns : ReturnKind
+        Simple or log returns.
+    lags, leads : int
+        Lagged and leading market returns of the Dimson model (default 1, 1).
+    missing : MissingPolicy
+        What a session without a price inside the windows does: ``drop``
+        (default) leaves that session out, ``fail`` fails the event with the
+        reason (see :mod:`marketreact.estimation`).
+    method : Method
+        ``vectorised`` (batched OLS for all events) or ``regression`` (the
+        per-event dummy-variable regression with statsmodels).
+    hac_lags : int, optional
+        With ``method=regression``: Newey-West (HAC) covariance with this many lags.
+    sessions : SessionSource
+        ``calendar`` (exchange_calendars sessions on which the index traded) or
+        ``market`` (the dates of the market index file, e.g. EventStudyTools data).
+    measure : Measure
+        What is studied: abnormal returns, log volume or volatility
+        (see :mod:`marketreact.measures`).
+    alternative : Alternative
+        Alternative hypothesis of the cross-event tests' p-values.
+    n_boot : int
+        Bootstrap resamples of events for the bootstrap test (0: off).
+    seed : int
+        Seed of the bootstrap.
+    suspect_prices : SuspectPolicy
+        ``fail`` (default): an event whose estimation or event window holds a
+        suspect price (a bad print, an unadjusted split; see
+        :mod:`marketreact.prices.checks`) fails with the reason; ``keep``:
+        it is studied on the prices as given and a note names the price.
+    """
+
+    model: ModelName = ModelName.market_model
+    estimation: Window = (-250, -11)
+    window: Window = (-10, 10)
+    car_windows: tuple[Window, ...] = DEFAULT_CAR_WINDOWS
+    min_estimation: int = 120
+    market: str | None = None
+    returns: ReturnKind = ReturnKind.simple
+    lags: int = 1
+    leads: int = 1
+    missing: MissingPolicy = MissingPolicy.drop
+    method: Method = Method.vectorised
+    hac_lags: int | None = None
+    sessions: SessionSource = SessionSource.calendar
+    measure: Measure = Measure.returns
+    alternative: Alternative = Alternative.two_sided
+    n_boot: int = 999
+    seed: int = 0
+    suspect_prices: SuspectPolicy = SuspectPolicy.fail
+
+    def __post_init__(self) -> None:
+        for name, enum in (("model", ModelName), ("missing", MissingPolicy), ("method", Method),
+                           ("sessions", SessionSource), ("measure", Measure),
+                           ("alternative", Alternative), ("suspect_prices", SuspectPolicy)):
+            value = getattr(self, name)
+            if not isinstance(value, enum):
+                try:
+                    object.__setattr__(self, name, enum(value))
+                except ValueError:
+                    raise InputError([InputProblem(
+                        "settings", None, name, str(value),
+                        f"unknown {name} {value!r}; choose from "
+                        f"{', '.join(m.value for m in enum)}")]) from None
+        problems: list[tuple[str, str, str]] = []  # (field, value, message)
+        if self.n_boot < 0:
+            problems.append(("n_boot", str(self.n_boot), "n_boot must be 0 or more"))
+        (e0, e1), (w0, w1) = self.estimation, self.window
+        est, win = format_window(self.estimation), format_window(self.window)
+        if e0 > e1:
+            problems.append(("estimation", est, f"estimation window {est} is inverted"))
+        if w0 > w1:
+            problems.append(("window", win, f"event window {win} is inverted"))
+        if problems:  # the other checks make no sense for inverted windows
+            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
+        if e1 >= w0:
+            problems.append(("estimation", est, f"estimation window {est} overlaps the "
+                             f"event window {win}"))
+        for cw in self.car_windows:
+            if cw[0] > cw[1] or cw[0] < w0 or cw[1] > w1:
+                problems.append(("car_windows", format_window(cw),
+                                 f"CAR window {format_window(cw)} is not inside the event "
+                                 f"window {win}"))
+        if self.lags < 0 or self.leads < 0:
+            problems.append(("lags" if self.lags < 0 else "leads",
+                             str(min(self.lags, self.leads)),
+                             "Dimson lags and leads must be non-negative"))
+        k = model_spec(self.model, max(self.lags, 0), max(self.leads, 0)).n_estimated
+        problems.extend(("method", self.method.value, m)
+                        for m in check_method(self.model, self.method, self.hac_lags))
+        if self.min_estimation < k + 2:
+            problems.append(("min_estimation", str(self.min_estimation),
+                             f"min_estimation must be at least {k + 2} for {self.model.value}"))
+        if self.min_estimation > e1 - e0 + 1:
+            problems.append(("min_estimation", str(self.min_estimation),
+                             f"min_estimation {self.min_estimation} exceeds the estimation "
+                             f"window's {e1 - e0 + 1} sessions"))
+        if problems:
+            raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
+
+    @property
+    def spec(self) -> ModelSpec:
+        """The model specification."""
+        return model_spec(self.model, self.lags, self.leads)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settings as plain JSON-able values."""
+        return {
+            "model": self.model.value,
+            "estimation": list(self.estimation),
+            "window": list(self.window),
+            "car_windows": [list(w) for w in self.car_windows],
+            "min_estimation": self.min_estimation,
+            "market": self.market,
+            "returns": self.returns.value,
+            "lags": self.lags,
+            "leads": self.leads,
+            "missing": self.missing.value,
+            "method": self.method.value,
+            "hac_lags": self.hac_lags,
+            "sessions": self.sessions.value,
+            "measure": Measure(self.measure).value,
+            "alternative": Alternative(self.alternative).value,
+            "n_boot": self.n_boot,
+            "seed": self.seed,
+            "suspect_prices": self.suspect_prices.value,
+        }
