@@ -280,6 +280,31 @@ def market_sessions(exchange: str, dates: pd.DatetimeIndex,
                            pd.DatetimeIndex([], dtype="datetime64[ns]"), reference)
 
 
+
+def event_markets(exchanges: pd.Series, given: pd.Series, market: str | None = None) -> pd.Series:
+    """The market index of each event: its own, else ``market``, else its exchange's default.
+
+    Parameters
+    ----------
+    exchanges : pandas.Series
+        Each event's exchange (MIC).
+    given : pandas.Series
+        Each event's ``market`` column ("" where the catalogue gives none).
+    market : str, optional
+        The index for events that give none (``--market``).
+
+    Returns
+    -------
+    pandas.Series
+        Market tickers, "" where none is known (same index as ``given``).
+    """
+    codes, uniques = pd.factorize(exchanges)
+    default = pd.Series(
+        np.asarray([DEFAULT_MARKET.get(str(x), "") for x in uniques], dtype=object)[codes]
+        if len(codes) else np.empty(0, dtype=object), index=given.index, dtype="str")
+    chosen = given.where(given != "", market or "")
+    return chosen.where(chosen != "", default)
+
 TIMINGS = ("pre", "intra", "post", "unknown")
 
 

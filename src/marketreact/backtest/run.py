@@ -215,6 +215,8 @@ class Backtest:
     # -- steps --------------------------------------------------------------------------
     def _fetch(self, frame: pd.DataFrame,
                prices: PriceSource | Mapping[str, pd.DataFrame]) -> PriceFetch:
+        if isinstance(prices, PriceFetch):  # loaded beforehand (load_prices)
+            return prices
         s = self.settings
         return fetch_for_events(frame, prices, s.estimation[0], max(s.hold, *s.horizons) + 1)
 

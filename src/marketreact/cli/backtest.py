@@ -128,7 +128,7 @@ def backtest(
     from marketreact.backtest.settings import BacktestSettings, EntryRule, HedgeMode, SignalMode
     from marketreact.events.catalogue import read_events
     from marketreact.output.backtest import write_backtest
-    from marketreact.prices import source_from_spec
+    from marketreact.prices import load_prices, source_from_spec
     from marketreact.windows import parse_window
 
     settings = BacktestSettings(
@@ -142,7 +142,10 @@ def backtest(
     catalogue = read_events(events, strict=not skip_invalid)
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
     with progress_bar(quiet):
-        result = Backtest(settings).run(catalogue, source)
+        price_data = load_prices(source, catalogue, before=settings.estimation[0],
+                                 after=max(settings.hold, *settings.horizons) + 1,
+                                 market=settings.market)
+        result = Backtest(settings).run(catalogue, price_data)
     if catalogue.problems:
         from dataclasses import replace
 

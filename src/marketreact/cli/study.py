@@ -146,7 +146,7 @@ def study(
     from marketreact.models.spec import Method, MissingPolicy, ModelName
     from marketreact.output.study import write_study
     from marketreact.panel.returns import ReturnKind
-    from marketreact.prices import source_from_spec
+    from marketreact.prices import load_prices, source_from_spec
     from marketreact.prices.checks import SuspectPolicy
     from marketreact.study.fit import EventStudy
     from marketreact.study.settings import DEFAULT_CAR_WINDOWS, StudySettings
@@ -216,8 +216,10 @@ def study(
         raise InputError([InputProblem("command line", None, "--scheduler", scheduler,
                                        "--scheduler needs --engine dask")])
     with progress_bar(quiet):
+        price_data = load_prices(source, catalogue, before=settings.estimation[0],
+                                 after=settings.window[1], market=settings.market)
         result = EventStudy(settings, engine=engine.value, scheduler=scheduler).fit(
-            catalogue, source, factors=factor_data)
+            catalogue, price_data, factors=factor_data)
     if catalogue.problems:
         invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})

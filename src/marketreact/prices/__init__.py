@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from marketreact.calendar import event_markets
 from marketreact.errors import InputError, InputProblem
 from marketreact.prices.checks import find_suspects
 from marketreact.prices.csv_source import CsvSource, PriceFile, check_price_file, read_price_file
@@ -99,6 +100,54 @@ def fetch_for_events(frame: pd.DataFrame, prices: PriceSource | Mapping[str, pd.
     return prices.fetch(tickers, start, end)
 
 
+def load_prices(prices: str | PriceSource | Mapping[str, pd.DataFrame],
+                events: Any, *, before: int = 260, after: int = 30,
+                market: str | None = None, cache_dir: str | None = None) -> PriceFetch:
+    """Get the daily prices a set of events needs: the one step that reads or downloads them.
+
+    ``EventStudy.fit`` and ``Backtest.run`` take what this returns and never read
+    files or go to the network themselves.
+
+    Parameters
+    ----------
+    prices : str, PriceSource or mapping of str to pandas.DataFrame
+        A spec (``csv:DIR``, ``csv:FILE.csv``, ``yahoo``, or several joined by
+        ``+``), a source, or frames by ticker (normalised with
+        :func:`standard_frame`: yfinance's ``Close``/``Adj Close`` columns and
+        lowercase names are accepted; a frame without a close is refused in
+        one line).
+    events : EventCatalogue or pandas.DataFrame
+        The events (``ticker``, ``exchange``, ``market``, ``timestamp``,
+        ``date`` columns, as :func:`marketreact.read_events` gives them).
+    before, after : int
+        Trading sessions needed before and after the events (e.g. 250 and 10
+        for the default study windows); turned into calendar days with a margin.
+    market : str, optional
+        Market index of events that name none (default: their exchange's).
+    cache_dir : str, optional
+        Cache folder of the Yahoo source.
+
+    Returns
+    -------
+    PriceFetch
+        Frames of every ticker and market index the events name, with the
+        tickers that could not be had and why.
+    """
+    frame = getattr(events, "frame", events)
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError("events must be an EventCatalogue or a DataFrame of events")
+    missing = [c for c in ("ticker", "exchange", "market", "timestamp", "date") if c not in frame]
+    if missing:
+        raise InputError(f"events lack column(s) {', '.join(missing)}: read them with "
+                         "marketreact.read_events or events_from_frame first")
+    frame = frame.assign(market=event_markets(frame["exchange"], frame["market"], market))
+    if isinstance(prices, str):
+        prices = source_from_spec(prices, cache_dir)
+    elif isinstance(prices, Mapping):
+        prices = {str(t): standard_frame(f) for t, f in prices.items()}
+    return fetch_for_events(frame, prices, -abs(before), abs(after))
+
+
 def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
     """Build a price source from a CLI spec: ``csv:DIR``, ``yahoo`` or several joined by ``+``.
 
@@ -152,6 +201,7 @@ __all__ = [
     "find_suspects",
     "frames_from_download",
     "is_long_file",
+    "load_prices",
     "read_long_file",
     "read_price_file",
     "source_from_spec",

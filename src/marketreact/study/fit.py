@@ -27,6 +27,7 @@ from marketreact.calendar import (
     SessionSource,
     TradingSessions,
     anchor_day0,
+    event_markets,
     exchange_sessions,
     market_sessions,
 )
@@ -159,12 +160,7 @@ class EventStudy:
                                  f"not in the factor data ({', '.join(factors.columns)})")
         failures: list[dict[str, str]] = []
         diagnostics: list[str] = list(catalogue.notes)  # e.g. a column renamed user_beta
-        codes, exchanges = pd.factorize(frame["exchange"])
-        default_market = pd.Series(
-            np.asarray([DEFAULT_MARKET.get(str(x), "") for x in exchanges], dtype=object)[codes]
-            if len(codes) else np.empty(0, dtype=object), index=frame.index, dtype="str")
-        given = frame["market"].where(frame["market"] != "", s.market or "")
-        frame["market"] = given.where(given != "", default_market)
+        frame["market"] = event_markets(frame["exchange"], frame["market"], s.market)
         no_market = spec.uses_market & (frame["market"] == "")
         for row in frame.loc[no_market].itertuples():
             failures.append({"event_id": str(row.event_id), "ticker": str(row.ticker),
@@ -205,6 +201,8 @@ class EventStudy:
 
     def _fetch(self, frame: pd.DataFrame,
                prices: PriceSource | Mapping[str, pd.DataFrame]) -> PriceFetch:
+        if isinstance(prices, PriceFetch):  # loaded beforehand (load_prices)
+            return prices
         return fetch_for_events(frame, prices, self.settings.estimation[0],
                                 self.settings.window[1])
 
