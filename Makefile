@@ -12,7 +12,7 @@ OUT     ?= results
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[dev,garch,dask]"
+	$(BIN)/python -m pip install -q -e ".[dev,garch,dask,lm]"
 	touch $(STAMP)
 
 venv: $(STAMP)

@@ -1,4 +1,4 @@
-"""Benchmark: a full event study over 10k, 100k and 1M events on a synthetic panel.
+"""Benchmark: a full event study over 10k, 100k and 1M events on a synthetic panel, and a backtest.
 
 Run ``make bench`` (or ``python benchmarks/bench.py --help``). For every size the
 study (market model, ARs, CARs over four windows, the cross-event tests that
@@ -9,6 +9,12 @@ baselines on a sample of events and scales them linearly to every size:
 * the per-event statsmodels OLS loop a user would write over a wide frame of returns;
 * the ``eventstudy`` package from PyPI (``Multiple.from_list`` with
   ``Single.market_model``), when it is installed.
+
+The backtest (``--backtest-sizes``, 100k events by default) runs in a fresh process
+too: a sentiment signal, entry at the next open after the news, a hold of 5
+sessions, a market hedge and the 1,000-draw random-date placebo; its per-event
+baseline is the loop over per-ticker frames a user would write for the trades
+(placebo left out), timed on a sample and scaled linearly.
 
 The machine may be shared: repeat the timings (``--repeat``) and read the best.
 """
@@ -90,7 +96,8 @@ def inference_calls() -> list[tuple[str, object]]:
         return []
     calls = []
     for name, fn in sorted(vars(inf).items()):
-        if name.startswith("_") or not inspect.isfunction(fn) or fn.__module__ != inf.__name__:
+        if (name.startswith("_") or not inspect.isfunction(fn)
+                or not fn.__module__.startswith(inf.__name__)):  # the package or its modules
             continue
         params = list(inspect.signature(fn).parameters.values())
         if not params or "StudyResult" not in str(params[0].annotation):
@@ -103,12 +110,18 @@ def inference_calls() -> list[tuple[str, object]]:
 
 
 # ---- where the time goes ----------------------------------------------------------------------
-STAGES = {
+# A stage wraps a function where its caller looks it up (the caller's module namespace for
+# a function imported with ``from ... import``); a list gives places to try in turn (older
+# layouts last), so the same table times a checkout from before a move.
+Stage = tuple[str, str | None, str]
+STAGES: dict[str, Stage | list[Stage]] = {
     "price table": ("marketreact.panel.table", "PriceTable", "__init__"),
+    "lineup": ("marketreact.study.fit", None, "line_up"),
     "panel": ("marketreact.panel.table", "PriceTable", "panel"),
-    "day 0": ("marketreact.study.fit", None, "anchor_day0"),
-    "fits": ("marketreact.study.fit.engine", None, "moment_fits"),
-    "ARs and CARs": ("marketreact.study.fit.engine", None, "moment_chunk"),
+    "day 0": [("marketreact.panel.lineup", None, "anchor_day0"),
+              ("marketreact.study.fit", None, "anchor_day0")],
+    "fits": ("marketreact.study.engine", None, "moment_fits"),
+    "ARs and CARs": ("marketreact.study.engine", None, "moment_chunk"),
     "assembly": ("marketreact.study.fit", "EventStudy", "_assemble"),
     "CAR table": ("marketreact.study.fit", "EventStudy", "_car_table"),
     "cross-event tests": ("marketreact.study.fit", "EventStudy", "_test_tables"),
@@ -120,18 +133,48 @@ STAGES = {
     "bootstrap": ("marketreact.inference.battery", None, "bootstrap"),
 }
 NONPARAMETRIC = ("rank tests", "sign tests", "generalized sign", "wilcoxon", "bootstrap")
+#: The stages of ``Backtest.run``.
+BACKTEST_STAGES: dict[str, Stage | list[Stage]] = {
+    "price table": ("marketreact.panel.table", "PriceTable", "__init__"),
+    "lineup": ("marketreact.backtest.run", None, "line_up"),
+    "panel": ("marketreact.panel.table", "PriceTable", "panel"),
+    "day 0": ("marketreact.panel.lineup", None, "anchor_day0"),
+    "opens and fill look-ups": ("marketreact.backtest.run", "Backtest", "_exchange_data"),
+    "of which adjusted opens": ("marketreact.backtest.run", None, "adjusted_opens"),
+    "trades (fills, hedges, legs)": ("marketreact.backtest.run", "Backtest", "_run_exchange"),
+    "daily portfolio": ("marketreact.backtest.run", "Backtest", "_daily"),
+    "forward returns": ("marketreact.backtest.run", "Backtest", "_forward"),
+    "placebo": ("marketreact.backtest.run", "Backtest", "_placebo"),
+    "metrics": ("marketreact.backtest.run", "Backtest", "_metrics"),
+}
+BACKTEST = {"entry": "next-open", "hold": 5, "hedge": "market", "placebo_draws": 1000}
 
 
-def instrument_stages() -> dict[str, float]:
-    """Wrap the stages of ``fit`` with timers; returns the (mutable) totals."""
+def instrument_stages(stages: dict[str, Stage | list[Stage]] | None = None) -> dict[str, float]:
+    """Wrap the stages of ``fit`` (or ``stages``) with timers; returns the (mutable) totals.
+
+    A stage whose function is not found (a checkout from before it existed) is left out,
+    with a note on stderr.
+    """
     import functools
     import importlib
+    import inspect
 
     totals: dict[str, float] = {}
-    for label, (module, owner, name) in STAGES.items():
-        target = importlib.import_module(module)
-        holder = getattr(target, owner) if owner else target
-        fn = getattr(holder, name)
+    for label, where in (STAGES if stages is None else stages).items():
+        found = None
+        for module, owner, name in (where if isinstance(where, list) else [where]):
+            try:
+                target = importlib.import_module(module)
+                holder = getattr(target, owner) if owner else target
+                found = holder, name, getattr(holder, name)
+                break
+            except (ImportError, AttributeError):
+                continue
+        if found is None:
+            print(f"stage {label!r}: not found in this checkout, not timed", file=sys.stderr)
+            continue
+        holder, name, fn = found
 
         def timed(*a, _fn=fn, _label=label, **k):  # type: ignore[no-untyped-def]
             t0 = time.perf_counter()
@@ -140,7 +183,10 @@ def instrument_stages() -> dict[str, float]:
             finally:
                 totals[_label] = totals.get(_label, 0.0) + time.perf_counter() - t0
 
-        setattr(holder, name, functools.wraps(fn)(timed))
+        wrapped = functools.wraps(fn)(timed)
+        if isinstance(inspect.getattr_static(holder, name), staticmethod):
+            wrapped = staticmethod(wrapped)  # type: ignore[assignment]
+        setattr(holder, name, wrapped)
     return totals
 
 
@@ -325,6 +371,90 @@ def run_baselines(data_dir: Path, sample: int, es_sample: int) -> dict:
     return out
 
 
+# ---- the backtest ---------------------------------------------------------------------------
+def backtest_settings() -> object:
+    """The benchmarked settings (a BacktestSettings: the same call works on older checkouts)."""
+    from marketreact.backtest.settings import BacktestSettings, EntryRule, HedgeMode
+
+    return BacktestSettings(entry=EntryRule(BACKTEST["entry"]), hold=int(BACKTEST["hold"]),
+                            hedge=HedgeMode(BACKTEST["hedge"]),
+                            placebo_draws=int(BACKTEST["placebo_draws"]))
+
+
+def backtest_loop(frames: dict[str, pd.DataFrame], events: pd.DataFrame, market: str,
+                  hold: int = 5, cost: float = 0.0) -> int:
+    """The per-event loop a user would write for the trades, over per-ticker frames.
+
+    Entry at the first open after the news (New York time; opens at 9:30), exit at the
+    close ``hold`` sessions later, short the market over the same sessions. The fill rule
+    is simplified (no calendar, no closing auction, no latency) and there is no placebo,
+    portfolio or metric: a lean lower bound on what a loop costs.
+    """
+    mkt = frames[market]
+    m_days, m_open, m_close = mkt.index, mkt["open"].to_numpy(), mkt["close"].to_numpy()
+    open_time = pd.Timedelta(hours=9, minutes=30)
+    done = 0
+    for ev in events.itertuples(index=False):
+        f = frames[ev.ticker]
+        day = ev.local.normalize()
+        i = f.index.searchsorted(day, side="left" if ev.local < day + open_time else "right")
+        if i + hold - 1 >= len(f) or not ev.sentiment:
+            continue
+        entry, exit_ = f["open"].iloc[i], f["close"].iloc[i + hold - 1]
+        j, k = m_days.searchsorted(f.index[i]), m_days.searchsorted(f.index[i + hold - 1])
+        gross = np.sign(ev.sentiment) * (exit_ / entry - m_close[k] / m_open[j])
+        _ = gross - 4 * cost
+        done += 1
+    return done
+
+
+def run_backtest(data_dir: Path, size: int, repeat: int, stages: bool, sample: int) -> dict:
+    from marketreact.backtest.run import Backtest
+
+    totals = instrument_stages(BACKTEST_STAGES) if stages else None
+    with open(data_dir / "frames.pkl", "rb") as fh:
+        frames = pickle.load(fh)
+    with open(data_dir / f"backtest_{size}.pkl", "rb") as fh:
+        catalogue = pickle.load(fh)
+    gc.collect()
+    rss_inputs = rss_bytes()
+    settings = backtest_settings()
+    times, peaks, best_stages = [], [], {}
+    trades = failed = placebo_events = 0
+    for _ in range(repeat):
+        gc.collect()
+        if totals is not None:
+            totals.clear()
+        with PeakSampler() as sampler:
+            t0 = time.perf_counter()
+            result = Backtest(settings).run(catalogue, frames)  # type: ignore[arg-type]
+            times.append(time.perf_counter() - t0)
+        peaks.append(sampler.peak)
+        if totals is not None:
+            totals["whole run"] = times[-1]
+            for k, v in totals.items():
+                best_stages[k] = min(best_stages.get(k, v), v)
+        trades, failed = len(result.trades), len(result.failures)
+        placebo_events = result.placebo.events if result.placebo is not None else 0
+        del result
+    # the per-event loop, on a sample
+    ev = catalogue.frame.iloc[:sample]
+    ts = ev["timestamp"].dt.tz_convert("America/New_York").dt.tz_localize(None)
+    late = ev["timing"].isin(["intra", "post", "unknown"])
+    by_date = pd.to_datetime(ev["date"]) + pd.to_timedelta(np.where(late, 23.99, 0.0),
+                                                           unit="h")
+    loop_events = pd.DataFrame({"ticker": ev["ticker"], "local": ts.fillna(by_date),
+                                "sentiment": ev["sentiment"]})
+    backtest_loop(frames, loop_events.iloc[-20:], synthetic.MARKET)  # warm up
+    t0 = time.perf_counter()
+    done = backtest_loop(frames, loop_events, synthetic.MARKET)
+    loop_each = (time.perf_counter() - t0) / max(done, 1)
+    return {"size": size, "trades": trades, "failed": failed, "placebo_events": placebo_events,
+            "run_s": times, "peak": max(peaks), "rss_inputs": rss_inputs,
+            "max_rss": max_rss_bytes(), "stages": best_stages, "loop_per_event_s": loop_each,
+            "loop_events": done}
+
+
 # ---- driver ---------------------------------------------------------------------------------
 def child(args: list[str]) -> dict:
     proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True,
@@ -336,7 +466,8 @@ def child(args: list[str]) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def prepare(data_dir: Path, sizes: list[int], tickers: int, years: int) -> dict:
+def prepare(data_dir: Path, sizes: list[int], tickers: int, years: int,
+            backtest_sizes: tuple[int, ...] = ()) -> dict:
     from marketreact import events_from_frame
 
     t0 = time.perf_counter()
@@ -354,6 +485,10 @@ def prepare(data_dir: Path, sizes: list[int], tickers: int, years: int) -> dict:
         with open(data_dir / f"catalogue_{size}.pkl", "wb") as fh:
             pickle.dump(catalogue, fh, protocol=pickle.HIGHEST_PROTOCOL)
         del catalogue
+    for size in backtest_sizes:
+        events = synthetic.make_events(panel, size, seed=size + 1, sentiment=True)
+        with open(data_dir / f"backtest_{size}.pkl", "wb") as fh:
+            pickle.dump(events_from_frame(events), fh, protocol=pickle.HIGHEST_PROTOCOL)
     sample = synthetic.make_events(panel, 5000, seed=7)
     sample["day"] = pd.to_datetime(sample["date"].fillna(
         sample["timestamp"].dt.tz_convert("America/New_York").dt.tz_localize(None))).dt.normalize()
@@ -385,16 +520,26 @@ def main() -> None:
                     "library's, 999; 0 switches it off)")
     ap.add_argument("--stages", action="store_true",
                     help="time the stages of fit (best run of each) and print them")
+    ap.add_argument("--backtest-sizes", type=int, nargs="*", default=[100_000],
+                    help="events of the backtest runs (none: no backtest)")
+    ap.add_argument("--backtest-loop-events", type=int, default=2000,
+                    help="events timed for the backtest's per-event loop (then scaled)")
+    ap.add_argument("--no-study", action="store_true", help="time the backtest only")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--from-json", type=Path,
                     help="print the report of results saved with --json (no new runs)")
     ap.add_argument("--child-size", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--child-baselines", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--child-backtest", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child_size:
         print(json.dumps(run_size(args.data, args.child_size, args.repeat, args.engine,
                                   args.profile, args.stages, args.n_boot)))
+        return
+    if args.child_backtest:
+        print(json.dumps(run_backtest(args.data, args.child_backtest, args.repeat, args.stages,
+                                      args.backtest_loop_events)))
         return
     if args.child_baselines:
         print(json.dumps(run_baselines(args.data, args.baseline_events,
@@ -404,7 +549,8 @@ def main() -> None:
         saved = json.loads(args.from_json.read_text())
         saved["info"]["catalogue_s"] = {int(k): v for k, v in saved["info"]["catalogue_s"].items()}
         args.json = None
-        report(args, saved["info"], saved["rows"], saved["baselines"])
+        report(args, saved["info"], saved["rows"], saved["baselines"],
+               saved.get("backtest", []))
         return
 
     import platform
@@ -416,12 +562,13 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.1f}")
     with tempfile.TemporaryDirectory(prefix="mr-bench-") as tmp:
         data = Path(tmp)
-        info = prepare(data, args.sizes, args.tickers, args.years)
+        sizes = [] if args.no_study else args.sizes
+        info = prepare(data, sizes, args.tickers, args.years, tuple(args.backtest_sizes))
         print(f"panel: {args.tickers:,} tickers x {info['sessions']:,} XNYS sessions "
               f"(generated in {info['generate_s']:.1f} s); engine: {args.engine}; "
               f"best of {args.repeat} runs per size")
         rows = []
-        for size in args.sizes:
+        for size in sizes:
             extra = (["--profile"] if args.profile else []) + (
                 ["--stages"] if args.stages else []) + (
                 ["--n-boot", str(args.n_boot)] if args.n_boot is not None else [])
@@ -438,13 +585,45 @@ def main() -> None:
             print(f"  {size:>9,} events: best {min(r['fit_s']):.3f} s "
                   f"(runs: {', '.join(f'{t:.2f}' for t in r['fit_s'])}; cold process "
                   f"{r['cold_s']:.2f} s, peak {fmt_gb(r['max_rss'])} GB)", flush=True)
-        base = {} if args.no_baselines else child(
+        backtests = []
+        for size in args.backtest_sizes:
+            b = child(["--child-backtest", str(size), "--data", tmp, "--repeat",
+                       str(args.repeat), "--backtest-loop-events", str(args.backtest_loop_events),
+                       *(["--stages"] if args.stages else [])])
+            backtests.append(b)
+            print(f"  {size:>9,} events, backtest: best {min(b['run_s']):.3f} s "
+                  f"(runs: {', '.join(f'{t:.2f}' for t in b['run_s'])}; peak "
+                  f"{fmt_gb(b['peak'])} GB)", flush=True)
+        base = {} if args.no_baselines or args.no_study else child(
             ["--child-baselines", "--data", tmp, "--baseline-events", str(args.baseline_events),
              "--eventstudy-events", str(args.eventstudy_events)])
-    report(args, info, rows, base)
+    report(args, info, rows, base, backtests)
 
 
-def report(args: argparse.Namespace, info: dict, rows: list[dict], base: dict) -> None:
+def report_backtest(backtests: list[dict]) -> None:
+    """The backtest's table, and its stages when they were timed."""
+    print()
+    print(f"backtest: {', '.join(f'{k}={v}' for k, v in BACKTEST.items())}, sentiment signal "
+          "(the first run of each size is its process's cold one)")
+    print("| events | trades | failed | run s (best) | runs s | events/s | peak GB "
+          "| per-event loop (trades only) s, scaled | vs the loop |")
+    print("|---:|---:|---:|---:|---|---:|---:|---:|---:|")
+    for b in backtests:
+        best, size = min(b["run_s"]), b["size"]
+        loop = b["loop_per_event_s"] * size
+        print(f"| {size:,} | {b['trades']:,} | {b['failed']:,} | {best:.3f} | "
+              f"{', '.join(f'{t:.2f}' for t in b['run_s'])} | {size / best:,.0f} | "
+              f"{fmt_gb(b['peak'])} | {loop:.1f} | {loop / best:,.1f}x |")
+    for b in backtests:
+        print(f"per-event loop: {b['loop_per_event_s'] * 1e6:.0f} us per event, timed on "
+              f"{b['loop_events']:,} events and scaled linearly")
+        if b.get("stages"):
+            parts = ", ".join(f"{k} {v:.3f}" for k, v in b["stages"].items())
+            print(f"backtest stages at {b['size']:,} events (s, best of the runs): {parts}")
+
+
+def report(args: argparse.Namespace, info: dict, rows: list[dict], base: dict,
+           backtests: list[dict] | None = None) -> None:
     sm_each = base.get("statsmodels_per_event_s")
     pd_each = base.get("pandas_per_event_s")
     es_each = base.get("eventstudy_per_event_s")
@@ -532,9 +711,11 @@ def report(args: argparse.Namespace, info: dict, rows: list[dict], base: dict) -
     print()
     for what, ok, value in checks:
         print(f"  [{'met' if ok else 'MISSED'}] {what}: {value}")
+    if backtests:
+        report_backtest(backtests)
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows, "baselines": base, "info": info},
-                                        indent=2, default=str))
+        args.json.write_text(json.dumps({"rows": rows, "baselines": base, "info": info,
+                                         "backtest": backtests or []}, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -106,8 +106,12 @@ def make_panel(n_tickers: int = 3000, start: str = "2015-01-01", end: str = "202
 
 
 def make_events(panel: Panel, n_events: int, seed: int = 1,
-                estimation: int = 250, after: int = 15) -> pd.DataFrame:
-    """``n_events`` events as a catalogue frame (the columns of an events CSV)."""
+                estimation: int = 250, after: int = 15, sentiment: bool = False) -> pd.DataFrame:
+    """``n_events`` events as a catalogue frame (the columns of an events CSV).
+
+    With ``sentiment``, a ``sentiment`` column (the backtest's signal) is added:
+    N(0, 1) rounded to 0.01, so about 0.4% of the events are neutral (not traded).
+    """
     rng = np.random.default_rng(seed)
     n = len(panel.tickers)
     weight = 1.0 / np.arange(1, n + 1) ** 0.8
@@ -139,4 +143,6 @@ def make_events(panel: Panel, n_events: int, seed: int = 1,
         "date": pd.Series(dates).where(~with_ts | stamps.isna()),
         "timing": np.where(with_ts & stamps.notna(), "", timing),
     })
+    if sentiment:
+        frame["sentiment"] = rng.normal(0.0, 1.0, n_events).round(2)
     return frame

@@ -3,7 +3,8 @@ fields, and the Dask engine vs the local one.
 
 References: the general path (``study.gather`` + ``models.fit_linear``, itself checked
 against statsmodels in test_study_goto / test_study_engine), statsmodels OLS on one event
-below, and ``clean_prices`` + ``build_panel`` for the price table.
+below, and the per-frame pandas cleaning rules (``_cleaning_reference``) +
+``build_panel`` for the price table.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 
 import marketreact.study.engine as engine_mod
 import marketreact.study.fit as study_mod
+from _cleaning_reference import reference_clean_prices
 from marketreact import EventStudy, StudySettings, events_from_frame
 from marketreact._lazy import is_pending
 from marketreact.calendar import exchange_sessions
@@ -238,7 +240,7 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
         np.arange(len(frames["S2"])) != 30, np.inf))
     table = PriceTable(odd)
     for t, f in odd.items():
-        cleaned, notes = clean_prices(f, t)
+        cleaned, notes = reference_clean_prices(f, t)
         assert table.notes.get(t, ()) == tuple(notes)
         if cleaned.empty:  # left without a row: not in the mapping
             assert t not in table and t in table.empty and (table.rows([t]) == -1).all()
@@ -264,7 +266,8 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
     for kind, names in ((ReturnKind.simple, tickers), (ReturnKind.log, tickers),
                         (ReturnKind.simple, in_order), (ReturnKind.log, [*in_order, "SHUFFLED"])):
         fast = table.panel(sessions, names, kind)
-        ref = build_panel(sessions, {t: clean_prices(odd[t], t)[0] for t in names}, kind)
+        ref = build_panel(sessions, {t: reference_clean_prices(odd[t], t)[0] for t in names},
+                          kind)
         assert is_pending(fast, "cum")
         assert is_pending(fast, "prices") == ("SHUFFLED" not in names)  # else from the matrix
         for got, want in zip(fast.priced_range(), ref.priced_range(), strict=True):

@@ -24,7 +24,7 @@ from marketreact.cli import app
 from marketreact.errors import InputError
 from marketreact.events.catalogue import RESERVED_COLUMNS, EventCatalogue
 from marketreact.inference.base import TEST_NAMES
-from marketreact.prices import CsvSource
+from marketreact.prices import CsvSource, PriceFetch, load_prices
 
 runner = CliRunner()
 
@@ -122,16 +122,23 @@ def test_a_taken_user_name_is_refused_at_the_header(tmp_path: Path, other: str) 
 
 
 # -- the study -------------------------------------------------------------------------------
+
+
+def _goto_prices(prices_dir: Path, goto_events: Path) -> PriceFetch:
+    """The GoTo catalogue's prices, loaded for the default windows ([-250, -11], [-10, 10])."""
+    return load_prices(CsvSource(prices_dir), read_events(goto_events), before=250, after=10)
+
+
 @pytest.fixture(scope="module")
 def reference(prices_dir: Path, goto_events: Path):
-    return EventStudy().fit(read_events(goto_events), CsvSource(prices_dir))
+    return EventStudy().fit(read_events(goto_events), _goto_prices(prices_dir, goto_events))
 
 
 def test_study_keeps_computed_values(tmp_path: Path, prices_dir: Path, goto_events: Path,
                                      reference) -> None:
     path, extra = _clashing_catalogue(goto_events, tmp_path)
     cat = read_events(path)
-    res = EventStudy().fit(cat, CsvSource(prices_dir))
+    res = EventStudy().fit(cat, _goto_prices(prices_dir, goto_events))
     ev, ref = res.events, reference.events
     assert list(ev["event_id"]) == list(ref["event_id"])
     for col in COMPUTED:
@@ -152,7 +159,7 @@ def test_a_hand_built_catalogue_cannot_replace_computed_columns(prices_dir: Path
     cat = read_events(goto_events)
     frame = cat.frame.assign(beta=123.0, sigma=-1.0)
     sneaky = EventCatalogue(frame, cat.problems, cat.source, (*cat.attributes, "beta", "sigma"))
-    res = EventStudy().fit(sneaky, CsvSource(prices_dir))
+    res = EventStudy().fit(sneaky, _goto_prices(prices_dir, goto_events))
     np.testing.assert_array_equal(res.events["beta"], reference.events["beta"])
     np.testing.assert_array_equal(res.events["sigma"], reference.events["sigma"])
     assert any("attribute 'beta' left out" in d for d in res.diagnostics)

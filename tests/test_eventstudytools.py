@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import reference_eventstudytools as ref
-from marketreact import EventStudy, InputError
+from marketreact import EventStudy, InputError, StudySettings
 from marketreact.cli import app
 from marketreact.events.eventstudytools import load_eventstudytools, ticker_for
 
@@ -27,12 +27,14 @@ def sp500(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def result(sp500: Path):
-    events, prices, settings = load_eventstudytools(sp500)
+    events, prices, values = load_eventstudytools(sp500)
+    settings = StudySettings(**values)
     return EventStudy(settings).fit(events, prices)
 
 
 def test_loader_conventions(sp500: Path) -> None:
-    events, prices, settings = load_eventstudytools(sp500)
+    events, prices, values = load_eventstudytools(sp500)
+    settings = StudySettings(**values)
     assert len(events) == 16
     assert settings.estimation == (-130, -11) and settings.window == (-2, 2)
     assert settings.car_windows == ((-2, 2),) and settings.min_estimation == 120
@@ -75,7 +77,8 @@ def test_adobe_parameters_and_abnormal_returns(result) -> None:
 
 
 def test_the_regression_path_gives_the_same_numbers(sp500: Path) -> None:
-    events, prices, settings = load_eventstudytools(sp500)
+    events, prices, values = load_eventstudytools(sp500)
+    settings = StudySettings(**values)
     res = EventStudy(settings, method="regression").fit(events, prices)
     aar = res.aar.set_index("rel_day").loc[list(ref.REL_DAYS)]
     np.testing.assert_allclose(aar["aar"], ref.AAR, atol=ref.TOLERANCE)
@@ -83,7 +86,8 @@ def test_the_regression_path_gives_the_same_numbers(sp500: Path) -> None:
 
 
 def test_travelers_short_history_fails_a_longer_window(sp500: Path) -> None:
-    events, prices, settings = load_eventstudytools(sp500)
+    events, prices, values = load_eventstudytools(sp500)
+    settings = StudySettings(**values)
     res = EventStudy(settings, window=(-2, 5), car_windows=((-2, 5),)).fit(events, prices)
     reasons = res.failures.set_index("event_id")["reason"]
     assert list(reasons.index) == ["70519"]
@@ -144,7 +148,8 @@ def test_sessions_are_the_market_file_dates(tmp_path: Path) -> None:
     market += f"IDX1;{saturday:%d.%m.%Y};101.0\n"
     folder = write_est(tmp_path / "sat", "7;ACME Inc.;IDX1;15.02.2020;G;-1;1;-3;20\n", firm,
                        market)
-    events, prices, settings = load_eventstudytools(folder)
+    events, prices, values = load_eventstudytools(folder)
+    settings = StudySettings(**values)
     res = EventStudy(settings).fit(events, prices)
     assert res.failures.empty, res.failures
     assert pd.Timestamp(res.events.loc[0, "day0"]) == saturday

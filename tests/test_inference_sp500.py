@@ -10,7 +10,6 @@ Two routes to the same published numbers:
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -85,9 +84,10 @@ def test_published_patell_bmp_and_cross_sectional_t(shared_data: Path) -> None:
 def test_published_values_through_the_study_pipeline(shared_data: Path) -> None:
     est = pytest.importorskip("marketreact.events.eventstudytools")
     from marketreact.study.fit import EventStudy
+    from marketreact.study.settings import StudySettings
 
-    catalogue, prices, settings = est.load_eventstudytools(_folder(shared_data))
-    settings = replace(settings, car_windows=(ref.CAAR_WINDOW,), n_boot=0)
+    catalogue, prices, values = est.load_eventstudytools(_folder(shared_data))
+    settings = StudySettings(**{**values, "car_windows": (ref.CAAR_WINDOW,), "n_boot": 0})
     result = EventStudy(settings).fit(catalogue, prices)
     aar = result.aar.set_index("rel_day").loc[list(ref.REL_DAYS)]
     np.testing.assert_allclose(aar["aar"], ref.AAR, atol=ref.TOLERANCE)

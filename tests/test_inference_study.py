@@ -19,17 +19,22 @@ from typer.testing import CliRunner
 from marketreact.cli import app
 from marketreact.events.catalogue import read_events
 from marketreact.inference.base import TEST_NAMES
-from marketreact.prices import CsvSource
+from marketreact.prices import CsvSource, PriceFetch, load_prices
 from marketreact.study.fit import EventStudy
 from marketreact.study.results import StudyArrays, StudyResult, volatility_arrays
 
 WINDOWS = ((-1, 1), (0, 0), (-5, 5))
 
 
+def _goto_prices(prices_dir: Path, goto_events: Path) -> PriceFetch:
+    """The GoTo catalogue's prices, loaded for the default windows ([-250, -11], [-10, 10])."""
+    return load_prices(CsvSource(prices_dir), read_events(goto_events), before=250, after=10)
+
+
 @pytest.fixture(scope="module")
 def goto_result(prices_dir: Path, goto_events: Path) -> StudyResult:
     return EventStudy(car_windows=WINDOWS, n_boot=499).fit(read_events(goto_events),
-                                                           CsvSource(prices_dir))
+                                                           _goto_prices(prices_dir, goto_events))
 
 
 def _test_columns() -> list[str]:
@@ -89,7 +94,7 @@ def test_summary_shows_every_test_like_a_statsmodels_table(goto_result: StudyRes
 
 def test_one_sided_alternative(prices_dir: Path, goto_events: Path) -> None:
     res = EventStudy(car_windows=((0, 0),), alternative="less", n_boot=0).fit(
-        read_events(goto_events), CsvSource(prices_dir))
+        read_events(goto_events), _goto_prices(prices_dir, goto_events))
     day0 = res.abnormal_returns.query("rel_day == 0")["ar"].to_numpy()
     ref = stats.ttest_1samp(day0, 0.0, alternative="less")
     assert res.aggregate["p"].iloc[0] == pytest.approx(ref.pvalue, rel=1e-10)
@@ -101,7 +106,7 @@ def test_volume_study_uses_log_volume_from_the_price_file(prices_dir: Path,
                                                           goto_events: Path) -> None:
     events = read_events(goto_events)
     res = EventStudy(model="constant-mean", measure="volume", car_windows=((0, 0),),
-                     n_boot=0).fit(events, CsvSource(prices_dir))
+                     n_boot=0).fit(events, _goto_prices(prices_dir, goto_events))
     # SE.csv has no volume: those events fail with a reason, the IDX ones are studied
     assert set(res.failures["ticker"]) == {"SE"}
     raw = pd.read_csv(prices_dir / "idx" / "GOTO.JK.csv", parse_dates=["date"])
@@ -121,7 +126,7 @@ def test_volume_study_uses_log_volume_from_the_price_file(prices_dir: Path,
 def test_volatility_study_squares_standardised_abnormal_returns(
         prices_dir: Path, goto_events: Path, goto_result: StudyResult) -> None:
     res = EventStudy(car_windows=WINDOWS, measure="volatility", n_boot=0).fit(
-        read_events(goto_events), CsvSource(prices_dir))
+        read_events(goto_events), _goto_prices(prices_dir, goto_events))
     ab = goto_result.abnormal_returns
     expected = (ab["ar"] / ab["ar_se"]) ** 2 - 1.0
     np.testing.assert_allclose(res.abnormal_returns["av"], expected, rtol=1e-10)

@@ -242,11 +242,11 @@ def test_missing_price_policy_drop_or_fail(world) -> None:
 
 def test_short_estimation_for_a_recent_ipo(prices_dir) -> None:
     """GOTO.JK listed on 2022-04-11: an event in September 2022 has ~100 returns."""
-    from marketreact.prices import CsvSource
+    from marketreact.prices import CsvSource, load_prices
 
     ev = events_from_frame(pd.DataFrame([{"event_id": "goto-2022", "ticker": "GOTO.JK",
                                           "date": "2022-09-15", "timing": "intra"}]))
-    src = CsvSource(prices_dir)
+    src = load_prices(CsvSource(prices_dir), ev, before=250, after=10)
     strict = EventStudy().fit(ev, src)
     assert "need 120" in strict.failures.loc[0, "reason"]
     res = EventStudy(min_estimation=60).fit(ev, src)

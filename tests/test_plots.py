@@ -16,7 +16,7 @@ from scipy import stats
 from marketreact.events.catalogue import read_events
 from marketreact.output.files import safe_name, save_figure
 from marketreact.output.study import write_study_plots
-from marketreact.prices import CsvSource
+from marketreact.prices import CsvSource, PriceFetch, load_prices
 from marketreact.render.figures import (
     caar_band,
     caar_figure,
@@ -41,9 +41,14 @@ def _abnormal(seed: int = 1, n_events: int = 7, days: tuple[int, int] = (-2, 2))
     return pd.concat(rows, ignore_index=True)
 
 
+def _goto_prices(prices_dir: Path, goto_events: Path) -> PriceFetch:
+    """The GoTo catalogue's prices, loaded for the default windows ([-250, -11], [-10, 10])."""
+    return load_prices(CsvSource(prices_dir), read_events(goto_events), before=250, after=10)
+
+
 @pytest.fixture(scope="module")
 def goto_result(goto_events: Path, prices_dir: Path) -> StudyResult:
-    return EventStudy().fit(read_events(goto_events), CsvSource(prices_dir))
+    return EventStudy().fit(read_events(goto_events), _goto_prices(prices_dir, goto_events))
 
 
 # --------------------------------------------------------------------------- CAAR

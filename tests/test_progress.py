@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from marketreact.events.catalogue import read_events
-from marketreact.prices import CsvSource, YahooSource
+from marketreact.prices import CsvSource, PriceFetch, YahooSource, load_prices
 from marketreact.progress import progress_bar, reporting, track
 from marketreact.study.fit import EventStudy
 
@@ -68,10 +68,15 @@ def test_track_finishes_the_task_when_the_loop_fails() -> None:
     assert all(c[1] != "one item: no bar" for c in rec.calls)
 
 
+def _goto_prices(prices_dir: Path, goto_events: Path) -> PriceFetch:
+    """The GoTo catalogue's prices, loaded for the default windows ([-250, -11], [-10, 10])."""
+    return load_prices(CsvSource(prices_dir), read_events(goto_events), before=250, after=10)
+
+
 def test_study_reports_its_events(goto_events: Path, prices_dir: Path) -> None:
     rec = Recorder()
     with reporting(rec):
-        result = EventStudy().fit(read_events(goto_events), CsvSource(prices_dir))
+        result = EventStudy().fit(read_events(goto_events), _goto_prices(prices_dir, goto_events))
     assert ("start", "Studying events", 16) in rec.calls
     assert rec.advanced("Studying events") == 16  # 12 IDX + 4 NYSE events
     assert result.n_events == 16

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from marketreact import EventStudy, InputError, read_events
 from marketreact.cli import app
 from marketreact.inference.cross_section import cross_sectional
-from marketreact.prices import CsvSource
+from marketreact.prices import CsvSource, PriceFetch, load_prices
 from model_world import EST, WIN, build_world, one_event
 
 TOL = 1e-10
@@ -31,8 +31,9 @@ def world() -> dict:
 
 
 @pytest.fixture(scope="module")
-def goto_source(prices_dir: Path) -> CsvSource:
-    return CsvSource(prices_dir)
+def goto_source(prices_dir: Path, goto_events: Path) -> PriceFetch:
+    """The GoTo catalogue's prices, loaded for the default windows ([-250, -11], [-10, 10])."""
+    return load_prices(CsvSource(prices_dir), read_events(goto_events), before=250, after=10)
 
 
 def assert_same(a, b) -> None:

@@ -19,7 +19,7 @@ from marketreact.errors import InputError
 from marketreact.events.catalogue import read_events
 from marketreact.output.report import build_report, write_report
 from marketreact.output.study import write_study, write_study_plots
-from marketreact.prices import CsvSource
+from marketreact.prices import CsvSource, PriceFetch, load_prices
 from marketreact.render.html import frame_html, result_html
 from marketreact.study.fit import EventStudy
 from marketreact.study.results import StudyResult
@@ -63,9 +63,14 @@ def _parse(text: str) -> _Page:
     return page
 
 
+def _goto_prices(prices_dir: Path, goto_events: Path) -> PriceFetch:
+    """The GoTo catalogue's prices, loaded for the default windows ([-250, -11], [-10, 10])."""
+    return load_prices(CsvSource(prices_dir), read_events(goto_events), before=250, after=10)
+
+
 @pytest.fixture(scope="module")
 def goto_result(goto_events: Path, prices_dir: Path) -> StudyResult:
-    return EventStudy().fit(read_events(goto_events), CsvSource(prices_dir))
+    return EventStudy().fit(read_events(goto_events), _goto_prices(prices_dir, goto_events))
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +208,9 @@ def test_report_refuses_folders_without_results(tmp_path: Path) -> None:
 
 def test_notebook_html(goto_result: StudyResult) -> None:
     text = goto_result._repr_html_()
-    assert text == result_html(goto_result)
+    r = goto_result
+    assert text == result_html(r.events, r.car, r.aggregate, r.settings.to_dict(),
+                               failures=r.failures, abnormal_returns=r.abnormal_returns)
     cells = _parse(text).cells
     assert "deal-GOTO" in cells and "CAR[-1,+1]" in cells
     assert f"{goto_result.aggregate['caar'].iloc[0]:.4g}" in cells

@@ -20,7 +20,7 @@ import pytest
 from marketreact.events.catalogue import read_events
 from marketreact.output.report import write_report
 from marketreact.output.study import write_study, write_study_plots
-from marketreact.prices import CsvSource
+from marketreact.prices import CsvSource, PriceFetch, load_prices
 from marketreact.study.fit import EventStudy
 
 pytestmark = pytest.mark.browser
@@ -67,11 +67,16 @@ def _run(browser: str, tmp: Path, *args: str) -> subprocess.CompletedProcess[str
                           env={**os.environ, "HOME": str(tmp)})
 
 
+def _goto_prices(prices_dir: Path, goto_events: Path) -> PriceFetch:
+    """The GoTo catalogue's prices, loaded for the default windows ([-250, -11], [-10, 10])."""
+    return load_prices(CsvSource(prices_dir), read_events(goto_events), before=250, after=10)
+
+
 @pytest.fixture(scope="module")
 def goto_report(tmp_path_factory: pytest.TempPathFactory, goto_events: Path,
                 prices_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("goto")
-    result = EventStudy().fit(read_events(goto_events), CsvSource(prices_dir))
+    result = EventStudy().fit(read_events(goto_events), _goto_prices(prices_dir, goto_events))
     write_study(result, out, inputs={"events": str(goto_events)})
     write_study_plots(result.abnormal_returns, result.car, result.events, out)
     return write_report(out)

@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from marketreact.cli import app
 from marketreact.events.catalogue import read_events
-from marketreact.prices import ChainSource, CsvSource
+from marketreact.prices import ChainSource, CsvSource, load_prices
 from marketreact.study.fit import EventStudy
 
 N_GOOD, SEED = 950, 20240611
@@ -127,9 +127,10 @@ def test_bad_events_do_not_change_the_good_ones(catalogue: tuple[Path, Path, set
     keep = cat.frame.loc[~cat.frame["event_id"].isin(bad_ids)]
     sub = keep.sample(n=60, random_state=1)["event_id"]  # a subset keeps this test quick
     mixed = cat.frame.loc[cat.frame["event_id"].isin(set(sub) | bad_ids)]
-    with_bad = EventStudy().fit(mixed.drop(columns=["line"]), source)
+    prices = load_prices(source, mixed, before=250, after=10)
+    with_bad = EventStudy().fit(mixed.drop(columns=["line"]), prices)
     alone = EventStudy().fit(mixed.loc[~mixed["event_id"].isin(bad_ids)].drop(columns=["line"]),
-                             source)
+                             prices)
     assert len(with_bad.failures) == 50 and len(alone.failures) == 0
     a = with_bad.car.set_index(["event_id", "window"]).sort_index()
     b = alone.car.set_index(["event_id", "window"]).sort_index()

@@ -20,12 +20,17 @@ import statsmodels.api as sm
 from scipy import stats
 
 from marketreact import EventStudy, ModelName, read_events
-from marketreact.prices import CsvSource
+from marketreact.prices import CsvSource, PriceFetch, load_prices
+
+
+def _goto_prices(prices_dir: Path, goto_events: Path) -> PriceFetch:
+    """The GoTo catalogue's prices, loaded for the default windows ([-250, -11], [-10, 10])."""
+    return load_prices(CsvSource(prices_dir), read_events(goto_events), before=250, after=10)
 
 
 @pytest.fixture(scope="module")
 def goto_result(prices_dir: Path, goto_events: Path):
-    return EventStudy().fit(read_events(goto_events), CsvSource(prices_dir))
+    return EventStudy().fit(read_events(goto_events), _goto_prices(prices_dir, goto_events))
 
 
 def independent_returns(prices_dir: Path) -> pd.DataFrame:
@@ -114,13 +119,14 @@ def test_market_adjusted_and_constant_mean_by_hand(prices_dir: Path, goto_events
     t0 = rets.index.get_loc(pd.Timestamp("2023-12-11"))
     est, evt = rets.iloc[t0 - 250:t0 - 10], rets.iloc[t0 - 10:t0 + 11]
     cat = read_events(goto_events)
-    adj = EventStudy(model=ModelName.market_adjusted).fit(cat, CsvSource(prices_dir))
+    prices = _goto_prices(prices_dir, goto_events)
+    adj = EventStudy(model=ModelName.market_adjusted).fit(cat, prices)
     ours = adj.abnormal_returns.query("event_id == 'deal-GOTO'")["ar"].to_numpy()
     np.testing.assert_allclose(ours, (evt["stock"] - evt["market"]).to_numpy(), atol=1e-14)
     sigma2 = ((est["stock"] - est["market"]) ** 2).sum() / 240  # k = 0 parameters estimated
     se0 = adj.abnormal_returns.query("event_id == 'deal-GOTO' and rel_day == 0")["ar_se"].iloc[0]
     assert se0 == pytest.approx(np.sqrt(sigma2), abs=1e-14)
-    cm = EventStudy(model="constant-mean").fit(cat, CsvSource(prices_dir))
+    cm = EventStudy(model="constant-mean").fit(cat, prices)
     ours = cm.abnormal_returns.query("event_id == 'deal-GOTO'")["ar"].to_numpy()
     np.testing.assert_allclose(ours, (evt["stock"] - est["stock"].mean()).to_numpy(), atol=1e-14)
     # Var(AR) = s^2 (1 + 1/n) for the constant-mean model.
@@ -130,7 +136,8 @@ def test_market_adjusted_and_constant_mean_by_hand(prices_dir: Path, goto_events
 
 
 def test_log_returns(prices_dir: Path, goto_events: Path) -> None:
-    res = EventStudy(returns="log").fit(read_events(goto_events), CsvSource(prices_dir))
+    res = EventStudy(returns="log").fit(read_events(goto_events),
+                                    _goto_prices(prices_dir, goto_events))
     day0 = res.abnormal_returns.query("event_id == 'deal-GOTO' and rel_day == 0").iloc[0]
     assert day0["return"] == pytest.approx(np.log(86 / 108), abs=1e-12)
 

@@ -11,6 +11,7 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from marketreact.cli import app
+from marketreact.cli.validate import read_panel_prices
 from marketreact.inference.base import TEST_NAMES
 from marketreact.validation import (
     COLUMNS,
@@ -28,7 +29,7 @@ SMALL = SimulationSettings(n_samples=24, n_events=10, n_boot=49, chunk=12)
 
 @pytest.fixture(scope="module")
 def us_panel(prices_dir: Path) -> SimPanel:
-    return load_panel(prices_dir, PANELS["us"], SMALL)
+    return load_panel(read_panel_prices(prices_dir, PANELS["us"]), PANELS["us"], SMALL)
 
 
 def test_eligible_pairs_have_full_windows(us_panel: SimPanel) -> None:

@@ -25,22 +25,26 @@ survivors, not the market at the time.
 
 Everything is vectorised over samples: a chunk of samples is a leading batch
 axis of the test arrays (:mod:`marketreact.inference`).
+
+Computation only: the prices come in as frames (the CLI reads the panel folders,
+``marketreact validate``) and the results go out as frames (written by
+:mod:`marketreact.output.validation`).
 """
 
 from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from marketreact._typing import IntArray, StrPath, Window
+from marketreact._typing import IntArray, Window
 from marketreact.calendar import exchange_sessions
+from marketreact.errors import InputError
 from marketreact.inference.base import (
     TEST_NAMES,
     Alternative,
@@ -50,8 +54,9 @@ from marketreact.inference.base import (
 from marketreact.inference.battery import cross_event_tests_multi
 from marketreact.models.linear import abnormal_returns, cumulate, fit_linear
 from marketreact.models.spec import MODELS, ModelName
-from marketreact.panel.returns import ExchangePanel, ReturnKind, build_panel
-from marketreact.prices import CsvSource, clean_prices
+from marketreact.panel.returns import ExchangePanel, ReturnKind
+from marketreact.panel.table import PriceTable
+from marketreact.prices import PriceFetch
 from marketreact.windows import format_window, gather
 
 log = logging.getLogger(__name__)
@@ -70,13 +75,15 @@ class PanelSpec:
     name : str
         Label in the results (``us``, ``idx``).
     folder : str
-        Sub-folder of the prices directory.
+        Sub-folder of the prices directory holding the panel's files (read by
+        the caller, e.g. ``marketreact validate``).
     exchange : str
         Calendar code.
     market : str
         Market index ticker.
     exclude : tuple of str
-        Tickers of the folder that are not stocks of the panel.
+        Tickers of the folder that are not stocks of the panel (the market
+        index is never one).
     max_abs_return : float, optional
         One-session returns beyond this are taken for data errors: (stock,
         day 0) pairs whose windows hold one are not drawn.
@@ -166,30 +173,63 @@ class SimPanel:
         return pd.Timestamp(self.panel.sessions.labels[cols[-1] if len(cols) else -1])
 
 
-def load_panel(prices_dir: StrPath, spec: PanelSpec, settings: SimulationSettings) -> SimPanel:
-    """Read a panel of real prices and mark the eligible (stock, day 0) pairs.
+#: Prices of one panel: frames by ticker (as a source returns them, not yet cleaned), what
+#: a source's ``fetch`` returned, or a price table already built.
+PanelPrices = Mapping[str, pd.DataFrame] | PriceFetch | PriceTable
 
-    A pair is eligible when the stock and the market have one-session returns
+
+def panel_tickers(spec: PanelSpec, available: Sequence[str]) -> list[str]:
+    """The tickers a panel needs out of those ``available``: its stocks, then its market index."""
+    return [*[t for t in available if t not in spec.exclude and t != spec.market], spec.market]
+
+
+def load_panel(prices: PanelPrices, spec: PanelSpec, settings: SimulationSettings) -> SimPanel:
+    """Line up a panel of real prices and mark the eligible (stock, day 0) pairs.
+
+    The frames are cleaned (:class:`~marketreact.panel.table.PriceTable`); every
+    ticker but the excluded ones and the market index is a stock of the panel. A
+    pair is eligible when the stock and the market have one-session returns
     on every day of the event window and the stock has at least
     ``min_estimation`` of them (with the market's) in the estimation window,
     ``min_nonzero`` of which are not zero, and no return of the stock from the
     start of the estimation window to the end of the event window exceeds the
     panel's ``max_abs_return``.
+
+    Parameters
+    ----------
+    prices : mapping of str to pandas.DataFrame, PriceFetch or PriceTable
+        The panel's standard price frames by ticker, its market index's among them.
+    spec : PanelSpec
+        The panel.
+    settings : SimulationSettings
+        Windows and eligibility thresholds.
+
+    Returns
+    -------
+    SimPanel
+
+    Raises
+    ------
+    InputError
+        When the market index has no prices or no stock has any.
     """
-    source = CsvSource(Path(prices_dir) / spec.folder)
-    tickers = [t for t in source.tickers if t not in spec.exclude]
-    fetched = source.fetch([*tickers, spec.market])
-    frames = {t: clean_prices(f, t)[0] for t, f in fetched.frames.items()}
-    market = frames[spec.market]
-    start = min(f.index.min() for f in frames.values())
-    end = max(f.index.max() for f in frames.values())
-    sessions = exchange_sessions(spec.exchange, start, end, pd.DatetimeIndex(market.index),
+    failures = prices.failures if isinstance(prices, PriceFetch) else {}
+    frames = prices.frames if isinstance(prices, PriceFetch) else prices
+    table = frames if isinstance(frames, PriceTable) else PriceTable(frames)
+    if spec.market not in table:
+        why = failures.get(spec.market, "not given, or no usable row")
+        raise InputError(f"panel {spec.name}: no prices of its market index {spec.market} "
+                         f"({why})")
+    names = panel_tickers(spec, list(table))[:-1]
+    if not names:
+        raise InputError(f"panel {spec.name}: no stock has prices")
+    span = table.date_range(table.rows([*names, spec.market]))
+    assert span is not None  # the market has rows
+    sessions = exchange_sessions(spec.exchange, span[0], span[1], table.index_of(spec.market),
                                  spec.market)
-    names = [t for t in tickers if t in frames]
-    panel = build_panel(sessions, {t: frames[t] for t in [*names, spec.market]},
-                        ReturnKind.simple)
-    rows = np.array([panel.row(t) for t in names], dtype=np.int64)
-    m_row = panel.row(spec.market)
+    panel = table.panel(sessions, [*names, spec.market], ReturnKind.simple)
+    rows = np.arange(len(names), dtype=np.int64)
+    m_row = len(names)
     one = np.isfinite(panel.returns) & (panel.span == 1)
     ok = one[rows] & one[m_row][None, :]
     cum = np.zeros((len(rows), ok.shape[1] + 1), dtype=np.int64)
@@ -367,11 +407,21 @@ def binomial_band(n: int, p: float = 0.05, level: float = 0.95) -> tuple[float, 
     return float(lo), float(hi)
 
 
-def run_validation(prices_dir: StrPath, settings: SimulationSettings | None = None,
-                   panels: Sequence[str] = ("us", "idx"),
+def run_validation(prices: Mapping[str, PanelPrices],
+                   settings: SimulationSettings | None = None,
                    designs: Sequence[str] = DESIGNS
                    ) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, SimPanel]]:
-    """Run the simulation on the real panels.
+    """Run the simulation on real panels.
+
+    Parameters
+    ----------
+    prices : mapping of str to PanelPrices
+        By panel name (keys of :data:`PANELS`, in the order to run), the
+        panel's price frames (see :func:`load_panel`).
+    settings : SimulationSettings, optional
+        Default :class:`SimulationSettings`.
+    designs : sequence of str
+        Designs to run (:data:`DESIGNS`).
 
     Returns
     -------
@@ -383,12 +433,12 @@ def run_validation(prices_dir: StrPath, settings: SimulationSettings | None = No
         The panels used (for the report).
     """
     settings = settings or SimulationSettings()
-    loaded = {name: load_panel(prices_dir, PANELS[name], settings) for name in panels}
+    unknown = [p for p in prices if p not in PANELS]
+    if unknown:
+        raise InputError(f"unknown panel(s) {', '.join(unknown)}; choose from "
+                         f"{', '.join(PANELS)}")
+    loaded = {name: load_panel(frames, PANELS[name], settings)
+              for name, frames in prices.items()}
     parts = [simulate_panel(sim, settings, designs) for sim in loaded.values()]
     return (pd.concat([p[0] for p in parts], ignore_index=True),
             pd.concat([p[1] for p in parts], ignore_index=True), loaded)
-
-
-# ----------------------------------------------------------------------------- report
-
-

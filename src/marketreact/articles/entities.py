@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from marketreact._textio import check_regular_file
 from marketreact._typing import StrPath
 from marketreact.articles.text import decode_article, fold
 from marketreact.calendar import exchange_for_ticker, normalise_exchange
@@ -343,8 +344,7 @@ def read_gazetteer(path: StrPath) -> Gazetteer:
         When the file is missing, not UTF-8, or has invalid rows.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError([InputProblem(str(path), None, None, None, "file not found")])
+    check_regular_file(path, "entity file")
     return parse_gazetteer(decode_article(path.read_bytes(), str(path)), str(path))
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from marketreact._typing import FloatArray
 from marketreact.backtest.settings import BacktestSettings
+from marketreact.render.figures import equity_figure
+from marketreact.render.html import backtest_html
+from marketreact.render.text import Column, header_lines, number, summary_text, table_lines
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,30 @@ class PlaceboResult:
     def n_draws(self) -> int:
         """Number of draws."""
         return int(self.draws.size)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The placebo's figures as plain values (the draws themselves left out)."""
+        return {"draws": self.n_draws, "events": self.events, "seed": self.seed,
+                "exclusion_sessions": self.exclusion, "actual_mean": float(self.actual),
+                "mean_of_draws": float(np.mean(self.draws)) if self.n_draws else float("nan"),
+                "p_one_sided": float(self.p_one_sided), "p_two_sided": float(self.p_two_sided)}
+
+
+_FORWARD_COLUMNS = (Column("horizon", 8, "d"), Column("N", 7, "d"), Column("mean", 11, ".5f"),
+                    Column("signed", 11, ".5f"), Column("IC", 9, ".4f"), Column("p", 9, ".4f"))
+
+#: Metrics of the summary: (key in ``metrics``, label, format).
+_SUMMARY_METRICS = (
+    ("hit_rate", "hit rate", ".4f"), ("mean_trade_return", "mean trade", ".4f"),
+    ("mean_trade_t", "mean trade t", ".2f"), ("median_trade_return", "median trade", ".4f"),
+    ("total_return", "total return", ".4f"), ("annualised_return", "annualised", ".4f"),
+    ("volatility", "volatility", ".4f"), ("sharpe", "Sharpe", ".2f"),
+    ("sortino", "Sortino", ".2f"), ("max_drawdown", "max drawdown", ".4f"),
+    ("max_drawdown_duration", "drawdown sessions", ".0f"), ("exposure", "exposure", ".4f"),
+    ("turnover_annual", "turnover/yr", ".1f"), ("costs_paid", "costs", ".4f"),
+    ("benchmark_total_return", "benchmark total", ".4f"),
+    ("benchmark_sharpe", "benchmark Sharpe", ".2f"),
+)
 
 
 @dataclass(frozen=True)
@@ -92,46 +121,61 @@ class BacktestResult:
         return pd.DataFrame({"metric": list(self.metrics), "value": list(self.metrics.values())})
 
     def summary(self) -> str:
-        """Return a plain-text summary of the main figures."""
-        m = self.metrics
-        s = self.settings
-
-        def f(key: str, fmt: str = "{:.4f}") -> str:
-            v = m.get(key)
-            return fmt.format(v) if isinstance(v, int | float) and math.isfinite(v) else "n/a"
-
-        lines = [
-            "Backtest",
-            "=" * 72,
-            f"signal: {s.signal} ({s.signal_mode.value})   entry: {s.entry.value}   "
-            f"latency: {pd.Timedelta(s.latency)}   hold: {s.hold}   hedge: {s.hedge.value}   "
-            f"cost: {s.cost_bps:g} bps/side",
-            f"trades: {m.get('trades', 0)}   not traded (|signal| <= threshold): "
-            f"{m.get('events_not_traded', 0)}   failed: {len(self.failures)}",
-            f"hit rate {f('hit_rate')}   mean trade {f('mean_trade_return')} "
-            f"(t {f('mean_trade_t', '{:.2f}')})   median {f('median_trade_return')}",
-            f"total {f('total_return')}   annualised {f('annualised_return')}   "
-            f"vol {f('volatility')}   Sharpe {f('sharpe', '{:.2f}')}   "
-            f"Sortino {f('sortino', '{:.2f}')}",
-            f"max drawdown {f('max_drawdown')} over {f('max_drawdown_duration', '{:.0f}')} "
-            f"sessions   exposure {f('exposure')}   turnover/yr {f('turnover_annual', '{:.1f}')}"
-            f"   costs {f('costs_paid')}",
-            f"benchmark (equal-weight buy and hold): total {f('benchmark_total_return')}   "
-            f"Sharpe {f('benchmark_sharpe', '{:.2f}')}",
-        ]
+        """Return a plain-text summary: settings, trades, metrics, placebo, forward returns."""
+        m, s = self.metrics, self.settings
+        header = [("signal", f"{s.signal} ({s.signal_mode.value})"), ("entry", s.entry.value),
+                  ("latency", str(pd.Timedelta(s.latency))), ("hold", f"{s.hold} sessions"),
+                  ("hedge", s.hedge.value), ("cost", f"{s.cost_bps:g} bps/side"),
+                  ("trades", str(m.get("trades", 0))),
+                  ("not traded", f"{m.get('events_not_traded', 0)} (|signal| <= threshold)"),
+                  ("failed", str(len(self.failures)))]
+        metrics = header_lines([(label, number(m.get(key), fmt))
+                                for key, label, fmt in _SUMMARY_METRICS])
+        metrics.append("benchmark: equal-weight buy and hold of the traded stocks")
+        placebo: list[str] = []
         if self.placebo is not None:
             pl = self.placebo
-            lines.append(f"placebo ({pl.n_draws} draws): mean {np.mean(pl.draws):.5f}"
-                         f"   p one-sided {self.placebo.p_one_sided:.4f}   "
-                         f"two-sided {self.placebo.p_two_sided:.4f}")
-        if len(self.forward):
-            lines.append("-" * 72)
-            lines.append(f"{'horizon':>8}{'N':>7}{'mean':>11}{'signed':>11}{'IC':>9}{'p':>9}")
-            for row in self.forward.itertuples(index=False):
-                lines.append(f"{row.horizon:>8d}{row.n:>7d}{row.mean:>11.5f}"
-                             f"{row.mean_signed:>11.5f}{row.ic:>9.4f}{row.ic_p:>9.4f}")
-        lines.append("=" * 72)
-        return "\n".join(lines)
+            placebo = header_lines([
+                ("placebo draws", str(pl.n_draws)),
+                ("placebo mean", number(np.mean(pl.draws) if pl.n_draws else None, ".5f")),
+                ("p one-sided", number(pl.p_one_sided)),
+                ("p two-sided", number(pl.p_two_sided))])
+        forward = table_lines(_FORWARD_COLUMNS, self.forward[
+            ["horizon", "n", "mean", "mean_signed", "ic", "ic_p"]].itertuples(index=False)
+        ) if len(self.forward) else []
+        return summary_text("Backtest", header, [metrics, placebo, forward])
 
     def __str__(self) -> str:
         return self.summary()
+
+    def _repr_html_(self) -> str:
+        """HTML tables for Jupyter: settings, metrics, placebo, the first trades and failures."""
+        return backtest_html(self.metrics, self.trades, self.settings.to_dict(),
+                             placebo=None if self.placebo is None else self.placebo.to_dict(),
+                             failures=self.failures)
+
+    def plot(self, kind: str = "equity", **kwargs: Any) -> Figure:
+        """Plot the result; returns a :class:`matplotlib.figure.Figure`.
+
+        Parameters
+        ----------
+        kind : {"equity"}
+            ``equity``: the equity curve over its drawdown and open positions
+            (:func:`marketreact.render.figures.equity_figure`).
+        **kwargs
+            Passed to the plotting function, e.g. ``title=``.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+
+        Raises
+        ------
+        ValueError
+            An unknown ``kind``, or a backtest without a daily portfolio (no trades).
+        """
+        if kind != "equity":
+            raise ValueError(f"unknown plot kind {kind!r}: use equity")
+        if self.daily.empty:
+            raise ValueError("no trades: the backtest has no equity curve to plot")
+        return equity_figure(self.daily, **kwargs)

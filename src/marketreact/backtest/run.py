@@ -1,9 +1,11 @@
 """Backtests of news-driven signals, without look-ahead.
 
-``Backtest(settings).run(events, prices)`` turns dated news events into
-trades, a daily equity curve and performance metrics. It is pure computation
-(prices come from a :class:`~marketreact.prices.PriceSource` or a mapping of
-frames); writing files is :mod:`marketreact.backtest_output`'s job.
+``Backtest(**settings).run(events, prices)`` turns dated news events into
+trades, a daily equity curve and performance metrics. It is pure computation:
+prices are loaded beforehand (:func:`marketreact.prices.load_prices`, or frames
+by ticker) and lined up on each exchange's sessions by
+:mod:`marketreact.panel.lineup`, as for the event study; writing files is
+:mod:`marketreact.output.backtest`'s job.
 
 The fill rule (no default: the caller must choose it)
 -----------------------------------------------------
@@ -82,20 +84,25 @@ from marketreact.backtest.settings import (
     SignalMode,
     duration_ns,
 )
-from marketreact.calendar import (
-    DEFAULT_MARKET,
-    TradingSessions,
-    anchor_day0,
-    exchange_sessions,
-    exchange_timezone,
-    session_opens,
-)
+from marketreact.calendar import TradingSessions, exchange_timezone, session_opens
 from marketreact.errors import InputError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
 from marketreact.models.linear import abnormal_returns, fit_linear
 from marketreact.models.spec import MODELS, ModelName
-from marketreact.panel.returns import ExchangePanel, build_panel
-from marketreact.prices import PriceSource, clean_prices, fetch_for_events
+from marketreact.panel.lineup import (
+    Failure,
+    Lineup,
+    TablePrices,
+    adjusted_opens,
+    assign_markets,
+    failure_frame,
+    failures_of,
+    line_up,
+    price_table,
+    rows_of,
+)
+from marketreact.panel.returns import ExchangePanel, ReturnKind
+from marketreact.panel.table import PriceTable
 from marketreact.prices.frames import PriceFetch
 from marketreact.windows import format_window, gather
 
@@ -103,17 +110,12 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------
-# Pure building blocks (array in, array out), each tested on its own.
-# --------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------
-# The engine
+# Records passed between the steps (internal)
 # --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class _Exchange:
-    """Prices of one exchange lined up on its sessions (internal)."""
+    """Prices of one exchange lined up on its sessions, with its opens and fill look-ups."""
 
     sessions: TradingSessions
     panel: ExchangePanel
@@ -126,46 +128,111 @@ class _Exchange:
     tz: str
 
 
+@dataclass(frozen=True)
+class _Trades:
+    """The trades of one exchange and the arrays the portfolio, placebo and metrics need.
+
+    Arrays are per trade (``(K,)``) unless said otherwise; sessions are positions on
+    ``data.sessions``.
+    """
+
+    data: _Exchange
+    trades: pd.DataFrame
+    first: IntArray  # first session with a return of the trade
+    exit: IntArray  # exit session (a close)
+    daily: FloatArray  # (K, L) signed per-session returns from `first`
+    inside: BoolArray  # (K, L) which of those sessions the trade holds
+    pieces: dict[str, Any]  # (K, L) overnight / intraday legs, OpenSplit's fields
+    basis: FloatArray  # weight basis
+    direction: FloatArray  # +1 long, -1 short
+    hedge: FloatArray  # hedge ratio (0: unhedged)
+    rows: IntArray  # stock rows in data.panel
+    m_rows: IntArray  # market rows (0 where there is no market)
+    entry: IntArray  # entry session
+    at_open: BoolArray  # entered at the open (else at the close)
+    lo_valid: IntArray  # first session the stock could be entered (placebo)
+    m_sess: IntArray  # session the hedge enters
+    m_opened: BoolArray  # hedge entered at an open
+
+
+@dataclass(frozen=True)
+class _ExchangeRun:
+    """What one exchange contributes: events not traded and its trades, if any."""
+
+    exchange: str
+    data: _Exchange
+    n_neutral: int
+    traded: _Trades | None
+
+
 class Backtest:
     """Backtest a news-driven signal.
 
     Parameters
     ----------
-    settings : BacktestSettings
-        All settings (the fill rule ``entry`` has no default).
+    settings : BacktestSettings, optional
+        All settings; keyword arguments override its fields. Without it, the
+        keyword arguments are the settings (``entry``, the fill rule, has no
+        default and must be given).
     **overrides
-        Any :class:`BacktestSettings` field.
+        Any :class:`BacktestSettings` field; ``entry``, ``hedge`` and
+        ``signal_mode`` may be given as strings (``"next-open"``, ``"market"``).
 
     Examples
     --------
-    >>> bt = Backtest(BacktestSettings(entry=EntryRule.next_open, hold=5))  # doctest: +SKIP
-    >>> result = bt.run(read_events("scored.csv"), source)  # doctest: +SKIP
+    >>> bt = Backtest(entry="next-open", hold=5, hedge="market")  # doctest: +SKIP
+    >>> events = read_events("scored.csv")  # doctest: +SKIP
+    >>> prices = load_prices("csv:prices/", events, before=250, after=21)  # doctest: +SKIP
+    >>> result = bt.run(events, prices)  # doctest: +SKIP
     >>> print(result.summary())  # doctest: +SKIP
     """
 
-    def __init__(self, settings: BacktestSettings, **overrides: Any) -> None:
-        self.settings = replace(settings, **overrides) if overrides else settings
+    def __init__(self, settings: BacktestSettings | None = None, **overrides: Any) -> None:
+        for key, enum in (("entry", EntryRule), ("hedge", HedgeMode),
+                          ("signal_mode", SignalMode)):
+            if isinstance(overrides.get(key), str):
+                try:
+                    overrides[key] = enum(overrides[key])
+                except ValueError:
+                    choices = ", ".join(e.value for e in enum)
+                    raise InputError(f"{key} {overrides[key]!r} is not one of {choices}"
+                                     ) from None
+        if settings is None:
+            if "entry" not in overrides:
+                raise InputError("the fill rule has no default: give entry='next-open' or "
+                                 "entry='close'")
+            self.settings = BacktestSettings(**overrides)
+        else:
+            self.settings = replace(settings, **overrides) if overrides else settings
 
     # -- public -------------------------------------------------------------------------
     def run(self, events: EventCatalogue | pd.DataFrame,
-            prices: PriceSource | Mapping[str, pd.DataFrame]) -> BacktestResult:
-        """Run the backtest.
+            prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame]) -> BacktestResult:
+        """Run the backtest (pure computation: it never reads files or downloads).
 
         Parameters
         ----------
         events : EventCatalogue or pandas.DataFrame
             Validated events (a frame is validated strictly first).
-        prices : PriceSource or mapping of str to pandas.DataFrame
-            Where prices come from; a mapping gives standard frames by ticker.
+        prices : PriceFetch, PriceTable or mapping of str to pandas.DataFrame
+            The prices: what :func:`marketreact.prices.load_prices` returned, a
+            :class:`~marketreact.panel.table.PriceTable`, or frames by ticker
+            (normalised with :func:`~marketreact.prices.frames.standard_frame`).
 
         Returns
         -------
         BacktestResult
+
+        Raises
+        ------
+        TypeError
+            When ``prices`` is a price source: load them with
+            :func:`marketreact.prices.load_prices` first.
         """
         s = self.settings
         catalogue = events if isinstance(events, EventCatalogue) else events_from_frame(events)
         frame = catalogue.frame.copy()
-        failures: list[dict[str, str]] = []
+        failures: list[Failure] = []
         diagnostics: list[str] = list(catalogue.notes)  # e.g. a column renamed user_beta
         spec = s.signal_spec
         if spec.kind == "column":
@@ -179,75 +246,33 @@ class Backtest:
                                  "numeric values")
             frame["signal"] = values.astype(float) * (-1.0 if spec.negate else 1.0)
             missing = frame["signal"].isna()
-            for eid, tic in zip(frame.loc[missing, "event_id"], frame.loc[missing, "ticker"],
-                                strict=True):
-                failures.append({"event_id": str(eid), "ticker": str(tic),
-                                 "reason": f"no numeric value in signal column {spec.name!r}"})
+            failures += failures_of(frame.loc[missing],
+                                    f"no numeric value in signal column {spec.name!r}")
             frame = frame.loc[~missing]
         else:
             frame["signal"] = np.nan
-        frame["market"] = frame["market"].where(frame["market"] != "", s.market or "")
-        frame["market"] = [m or DEFAULT_MARKET.get(x, "") for m, x in
-                           zip(frame["market"], frame["exchange"], strict=True)]
-        if s.needs_market:
-            no_market = frame["market"] == ""
-            sub = frame.loc[no_market]
-            for eid, tic, exch in zip(sub["event_id"], sub["ticker"], sub["exchange"],
-                                      strict=True):
-                failures.append({"event_id": str(eid), "ticker": str(tic),
-                                 "reason": f"no market index for exchange {exch}; "
-                                           "give a 'market' column or --market"})
-            frame = frame.loc[~no_market]
-        fetched = self._fetch(frame, prices)
-        frames: dict[str, pd.DataFrame] = {}
-        for ticker, raw in fetched.frames.items():
-            cleaned, notes = clean_prices(raw, ticker)
-            frames[ticker] = cleaned
-            diagnostics.extend(str(n) for n in notes)
+        frame, no_market = assign_markets(frame, s.market, required=s.needs_market)
+        failures += no_market
+        priced = price_table(prices, frame)  # never reads or fetches (see load_prices)
+        diagnostics.extend(priced.notes)
         parts = []
         for exchange, group in frame.groupby("exchange", sort=True):
-            part = self._run_exchange(str(exchange), group, frames, fetched.failures,
-                                      failures, diagnostics)
-            if part is not None:
-                parts.append(part)
+            lineup = line_up(str(exchange), group, priced, returns=ReturnKind.simple,
+                             market_required=s.needs_market)
+            failures.extend(lineup.failures)
+            diagnostics.extend(lineup.diagnostics)
+            if not len(lineup):
+                continue
+            parts.append(self._run_exchange(lineup, self._exchange_data(lineup, priced),
+                                            failures))
         return self._assemble(parts, failures, diagnostics, catalogue)
 
     # -- steps --------------------------------------------------------------------------
-    def _fetch(self, frame: pd.DataFrame,
-               prices: PriceSource | Mapping[str, pd.DataFrame]) -> PriceFetch:
-        if isinstance(prices, PriceFetch):  # loaded beforehand (load_prices)
-            return prices
-        s = self.settings
-        return fetch_for_events(frame, prices, s.estimation[0], max(s.hold, *s.horizons) + 1)
-
     @staticmethod
-    def _exchange_data(exchange: str, group: pd.DataFrame,
-                       frames: Mapping[str, pd.DataFrame]) -> _Exchange | None:
-        tickers = list(dict.fromkeys([*group["ticker"], *[m for m in group["market"] if m]]))
-        used = [t for t in tickers if t in frames and len(frames[t])]
-        if not used:
-            return None
-        start = min(frames[t].index.min() for t in used)
-        end = max(frames[t].index.max() for t in used)
-        candidates = [DEFAULT_MARKET.get(exchange, ""), *group["market"].value_counts().index]
-        reference = next((m for m in candidates if m in frames and len(frames[m])), None)
-        index_dates = pd.DatetimeIndex(frames[reference].index) if reference else None
-        sessions = exchange_sessions(exchange, start, end, index_dates, reference)
-        panel = build_panel(sessions, {t: frames[t] for t in used})
-        labels = sessions.labels
-        open_px = np.full(panel.prices.shape, np.nan)
-        for i, t in enumerate(panel.tickers):
-            f = frames[t]
-            pos = labels.get_indexer(f.index)
-            keep = pos >= 0
-            raw_close = f["close"].to_numpy(dtype=float)
-            adj = f["adj_close"].fillna(f["close"]).to_numpy(dtype=float)
-            with np.errstate(invalid="ignore", divide="ignore"):
-                factor = np.where(np.isfinite(raw_close) & (raw_close > 0), adj / raw_close, 1.0)
-            opens = f["open"].to_numpy(dtype=float) * factor
-            opens = np.where(opens > 0, opens, np.nan)
-            open_px[i, pos[keep]] = opens[keep]
-        open_px = np.where(np.isfinite(panel.prices) | np.isfinite(open_px), open_px, np.nan)
+    def _exchange_data(lineup: Lineup, prices: TablePrices) -> _Exchange:
+        """The lineup's sessions and panel with the adjusted opens and the fill look-ups."""
+        sessions, panel = lineup.sessions, lineup.panel
+        open_px = adjusted_opens(prices, panel)
         valid_close = np.isfinite(panel.prices)
         return _Exchange(
             sessions=sessions, panel=panel,
@@ -255,7 +280,7 @@ class Backtest:
             closes_ns=sessions.closes.as_unit("ns").asi8,
             open_px=open_px, next_open=next_valid(np.isfinite(open_px)),
             next_close=next_valid(valid_close), last_close=last_valid(valid_close),
-            tz=exchange_timezone(exchange))
+            tz=exchange_timezone(lineup.exchange))
 
     @staticmethod
     def _public_ns(data: _Exchange, group: pd.DataFrame) -> IntArray:
@@ -281,45 +306,18 @@ class Backtest:
             out[~has_ts] = bound
         return out
 
-    def _run_exchange(self, exchange: str, group: pd.DataFrame,
-                      frames: Mapping[str, pd.DataFrame], fetch_failures: Mapping[str, str],
-                      failures: list[dict[str, str]],
-                      diagnostics: list[str]) -> dict[str, Any] | None:
+    def _run_exchange(self, lineup: Lineup, data: _Exchange,
+                      failures: list[Failure]) -> _ExchangeRun:
         s = self.settings
         spec = s.signal_spec
+        exchange, group = lineup.exchange, lineup.events
 
         def fail(mask: BoolArray, reasons: str | Sequence[str]) -> None:
-            rows = group.loc[mask]
-            why = [reasons] * len(rows) if isinstance(reasons, str) else list(reasons)
-            for eid, tic, r in zip(rows["event_id"], rows["ticker"], why, strict=True):
-                failures.append({"event_id": eid, "ticker": tic, "reason": r})
+            failures.extend(failures_of(group.loc[mask], reasons))
 
-        missing = (~group["ticker"].isin(frames)).to_numpy()
-        fail(missing, [f"prices: {fetch_failures.get(t, 'not available')}"
-                       for t in group.loc[missing, "ticker"]])
-        group = group.loc[~missing]
-        if s.needs_market:
-            missing = (~group["market"].isin(frames)).to_numpy()
-            fail(missing, [f"market {m}: {fetch_failures.get(m, 'not available')}"
-                           for m in group.loc[missing, "market"]])
-            group = group.loc[~missing]
-        if group.empty:
-            return None
-        data = self._exchange_data(exchange, group, frames)
-        if data is None:
-            return None
-        if len(data.sessions.dropped):
-            shown = ", ".join(str(d.date()) for d in data.sessions.dropped[:8])
-            diagnostics.append(
-                f"{exchange}: {len(data.sessions.dropped)} calendar session(s) dropped because "
-                f"{data.sessions.reference} did not trade: {shown}"
-                + (" ..." if len(data.sessions.dropped) > 8 else ""))
         panel = data.panel
         T = len(data.sessions)
-        rows = np.array([panel.row(t) for t in group["ticker"]], dtype=np.int64)
-        mrows = np.array([panel.row(m) if m in panel.tickers else -1 for m in group["market"]],
-                         dtype=np.int64)
-        day0 = anchor_day0(data.sessions, group["timestamp"], group["date"], group["timing"])
+        rows, mrows, day0 = lineup.stock_rows, lineup.market_rows, lineup.day0
         known = self._public_ns(data, group)
         reasons = np.full(len(group), "", dtype=object)
         reasons[day0 >= T] = f"the news comes after the last {exchange} session with prices"
@@ -400,10 +398,8 @@ class Backtest:
         keep = ~bad
         neutral = keep & ~(np.abs(signal) > s.threshold)
         trade = keep & ~neutral
-        result = {"exchange": exchange, "data": data, "n_neutral": int(neutral.sum())}
         if not trade.any():
-            result["trades"] = None
-            return result
+            return _ExchangeRun(exchange, data, int(neutral.sum()), None)
         g = group.loc[trade]
         idx = np.flatnonzero(trade)
         rows, m_rows, day0 = rows[idx], m_rows[idx], day0[idx]
@@ -494,24 +490,18 @@ class Backtest:
         for h in s.horizons:
             trades[f"fwd_{h}"] = fwd[h]
         lo_valid = (data.next_open if s.entry is EntryRule.next_open else data.next_close)[:, 0]
-        result.update({
-            "trades": trades, "first": first, "exit": exit_, "daily": daily, "inside": inside,
-            "basis": basis, "direction": direction, "hedge": hedge, "rows": rows,
-            "m_rows": m_rows, "entry": entry, "at_open": at_open, "lo_valid": lo_valid[rows],
-            "pieces": pieces, "m_sess": m_sess, "m_opened": m_opened & (hedge != 0),
-        })
-        return result
+        return _ExchangeRun(exchange, data, int(neutral.sum()), _Trades(
+            data=data, trades=trades, first=first, exit=exit_, daily=daily, inside=inside,
+            pieces=pieces, basis=basis, direction=direction, hedge=hedge, rows=rows,
+            m_rows=m_rows, entry=entry, at_open=at_open, lo_valid=lo_valid[rows],
+            m_sess=m_sess, m_opened=m_opened & (hedge != 0)))
 
-    def _assemble(self, parts: list[dict[str, Any]], failures: list[dict[str, str]],
+    def _assemble(self, parts: list[_ExchangeRun], failures: list[Failure],
                   diagnostics: list[str], catalogue: EventCatalogue) -> BacktestResult:
         s = self.settings
-        order = {eid: i for i, eid in enumerate(catalogue.frame["event_id"])}
-        fail_frame = pd.DataFrame(failures, columns=["event_id", "ticker", "reason"])
-        if len(fail_frame):
-            fail_frame = fail_frame.assign(_o=fail_frame["event_id"].map(order)).sort_values(
-                "_o", kind="stable").drop(columns="_o").reset_index(drop=True)
-        n_neutral = sum(p["n_neutral"] for p in parts)
-        traded = [p for p in parts if p.get("trades") is not None]
+        fail_frame = failure_frame(failures, catalogue.frame["event_id"])
+        n_neutral = sum(p.n_neutral for p in parts)
+        traded = [p.traded for p in parts if p.traded is not None]
         if not traded:
             daily = pd.DataFrame(columns=["date", "equity", "return", "drawdown", "exposure",
                                           "n_positions"])
@@ -531,7 +521,7 @@ class Backtest:
                 "opening before the entries'): kept at their weight of the previous close "
                 f"(up to {daily['frozen_weight'].max():.0%} of the book; first "
                 f"{daily.loc[frozen, 'date'].iloc[0].date()})")
-        trades = pd.concat([p["trades"] for p in traded], ignore_index=True)
+        trades = pd.concat([p.trades for p in traded], ignore_index=True)
         at_opens = trades.loc[trades["entry_kind"] == "open"]
         mixed = int((at_opens.groupby("entry_date")["entry_time"].nunique() > 1).sum())
         if mixed:
@@ -539,7 +529,8 @@ class Backtest:
                 f"{mixed} session(s) had entries at the opens of different exchanges: the daily "
                 "portfolio sizes a date's entries together, so an entry at an earlier open "
                 "counts those at a later one (weights only; see docs/backtest.md)")
-        rank = trades["event_id"].map(order).to_numpy()
+        rank = pd.Index(catalogue.frame["event_id"].to_numpy()).get_indexer(
+            trades["event_id"].to_numpy())
         trades = trades.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
         forward = self._forward(trades)
         placebo = self._placebo(traded) if s.placebo_draws > 0 else None
@@ -549,20 +540,20 @@ class Backtest:
                               tuple(dict.fromkeys(diagnostics)))
 
     @staticmethod
-    def _grid(parts: list[dict[str, Any]]) -> pd.DatetimeIndex:
+    def _grid(parts: list[_Trades]) -> pd.DatetimeIndex:
         """Union of the sessions from the one before the first return to the last exit."""
         pieces = []
         for p in parts:
-            labels = p["data"].sessions.labels
-            lo = max(int(p["first"].min()) - 1, 0)
-            hi = int(p["exit"].max())
+            labels = p.data.sessions.labels
+            lo = max(int(p.first.min()) - 1, 0)
+            hi = int(p.exit.max())
             pieces.append(labels[lo:hi + 1])
         union = pieces[0]
         for piece in pieces[1:]:
             union = union.union(piece)
         return pd.DatetimeIndex(union, name="date")
 
-    def _daily(self, parts: list[dict[str, Any]], grid: pd.DatetimeIndex) -> pd.DataFrame:
+    def _daily(self, parts: list[_Trades], grid: pd.DatetimeIndex) -> pd.DataFrame:
         s = self.settings
         firsts, lasts, bases, legs, dirs, hedges = [], [], [], [], [], []
         cells, owners, values = [], [], []
@@ -570,31 +561,31 @@ class Backtest:
         pieces: dict[str, list[Any]] = {}
         offset = 0
         for p in parts:
-            labels = p["data"].sessions.labels
+            labels = p.data.sessions.labels
             to_grid = grid.get_indexer(labels)
-            first_g = to_grid[p["first"]]
-            last_g = to_grid[p["exit"]]
-            n, length = p["daily"].shape
-            pos = p["first"][:, None] + np.arange(length)[None, :]
-            inside = p["inside"]
+            first_g = to_grid[p.first]
+            last_g = to_grid[p.exit]
+            n, length = p.daily.shape
+            pos = p.first[:, None] + np.arange(length)[None, :]
+            inside = p.inside
             cell = to_grid[np.minimum(pos, len(labels) - 1)]
             owner = np.broadcast_to(np.arange(n)[:, None] + offset, (n, length))
             cells.append(cell[inside])
             owners.append(owner[inside])
-            values.append(p["daily"][inside])
-            for key, arr in p["pieces"].items():
+            values.append(p.daily[inside])
+            for key, arr in p.pieces.items():
                 pieces.setdefault(key, []).append(arr[inside])
             firsts.append(first_g)
             lasts.append(last_g)
-            bases.append(p["basis"])
-            legs.append(1.0 + np.abs(p["hedge"]))
-            dirs.append(p["direction"])
-            hedges.append(p["hedge"])
-            at_opens.append(p["at_open"])
+            bases.append(p.basis)
+            legs.append(1.0 + np.abs(p.hedge))
+            dirs.append(p.direction)
+            hedges.append(p.hedge)
+            at_opens.append(p.at_open)
             # The hedge leg is held overnight after the close of `hedge_in`.
-            hedge_ins.append(np.where(p["m_opened"], first_g - 1,
-                                      to_grid[np.minimum(p["m_sess"], len(labels) - 1)]))
-            hedge_openeds.append(p["m_opened"])
+            hedge_ins.append(np.where(p.m_opened, first_g - 1,
+                                      to_grid[np.minimum(p.m_sess, len(labels) - 1)]))
+            hedge_openeds.append(p.m_opened)
             offset += n
         split = OpenSplit(
             at_open=np.concatenate(at_opens), hedge_in=np.concatenate(hedge_ins),
@@ -621,13 +612,13 @@ class Backtest:
         return daily
 
     @staticmethod
-    def _benchmark(parts: list[dict[str, Any]], grid: pd.DatetimeIndex) -> FloatArray:
+    def _benchmark(parts: list[_Trades], grid: pd.DatetimeIndex) -> FloatArray:
         """Equal-weight buy and hold of the traded stocks from the grid's first close."""
         paths = []
         for p in parts:
-            data: _Exchange = p["data"]
+            data: _Exchange = p.data
             labels = data.sessions.labels
-            rows = np.unique(p["rows"])
+            rows = np.unique(p.rows)
             # The last session of this exchange on or before each grid date.
             pos = np.searchsorted(labels.asi8, grid.asi8, side="right") - 1
             ok = pos >= 0
@@ -661,7 +652,7 @@ class Backtest:
         return pd.DataFrame(rows, columns=["horizon", "n", "mean", "mean_signed", "hit_rate",
                                            "ic", "ic_p"])
 
-    def _placebo(self, parts: list[dict[str, Any]]) -> PlaceboResult:
+    def _placebo(self, parts: list[_Trades]) -> PlaceboResult:
         """Enter the same trades (signal, hold, hedge, costs) at random sessions instead."""
         s = self.settings
         rng = np.random.default_rng(s.seed)
@@ -672,25 +663,25 @@ class Backtest:
         actual_sum, actual_n, used = 0.0, 0, 0
         cost = s.cost_bps / 1e4
         for p in parts:
-            data: _Exchange = p["data"]
+            data: _Exchange = p.data
             T = len(data.sessions)
-            net = p["trades"]["net_return"].to_numpy(dtype=float)
+            net = p.trades["net_return"].to_numpy(dtype=float)
             actual_sum += float(np.nansum(net))
             actual_n += int(np.isfinite(net).sum())
-            lo = p["lo_valid"]
+            lo = p.lo_valid
             hi = np.full(len(lo), T - 1 - s.hold)
-            band = np.minimum(p["entry"] + exclusion, hi) - np.maximum(p["entry"] - exclusion,
+            band = np.minimum(p.entry + exclusion, hi) - np.maximum(p.entry - exclusion,
                                                                         lo) + 1
             ok = (hi - lo + 1 - np.maximum(band, 0)) >= 1
             if not ok.any():
                 continue
             used += int(ok.sum())
             sel = np.flatnonzero(ok)
-            rows, m_rows = p["rows"][sel], p["m_rows"][sel]
-            at_open, hedge, direction = p["at_open"][sel], p["hedge"][sel], p["direction"][sel]
+            rows, m_rows = p.rows[sel], p.m_rows[sel]
+            at_open, hedge, direction = p.at_open[sel], p.hedge[sel], p.direction[sel]
             for start in range(0, draws, _PLACEBO_CHUNK):
                 k = min(_PLACEBO_CHUNK, draws - start)
-                cand = placebo_entries(rng, k, lo[sel], hi[sel], p["entry"][sel], exclusion)
+                cand = placebo_entries(rng, k, lo[sel], hi[sel], p.entry[sel], exclusion)
                 r2 = np.broadcast_to(rows, cand.shape)
                 mr2 = np.broadcast_to(m_rows, cand.shape)
                 nxt = data.next_open if s.entry is EntryRule.next_open else data.next_close
@@ -719,7 +710,7 @@ class Backtest:
 
     def _metrics(self, trades: pd.DataFrame, daily: pd.DataFrame, forward: pd.DataFrame,
                  placebo: PlaceboResult | None, n_neutral: int, n_failed: int,
-                 parts: list[dict[str, Any]], grid: pd.DatetimeIndex) -> dict[str, Any]:
+                 parts: list[_Trades], grid: pd.DatetimeIndex) -> dict[str, Any]:
         s = self.settings
         net = trades["net_return"].to_numpy(dtype=float)
         mean, t = mean_t(net)
@@ -757,12 +748,13 @@ class Backtest:
         for key, value in bench_stats.items():
             m[f"benchmark_{key}"] = value
         for p in parts:
-            data: _Exchange = p["data"]
+            data: _Exchange = p.data
             labels = data.sessions.labels
-            for market in sorted(set(p["trades"]["market"])):
-                if market not in data.panel.tickers:
+            markets = sorted(str(x) for x in p.trades["market"].unique())
+            for market, row in zip(markets, rows_of(data.panel.tickers, pd.Series(markets)),
+                                   strict=True):
+                if row < 0:
                     continue
-                row = data.panel.row(market)
                 pos = np.searchsorted(labels.asi8, grid[[0, -1]].asi8, side="right") - 1
                 lv = data.last_close[row, np.maximum(pos, 0)]
                 if (pos >= 0).all() and (lv >= 0).all():

@@ -150,6 +150,9 @@ class SignalSpec:
 class BacktestSettings:
     """Settings of a backtest.
 
+    ``entry``, ``signal_mode`` and ``hedge`` may be given as their enum or as its
+    value (``"next-open"``); they are converted here, once.
+
     Attributes
     ----------
     entry : EntryRule
@@ -202,8 +205,18 @@ class BacktestSettings:
 
     def __post_init__(self) -> None:
         problems = []
-        if not isinstance(self.entry, EntryRule):
-            problems.append("entry must be an EntryRule (next-open or close)")
+        for name in ("estimation", "horizons"):  # lists read back from JSON (``to_dict``)
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        for name, enum in (("entry", EntryRule), ("signal_mode", SignalMode),
+                           ("hedge", HedgeMode)):
+            value = getattr(self, name)
+            if not isinstance(value, enum):
+                try:
+                    object.__setattr__(self, name, enum(value))
+                except ValueError:
+                    problems.append(f"unknown {name} {value!r}; choose from "
+                                    f"{', '.join(m.value for m in enum)}")
         hold = _whole(self.hold)
         if hold is None or not 1 <= hold <= MAX_HOLD:
             problems.append(f"hold must be a whole number of sessions from 1 to {MAX_HOLD} "

@@ -5,10 +5,21 @@ error handler; every other module here defines its commands on that app. Importi
 package registers them all; nothing outside the CLI imports it.
 """
 
-from marketreact.cli import articles, backtest, prices, regress, report, study, validate
+from marketreact.cli import (
+    articles,
+    backtest,
+    export,
+    news,
+    prices,
+    regress,
+    report,
+    study,
+    validate,
+)
 from marketreact.cli.app import app
 
 #: The modules whose commands are registered on :data:`app` when they are imported.
-COMMAND_MODULES = (study, articles, backtest, regress, report, validate, prices)
+COMMAND_MODULES = (news, study, articles, backtest, regress, report, export, validate,
+                   prices)
 
 __all__ = ["COMMAND_MODULES", "app"]

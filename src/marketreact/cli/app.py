@@ -10,7 +10,9 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum
@@ -19,15 +21,16 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 from typer.core import TyperGroup
 
-from marketreact import __version__
+from marketreact._version import __version__
 from marketreact.errors import InputError, InputProblem, MarketReactError
+from marketreact.output.files import guard_formulas
 
 #: Commands in the order of the pipeline, as ``--help`` lists them.
-COMMAND_ORDER = ("study", "extract", "verify", "backtest", "score", "regress", "report",
-                 "validate", "prices")
+COMMAND_ORDER = ("news", "study", "extract", "verify", "backtest", "score", "regress", "report",
+                 "export", "validate", "prices")
 
 
 class _PipelineOrder(TyperGroup):
@@ -63,24 +66,56 @@ class EngineName(str, Enum):
     dask = "dask"
 
 
+#: Control characters (C0 but tab and newline, DEL, C1): shown escaped, never sent raw.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    r"""Show control characters (terminal escape sequences included) as ``\xNN`` escapes."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class SafeConsole(Console):
+    """A console for text from input: no markup is interpreted, no control code is sent.
+
+    Every string printed (tables included) is taken literally, so ids, paths and
+    tickers holding ``[red]`` or ``[/x]`` print as written, and terminal escape
+    sequences in input are shown escaped instead of moving the cursor or clearing
+    the screen. Styles are given with ``style=``, never as markup.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("markup", False)
+        kwargs.setdefault("highlight", False)
+        kwargs.setdefault("soft_wrap", True)
+        super().__init__(**kwargs)
+
+    def render_str(self, text: str, **kwargs: Any) -> Text:
+        """Render ``text`` with its control characters escaped."""
+        return super().render_str(visible(text), **kwargs)
+
+
 def _console(quiet: bool = False) -> Console:
-    return Console(quiet=quiet, highlight=False, soft_wrap=True)
+    return SafeConsole(quiet=quiet)
 
 
 def _err(message: str) -> None:
-    Console(stderr=True, highlight=False, soft_wrap=True).print(
-        f"[red]error:[/red] {escape(message)}")
+    SafeConsole(stderr=True).print(Text.assemble(("error:", "red"), " ", visible(message)))
 
 
 #: Most problems printed for one bad input (the rest are counted).
 MAX_PROBLEMS = 20
 
 
+#: Study settings whose command-line option has another name.
+_OPTION_OF = {"car_windows": "car", "n_boot": "bootstrap"}
+
+
 def _option_problem(problem: InputProblem) -> InputProblem:
     """Name the command-line option behind a problem with a study setting."""
     if problem.source != "settings" or problem.field is None:
         return problem
-    option = {"car_windows": "car"}.get(problem.field, problem.field).replace("_", "-")
+    option = _OPTION_OF.get(problem.field, problem.field).replace("_", "-")
     return replace(problem, source="command line", field=f"--{option}")
 
 
@@ -127,11 +162,19 @@ def version_callback(value: bool) -> None:
 def main(
     version: Annotated[bool, typer.Option("--version", callback=version_callback,
                                           is_eager=True, help="Show the version.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress.")] = False,
+    verbose: Annotated[bool, typer.Option(
+        "--verbose", "-v", help="Log progress, and show the warnings of pandas, numpy, "
+        "matplotlib and yfinance (hidden otherwise).")] = False,
+    raw_csv: Annotated[bool, typer.Option(
+        "--raw-csv", help="Write CSV text cells as they are; by default a cell starting with "
+        "= + - @ gets a leading ' so spreadsheets do not run it as a formula.")] = False,
 ) -> None:
     """Measure how markets react to news."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    if not verbose:  # library warnings are for developers; the CLI reports what matters
+        warnings.simplefilter("ignore")
+    guard_formulas(not raw_csv)
 
 
 PricesOpt = Annotated[list[str], typer.Option(

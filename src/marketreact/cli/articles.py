@@ -9,6 +9,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from marketreact._textio import check_regular_file
 from marketreact.cli.app import (
     EXIT_PARTIAL,
     CacheOpt,
@@ -18,7 +19,6 @@ from marketreact.cli.app import (
     app,
     handle_errors,
 )
-from marketreact.errors import InputError
 from marketreact.output.folder import check_target, results_folder
 
 
@@ -87,8 +87,7 @@ def extract(
     from marketreact.articles.text import decode_article
     from marketreact.output.articles import write_extraction
 
-    if not article.is_file():
-        raise InputError(f"{article}: file not found")
+    check_regular_file(article, "article")
     check_target(out, [article, *(entities or [])])
     pub = parse_publication(published, timing, timing_exchange)
     gazetteer = load_gazetteer(entities or [], builtin=builtin_entities)

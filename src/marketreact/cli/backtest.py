@@ -37,6 +37,55 @@ class TextChoice(StrEnum):
     both = "both"
 
 
+class MethodChoice(StrEnum):
+    """How ``score`` scores: VADER or the Loughran-McDonald word lists."""
+
+    vader = "vader"
+    lm = "lm"
+
+
+def _score_summary(scored: pd.DataFrame, method: str, text: str) -> str:
+    """One line telling what the scores look like."""
+    s = scored["sentiment"]
+    if method == "lm":
+        counts = ", ".join(f"{int((scored[f'lm_{c}'] > 0).sum())} {c}"
+                           for c in ("positive", "negative", "uncertainty", "litigious"))
+        return (f"{len(scored)} headlines scored with Loughran-McDonald ({text}): "
+                f"polarity > 0 in {int((s > 0).sum())}, < 0 in {int((s < 0).sum())}, "
+                f"0 in {int((s == 0).sum())}; with at least one word: {counts}")
+    return (f"{len(scored)} headlines scored with VADER ({text}): "
+            f"{int((s >= 0.05).sum())} positive, {int((s <= -0.05).sum())} negative, "
+            f"{int((s.abs() < 0.05).sum())} neutral (|compound| < 0.05)")
+
+
+def _dedupe_scored(frame: pd.DataFrame, window: str) -> tuple[pd.DataFrame, int]:
+    """Link near-duplicate headlines of a scored frame (first timestamp wins)."""
+    from marketreact.events.news.merge import link_duplicates
+
+    span = _duration(window, "--dedupe")
+    work = frame.copy()
+    work["timestamp"] = pd.to_datetime(work["timestamp"], utc=True, format="ISO8601")
+    for col in ("url", "duplicate_ids", "duplicate_urls"):
+        if col not in work:
+            work[col] = ""
+    linked, n = link_duplicates(work, window=span)
+    shown = frame.set_index("event_id").loc[linked["event_id"]].reset_index()
+    shown["duplicate_ids"] = linked["duplicate_ids"].to_numpy()
+    return shown, n
+
+
+def _duration(text: str, option: str) -> pd.Timedelta:
+    spelled = re.sub(r"(?<=\d)\s*d(?:ays?)?\s*$", "D", text.strip())
+    try:
+        value = pd.Timedelta(spelled)
+    except (OverflowError, ValueError):
+        raise InputError(f"{option} {text!r} is not a duration (e.g. 0, 30min, 24h, 2d)"
+                         ) from None
+    if pd.isna(value) or value < pd.Timedelta(0) or value > pd.Timedelta(days=366):
+        raise InputError(f"{option} {text!r} must be from 0 to 366 days")
+    return value
+
+
 def _latency(text: str) -> pd.Timedelta:
     from marketreact.backtest.settings import MAX_LATENCY, MAX_LATENCY_NS, duration_ns
 
@@ -165,7 +214,7 @@ def backtest(
     console = _console(quiet)
     console.print(_metrics_table(result.metrics))
     for note in result.diagnostics[:10]:
-        console.print(f"[dim]note: {note}[/dim]")
+        console.print(f"note: {note}", style="dim")
     if len(result.failures):
         _err(f"{len(result.failures)} event(s) could not be traded; reasons in "
              f"{out / 'failures.csv'}")
@@ -187,23 +236,36 @@ def score(
              "Required when the file has such times: none is assumed.")] = None,
     text: Annotated[TextChoice, typer.Option(help="What to score: headline, summary or both.")
                     ] = TextChoice.headline,
+    method: Annotated[MethodChoice, typer.Option(
+        help="vader (social-media lexicon) or lm (Loughran-McDonald finance word lists: "
+             "polarity plus lm_positive, lm_negative, lm_uncertainty, lm_litigious).")
+    ] = MethodChoice.vader,
+    dedupe: Annotated[str | None, typer.Option(
+        help="Link near-duplicate headlines of a ticker within this window (e.g. 24h): the "
+             "first keeps its row, the others are listed in its duplicate_ids.")] = None,
     skip_invalid: Annotated[bool, typer.Option(
         help="Write the valid rows of a file with bad rows (problems are printed).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
 ) -> None:
-    """Add a VADER sentiment column to a headline file and write it as an event catalogue."""
+    """Score headlines (VADER or Loughran-McDonald) and write them as an event catalogue."""
+    from rich.markup import escape
+
     from marketreact.events.sentiment import read_headlines, score_frame
     from marketreact.output.files import write_csv
 
     frame, problems = read_headlines(headlines, timezone=timezone, strict=not skip_invalid)
-    scored = score_frame(frame, text.value)
+    linked = 0
+    if dedupe is not None:
+        frame, linked = _dedupe_scored(frame, dedupe)
+    scored = score_frame(frame, text.value, method.value)
     write_csv(scored, out)
     console = _console(quiet)
-    s = scored["sentiment"]
-    console.print(f"{len(scored)} headlines scored with VADER ({text.value}): "
-                  f"{int((s >= 0.05).sum())} positive, {int((s <= -0.05).sum())} negative, "
-                  f"{int((s.abs() < 0.05).sum())} neutral (|compound| < 0.05); written to {out}")
+    console.print(escape(f"{_score_summary(scored, method.value, text.value)}; "
+                         f"written to {out}"))
+    if dedupe is not None:
+        console.print(escape(f"{linked} near-duplicate headline(s) linked to an earlier one "
+                             f"(within {dedupe}; listed in duplicate_ids)"))
     if problems:
         for p in problems[:10]:
             _err(str(p))

@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from marketreact.cli.app import (
     EXIT_PARTIAL,
     CacheOpt,
     PricesOpt,
+    SafeConsole,
     _console,
     _err,
     handle_errors,
@@ -99,7 +99,7 @@ def prices_show(
                       *[_number(v, col) for col, v in row.items()])
     console = _console()
     if not console.is_terminal:  # piped: rich would squeeze the table into 80 columns
-        console = Console(highlight=False, width=120)
+        console = SafeConsole(width=120)
     console.print(table)
 
 

@@ -141,37 +141,24 @@ def study(
         help="Dask scheduler address (tcp://host:8786); default: a local cluster.")] = None,
 ) -> None:
     """Run an event study of abnormal returns around each event and write CSV results."""
-    from marketreact.calendar import SessionSource
     from marketreact.events.catalogue import read_events
-    from marketreact.models.spec import Method, MissingPolicy, ModelName
     from marketreact.output.study import write_study
-    from marketreact.panel.returns import ReturnKind
     from marketreact.prices import load_prices, source_from_spec
-    from marketreact.prices.checks import SuspectPolicy
     from marketreact.study.fit import EventStudy
-    from marketreact.study.settings import DEFAULT_CAR_WINDOWS, StudySettings
+    from marketreact.study.settings import StudySettings
     from marketreact.windows import parse_window
-
-    def choice(enum: Any, value: str, what: str, option: str) -> Any:
-        try:
-            return enum(value)
-        except ValueError:
-            raise InputError([InputProblem(
-                "command line", None, option, value,
-                f"unknown {what} {value!r}; choose from {', '.join(m.value for m in enum)}")
-            ]) from None
 
     protected = [events, *prices, cache_dir, *(factors or [])]
     check_target(out, protected)
-    model_name = choice(ModelName, model, "model", "--model")
-    kind = choice(ReturnKind, returns, "returns", "--returns")
+    # Choices go to the settings as given: StudySettings converts them to enums and names
+    # the setting of an unknown value (handle_errors maps it to the option).
     given: dict[str, Any] = {
-        "model": model_name, "returns": kind, "lags": lags, "leads": leads,
-        "missing": choice(MissingPolicy, missing, "missing-price policy", "--missing"),
-        "method": choice(Method, method, "method", "--method"), "hac_lags": hac_lags,
-        "market": market.upper() if market else None,
-        "measure": measure, "alternative": alternative, "n_boot": bootstrap, "seed": seed,
+        "model": model, "returns": returns, "lags": lags, "leads": leads, "missing": missing,
+        "method": method, "hac_lags": hac_lags, "measure": measure.value,
+        "alternative": alternative.value, "n_boot": bootstrap, "seed": seed,
     }
+    if market:
+        given["market"] = market.upper()
     if estimation is not None:
         given["estimation"] = parse_window(estimation, "estimation")
     if window is not None:
@@ -181,10 +168,9 @@ def study(
     if min_estimation is not None:
         given["min_estimation"] = min_estimation
     if sessions is not None:
-        given["sessions"] = choice(SessionSource, sessions, "sessions", "--sessions")
+        given["sessions"] = sessions
     if suspect_prices is not None:
-        given["suspect_prices"] = choice(SuspectPolicy, suspect_prices, "suspect-price policy",
-                                         "--suspect-prices")
+        given["suspect_prices"] = suspect_prices
     factor_data = None
     if factors:
         from marketreact.prices.factors import read_factors
@@ -199,15 +185,12 @@ def study(
     if input_kind is InputKind.eventstudytools:
         from marketreact.events.eventstudytools import load_eventstudytools
 
-        catalogue, source, base = load_eventstudytools(events)
+        catalogue, source, values = load_eventstudytools(events)
         if "window" in given and "car_windows" not in given:
             given["car_windows"] = (given["window"],)
-        if market is None:
-            del given["market"]
-        settings = replace(base, **given)
+        settings = StudySettings(**{**values, **given})
         price_note: Any = f"eventstudytools:{events}"
     else:
-        given.setdefault("car_windows", DEFAULT_CAR_WINDOWS)
         settings = StudySettings(**given)
         catalogue = read_events(events, strict=not skip_invalid)
         source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
@@ -244,7 +227,7 @@ def study(
 
     console.print(_event_table(result, format_window(first)))
     for note in result.diagnostics:
-        console.print(f"[dim]note: {note}[/dim]")
+        console.print(f"note: {note}", style="dim")
     if len(result.failures):
         _err(f"{len(result.failures)} event(s) could not be studied; reasons in "
              f"{out / 'failures.csv'}")

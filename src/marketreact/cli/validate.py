@@ -1,23 +1,88 @@
-"""``marketreact validate``: the Brown-Warner simulation of the cross-event tests on real panels."""
+"""``marketreact validate``: the Brown-Warner simulation of the cross-event tests on real panels.
+
+The command reads the panels' price folders (the only I/O before the simulation),
+hands the frames to :func:`marketreact.validation.run_validation` and writes what
+it returns.
+"""
 
 from __future__ import annotations
 
 import shutil
 import time
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
 
 from marketreact.cli.app import _console, app, handle_errors
-from marketreact.errors import InputError
+from marketreact.errors import InputError, InputProblem
+
+if TYPE_CHECKING:
+    from marketreact.prices import PriceFetch
+    from marketreact.validation import PanelSpec
+
+
+def price_folder(spec: str) -> Path:
+    """The folder holding the panels' sub-folders, from ``--prices csv:DIR`` (or a bare ``DIR``).
+
+    Parameters
+    ----------
+    spec : str
+        ``csv:DIR`` as every other command takes it, or the folder itself.
+
+    Raises
+    ------
+    InputError
+        When the folder does not exist, or the spec names another source.
+    """
+
+    def bad(message: str) -> InputError:
+        return InputError([InputProblem("command line", None, "--prices", spec, message)])
+
+    text = spec.strip()
+    if text.lower().startswith("csv:"):
+        text = text[4:]
+    elif not Path(text).expanduser().is_dir() and (text.lower() == "yahoo" or "+" in text):
+        raise bad("validate reads the us/ and idx/ panels from a folder: use --prices csv:DIR")
+    folder = Path(text).expanduser()
+    if not folder.is_dir():
+        raise bad(f"price folder {str(folder)!r} not found")
+    return folder
+
+
+def read_panel_prices(folder: Path, spec: PanelSpec) -> PriceFetch:
+    """Read one panel's price files: every stock in ``folder / spec.folder`` and its market.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        The folder holding the panels' sub-folders.
+    spec : PanelSpec
+        The panel.
+
+    Returns
+    -------
+    PriceFetch
+        The frames, as read (not cleaned).
+    """
+    from marketreact.prices import CsvSource
+    from marketreact.validation import panel_tickers
+
+    where = folder / spec.folder
+    if not where.is_dir():
+        raise InputError([InputProblem("command line", None, "--prices", str(folder),
+                                       f"no {spec.folder}/ folder for panel {spec.name} "
+                                       f"in {str(folder)!r}")])
+    source = CsvSource(where)
+    return source.fetch(panel_tickers(spec, source.tickers))
 
 
 @app.command()
 @handle_errors
 def validate(
-    prices: Annotated[Path, typer.Option(
-        "--prices", help="Folder with the us/ and idx/ price panels (../shared/data/prices).")],
+    prices: Annotated[str, typer.Option(
+        "--prices", "-p", help="csv:DIR, the folder with the us/ and idx/ price panels "
+        "(../shared/data/prices); a bare DIR works too.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")
                    ] = Path("validation"),
     report: Annotated[Path | None, typer.Option(
@@ -42,12 +107,12 @@ def validate(
     unknown = [p for p in panels if p not in PANELS]
     if unknown:
         raise InputError(f"unknown panel(s) {', '.join(unknown)}; choose from us, idx")
-    if not prices.is_dir():
-        raise InputError(f"--prices {prices}: folder not found")
+    folder = price_folder(prices)
     settings = SimulationSettings(n_samples=samples, n_events=events, n_boot=bootstrap,
                                   seed=seed)
     started = time.perf_counter()
-    rates, diagnostics, loaded = run_validation(prices, settings, panels)
+    frames = {name: read_panel_prices(folder, PANELS[name]) for name in panels}
+    rates, diagnostics, loaded = run_validation(frames, settings)
     seconds = time.perf_counter() - started
     command = (f"marketreact validate --samples {samples} --events {events} "
                f"--bootstrap {bootstrap} --seed {seed}")

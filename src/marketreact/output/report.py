@@ -20,31 +20,28 @@ import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import pandas as pd
 
-from marketreact import __version__
 from marketreact._typing import StrPath
+from marketreact._version import __version__
 from marketreact.errors import InputError
 from marketreact.output.folder import add_to_manifest, check_results_folder
 from marketreact.render.html import (
     MAX_ROWS,
-    _backtest_cards,
-    _backtest_metrics_html,
-    _car_wide,
-    _esc,
-    _events_first,
-    _flatten,
-    _fmt,
-    _kv_html,
-    _page,
+    backtest_cards,
+    backtest_metrics_html,
+    car_wide,
+    escape,
+    events_first,
+    flatten,
+    format_value,
     frame_html,
     image_html,
+    kv_html,
+    page_html,
 )
-
-if TYPE_CHECKING:
-    pass
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +50,6 @@ _STUDY_FILES = ("events.csv", "car.csv", "aar.csv", "aggregate.csv", "failures.c
                 "abnormal_returns.csv", "summary.json")
 _BACKTEST_FILES = ("metrics.json", "daily.csv", "trades.csv", "metrics.csv")
 _REJECTION_COLUMNS = {"panel", "design", "test", "abnormal", "rejection_rate"}
-
-
-# --------------------------------------------------------------------------- HTML pieces
 
 
 # --------------------------------------------------------------------------- reading
@@ -199,11 +193,11 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
     subject = Path(str(inputs.get("events"))).name if inputs.get("events") else root.name
     page_title = title or f"marketreact report: {subject}"
     created = summary.get("created")
-    head.append(f'<p class="meta">Results folder <code>{_esc(root.resolve())}</code>'
-                + (f" · study run {_esc(created)}" if created else "")
-                + f" · report written {_esc(datetime.now(UTC).isoformat(timespec='seconds'))}"
-                f" by marketreact {_esc(__version__)}</p>")
-    cards = _cards(folder, summary) + _backtest_cards(metrics)
+    head.append(f'<p class="meta">Results folder <code>{escape(root.resolve())}</code>'
+                + (f" · study run {escape(created)}" if created else "")
+                + f" · report written {escape(datetime.now(UTC).isoformat(timespec='seconds'))}"
+                f" by marketreact {escape(__version__)}</p>")
+    cards = _cards(folder, summary) + backtest_cards(metrics)
     if cards:
         head.append(f'<div class="cards">{cards}</div>')
 
@@ -212,22 +206,22 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
         body = []
         settings = summary.get("settings") or {}
         if settings:
-            body.append("<h3>Study settings</h3>" + _kv_html(_flatten(settings)))
+            body.append("<h3>Study settings</h3>" + kv_html(flatten(settings)))
         if inputs:
-            body.append("<h3>Inputs</h3>" + _kv_html(_flatten(inputs)))
+            body.append("<h3>Inputs</h3>" + kv_html(flatten(inputs)))
         notes = summary.get("diagnostics") or []
         if notes:
-            items = "".join(f"<li>{_esc(n)}</li>" for n in notes)
+            items = "".join(f"<li>{escape(n)}</li>" for n in notes)
             body.append(f'<h3>Data notes</h3><ul class="notes">{items}</ul>')
         versions = summary.get("versions") or {}
         if versions:
             body.append("<details><summary>Package versions</summary>"
-                        + _kv_html(versions.items()) + "</details>")
+                        + kv_html(versions.items()) + "</details>")
         extra = {k: v for k, v in summary.items() if k not in
                  {"settings", "inputs", "diagnostics", "versions", "aggregate", "created"}}
         if extra:
             body.append("<details><summary>Everything else in summary.json</summary>"
-                        + _kv_html(_flatten(extra)) + "</details>")
+                        + kv_html(flatten(extra)) + "</details>")
         sections.append(("settings", "Settings", "".join(body)))
 
     # CAARs and tests
@@ -251,7 +245,7 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
         body = [img("car_bars.png", "Day-0 abnormal return and CAR of each event, with 95% "
                                     "intervals from each event's own variance.")]
         if car is not None and len(car):
-            wide = _car_wide(car, folder.csv("events.csv"))
+            wide = car_wide(car, folder.csv("events.csv"))
             body.append("<h3>CAR per event and window</h3>"
                         + frame_html(wide, max_rows=max_rows, source="car.csv"))
             body.append("<details><summary>car.csv: every column</summary>"
@@ -265,7 +259,7 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
         body = []
         if events is not None:
             body.append(f"<h3>Events studied ({len(events)})</h3>"
-                        + frame_html(_events_first(events), max_rows=max_rows,
+                        + frame_html(events_first(events), max_rows=max_rows,
                                      source="events.csv"))
         if failures is not None:
             done = "studied" if is_study else "traded"
@@ -298,11 +292,11 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
     if metrics is not None or folder.has("daily.csv") or folder.has("trades.csv"):
         body = [img("equity.png", "Equity curve, drawdown and open positions.")]
         if isinstance(metrics, dict) and isinstance(metrics.get("metrics"), dict):
-            body.append(_backtest_metrics_html(metrics, max_rows))
+            body.append(backtest_metrics_html(metrics, max_rows))
             if isinstance(metrics.get("forward"), list):
                 claimed.add("forward.csv")
         elif metrics is not None:
-            body.append("<h3>Metrics</h3>" + _kv_html(_flatten(metrics)))
+            body.append("<h3>Metrics</h3>" + kv_html(flatten(metrics)))
         elif (table := folder.csv("metrics.csv")) is not None:
             body.append("<h3>Metrics</h3>" + frame_html(table, max_rows=max_rows,
                                                         source="metrics.csv"))
@@ -328,7 +322,7 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
         for name in others:
             table = folder.csv(name)
             if table is not None:
-                folds.append(f"<details><summary>{_esc(name)} ({len(table)} rows)</summary>"
+                folds.append(f"<details><summary>{escape(name)} ({len(table)} rows)</summary>"
                              + frame_html(table, max_rows=max_rows, source=name) + "</details>")
         sections.append(("tables", "Other tables", "".join(folds)))
 
@@ -343,7 +337,8 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
                          max_rows=1000)
     sections.append(("files", "Files in the folder", listing))
 
-    return _page(page_title, "".join(head), sections)
+    return page_html(page_title, "".join(head), sections,
+                     generator=f"marketreact {__version__}")
 
 
 def write_report(results_dir: StrPath, output: StrPath | None = None, *,
@@ -390,9 +385,9 @@ def write_report(results_dir: StrPath, output: StrPath | None = None, *,
 def _cards(folder: _Folder, summary: Mapping[str, Any]) -> str:
     items: list[tuple[str, str]] = []
     if "events_studied" in summary:
-        items.append((_fmt(summary["events_studied"]), "events studied"))
+        items.append((format_value(summary["events_studied"]), "events studied"))
     if "events_failed" in summary:
-        items.append((_fmt(summary["events_failed"]), "events failed"))
+        items.append((format_value(summary["events_failed"]), "events failed"))
     settings = summary.get("settings") or {}
     if settings.get("model"):
         items.append((str(settings["model"]), "normal-return model"))
@@ -402,9 +397,9 @@ def _cards(folder: _Folder, summary: Mapping[str, Any]) -> str:
     agg = folder.csv("aggregate.csv")
     if agg is not None and len(agg) and {"window", "caar"} <= set(agg.columns):
         first = agg.iloc[0]
-        p = f", p = {_fmt(first['p'])}" if "p" in agg else ""
+        p = f", p = {format_value(first['p'])}" if "p" in agg else ""
         items.append((f"{float(first['caar']):+.2%}", f"CAAR{first['window']}{p}"))
-    return "".join(f"<div class=\"card\"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>"
+    return "".join(f"<div class=\"card\"><b>{escape(v)}</b><span>{escape(k)}</span></div>"
                    for v, k in items)
 
 

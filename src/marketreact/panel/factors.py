@@ -1,20 +1,7 @@
-"""Daily factor returns: Ken French files or any factor CSV, aligned on sessions.
+"""Daily factor returns lined up on an exchange's sessions (:class:`FactorPanel`).
 
-Reading (:func:`read_factors`)
-------------------------------
-* **Ken French daily files** (``F-F_Research_Data_Factors_daily.CSV``,
-  ``..._5_Factors_2x3_daily.CSV``, ``F-F_Momentum_Factor_daily.CSV``): lines of
-  text, then a header whose first cell is empty or ``Date`` (``,Mkt-RF,SMB,HML,RF``),
-  rows ``YYYYMMDD, x.xx, ...`` in **percent**, ended by a blank line and a
-  copyright line; CRLF line endings. ``-99.99`` and ``-999`` mark missing values.
-* **Any factor CSV**: a header line with a date column (``date`` or the first
-  column; ``YYYY-MM-DD`` or ``YYYYMMDD``) and one column per factor, in
-  **decimal** units unless ``percent=True``.
-
-Column names are normalised: ``Mkt-RF``/``MKT_RF``/``mktrf`` -> ``mkt_rf``,
-``SMB``, ``HML``, ``RMW``, ``CMA``, ``RF`` -> lower case, ``Mom``/``UMD``/``WML``
--> ``mom``. Several files are merged on their dates (e.g. the three-factor file
-and the momentum file for Carhart's model).
+The factor files are read by :func:`marketreact.prices.factors.read_factors`
+(decimal units, normalised names); this module only lines their dates up.
 
 Alignment (:func:`align_factors`)
 ---------------------------------
@@ -29,6 +16,8 @@ the sessions a spanning return covers.
 
 The Fama-French factors are US factors: for a non-US stock they describe the
 US market of the same calendar date, which trades after an Asian close.
+
+Imports: the ground floor and :mod:`marketreact.calendar`; pure computation, no I/O.
 """
 
 from __future__ import annotations

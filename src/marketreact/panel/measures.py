@@ -23,6 +23,8 @@ was twice its normal variance. The tests then run on ``AV`` with a
 constant-mean model for it: ``s_v² = Σ_τ (u_iτ - 1)² / (n_i - 1)``,
 ``V(AV_it) = s_v² (1 + 1/n_i)`` and, over a window of ``L`` days,
 ``V(CAV) = s_v² (L + L²/n_i)`` (MacKinlay 1997, constant-mean model).
+
+Imports: :mod:`marketreact.panel.returns` only; pure computation.
 """
 
 from __future__ import annotations

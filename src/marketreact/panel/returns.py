@@ -15,6 +15,9 @@ returns derived from it:
   regressors are usually needed: :meth:`ExchangePanel.running_sums`).
 
 Everything here is pure: prices in, arrays out.
+
+Imports: the ground floor, :mod:`marketreact.calendar` and
+:mod:`marketreact.prices.frames` only.
 """
 
 from __future__ import annotations

@@ -1,18 +1,23 @@
 """Many price frames as one stacked table, cleaned in one vectorised pass.
 
-A study over thousands of tickers spends most of its set-up time in pandas
-overhead when each frame is cleaned and lined up on the sessions one at a time.
-:class:`PriceTable` stacks the rows of every frame into flat arrays (dates,
-adjusted price, volume, with each ticker's rows contiguous) and applies the
-cleaning rules of :func:`~marketreact.prices.frames.clean_prices` to all of them
-at once; :meth:`PriceTable.panel` then fills an
-:class:`~marketreact.panel.ExchangePanel` block by block. The results are
-identical to cleaning each frame and calling
-:func:`~marketreact.panel.build_panel` (the tests check it).
+Holds :class:`PriceTable`. A study over thousands of tickers spends most of its
+set-up time in pandas overhead when each frame is cleaned and lined up on the
+sessions one at a time. A table stacks the rows of every frame into flat arrays
+(dates, adjusted price, volume, with each ticker's rows contiguous:
+:func:`~marketreact.prices.cleaning.stack_frames`), applies the cleaning rules
+to all of them at once (:func:`~marketreact.prices.cleaning.clean_rows`, the one
+implementation of the rules, which :func:`~marketreact.prices.clean_prices` also
+calls for one frame), and :meth:`PriceTable.panel` then fills an
+:class:`~marketreact.panel.returns.ExchangePanel` block by block. The panels are
+identical to :func:`~marketreact.panel.returns.build_panel` on the cleaned frames
+(the tests check it).
 
 A table is also a read-only mapping from ticker to its cleaned standard frame,
 built on demand, so code written for a dict of frames keeps working. Tickers
 left without a row by the cleaning are not in the mapping (:attr:`PriceTable.empty`).
+
+Imports: the ground floor, :mod:`marketreact.calendar`, :mod:`marketreact.prices`
+(the cleaning rules) and :mod:`marketreact.panel.returns`; pure computation, no I/O.
 """
 
 from __future__ import annotations
@@ -32,38 +37,11 @@ from marketreact.panel.returns import (
     panel_from_matrix,
     panel_from_returns,
 )
+from marketreact.prices.cleaning import clean_rows, stack_frames
 
-_NEEDED = ("close", "adj_close", "volume")
-_NS = np.dtype("datetime64[ns]")
 _DAY = 86_400_000_000_000
 #: Tickers lined up at once (keeps the temporaries small).
 _TICKER_BLOCK = 128
-
-
-def _date_ns(index: pd.Index) -> np.ndarray:
-    if isinstance(index, pd.DatetimeIndex) and index.dtype == _NS:
-        return index.asi8
-    return pd.DatetimeIndex(index).tz_localize(None).as_unit("ns").asi8
-
-
-def _columns(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``close, adj_close, volume`` of a frame as float arrays (NaN where absent)."""
-    try:
-        at = [frame.columns.get_loc(col) for col in _NEEDED]
-    except KeyError:
-        at = []
-    if all(isinstance(i, int) for i in at) and len(at) == len(_NEEDED):
-        try:
-            values = frame.to_numpy(dtype=float)
-        except (TypeError, ValueError):
-            pass
-        else:
-            return values[:, at[0]], values[:, at[1]], values[:, at[2]]
-    out = []
-    for col in _NEEDED:
-        out.append(pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
-                   if col in frame else np.full(len(frame), np.nan))
-    return out[0], out[1], out[2]
 
 
 class _Stacked:
@@ -161,40 +139,24 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         Rows that survive the cleaning rules.
     notes : dict of str to tuple of InputProblem
         What the cleaning removed, by ticker (tickers without notes absent), as
-        :func:`~marketreact.prices.frames.clean_prices` words it.
+        :func:`~marketreact.prices.cleaning.clean_rows` words it.
     empty : tuple of str
         Tickers left without a row by the cleaning (not in the mapping).
     """
 
     def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
         self._raw = dict(frames)
-        self.tickers: tuple[str, ...] = tuple(self._raw)
+        stacked = stack_frames(self._raw)
+        self.tickers: tuple[str, ...] = stacked.tickers
         n = len(self.tickers)
-        dates, close, adj, vol = [], [], [], []
-        lengths = np.zeros(n, dtype=np.int64)
-        for i, t in enumerate(self.tickers):
-            frame = self._raw[t]
-            c, a, v = _columns(frame)
-            dates.append(_date_ns(frame.index))
-            close.append(c)
-            adj.append(a)
-            vol.append(v)
-            lengths[i] = len(frame)
-        self.offsets: IntArray = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(lengths, out=self.offsets[1:])
-
-        def cat(parts: list[np.ndarray], dt: type) -> np.ndarray:
-            return np.concatenate(parts) if parts else np.empty(0, dtype=dt)
-
-        self.dates: np.ndarray = cat(dates, np.int64)
-        price = cat(adj, float)
-        missing_adj = np.isnan(price)
-        if missing_adj.any():
-            price[missing_adj] = cat(close, float)[missing_adj]
-        self.price: FloatArray = price
-        self.volume: FloatArray = cat(vol, float)
-        self.keep, self.notes, self._counts = _clean(self.tickers, self.offsets, self.dates,
-                                                     self.price, self.volume)
+        self.offsets: IntArray = stacked.offsets
+        self.dates: np.ndarray = stacked.dates
+        self.price: FloatArray = stacked.price
+        self.volume: FloatArray = stacked.volume
+        cleaning = clean_rows(stacked)
+        self.keep: BoolArray = cleaning.keep
+        self.notes: dict[str, tuple[InputProblem, ...]] = cleaning.notes
+        self._counts: IntArray = cleaning.counts
         self.empty: tuple[str, ...] = tuple(np.asarray(self.tickers, dtype=object)[
             self._counts == 0]) if n else ()
         self._row: dict[str, int] = {t: i for i, t in enumerate(self.tickers)
@@ -388,59 +350,3 @@ class _Lineup(RowSource):
         if self.priced is None:
             raise ValueError("no priced range was recorded")
         return self.priced
-
-
-def _clean(tickers: tuple[str, ...], offsets: IntArray, dates: np.ndarray, price: FloatArray,
-           volume: FloatArray
-           ) -> tuple[BoolArray, dict[str, tuple[InputProblem, ...]], IntArray]:
-    """Apply the rules of ``clean_prices`` to stacked rows.
-
-    Returns the rows to keep, the notes by ticker and the kept row count per ticker.
-    """
-    n = len(tickers)
-    starts = offsets[:-1]
-
-    def per_ticker(rows: IntArray) -> IntArray:
-        return np.bincount(np.searchsorted(offsets, rows, side="right") - 1, minlength=n)
-
-    drop = ~(price > 0)  # missing, zero or negative
-    drop_rows = np.flatnonzero(drop)
-    drop_counts = per_ticker(drop_rows)
-    bad_rows = np.flatnonzero(price <= 0)  # zero or negative: reported
-    bad_counts = per_ticker(bad_rows)
-    if len(drop_rows):
-        kept = np.flatnonzero(~drop)
-        p, v = price[kept], volume[kept]
-        new_starts = starts - np.cumsum(np.concatenate([[0], drop_counts[:-1]]))
-    else:
-        kept, p, v, new_starts = None, price, volume, starts
-    filler = np.zeros(len(p), dtype=bool)
-    if len(p) > 1:
-        np.equal(p[1:], p[:-1], out=filler[1:])
-        filler[1:] &= v[1:] == 0
-        filler[new_starts[new_starts < len(p)]] = False  # never compare across tickers
-    fill_rows = np.flatnonzero(filler)
-    if kept is not None:
-        fill_rows = kept[fill_rows]
-        keep = ~drop
-        keep[fill_rows] = False
-    else:
-        keep = ~filler
-    fill_counts = per_ticker(fill_rows)
-    counts = np.diff(offsets) - drop_counts - fill_counts
-    notes: dict[str, tuple[InputProblem, ...]] = {}
-    for i in np.flatnonzero((bad_counts > 0) | (fill_counts > 0)):
-        ticker = tickers[i]
-        found: list[InputProblem] = []
-        if bad_counts[i]:
-            first_row = bad_rows[np.searchsorted(bad_rows, offsets[i])]
-            first = pd.Timestamp(int(dates[first_row])).date()
-            found.append(InputProblem(ticker, None, "adj_close", None,
-                                      f"{int(bad_counts[i])} row(s) with a zero or negative "
-                                      f"price taken as missing (first {first})"))
-        if fill_counts[i]:
-            found.append(InputProblem(ticker, None, "volume", None,
-                                      f"{int(fill_counts[i])} flat zero-volume filler row(s) "
-                                      "treated as missing"))
-        notes[ticker] = tuple(found)
-    return keep, notes, counts

@@ -1,4 +1,15 @@
-"""Price sources, the local cache and the standard price frame."""
+"""Market data in: price sources, the local cache, the standard frame and its cleaning rules.
+
+Holds the :class:`PriceSource` protocol, :class:`ChainSource`, :func:`source_from_spec`
+(``csv:DIR``, ``csv:FILE.csv``, ``yahoo``) and :func:`load_prices`, the one step that
+reads or downloads the prices a set of events needs. Modules: ``frames`` (the standard
+frame), ``cleaning`` (the cleaning rules, vectorised over many frames), ``checks``
+(suspect prices, gaps), ``csv_source``, ``long_source``, ``yahoo``, ``store`` (the
+Parquet cache) and ``factors`` (factor files).
+
+Imports: the ground floor (errors, ``_typing``, ``_atomic``, ``_textio``, progress) and
+:mod:`marketreact.calendar` only; never events, panel or anything above.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +22,9 @@ import pandas as pd
 from marketreact.calendar import event_markets
 from marketreact.errors import InputError, InputProblem
 from marketreact.prices.checks import find_suspects
+from marketreact.prices.cleaning import clean_prices
 from marketreact.prices.csv_source import CsvSource, PriceFile, check_price_file, read_price_file
-from marketreact.prices.frames import (
-    PRICE_COLUMNS,
-    PriceFetch,
-    PriceSuspect,
-    clean_prices,
-    standard_frame,
-)
+from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, PriceSuspect, standard_frame
 from marketreact.prices.long_source import LongCsvSource, is_long_file, read_long_file
 from marketreact.prices.store import PriceStore, default_cache_dir
 from marketreact.prices.yahoo import YahooSource, frames_from_download
@@ -112,10 +118,12 @@ def load_prices(prices: str | PriceSource | Mapping[str, pd.DataFrame],
     ----------
     prices : str, PriceSource or mapping of str to pandas.DataFrame
         A spec (``csv:DIR``, ``csv:FILE.csv``, ``yahoo``, or several joined by
-        ``+``), a source, or frames by ticker (normalised with
-        :func:`standard_frame`: yfinance's ``Close``/``Adj Close`` columns and
-        lowercase names are accepted; a frame without a close is refused in
-        one line).
+        ``+``), a source, or frames by ticker. Frames are normalised with
+        :func:`standard_frame` (yfinance's ``Open ... Adj Close, Volume``
+        columns in any case, a one-ticker ``yf.download`` frame, a ``Date``
+        column, a tz-aware index) and sorted by date; a frame without a close,
+        without dates, or with a date twice is refused in one line naming the
+        ticker. Only the frames of tickers the events name are looked at.
     events : EventCatalogue or pandas.DataFrame
         The events (``ticker``, ``exchange``, ``market``, ``timestamp``,
         ``date`` columns, as :func:`marketreact.read_events` gives them).
@@ -144,8 +152,33 @@ def load_prices(prices: str | PriceSource | Mapping[str, pd.DataFrame],
     if isinstance(prices, str):
         prices = source_from_spec(prices, cache_dir)
     elif isinstance(prices, Mapping):
-        prices = {str(t): standard_frame(f) for t, f in prices.items()}
+        given = fetch_for_events(frame, {str(t): f for t, f in prices.items()},
+                                 -abs(before), abs(after))
+        frames: dict[str, pd.DataFrame] = {}
+        notes: dict[str, tuple[InputProblem, ...]] = {}
+        for ticker, data in given.frames.items():
+            frames[ticker], found = _user_frame(data, ticker)
+            if found:
+                notes[ticker] = found
+        return PriceFetch(frames, given.failures, notes)
     return fetch_for_events(frame, prices, -abs(before), abs(after))
+
+
+def _user_frame(data: pd.DataFrame, ticker: str) -> tuple[pd.DataFrame, tuple[InputProblem, ...]]:
+    """A frame a user built, as a standard frame sorted by date; a date given twice is refused."""
+    out = standard_frame(data, ticker)
+    notes: tuple[InputProblem, ...] = ()
+    if not out.index.is_monotonic_increasing:
+        out = out.sort_index(kind="stable")
+        notes = (InputProblem(f"prices of {ticker}", None, "date", None,
+                              "dates are not in ascending order; rows sorted"),)
+    twice = out.index.duplicated()
+    if twice.any():
+        first = out.index[twice][0]
+        raise InputError([InputProblem(f"prices of {ticker}", None, "date", str(first.date()),
+                                       f"date appears more than once; {int(twice.sum())} "
+                                       "duplicate row(s)")])
+    return out, notes
 
 
 def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:

@@ -18,6 +18,8 @@ Rules
   2000-09-29) is not suspect.
 * A **missing run** is :data:`NAN_RUN` or more consecutive rows without a price.
 * A **gap** is more than :data:`GAP_DAYS` calendar days between two rows.
+
+Imports: the ground floor and :mod:`marketreact.prices.frames` only.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ Layouts read (detected from the header):
 File names are the ticker (``GOTO.JK.csv``); an index ticker's caret is
 dropped (``^JKSE`` -> ``JKSE.csv``). Sub-folders are searched; when a ticker
 has several files, CSV beats JSON, then the shallower path, then the name.
+
+Imports: the ground floor and the other ``prices`` modules (frames, checks) only.
 """
 
 from __future__ import annotations

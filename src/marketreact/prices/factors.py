@@ -1,4 +1,26 @@
-"""Factor files (Ken French daily CSVs or any factor CSV): read and checked, in decimal units."""
+"""Factor files (Ken French daily CSVs or any factor CSV): read and checked, in decimal units.
+
+Reading (:func:`read_factors`)
+------------------------------
+* **Ken French daily files** (``F-F_Research_Data_Factors_daily.CSV``,
+  ``..._5_Factors_2x3_daily.CSV``, ``F-F_Momentum_Factor_daily.CSV``): lines of
+  text, then a header whose first cell is empty or ``Date`` (``,Mkt-RF,SMB,HML,RF``),
+  rows ``YYYYMMDD, x.xx, ...`` in **percent**, ended by a blank line and a
+  copyright line; CRLF line endings. ``-99.99`` and ``-999`` mark missing values.
+* **Any factor CSV**: a header line with a date column (``date`` or the first
+  column; ``YYYY-MM-DD`` or ``YYYYMMDD``) and one column per factor, in
+  **decimal** units unless ``percent=True``.
+
+Column names are normalised: ``Mkt-RF``/``MKT_RF``/``mktrf`` -> ``mkt_rf``,
+``SMB``, ``HML``, ``RMW``, ``CMA``, ``RF`` -> lower case, ``Mom``/``UMD``/``WML``
+-> ``mom``. Several files are merged on their dates (e.g. the three-factor file
+and the momentum file for Carhart's model).
+
+Aligning the factors on an exchange's sessions is
+:func:`marketreact.panel.factors.align_factors`.
+
+Imports: the ground floor (errors, ``_typing``) only.
+"""
 
 from __future__ import annotations
 

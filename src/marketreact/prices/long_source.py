@@ -9,6 +9,8 @@ Layout: one row per ticker and date, with a ticker column, e.g.
 Whatever the file's prices are adjusted for is what the frames hold: a file
 without an adjusted-close column gives ``adj_close = close`` (the mag-7 file
 is split- but not dividend-adjusted, so its returns leave out dividends).
+
+Imports: the ground floor and the other ``prices`` modules (frames, csv_source) only.
 """
 
 from __future__ import annotations

@@ -9,6 +9,8 @@ mid-write leaves the previous version readable and two processes writing one
 ticker cannot interleave. :meth:`PriceStore.merge` re-reads the entry under the
 lock before merging, so that concurrent updates of one ticker are not lost, and
 :meth:`PriceStore.verify` checks every entry.
+
+Imports: the ground floor and :mod:`marketreact.prices.frames` only.
 """
 
 from __future__ import annotations

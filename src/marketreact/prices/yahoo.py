@@ -22,6 +22,9 @@ read from the log. Rate limits and transient network faults (see
 still fails is reported with its reason. Only frames that came back with prices
 are written to the cache, merged under the ticker's lock: nothing from a failed
 fetch reaches it.
+
+Imports: the ground floor and the other ``prices`` modules (frames, store) only;
+yfinance is imported when a download is made.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Every function builds a :class:`matplotlib.figure.Figure` directly (no
 ``pyplot`` state, rendered with the Agg backend) from the same tables the
 command line writes, so plots can be redrawn from a results folder as well as
-from a :class:`~marketreact.study.StudyResult`:
+from a result (``StudyResult.plot`` and ``BacktestResult.plot`` call in here).
+This module imports no result class and writes no file:
 
 * :func:`caar_figure` — CAAR over the event window with its 95% band, from the
   ``abnormal_returns`` table;
@@ -15,8 +16,8 @@ from a :class:`~marketreact.study.StudyResult`:
 * :func:`rejection_figure` — rejection rates of significance tests in a
   simulation (size and power), from a frame with one row per test and design.
 
-:func:`save_figure` writes a PNG atomically; :func:`write_study_plots` writes
-the study plots into a folder.
+:func:`marketreact.output.files.save_figure` writes a PNG atomically;
+:func:`marketreact.output.study.write_study_plots` writes the study plots into a folder.
 """
 
 from __future__ import annotations

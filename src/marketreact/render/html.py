@@ -1,4 +1,12 @@
-"""HTML building blocks (escaped tables, images, cards, one page) drawn from frames and values."""
+"""HTML building blocks (escaped tables, images, cards, one page) drawn from frames and values.
+
+Every function takes frames, mappings and plain values (strings, numbers) and
+returns HTML text: this module imports no result class (nor the package's
+version: the page's generator is given). :func:`result_html` and
+:func:`backtest_html` are the notebook views that ``StudyResult._repr_html_``
+and ``BacktestResult._repr_html_`` call; :mod:`marketreact.output.report`
+builds the report of a results folder from the other pieces.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketreact import __version__
-from marketreact.study.results import StudyResult
+from marketreact.windows import format_window
 
 #: Rows shown per table before it is cut (the CSV keeps them all).
 MAX_ROWS = 200
@@ -55,11 +62,16 @@ ul.notes li { margin: 2px 0; }
 """
 
 
-def _esc(value: Any) -> str:
+def escape(value: Any) -> str:
+    """``value`` as text safe inside HTML (``<``, ``>``, ``&`` and quotes escaped)."""
     return html.escape(str(value), quote=True)
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
+    """A cell value as short text: integers with thousands separators, 4 significant digits.
+
+    None and non-finite floats give an empty string; midnight timestamps their date.
+    """
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return ""
     if isinstance(value, (bool, np.bool_)):
@@ -104,9 +116,9 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = MAX_ROWS, source: str | N
     text_cols = {c for c, n in lengths.items() if n > 40}
     parts = []
     if caption:
-        parts.append(f'<p class="note">{_esc(caption)}</p>')
+        parts.append(f'<p class="note">{escape(caption)}</p>')
     parts.append('<div class="scroll"><table class="data"><thead><tr>')
-    parts.extend(f'<th class="{"text" if c in text_cols else ""}">{_esc(c)}</th>'
+    parts.extend(f'<th class="{"text" if c in text_cols else ""}">{escape(c)}</th>'
                  for c in frame.columns)
     parts.append("</tr></thead><tbody>")
     for row in shown.itertuples(index=False, name=None):
@@ -114,29 +126,32 @@ def frame_html(frame: pd.DataFrame, *, max_rows: int = MAX_ROWS, source: str | N
         for col, value in zip(frame.columns, row, strict=True):
             cls = ' class="text"' if col in text_cols else (
                 ' class="str"' if isinstance(value, str) else "")
-            parts.append(f"<td{cls}>{_esc(_fmt(value))}</td>")
+            parts.append(f"<td{cls}>{escape(format_value(value))}</td>")
         parts.append("</tr>")
     parts.append("</tbody></table></div>")
     if len(frame) > max_rows:
         where = f"; the full table is in {source}" if source else ""
         parts.append(f'<p class="note">Showing the first {max_rows:,} of {len(frame):,} '
-                     f"rows{_esc(where)}.</p>")
+                     f"rows{escape(where)}.</p>")
     return "".join(parts)
 
 
-def _kv_html(items: Iterable[tuple[str, Any]]) -> str:
-    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(_fmt(v))}</td></tr>" for k, v in items)
+def kv_html(items: Iterable[tuple[str, Any]]) -> str:
+    """A two-column table of ``(key, value)`` pairs, values shown with :func:`format_value`."""
+    rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(format_value(v))}</td></tr>"
+                   for k, v in items)
     return f'<div class="scroll"><table class="data kv"><tbody>{rows}</tbody></table></div>'
 
 
-def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+def flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """Nested mappings as ``(dotted.key, value)`` pairs; lists of scalars joined by commas."""
     if isinstance(obj, Mapping):
         out: list[tuple[str, Any]] = []
         for key, value in obj.items():
-            out.extend(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+            out.extend(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
         return out
     if isinstance(obj, list) and all(not isinstance(v, (Mapping, list)) for v in obj):
-        return [(prefix, ", ".join(_fmt(v) for v in obj))]
+        return [(prefix, ", ".join(format_value(v) for v in obj))]
     if isinstance(obj, list):
         return [(prefix, json.dumps(obj, default=str))]
     return [(prefix, obj)]
@@ -145,27 +160,46 @@ def _flatten(obj: Any, prefix: str = "") -> list[tuple[str, Any]]:
 def image_html(png: bytes, alt: str, caption: str | None = None) -> str:
     """An ``<img>`` with the PNG embedded as a base64 data URI."""
     data = base64.b64encode(png).decode("ascii")
-    cap = f"<figcaption>{_esc(caption)}</figcaption>" if caption else ""
-    return (f'<figure><img alt="{_esc(alt)}" src="data:image/png;base64,{data}">{cap}'
+    cap = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+    return (f'<figure><img alt="{escape(alt)}" src="data:image/png;base64,{data}">{cap}'
             "</figure>")
 
 
-def _page(title: str, head: str, sections: list[tuple[str, str, str]]) -> str:
-    links = "".join(f'<a href="#{_esc(anchor)}">{_esc(label)}</a>'
+def page_html(title: str, head: str, sections: list[tuple[str, str, str]], *,
+              generator: str = "marketreact") -> str:
+    """One self-contained HTML page: a title, a head, a link bar and the sections.
+
+    Parameters
+    ----------
+    title : str
+        Page title (also the ``<h1>``).
+    head : str
+        HTML shown under the title.
+    sections : list of (str, str, str)
+        ``(anchor, heading, HTML content)`` of each section, in order.
+    generator : str, default "marketreact"
+        Content of the ``generator`` meta tag, e.g. ``"marketreact 0.1.0"``.
+
+    Returns
+    -------
+    str
+    """
+    links = "".join(f'<a href="#{escape(anchor)}">{escape(label)}</a>'
                     for anchor, label, _ in sections)
-    body = "".join(f'<section id="{_esc(anchor)}"><h2>{_esc(label)}</h2>{content}</section>\n'
+    body = "".join(f'<section id="{escape(anchor)}"><h2>{escape(label)}</h2>{content}</section>\n'
                    for anchor, label, content in sections)
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="generator" content="marketreact {_esc(__version__)}">'
-        f"<title>{_esc(title)}</title><style>{_CSS}</style></head>\n<body>\n"
-        f"<h1>{_esc(title)}</h1>\n{head}<nav>{links}</nav>\n{body}</body></html>\n"
+        f'<meta name="generator" content="{escape(generator)}">'
+        f"<title>{escape(title)}</title><style>{_CSS}</style></head>\n<body>\n"
+        f"<h1>{escape(title)}</h1>\n{head}<nav>{links}</nav>\n{body}</body></html>\n"
     )
 
 
-def _backtest_cards(metrics: Any) -> str:
+def backtest_cards(metrics: Any) -> str:
+    """Header cards of a backtest from a ``metrics.json`` document (empty without metrics)."""
     if not isinstance(metrics, dict) or not isinstance(metrics.get("metrics"), dict):
         return ""
     m = metrics["metrics"]
@@ -177,38 +211,42 @@ def _backtest_cards(metrics: Any) -> str:
     placebo = metrics.get("placebo")
     if isinstance(placebo, dict) and isinstance(placebo.get("p_two_sided"), (int, float)):
         items.append((f"{placebo['p_two_sided']:.3f}", "placebo p (two-sided)"))
-    return "".join(f"<div class=\"card\"><b>{_esc(v)}</b><span>{_esc(k)}</span></div>"
+    return "".join(f"<div class=\"card\"><b>{escape(v)}</b><span>{escape(k)}</span></div>"
                    for v, k in items)
 
 
-def _backtest_metrics_html(doc: Mapping[str, Any], max_rows: int) -> str:
+def backtest_metrics_html(doc: Mapping[str, Any], max_rows: int) -> str:
     """The parts of a backtest's ``metrics.json``: metrics, placebo, forward returns, settings."""
-    parts = ["<h3>Metrics</h3>" + _kv_html(_flatten(doc["metrics"]))]
+    parts = ["<h3>Metrics</h3>" + kv_html(flatten(doc["metrics"]))]
     if isinstance(doc.get("placebo"), dict):
         parts.append("<h3>Placebo (randomly shifted event dates)</h3>"
-                     + _kv_html(_flatten(doc["placebo"])))
+                     + kv_html(flatten(doc["placebo"])))
     forward = doc.get("forward")
     if isinstance(forward, list) and forward and all(isinstance(r, dict) for r in forward):
         parts.append("<h3>Forward returns and information coefficient</h3>"
                      + frame_html(pd.DataFrame(forward), max_rows=max_rows))
     notes = doc.get("diagnostics")
     if isinstance(notes, list) and notes:
-        items = "".join(f"<li>{_esc(n)}</li>" for n in notes)
+        items = "".join(f"<li>{escape(n)}</li>" for n in notes)
         parts.append(f'<h3>Data notes</h3><ul class="notes">{items}</ul>')
     for key, label in (("settings", "Backtest settings"), ("inputs", "Inputs"),
                        ("versions", "Package versions")):
         if isinstance(doc.get(key), dict):
             parts.append(f"<details><summary>{label}</summary>"
-                         + _kv_html(_flatten(doc[key])) + "</details>")
+                         + kv_html(flatten(doc[key])) + "</details>")
     rest = {k: v for k, v in doc.items() if k not in
             {"metrics", "placebo", "forward", "diagnostics", "settings", "inputs", "versions"}}
     if rest:
         parts.append("<details><summary>Everything else in metrics.json</summary>"
-                     + _kv_html(_flatten(rest)) + "</details>")
+                     + kv_html(flatten(rest)) + "</details>")
     return "".join(parts)
 
 
-def _car_wide(car: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
+def car_wide(car: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
+    """The long ``car`` table as one row per event: ``CAR``, ``t`` and ``p`` of each window.
+
+    With ``events``, each row starts with the event's ticker and day 0.
+    """
     if not {"event_id", "window", "car"} <= set(car.columns):
         return car
     values = [c for c in ("car", "car_t", "car_p") if c in car.columns]
@@ -226,42 +264,117 @@ def _car_wide(car: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
     return wide
 
 
-def _events_first(events: pd.DataFrame) -> pd.DataFrame:
+def events_first(events: pd.DataFrame) -> pd.DataFrame:
+    """The events table with its identifying columns first."""
     first = [c for c in ("event_id", "ticker", "market", "day0", "timestamp", "date", "timing",
                          "n_estimation", "alpha", "beta", "sigma", "headline")
              if c in events.columns]
     return events[first + [c for c in events.columns if c not in first]]
 
 
-def result_html(result: StudyResult, max_rows: int = 50) -> str:
-    """A compact HTML view of a study result (for Jupyter's ``_repr_html_``).
 
-    Shows the settings, the CAAR per window with its tests, each event's day-0
-    AR and CAR over the first CAR window, and the failures.
+
+def result_html(events: pd.DataFrame, car: pd.DataFrame, aggregate: pd.DataFrame,
+                settings: Mapping[str, Any], *, failures: pd.DataFrame | None = None,
+                abnormal_returns: pd.DataFrame | None = None, max_rows: int = 50) -> str:
+    """A compact HTML view of an event study (for Jupyter's ``_repr_html_``).
+
+    Shows a line of settings, the CAAR per window with its tests, each event's
+    day-0 AR and CAR over the first CAR window, and the failures.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        One row per studied event: ``event_id, ticker, day0, ...``.
+    car : pandas.DataFrame
+        Long CAR table: ``event_id, window, car, car_t, car_p, ...``.
+    aggregate : pandas.DataFrame
+        CAAR per window with the test columns.
+    settings : mapping
+        The settings as plain values (``StudySettings.to_dict()``): ``model``,
+        ``returns``, ``estimation``, ``window`` and ``car_windows`` are shown.
+    failures : pandas.DataFrame, optional
+        ``event_id, ticker, reason`` of the events that could not be studied.
+    abnormal_returns : pandas.DataFrame, optional
+        Long table with ``event_id, rel_day, ar``, for the day-0 AR column.
+    max_rows : int, default 50
+        Rows shown per table.
+
+    Returns
+    -------
+    str
     """
-    from marketreact.windows import format_window
-
-    s = result.settings
+    n_failed = 0 if failures is None else len(failures)
     parts = [
         "<div>",
-        f"<p><b>Event study</b>: {result.n_events} events studied, "
-        f"{len(result.failures)} failed · model {_esc(s.model.value)} · returns "
-        f"{_esc(s.returns.value)} · estimation {_esc(format_window(s.estimation))} · "
-        f"window {_esc(format_window(s.window))}</p>",
-        frame_html(result.aggregate, max_rows=max_rows, caption="CAAR by window"),
+        f"<p><b>Event study</b>: {len(events)} events studied, "
+        f"{n_failed} failed · model {escape(settings['model'])} · returns "
+        f"{escape(settings['returns'])} · estimation "
+        f"{escape(format_window(settings['estimation']))} · "
+        f"window {escape(format_window(settings['window']))}</p>",
+        frame_html(aggregate, max_rows=max_rows, caption="CAAR by window"),
     ]
-    if len(result.events) and len(result.car):
-        window = format_window(s.car_windows[0])
-        ar0 = result.abnormal_returns.loc[result.abnormal_returns["rel_day"] == 0,
-                                          ["event_id", "ar"]].rename(columns={"ar": "AR(0)"})
-        sel = result.car.loc[result.car["window"] == window,
-                             ["event_id", "car", "car_t", "car_p"]].rename(
+    if len(events) and len(car):
+        window = format_window(settings["car_windows"][0])
+        table = events[["event_id", "ticker", "day0"]]
+        if abnormal_returns is not None:
+            ar0 = abnormal_returns.loc[abnormal_returns["rel_day"] == 0,
+                                       ["event_id", "ar"]].rename(columns={"ar": "AR(0)"})
+            table = table.merge(ar0, on="event_id", how="left")
+        sel = car.loc[car["window"] == window, ["event_id", "car", "car_t", "car_p"]].rename(
             columns={"car": f"CAR{window}", "car_t": "t", "car_p": "p"})
-        table = result.events[["event_id", "ticker", "day0"]].merge(ar0, on="event_id",
-                                                                    how="left")
         table = table.merge(sel, on="event_id", how="left")
         parts.append(frame_html(table, max_rows=max_rows, caption="Events"))
-    if len(result.failures):
-        parts.append(frame_html(result.failures, max_rows=max_rows, caption="Failures"))
+    if failures is not None and len(failures):
+        parts.append(frame_html(failures, max_rows=max_rows, caption="Failures"))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def backtest_html(metrics: Mapping[str, Any], trades: pd.DataFrame,
+                  settings: Mapping[str, Any], *, placebo: Mapping[str, Any] | None = None,
+                  failures: pd.DataFrame | None = None, max_rows: int = 10) -> str:
+    """A compact HTML view of a backtest (for Jupyter's ``_repr_html_``).
+
+    Shows a line of settings, the metrics, the placebo, the first trades and
+    the failures.
+
+    Parameters
+    ----------
+    metrics : mapping of str to number
+        The backtest's named figures.
+    trades : pandas.DataFrame
+        One row per trade.
+    settings : mapping
+        The settings as plain values (``BacktestSettings.to_dict()``): ``signal``,
+        ``signal_mode``, ``entry``, ``hold``, ``hedge`` and ``cost_bps`` are shown.
+    placebo : mapping, optional
+        Placebo figures (draws, p-values), shown as a second table.
+    failures : pandas.DataFrame, optional
+        ``event_id, ticker, reason`` of the events that could not be traded.
+    max_rows : int, default 10
+        Trades shown (and rows of the failures table).
+
+    Returns
+    -------
+    str
+    """
+    n_failed = 0 if failures is None else len(failures)
+    parts = [
+        "<div>",
+        f"<p><b>Backtest</b>: {len(trades)} trades, {n_failed} events failed · signal "
+        f"{escape(settings['signal'])} ({escape(settings['signal_mode'])}) · entry "
+        f"{escape(settings['entry'])} · hold {escape(settings['hold'])} · hedge "
+        f"{escape(settings['hedge'])} · cost {escape(format_value(settings['cost_bps']))} "
+        "bps/side</p>",
+        '<p class="note">Metrics</p>' + kv_html(flatten(dict(metrics))),
+    ]
+    if placebo is not None:
+        parts.append('<p class="note">Placebo (randomly shifted event dates)</p>'
+                     + kv_html(flatten(dict(placebo))))
+    if len(trades):
+        parts.append(frame_html(trades, max_rows=max_rows, caption="Trades"))
+    if failures is not None and len(failures):
+        parts.append(frame_html(failures, max_rows=max_rows, caption="Failures"))
     parts.append("</div>")
     return "".join(parts)

@@ -14,7 +14,7 @@ import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -22,18 +22,9 @@ import pandas as pd
 from scipy import stats
 
 from marketreact._typing import IntArray
-from marketreact.calendar import (
-    DEFAULT_MARKET,
-    SessionSource,
-    TradingSessions,
-    anchor_day0,
-    event_markets,
-    exchange_sessions,
-    market_sessions,
-)
 from marketreact.errors import InputError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
-from marketreact.inference.base import Alternative, CrossEventTests, TestInputs
+from marketreact.inference.base import CrossEventTests, TestInputs
 from marketreact.inference.battery import aar_table, aggregate_table, cross_event_tests
 from marketreact.models.estimate import estimate, missing_price_reasons
 from marketreact.models.linear import BlockBuilder, EventBlock, block_from_fit
@@ -46,14 +37,22 @@ from marketreact.models.spec import (
     ChunkPlan,
     Method,
     MissingPolicy,
-    ModelName,
     ModelSpec,
 )
 from marketreact.panel.factors import FactorPanel, align_factors
+from marketreact.panel.lineup import (
+    Failure,
+    Lineup,
+    TablePrices,
+    assign_markets,
+    failure_frame,
+    failures_of,
+    line_up,
+    price_table,
+)
 from marketreact.panel.measures import Measure, measure_panel
 from marketreact.panel.returns import ExchangePanel, ReturnKind
 from marketreact.panel.table import PriceTable
-from marketreact.prices import PriceSource, fetch_for_events
 from marketreact.prices.checks import (
     JUMP_FACTOR,
     SuspectPolicy,
@@ -85,6 +84,19 @@ log = logging.getLogger(__name__)
 MIN_RESIDUAL_VARIANCE = 1e-16
 
 
+@dataclass(frozen=True)
+class _ExchangeStudy:
+    """The studied events of one exchange, as :meth:`EventStudy._assemble` needs them."""
+
+    group: pd.DataFrame
+    panel: ExchangePanel
+    day0: IntArray
+    stock_rows: IntArray
+    market_rows: IntArray
+    block: EventBlock
+    source: MomentSource | None
+
+
 class EventStudy:
     """An event study of abnormal returns around news.
 
@@ -105,7 +117,9 @@ class EventStudy:
     Examples
     --------
     >>> study = EventStudy(window=(-5, 5), car_windows=((-1, 1),))  # doctest: +SKIP
-    >>> result = study.fit(read_events("events.csv"), CsvSource("prices/"))  # doctest: +SKIP
+    >>> events = read_events("events.csv")  # doctest: +SKIP
+    >>> prices = load_prices("csv:prices/", events, before=250, after=10)  # doctest: +SKIP
+    >>> result = study.fit(events, prices)  # doctest: +SKIP
     >>> print(result.summary())  # doctest: +SKIP
     """
 
@@ -113,30 +127,24 @@ class EventStudy:
                  engine: str | Engine = "local", scheduler: Any = None,
                  **overrides: Any) -> None:
         base = settings or StudySettings()
-        if "model" in overrides and isinstance(overrides["model"], str):
-            overrides["model"] = ModelName(overrides["model"])
-        if "returns" in overrides and isinstance(overrides["returns"], str):
-            overrides["returns"] = ReturnKind(overrides["returns"])
-        for key, enum in (("missing", MissingPolicy), ("method", Method),
-                          ("sessions", SessionSource), ("measure", Measure),
-                          ("alternative", Alternative)):
-            if isinstance(overrides.get(key), str):
-                overrides[key] = enum(overrides[key])
+        # StudySettings converts strings to its enums (one place, one error wording)
         self.settings = replace(base, **overrides) if overrides else base
         self.engine = engine
         self.scheduler = scheduler
 
     def fit(self, events: EventCatalogue | pd.DataFrame,
-            prices: PriceSource | Mapping[str, pd.DataFrame],
+            prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame],
             factors: pd.DataFrame | None = None) -> StudyResult:
-        """Run the study.
+        """Run the study (pure computation: it never reads files or downloads).
 
         Parameters
         ----------
         events : EventCatalogue or pandas.DataFrame
             Validated events (a frame is validated strictly first).
-        prices : PriceSource or mapping of str to pandas.DataFrame
-            Where prices come from; a mapping gives standard frames by ticker.
+        prices : PriceFetch, PriceTable or mapping of str to pandas.DataFrame
+            The prices: what :func:`marketreact.prices.load_prices` returned, a
+            :class:`~marketreact.panel.table.PriceTable`, or frames by ticker
+            (normalised with :func:`~marketreact.prices.frames.standard_frame`).
         factors : pandas.DataFrame, optional
             Daily factor returns (decimal units, indexed by date) from
             :func:`marketreact.factors.read_factors`; required by the factor
@@ -145,6 +153,12 @@ class EventStudy:
         Returns
         -------
         StudyResult
+
+        Raises
+        ------
+        TypeError
+            When ``prices`` is a price source: load them with
+            :func:`marketreact.prices.load_prices` first.
         """
         catalogue = events if isinstance(events, EventCatalogue) else events_from_frame(events)
         frame = catalogue.frame.copy(deep=False)  # copy-on-write keeps the catalogue intact
@@ -158,40 +172,23 @@ class EventStudy:
             if absent:
                 raise InputError(f"model {s.model.value} needs factor(s) {', '.join(absent)}, "
                                  f"not in the factor data ({', '.join(factors.columns)})")
-        failures: list[dict[str, str]] = []
         diagnostics: list[str] = list(catalogue.notes)  # e.g. a column renamed user_beta
-        frame["market"] = event_markets(frame["exchange"], frame["market"], s.market)
-        no_market = spec.uses_market & (frame["market"] == "")
-        for row in frame.loc[no_market].itertuples():
-            failures.append({"event_id": str(row.event_id), "ticker": str(row.ticker),
-                             "reason": f"no default market index for exchange {row.exchange}; "
-                                       "give a 'market' column or --market"})
-        frame = frame.loc[~no_market]
-        fetched = self._fetch(frame, prices)
-        # every frame cleaned at once (the rules of clean_prices; see prices/table.py)
-        frames = PriceTable(fetched.frames)
-        fetch_failures, suspects = dict(fetched.failures), dict(fetched.suspects)
-        empty = set(frames.empty)
-        for ticker in empty:  # nothing usable in the span: a failure, not a crash
-            fetch_failures[ticker] = f"no usable prices for {ticker} in the span needed"
-        for ticker in frames.tickers:
-            if ticker not in empty:
-                diagnostics.extend(str(n) for n in (*fetched.notes.get(ticker, ()),
-                                                    *frames.notes.get(ticker, ())))
-        jumpy = set(frames.jumpy(JUMP_FACTOR))  # only these can hold suspect prices
-        for ticker in frames:
-            if ticker not in suspects:
-                suspects[ticker] = (find_suspects(frames[ticker], f"prices of {ticker}")
-                                    if ticker in jumpy else ())
+        frame, failures = assign_markets(frame, s.market, required=spec.uses_market)
+        priced = price_table(prices, frame)  # never reads or fetches (see load_prices)
+        diagnostics.extend(priced.notes)
+        suspects = self._suspects(priced)
         engine, owned = make_engine(self.engine, self.scheduler)
         parts = []
         try:
             for exchange, group in track(frame.groupby("exchange", sort=True),
                                          "Studying events", total=len(frame),
                                          size=lambda item: len(item[1])):
-                part = self._study_exchange(str(exchange), group, frames, fetch_failures, spec,
-                                            failures, diagnostics, factors, suspects=suspects,
-                                            engine=engine)
+                lineup = line_up(str(exchange), group, priced, sessions=s.sessions,
+                                 returns=s.returns, market_required=spec.uses_market)
+                failures.extend(lineup.failures)
+                diagnostics.extend(lineup.diagnostics)
+                part = self._study_exchange(lineup, spec, failures, diagnostics, factors,
+                                            suspects=suspects, engine=engine)
                 if part is not None:
                     parts.append(part)
         finally:
@@ -199,76 +196,35 @@ class EventStudy:
                 engine.close()
         return self._assemble(parts, failures, diagnostics, catalogue)
 
-    def _fetch(self, frame: pd.DataFrame,
-               prices: PriceSource | Mapping[str, pd.DataFrame]) -> PriceFetch:
-        if isinstance(prices, PriceFetch):  # loaded beforehand (load_prices)
-            return prices
-        return fetch_for_events(frame, prices, self.settings.estimation[0],
-                                self.settings.window[1])
+    @staticmethod
+    def _suspects(priced: TablePrices) -> dict[str, Sequence[PriceSuspect]]:
+        """Suspect prices by ticker: the source's, else those the jumps point at."""
+        table = priced.table
+        suspects: dict[str, Sequence[PriceSuspect]] = dict(priced.suspects)
+        jumpy = set(table.jumpy(JUMP_FACTOR))  # only these can hold suspect prices
+        for ticker in table:
+            if ticker not in suspects:
+                suspects[ticker] = (find_suspects(table[ticker], f"prices of {ticker}")
+                                    if ticker in jumpy else ())
+        return suspects
 
-    def _sessions_for(self, exchange: str, group: pd.DataFrame,
-                      frames: PriceTable) -> TradingSessions | None:
-        rows = frames.rows(_unique_tickers(group))
-        span = frames.date_range(rows[rows >= 0])
-        if span is None:
-            return None
-        start, end = span
-        candidates = [DEFAULT_MARKET.get(exchange, ""), *group["market"].value_counts().index]
-        reference = next((m for m in candidates if m in frames), None)
-        index_dates = frames.index_of(reference) if reference else None
-        if self.settings.sessions is SessionSource.market:
-            if reference is None or index_dates is None:
-                raise InputError(f"{exchange}: sessions are taken from the market index file, "
-                                 "but no market index prices are available")
-            return market_sessions(exchange, index_dates, reference)
-        return exchange_sessions(exchange, start, end, index_dates, reference)
-
-    def _study_exchange(self, exchange: str, group: pd.DataFrame,
-                        frames: PriceTable, fetch_failures: Mapping[str, str],
-                        spec: ModelSpec, failures: list[dict[str, str]],
+    def _study_exchange(self, lineup: Lineup, spec: ModelSpec, failures: list[Failure],
                         diagnostics: list[str],
                         factors: pd.DataFrame | None = None,
                         suspects: Mapping[str, Sequence[PriceSuspect]] | None = None,
                         engine: Engine | None = None,
-                        ) -> dict[str, Any] | None:
+                        ) -> _ExchangeStudy | None:
         s = self.settings
+        exchange = lineup.exchange
 
         def fail(rows: pd.DataFrame, reason: str | Sequence[str]) -> None:
-            reasons = [reason] * len(rows) if isinstance(reason, str) else list(reason)
-            failures.extend({"event_id": eid, "ticker": tic, "reason": why} for eid, tic, why in
-                            zip(rows["event_id"], rows["ticker"], reasons, strict=True))
+            failures.extend(failures_of(rows, reason))
 
-        missing_px = frames.rows(group["ticker"]) < 0
-        fail(group.loc[missing_px], [f"prices: {fetch_failures.get(t, 'not available')}"
-                                     for t in group.loc[missing_px, "ticker"]])
-        group = group.loc[~missing_px]
-        if spec.uses_market:
-            missing_mkt = frames.rows(group["market"]) < 0
-            fail(group.loc[missing_mkt],
-                 [f"market {m}: {fetch_failures.get(m, 'not available')}"
-                  for m in group.loc[missing_mkt, "market"]])
-            group = group.loc[~missing_mkt]
-        if group.empty:
+        if not len(lineup):
             return None
-        try:
-            sessions = self._sessions_for(exchange, group, frames)
-        except InputError as exc:  # e.g. prices outside the calendar's range
-            fail(group, f"prices: {exc}")
-            return None
-        if sessions is None:
-            return None
-        if len(sessions.dropped):
-            shown = ", ".join(str(d.date()) for d in sessions.dropped[:8])
-            diagnostics.append(
-                f"{exchange}: {len(sessions.dropped)} calendar session(s) dropped because "
-                f"{sessions.reference} did not trade: {shown}"
-                + (" ..." if len(sessions.dropped) > 8 else ""))
-        tickers = [t for t in _unique_tickers(group) if t]
-        panel = frames.panel(sessions, tickers, s.returns)
-        panel = measure_panel(panel, s.measure)
-        day0 = anchor_day0(sessions, group["timestamp"], group["date"], group["timing"])
-        stock_rows = _rows_of(panel.tickers, group["ticker"])
-        market_rows = _rows_of(panel.tickers, group["market"])
+        group, sessions, day0 = lineup.events, lineup.sessions, lineup.day0
+        stock_rows, market_rows = lineup.stock_rows, lineup.market_rows
+        panel = measure_panel(lineup.panel, s.measure)
         n_sessions = len(sessions)
         first, last = panel.priced_range()
         w0, w1 = s.window
@@ -358,12 +314,9 @@ class EventStudy:
             view = ReturnsView.of(panel, market_rows if spec.uses_market else stock_rows[:0])
             source = MomentSource(view, stock_rows, market_rows, day0, block.coef,
                                   block.sigma2, plan)
-        return {
-            "group": group, "panel": panel, "day0": day0, "stock_rows": stock_rows,
-            "market_rows": market_rows, "block": block, "source": source,
-        }
+        return _ExchangeStudy(group, panel, day0, stock_rows, market_rows, block, source)
 
-    def _assemble(self, parts: list[dict[str, Any]], failures: list[dict[str, str]],
+    def _assemble(self, parts: list[_ExchangeStudy], failures: list[Failure],
                   diagnostics: list[str], catalogue: EventCatalogue) -> StudyResult:
         s = self.settings
         spec = s.spec
@@ -371,10 +324,10 @@ class EventStudy:
         L1 = s.estimation[1] - s.estimation[0] + 1
         event_rows = []
         for part in parts:
-            group, panel = part["group"], part["panel"]
-            pb: EventBlock = part["block"]
+            group, panel = part.group, part.panel
+            pb: EventBlock = part.block
             labels = panel.sessions.labels
-            day0 = part["day0"]
+            day0 = part.day0
             info = pd.DataFrame({
                 "event_id": group["event_id"].array,
                 "ticker": group["ticker"].array,
@@ -404,28 +357,28 @@ class EventStudy:
                                        "that name")
             event_rows.append(info)
         # Put every event in catalogue order (parts are exchanges; each is in order already).
-        position = (np.concatenate([p["group"].index.to_numpy() for p in parts])
+        position = (np.concatenate([p.group.index.to_numpy() for p in parts])
                     if parts else np.empty(0, dtype=np.int64))
         perm = np.argsort(position, kind="stable")
         ordered = bool(np.all(perm == np.arange(len(perm))))
         block: EventBlock | None = None
         if parts:
-            block = EventBlock.concat([p["block"] for p in parts])
+            block = EventBlock.concat([p.block for p in parts])
             if not ordered:
                 block = block.take(perm)
         dest = np.empty(len(perm), dtype=np.int64)
         dest[perm] = np.arange(len(perm))
-        starts = np.cumsum([0] + [len(p["group"]) for p in parts])
-        day0_all = (np.concatenate([p["panel"].sessions.labels[p["day0"]].to_numpy()
+        starts = np.cumsum([0] + [len(p.group) for p in parts])
+        day0_all = (np.concatenate([p.panel.sessions.labels[p.day0].to_numpy()
                                     for p in parts]) if parts
                     else np.empty(0, dtype="datetime64[ns]"))
         W = len(s.car_windows)
         if block is not None:
             places = [dest[a:b] for a, b in itertools.pairwise(starts)]
             residuals: Any = _StackedRows(
-                [(p["block"].residuals if p["source"] is None else p["source"], rows)
+                [(p.block.residuals if p.source is None else p.source, rows)
                  for p, rows in zip(parts, places, strict=True)], len(perm), L1)
-            if all(p["source"] is None for p in parts):
+            if all(p.source is None for p in parts):
                 residuals = residuals()  # the general path computed them already
             arrays = StudyArrays(
                 rel_days=evt_days, ar=block.ar, ar_var=block.ar_var, est_residuals=residuals,
@@ -436,10 +389,10 @@ class EventStudy:
             if not ordered:
                 events = events.take(perm).reset_index(drop=True)
             abnormal: Any = _ARTable(events["event_id"], evt_days, block.ar, block.ar_var, [
-                _ARPart(p["panel"], p["day0"], p["stock_rows"], p["market_rows"], p["source"],
-                        None if p["source"] is not None else (
-                            p["block"].y, p["block"].market, p["block"].expected,
-                            p["block"].span), rows)
+                _ARPart(p.panel, p.day0, p.stock_rows, p.market_rows, p.source,
+                        None if p.source is not None else (
+                            p.block.y, p.block.market, p.block.expected,
+                            p.block.span), rows)
                 for p, rows in zip(parts, places, strict=True)])
             car = self._car_table(events["event_id"], block)
         else:
@@ -460,12 +413,7 @@ class EventStudy:
                     abnormal.extra["av"] = arrays.ar
                 car["cav"] = np.asarray(arrays.car).T.ravel()
         aar, aggregate, tests = self._test_tables(arrays, car)
-        fail_frame = pd.DataFrame(failures, columns=["event_id", "ticker", "reason"])
-        if len(fail_frame):
-            order = pd.Series(np.arange(len(catalogue.frame)),
-                              index=catalogue.frame["event_id"].to_numpy())
-            rank = order.reindex(fail_frame["event_id"].to_numpy()).to_numpy()
-            fail_frame = fail_frame.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
+        fail_frame = failure_frame(failures, catalogue.frame["event_id"])
         return StudyResult(s, events, abnormal, car, aar, aggregate, fail_frame, arrays,
                            tuple(dict.fromkeys(diagnostics)), tests)
 
@@ -505,19 +453,6 @@ class EventStudy:
         aar = aar_table(arrays.rel_days, arrays.ar, tests)
         aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, mean_bhar)
         return aar, aggregate, tests
-
-
-def _rows_of(tickers: tuple[str, ...], values: pd.Series) -> IntArray:
-    """Position of each value in ``tickers`` (-1 if absent); each distinct value looked up once."""
-    codes, uniques = pd.factorize(values)
-    rows = pd.Index(tickers).get_indexer(pd.Index(uniques)).astype(np.int64)
-    return rows[codes] if len(codes) else np.empty(0, dtype=np.int64)
-
-
-def _unique_tickers(frame: pd.DataFrame) -> list[str]:
-    """Tickers then market indexes of ``frame``, each once, in order of first appearance."""
-    both = pd.concat([frame["ticker"], frame["market"]], ignore_index=True)
-    return [str(t) for t in both.unique()]
 
 
 def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,

@@ -10,15 +10,15 @@ import pandas as pd
 
 from marketreact._lazy import Thunk, deferred
 from marketreact._typing import FloatArray, IntArray, Window
-from marketreact.inference.base import Alternative, CrossEventTests
+from marketreact.inference.base import TEST_NAMES, CrossEventTests
 from marketreact.models.moments import (
     RESIDUAL_CHUNK,
     MomentSource,
 )
-from marketreact.panel.measures import Measure
 from marketreact.panel.returns import ExchangePanel
 from marketreact.render.figures import caar_figure, car_bars_figure, event_price_figure
-from marketreact.render.text import format_tests
+from marketreact.render.html import result_html
+from marketreact.render.text import Column, format_tests, summary_text, table_lines
 from marketreact.study.settings import StudySettings
 from marketreact.windows import (
     CHUNK_EVENTS,
@@ -130,47 +130,34 @@ class StudyResult:
 
     def summary(self) -> str:
         """Summarise settings, CAAR per window with every test, and failures (statsmodels style)."""
-        s = self.settings
-        w = 78
-        half = w // 2
-
-        def pair(a: str, b: str, c: str, d: str) -> str:
-            return f"{a + ':':<16}{b:<{half - 16}}{c + ':':<16}{d}"
-
-        lines = [
-            "Event study".center(w),
-            "=" * w,
-            pair("Model", s.model.value, "Measure", Measure(s.measure).value),
-            pair("Estimation", format_window(s.estimation), "Event window",
-                 format_window(s.window)),
-            f"events studied: {self.n_events}   failed: {len(self.failures)}",
-            pair("Returns", s.returns.value, "Alternative", Alternative(s.alternative).value),
-            "=" * w,
-            f"{'window':<10}{'N':>6}{'CAAR':>12}{'t':>10}{'p':>10}{'mean BHAR':>14}",
-            "-" * w,
-        ]
-        for row in self.aggregate.itertuples(index=False):
-            lines.append(f"{row.window:<10}{row.n:>6d}{row.caar:>12.5f}{row.t:>10.3f}"
-                         f"{row.p:>10.4f}{row.mean_bhar:>14.5f}")
+        s = self.settings.to_dict()
+        header = [("model", s["model"]), ("measure", s["measure"]),
+                  ("estimation", format_window(self.settings.estimation)),
+                  ("event window", format_window(self.settings.window)),
+                  ("returns", s["returns"]), ("alternative", s["alternative"]),
+                  ("events studied", str(self.n_events)), ("failed", str(len(self.failures)))]
+        aggregate = table_lines(_AGGREGATE_COLUMNS, self.aggregate[
+            ["window", "n", "caar", "t", "p", "mean_bhar"]].itertuples(index=False))
+        tests = ""
         if self.tests is not None and len(self.aggregate):
-            lines.append(format_tests(self.tests, list(self.aggregate["window"]),
-                                      self.aggregate["caar"].to_numpy(), width=w))
-        if len(self.failures):
-            lines.append("-" * w)
-            lines.append("failed events:")
-            for row in self.failures.itertuples(index=False):
-                lines.append(f"  {row.event_id}: {row.reason}")
-        lines.append("=" * w)
-        return "\n".join(lines)
+            r_bar = np.asarray(self.tests.r_bar)
+            tests = format_tests(
+                tests_frame(self.tests, list(self.aggregate["window"]),
+                            self.aggregate["caar"].to_numpy()),
+                alternative=self.tests.alternative.value,
+                r_bar=float(r_bar) if r_bar.ndim == 0 else None)
+        failed = [f"  {row.event_id}: {row.reason}"
+                  for row in self.failures.itertuples(index=False)]
+        return summary_text("Event study", header, [
+            aggregate, tests.splitlines(), ["failed events:", *failed] if failed else []])
 
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
         """HTML tables for Jupyter: settings, CAAR by window, events and failures."""
-        from marketreact.render.html import result_html
-
-        return result_html(self)
+        return result_html(self.events, self.car, self.aggregate, self.settings.to_dict(),
+                           failures=self.failures, abnormal_returns=self.abnormal_returns)
 
     def plot(self, kind: str = "caar", **kwargs: Any) -> Any:
         """Plot the result; returns a :class:`matplotlib.figure.Figure`.
@@ -182,12 +169,56 @@ class StudyResult:
             day-0 AR and CAR bars per event; ``price``: the stock and its market
             index around one event (give ``event_id=...``; default the first).
         **kwargs
-            Passed to the plotting function in :mod:`marketreact.plots`.
+            Passed to the plotting function in :mod:`marketreact.render.figures`.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
         """
         return plot_result(self, kind, **kwargs)
 
 
 deferred(StudyResult, "abnormal_returns")
+
+
+_AGGREGATE_COLUMNS = (Column("window", 10, align="<"), Column("N", 6, "d"),
+                      Column("CAAR", 12, ".5f"), Column("t", 10, ".3f"), Column("p", 10, ".4f"),
+                      Column("mean BHAR", 14, ".5f"))
+
+
+def tests_frame(tests: CrossEventTests, labels: list[str], caar: FloatArray) -> pd.DataFrame:
+    """The cross-event tests of the CAR windows as one row per window and test.
+
+    Parameters
+    ----------
+    tests : CrossEventTests
+        The tests.
+    labels : list of str
+        Window labels, in the order of ``tests.windows``.
+    caar : numpy.ndarray
+        ``(W,)`` CAAR of each window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``window, caar, n, test, statistic, pvalue, null, reason`` (``null``: the
+        null distribution, or the bootstrap's percentile interval; ``reason``: why
+        a test could not be computed, empty where it was), the frame
+        :func:`marketreact.render.text.format_tests` lays out.
+    """
+    rows = []
+    for j, label in enumerate(labels):
+        n = int(tests.windows["t"].n[j])
+        for name in TEST_NAMES:
+            r = tests.windows[name]
+            reason = str(r.reason[j])
+            null = "" if reason else r.dist_label(j)
+            if name == "boot" and not reason:
+                null = f"[{r.extra['lo'][j]:.4f}, {r.extra['hi'][j]:.4f}]"
+            rows.append((label, float(caar[j]), n, r.title, float(r.stat[j]),
+                         float(r.pvalue[j]), null, reason))
+    return pd.DataFrame(rows, columns=["window", "caar", "n", "test", "statistic", "pvalue",
+                                       "null", "reason"])
 
 
 _AR_COLUMNS = ("event_id", "rel_day", "date", "return", "market_return", "expected", "ar",

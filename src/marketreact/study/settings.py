@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any
 
 from marketreact._typing import Window
@@ -30,10 +31,28 @@ from marketreact.windows import (
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((-1, 1), (0, 0), (0, 1), (-5, 5))
 
+#: Settings given by name: the enum each becomes, and how an error message names it.
+_CHOICES: dict[str, tuple[type[Enum], str]] = {
+    "model": (ModelName, "model"),
+    "returns": (ReturnKind, "returns"),
+    "missing": (MissingPolicy, "missing-price policy"),
+    "method": (Method, "method"),
+    "sessions": (SessionSource, "sessions"),
+    "measure": (Measure, "measure"),
+    "alternative": (Alternative, "alternative"),
+    "suspect_prices": (SuspectPolicy, "suspect-price policy"),
+}
+
 
 @dataclass(frozen=True)
 class StudySettings:
     """Settings of an event study.
+
+    Every choice (``model``, ``returns``, ``missing``, ``method``, ``sessions``,
+    ``measure``, ``alternative``, ``suspect_prices``) may be given as its enum
+    or as the enum's value (``"market-model"``); it is converted here, once, and
+    an unknown value raises :class:`~marketreact.errors.InputError` naming the
+    setting and the choices.
 
     Attributes
     ----------
@@ -57,7 +76,7 @@ class StudySettings:
     missing : MissingPolicy
         What a session without a price inside the windows does: ``drop``
         (default) leaves that session out, ``fail`` fails the event with the
-        reason (see :mod:`marketreact.estimation`).
+        reason (see :mod:`marketreact.models.estimate`).
     method : Method
         ``vectorised`` (batched OLS for all events) or ``regression`` (the
         per-event dummy-variable regression with statsmodels).
@@ -68,7 +87,7 @@ class StudySettings:
         ``market`` (the dates of the market index file, e.g. EventStudyTools data).
     measure : Measure
         What is studied: abnormal returns, log volume or volatility
-        (see :mod:`marketreact.measures`).
+        (see :mod:`marketreact.panel.measures`).
     alternative : Alternative
         Alternative hypothesis of the cross-event tests' p-values.
     n_boot : int
@@ -102,9 +121,14 @@ class StudySettings:
     suspect_prices: SuspectPolicy = SuspectPolicy.fail
 
     def __post_init__(self) -> None:
-        for name, enum in (("model", ModelName), ("missing", MissingPolicy), ("method", Method),
-                           ("sessions", SessionSource), ("measure", Measure),
-                           ("alternative", Alternative), ("suspect_prices", SuspectPolicy)):
+        # Windows read back from JSON (``to_dict``) come as lists: keep them as tuples.
+        for name in ("estimation", "window"):
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
+        if isinstance(self.car_windows, list) or any(isinstance(w, list)
+                                                     for w in self.car_windows):
+            object.__setattr__(self, "car_windows", tuple(tuple(w) for w in self.car_windows))
+        for name, (enum, what) in _CHOICES.items():
             value = getattr(self, name)
             if not isinstance(value, enum):
                 try:
@@ -112,7 +136,7 @@ class StudySettings:
                 except ValueError:
                     raise InputError([InputProblem(
                         "settings", None, name, str(value),
-                        f"unknown {name} {value!r}; choose from "
+                        f"unknown {what} {value!r}; choose from "
                         f"{', '.join(m.value for m in enum)}")]) from None
         problems: list[tuple[str, str, str]] = []  # (field, value, message)
         if self.n_boot < 0:
@@ -171,8 +195,8 @@ class StudySettings:
             "method": self.method.value,
             "hac_lags": self.hac_lags,
             "sessions": self.sessions.value,
-            "measure": Measure(self.measure).value,
-            "alternative": Alternative(self.alternative).value,
+            "measure": self.measure.value,
+            "alternative": self.alternative.value,
             "n_boot": self.n_boot,
             "seed": self.seed,
             "suspect_prices": self.suspect_prices.value,

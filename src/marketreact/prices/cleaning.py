@@ -1,0 +1,233 @@
+"""The price-cleaning rules: one vectorised implementation for one frame or thousands.
+
+Holds the rules that turn a standard price frame as a source returned it into
+the rows a study may use, applied to *stacked* rows (the rows of every ticker
+one after the other in flat arrays, ticker ``i`` owning rows
+``offsets[i]:offsets[i + 1]``). :func:`clean_rows` is the one implementation:
+:class:`~marketreact.panel.table.PriceTable` calls it on thousands of stacked
+frames at once, :func:`clean_prices` on one.
+
+Rules
+-----
+* The price of a row is its adjusted close, or its close where the adjusted
+  close is missing.
+* Rows without a positive price are removed (zero and negative prices are
+  reported in a note; missing ones silently).
+* Yahoo writes flat filler rows on days it has no trade for a ticker: volume 0
+  and the same price as the row before (among the rows kept so far). They are
+  removed (the session becomes a missing price) and counted in a note. A
+  zero-volume row whose price moved is kept: index series often lack volume on
+  real trading days. Rows are compared in the order given, never across tickers.
+
+Imports: the ground floor (errors, ``_typing``) only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from marketreact._typing import BoolArray, FloatArray, IntArray
+from marketreact.errors import InputProblem
+
+_NEEDED = ("close", "adj_close", "volume")
+_NS = np.dtype("datetime64[ns]")
+
+
+@dataclass(frozen=True)
+class StackedRows:
+    """The rows of many standard frames, stacked (what the cleaning rules read).
+
+    Attributes
+    ----------
+    tickers : tuple of str
+        The frames' tickers, in order.
+    offsets : numpy.ndarray
+        ``(N + 1,)`` int64: ticker ``i`` owns rows ``offsets[i]:offsets[i + 1]``.
+    dates : numpy.ndarray
+        ``(R,)`` int64 nanoseconds: every row's date.
+    price : numpy.ndarray
+        ``(R,)`` float: every row's adjusted close, the close where it is missing.
+    volume : numpy.ndarray
+        ``(R,)`` float: every row's volume (NaN where absent).
+    """
+
+    tickers: tuple[str, ...]
+    offsets: IntArray
+    dates: np.ndarray
+    price: FloatArray
+    volume: FloatArray
+
+
+@dataclass(frozen=True)
+class Cleaning:
+    """What the cleaning rules decided about stacked rows.
+
+    Attributes
+    ----------
+    keep : numpy.ndarray
+        ``(R,)`` bool: rows that survive the rules.
+    notes : dict of str to tuple of InputProblem
+        What was removed and why, by ticker (tickers without notes absent; at
+        most one note per kind of removal).
+    counts : numpy.ndarray
+        ``(N,)`` int64: rows kept per ticker.
+    """
+
+    keep: BoolArray
+    notes: dict[str, tuple[InputProblem, ...]]
+    counts: IntArray
+
+
+def date_ns(index: pd.Index) -> np.ndarray:
+    """Return the dates of a standard frame's index as int64 nanoseconds (tz dropped)."""
+    if isinstance(index, pd.DatetimeIndex) and index.dtype == _NS:
+        return index.asi8
+    return pd.DatetimeIndex(index).tz_localize(None).as_unit("ns").asi8
+
+
+def price_arrays(frame: pd.DataFrame) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Return ``close, adj_close, volume`` of a frame as float arrays (NaN where absent)."""
+    try:
+        at = [frame.columns.get_loc(col) for col in _NEEDED]
+    except KeyError:
+        at = []
+    if all(isinstance(i, int) for i in at) and len(at) == len(_NEEDED):
+        try:
+            values = frame.to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            pass
+        else:
+            return values[:, at[0]], values[:, at[1]], values[:, at[2]]
+    out = []
+    for col in _NEEDED:
+        out.append(pd.to_numeric(frame[col], errors="coerce").to_numpy(dtype=float)
+                   if col in frame else np.full(len(frame), np.nan))
+    return out[0], out[1], out[2]
+
+
+def stack_frames(frames: Mapping[str, pd.DataFrame]) -> StackedRows:
+    """Stack the rows of standard frames (in the mapping's order, each frame's rows as given).
+
+    Parameters
+    ----------
+    frames : mapping of str to pandas.DataFrame
+        Standard price frames by ticker.
+
+    Returns
+    -------
+    StackedRows
+    """
+    tickers = tuple(frames)
+    n = len(tickers)
+    dates, close, adj, vol = [], [], [], []
+    lengths = np.zeros(n, dtype=np.int64)
+    for i, t in enumerate(tickers):
+        frame = frames[t]
+        c, a, v = price_arrays(frame)
+        dates.append(date_ns(frame.index))
+        close.append(c)
+        adj.append(a)
+        vol.append(v)
+        lengths[i] = len(frame)
+    offsets: IntArray = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+
+    def cat(parts: list[np.ndarray], dt: type) -> np.ndarray:
+        return np.concatenate(parts) if parts else np.empty(0, dtype=dt)
+
+    price = cat(adj, float)
+    missing_adj = np.isnan(price)
+    if missing_adj.any():
+        price[missing_adj] = cat(close, float)[missing_adj]
+    return StackedRows(tickers, offsets, cat(dates, np.int64), price, cat(vol, float))
+
+
+def clean_rows(rows: StackedRows) -> Cleaning:
+    """Apply the cleaning rules to stacked rows, every ticker at once.
+
+    Parameters
+    ----------
+    rows : StackedRows
+        The rows, as :func:`stack_frames` gives them.
+
+    Returns
+    -------
+    Cleaning
+        The rows to keep, the notes by ticker and the kept row count per ticker.
+    """
+    tickers, offsets, dates, price, volume = (rows.tickers, rows.offsets, rows.dates,
+                                              rows.price, rows.volume)
+    n = len(tickers)
+    starts = offsets[:-1]
+
+    def per_ticker(at: IntArray) -> IntArray:
+        return np.bincount(np.searchsorted(offsets, at, side="right") - 1, minlength=n)
+
+    drop = ~(price > 0)  # missing, zero or negative
+    drop_rows = np.flatnonzero(drop)
+    drop_counts = per_ticker(drop_rows)
+    bad_rows = np.flatnonzero(price <= 0)  # zero or negative: reported
+    bad_counts = per_ticker(bad_rows)
+    kept: IntArray | None
+    if len(drop_rows):
+        kept = np.flatnonzero(~drop)
+        p, v = price[kept], volume[kept]
+        new_starts = starts - np.cumsum(np.concatenate([[0], drop_counts[:-1]]))
+    else:
+        kept, p, v, new_starts = None, price, volume, starts
+    filler = np.zeros(len(p), dtype=bool)
+    if len(p) > 1:
+        np.equal(p[1:], p[:-1], out=filler[1:])
+        filler[1:] &= v[1:] == 0
+        filler[new_starts[new_starts < len(p)]] = False  # never compare across tickers
+    fill_rows = np.flatnonzero(filler)
+    if kept is not None:
+        fill_rows = kept[fill_rows]
+        keep = ~drop
+        keep[fill_rows] = False
+    else:
+        keep = ~filler
+    fill_counts = per_ticker(fill_rows)
+    counts = np.diff(offsets) - drop_counts - fill_counts
+    notes: dict[str, tuple[InputProblem, ...]] = {}
+    for i in np.flatnonzero((bad_counts > 0) | (fill_counts > 0)):
+        ticker = tickers[i]
+        found: list[InputProblem] = []
+        if bad_counts[i]:
+            first_row = bad_rows[np.searchsorted(bad_rows, offsets[i])]
+            first = pd.Timestamp(int(dates[first_row])).date()
+            found.append(InputProblem(ticker, None, "adj_close", None,
+                                      f"{int(bad_counts[i])} row(s) with a zero or negative "
+                                      f"price taken as missing (first {first})"))
+        if fill_counts[i]:
+            found.append(InputProblem(ticker, None, "volume", None,
+                                      f"{int(fill_counts[i])} flat zero-volume filler row(s) "
+                                      "treated as missing"))
+        notes[ticker] = tuple(found)
+    return Cleaning(keep, notes, counts)
+
+
+def clean_prices(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[InputProblem]]:
+    """Apply the cleaning rules to one standard frame (:func:`clean_rows` on its rows).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A standard price frame, sorted by date with unique dates.
+    source : str
+        Name used in the notes (the ticker).
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        The cleaned frame (``frame`` itself when no row is removed).
+    notes : list of InputProblem
+        What was removed and why (one note per kind of removal).
+    """
+    cleaning = clean_rows(stack_frames({source: frame}))
+    kept = frame if cleaning.keep.all() else frame.loc[cleaning.keep]
+    return kept, list(cleaning.notes.get(source, ()))
