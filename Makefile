@@ -7,7 +7,7 @@ SHARED  ?= ../shared/data
 SEEDS   ?= ../shared/seeds
 OUT     ?= results
 
-.PHONY: venv demo demo-article test test-all lint bench validate clean report-check docs
+.PHONY: venv demo demo-article demo-intraday test test-all lint bench validate clean report-check docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -73,8 +73,18 @@ report-check: venv
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; \
 	fi
 	MARKETREACT_REQUIRE_CHROMIUM=1 $(BIN)/python -m pytest -q -p no:cacheprovider \
-	  tests/test_report_browser.py
+	  tests/output/test_report_browser.py
 
 ## Regenerate docs/cli.md from the commands' --help (run after adding or changing a command).
 docs: venv
 	$(BIN)/python -m marketreact.cli.docs --output docs/cli.md
+
+## Intraday event studies on the shared Lean bars: Fed rate decisions 2003-2020 on hourly bars
+## (BAC, AIG, IBM, AAPL against SPY) and the FOMC minutes of 2013-10-09 14:00 on minute bars.
+demo-intraday: venv
+	$(BIN)/marketreact intraday data/events/fed_rate_decisions_intraday.csv \
+		--prices csv:$(SHARED)/intraday --interval 1h --window -3:3 --market SPY \
+		--out $(OUT)/intraday/fed --plots
+	$(BIN)/marketreact intraday data/events/fomc_minutes_2013_10_09.csv \
+		--prices csv:$(SHARED)/intraday --interval 1m --window -10:30 --car 0:0 --car 0:5 \
+		--car 0:30 --estimation-sessions 3 --market SPY --out $(OUT)/intraday/minutes --plots

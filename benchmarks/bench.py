@@ -127,12 +127,14 @@ STAGES: dict[str, Stage | list[Stage]] = {
     "cross-event tests": ("marketreact.study.fit", "EventStudy", "_test_tables"),
     # the non-parametric tests inside the cross-event tests
     "rank tests": ("marketreact.inference.battery", None, "rank_tests"),
+    "generalized rank": ("marketreact.inference.battery", None, "generalized_rank"),
     "sign tests": ("marketreact.inference.battery", None, "sign_test"),
     "generalized sign": ("marketreact.inference.battery", None, "generalized_sign"),
     "wilcoxon": ("marketreact.inference.battery", None, "wilcoxon_signed_rank"),
     "bootstrap": ("marketreact.inference.battery", None, "bootstrap"),
 }
-NONPARAMETRIC = ("rank tests", "sign tests", "generalized sign", "wilcoxon", "bootstrap")
+NONPARAMETRIC = ("rank tests", "generalized rank", "sign tests", "generalized sign", "wilcoxon",
+                 "bootstrap")
 #: The stages of ``Backtest.run``.
 BACKTEST_STAGES: dict[str, Stage | list[Stage]] = {
     "price table": ("marketreact.panel.table", "PriceTable", "__init__"),
@@ -476,12 +478,21 @@ def prepare(data_dir: Path, sizes: list[int], tickers: int, years: int,
     gen_s = time.perf_counter() - t0
     with open(data_dir / "frames.pkl", "wb") as fh:
         pickle.dump(panel.frames, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    catalogue_s = {}
+    catalogue_s: dict[int, float] = {}
+    catalogue_csv_s: dict[int, float] = {}
     for size in sizes:
         events = synthetic.make_events(panel, size, seed=size)
         t0 = time.perf_counter()
         catalogue = events_from_frame(events)
         catalogue_s[size] = time.perf_counter() - t0
+        csv_path = data_dir / f"events_{size}.csv"
+        events.to_csv(csv_path, index=False)
+        from marketreact import read_events
+
+        t0 = time.perf_counter()
+        read_events(csv_path)
+        catalogue_csv_s[size] = time.perf_counter() - t0
+        csv_path.unlink()
         with open(data_dir / f"catalogue_{size}.pkl", "wb") as fh:
             pickle.dump(catalogue, fh, protocol=pickle.HIGHEST_PROTOCOL)
         del catalogue
@@ -495,7 +506,8 @@ def prepare(data_dir: Path, sizes: list[int], tickers: int, years: int,
     with open(data_dir / "baseline.pkl", "wb") as fh:
         pickle.dump((panel.returns, sample[["ticker", "day"]]), fh)
     sessions = len(panel.sessions)
-    return {"generate_s": gen_s, "catalogue_s": catalogue_s, "sessions": sessions}
+    return {"generate_s": gen_s, "catalogue_s": catalogue_s, "catalogue_csv_s": catalogue_csv_s,
+            "sessions": sessions}
 
 
 def fmt_gb(n: float) -> str:
@@ -547,7 +559,8 @@ def main() -> None:
         return
     if args.from_json:
         saved = json.loads(args.from_json.read_text())
-        saved["info"]["catalogue_s"] = {int(k): v for k, v in saved["info"]["catalogue_s"].items()}
+        for key in ("catalogue_s", "catalogue_csv_s"):
+            saved["info"][key] = {int(k): v for k, v in saved["info"].get(key, {}).items()}
         args.json = None
         report(args, saved["info"], saved["rows"], saved["baselines"],
                saved.get("backtest", []))
@@ -645,6 +658,16 @@ def report(args: argparse.Namespace, info: dict, rows: list[dict], base: dict,
               f"{fmt_gb(r['cold_fit_peak'])} | {fmt_gb(r['max_rss'])} | "
               f"{fmt_gb(r['rss_inputs'])} | {ratio(sm_each, size, best)} | "
               f"{ratio(pd_each, size, best)} | {ratio(es_each, size, best)} |")
+    if info.get("catalogue_csv_s"):
+        print()
+        print("catalogue validation (events_from_frame on the synthetic frame; read_events on "
+              "the same events written as CSV), s:")
+        print("| events | from DataFrame s | from CSV s |")
+        print("|---:|---:|---:|")
+        for size, frame_s in sorted(info["catalogue_s"].items()):
+            csv_s = info["catalogue_csv_s"].get(size)
+            print(f"| {size:,} | {frame_s:.2f} | "
+                  + (f"{csv_s:.2f} |" if csv_s is not None else "n/a |"))
     print()
     tests = rows[0]["tests"] if rows else []
     print(f"cross-event statistics computed by fit (aggregate columns): {', '.join(tests)}")

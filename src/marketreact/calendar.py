@@ -427,3 +427,129 @@ def schedule(exchange: str, first: pd.Timestamp, last: pd.Timestamp) -> pd.DataF
     out = sched.loc[first:last]
     out.attrs["tz"] = sched.attrs["tz"]
     return out
+
+
+# ----------------------------------------------------------------------------- intraday bars
+
+
+@dataclass(frozen=True)
+class BarSessions:
+    """Intraday bars placed on an exchange's sessions.
+
+    Attributes
+    ----------
+    session : numpy.ndarray
+        ``(B,)`` position of each bar's session in ``labels`` (-1: not on a session).
+    regular : numpy.ndarray
+        ``(B,)`` whether the bar overlaps the session's regular hours.
+    eff_start, eff_end : numpy.ndarray
+        ``(B,)`` int64 UTC nanoseconds: the part of the bar inside the regular
+        session (a Lean 09:00 hourly bar holds 09:30-10:00 only); extended-hours
+        bars keep their own bounds.
+    labels : pandas.DatetimeIndex
+        Session labels (tz-naive midnights).
+    opens, closes : pandas.DatetimeIndex
+        UTC open and close of each session.
+    ordinal : numpy.ndarray
+        ``(S,)`` position of each session in the exchange's calendar (for
+        "the previous N sessions" across gaps in the data).
+    tz : str
+        The exchange's time zone.
+    """
+
+    session: np.ndarray
+    regular: np.ndarray
+    eff_start: np.ndarray
+    eff_end: np.ndarray
+    labels: pd.DatetimeIndex
+    opens: pd.DatetimeIndex
+    closes: pd.DatetimeIndex
+    ordinal: np.ndarray
+    tz: str
+
+
+def bar_sessions(exchange: str, starts: pd.DatetimeIndex, interval: pd.Timedelta) -> BarSessions:
+    """Place bars (UTC starts) on the sessions of ``exchange``: session, regular or extended.
+
+    A bar belongs to the session of its local date; it is *regular* when
+    ``[start, start + interval)`` overlaps the session's ``[open, close)``
+    (exchange_calendars' open and close; half days included), *extended*
+    otherwise (pre-market or after-hours). Bars on dates that are not sessions
+    get session -1.
+
+    Parameters
+    ----------
+    exchange : str
+        Calendar code (``"XNYS"``).
+    starts : pandas.DatetimeIndex
+        tz-aware bar starts, ascending.
+    interval : pandas.Timedelta
+        Bar length.
+
+    Returns
+    -------
+    BarSessions
+    """
+    starts = pd.DatetimeIndex(starts)
+    if starts.tz is None:
+        raise InputError("bar times must be tz-aware")
+    starts = starts.tz_convert("UTC").as_unit("ns")
+    tz = exchange_timezone(exchange)
+    if not len(starts):
+        empty = pd.DatetimeIndex([], dtype="datetime64[ns, UTC]")
+        return BarSessions(np.empty(0, np.int64), np.empty(0, bool), np.empty(0, np.int64),
+                           np.empty(0, np.int64), pd.DatetimeIndex([]), empty, empty,
+                           np.empty(0, np.int64), tz)
+    local_day = starts.tz_convert(tz).normalize().tz_localize(None).as_unit("ns")
+    sched = schedule(exchange, local_day.min(), local_day.max())
+    if sched is None or sched.empty:
+        raise InputError(f"no {exchange} sessions between {local_day.min().date()} and "
+                         f"{local_day.max().date()}")
+    lo, _ = calendar_bounds(exchange)
+    full = _schedule(exchange, str(max(pd.Timestamp(year=local_day.min().year - 1, month=1,
+                                                    day=1), lo).date()),
+                     str(min(pd.Timestamp(year=local_day.max().year + 1, month=12, day=31),
+                             calendar_bounds(exchange)[1]).date()))
+    labels_all = pd.DatetimeIndex(full.index).as_unit("ns")
+    at = np.searchsorted(labels_all.asi8, local_day.asi8, side="left")
+    atc = np.minimum(at, len(labels_all) - 1)
+    on = labels_all.asi8[atc] == local_day.asi8
+    used = np.unique(atc[on])
+    labels = pd.DatetimeIndex(labels_all[used], name="session")
+    opens = pd.DatetimeIndex(full["open"].iloc[used]).tz_convert("UTC").as_unit("ns")
+    closes = pd.DatetimeIndex(full["close"].iloc[used]).tz_convert("UTC").as_unit("ns")
+    session = np.where(on, np.searchsorted(used, atc), -1).astype(np.int64)
+    s = np.maximum(session, 0)
+    start_ns = starts.asi8
+    end_ns = start_ns + pd.Timedelta(interval).value
+    o, c = opens.asi8[s], closes.asi8[s]
+    regular = on & (start_ns < c) & (end_ns > o)
+    eff_start = np.where(regular, np.maximum(start_ns, o), start_ns)
+    eff_end = np.where(regular, np.minimum(end_ns, c), end_ns)
+    return BarSessions(session, regular, eff_start, eff_end, labels, opens, closes,
+                       used.astype(np.int64), tz)
+
+
+def event_bars(eff_start: np.ndarray, eff_end: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """The bar of each news time: the bar holding it, else the first bar that starts after it.
+
+    On a grid of regular bars this sends news before the open, after the close
+    or on a closed day to the first regular bar of the next session; on a grid
+    with extended-hours bars, news at 08:20 New York falls in its pre-market bar.
+
+    Parameters
+    ----------
+    eff_start, eff_end : numpy.ndarray
+        ``(B,)`` int64 UTC nanoseconds of the bars' (effective) bounds, ascending.
+    times : numpy.ndarray
+        ``(E,)`` int64 UTC nanoseconds of the news.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(E,)`` bar positions; ``B`` where the news comes after the last bar.
+    """
+    i = np.searchsorted(eff_start, times, side="right") - 1
+    ic = np.clip(i, 0, max(len(eff_end) - 1, 0))
+    inside = (i >= 0) & (len(eff_end) > 0) & (times < eff_end[ic] if len(eff_end) else False)
+    return np.where(inside, i, i + 1).astype(np.int64)

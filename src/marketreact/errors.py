@@ -18,7 +18,7 @@ class InputProblem:
     Attributes
     ----------
     source : str
-        File (or other source) the problem is in.
+        File (or other source) the problem is in; empty when the message names it.
     line : int or None
         1-based line number in the file (the header is line 1), when known.
     field : str or None
@@ -39,13 +39,13 @@ class InputProblem:
         where = self.source
         if self.line is not None:
             where += f":{self.line}"
-        parts = [where]
+        parts = [where] if where else []
         if self.field is not None:
             parts.append(f"field '{self.field}'")
         if self.value is not None:
             shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
             parts.append(f"value {shown!r}")
-        return ": ".join([", ".join(parts), self.message])
+        return ": ".join([", ".join(parts), self.message]) if parts else self.message
 
 
 class MarketReactError(Exception):
@@ -58,12 +58,13 @@ class InputError(MarketReactError):
     Parameters
     ----------
     problems : sequence of InputProblem or str
-        The problems; a plain string becomes a problem without location.
+        The problems; a plain string becomes a problem without location (printed as
+        given, with no stray source prefix).
     """
 
     def __init__(self, problems: list[InputProblem] | tuple[InputProblem, ...] | str) -> None:
         if isinstance(problems, str):
-            problems = [InputProblem("<input>", None, None, None, problems)]
+            problems = [InputProblem("", None, None, None, problems)]
         self.problems: tuple[InputProblem, ...] = tuple(problems)
         first = str(self.problems[0]) if self.problems else "invalid input"
         more = len(self.problems) - 1

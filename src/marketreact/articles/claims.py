@@ -34,11 +34,14 @@ previous sentences.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from marketreact.articles.entities import Mention
+from marketreact.articles.text import Coverage
 
 DIRECTIONS = ("up", "down")
 #: Qualifier -> how the stated number bounds the measured move.
@@ -227,9 +230,10 @@ def _without(m: re.Match[str], group: str) -> str:
 def find_cues(sentence: str) -> list[Cue]:
     """Find the move cues of a sentence (without deciding yet whether they are price claims)."""
     found: list[Cue] = []
+    taken = Coverage()  # the spans of the cues found: overlap tests in O(log n)
 
     def overlaps(s: int, e: int) -> bool:
-        return any(c.start < e and s < c.end for c in found)
+        return taken.overlaps(s, e)
 
     for pattern, direction in _REVERSALS:
         for m in pattern.finditer(sentence):
@@ -239,6 +243,7 @@ def find_cues(sentence: str) -> list[Cue]:
             partial = bool(_PARTIAL.match(m.group("verb").split()[0]))
             found.append(Cue(m.start(), m.end(), m.group(0), d, None, "",
                              "partial" if partial else "full", "intraday_reversal"))
+            taken.add(m.start(), m.end())
     for pattern, direction in _CUES:
         for m in pattern.finditer(sentence):
             if overlaps(m.start(), m.end()):
@@ -254,6 +259,7 @@ def find_cues(sentence: str) -> list[Cue]:
             elif _CLOSE_WORDS.search(_without(m, "qual")) or _AT_CLOSE.match(tail):
                 wording = "close_to_close"
             found.append(Cue(m.start(), m.end(), m.group(0), d, magnitude, qual, "", wording))
+            taken.add(m.start(), m.end())
     found.sort(key=lambda c: c.start)
     return found
 
@@ -303,6 +309,51 @@ def _unique(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
     return tuple(out)
 
 
+#: Characters looked at around a mention for "X's shares" / "shares of X" (no marker is longer).
+_LOOK = 80
+_OPENING = re.compile(r"^[^,;]*,\s*(?:the\s+)?$")
+
+
+def _word(char: str) -> bool:
+    return char.isalnum() or char == "_"
+
+
+def _before(text: str, end: int) -> str:
+    """About :data:`_LOOK` characters before ``end``, cut between words (word bounds stay)."""
+    lo = max(0, end - _LOOK)
+    while lo > 0 and _word(text[lo - 1]) and _word(text[lo]):
+        lo -= 1
+    return text[lo:end]
+
+
+def _after(text: str, start: int) -> str:
+    """About :data:`_LOOK` characters from ``start``, cut between words (word bounds stay)."""
+    hi = min(len(text), start + _LOOK)
+    while hi < len(text) and _word(text[hi - 1]) and _word(text[hi]):
+        hi += 1
+    return text[start:hi]
+
+
+def _after_opening_phrase(sentence: str, cue: Cue, mentions: Sequence[Mention],
+                          starts: Sequence[int]) -> Mention | None:
+    """The first mention after the cue's opening phrase (``Up 5%, the company ...``).
+
+    Only mentions right after the first ``,`` following the cue can qualify (the phrase
+    before it holds no ``,`` or ``;``), so at most the mentions at one offset are tried.
+    """
+    stop = min((k for k in (sentence.find(",", cue.end), sentence.find(";", cue.end))
+                if k >= 0), default=-1)
+    if stop < 0 or sentence[stop] != ",":
+        return None
+    j = bisect.bisect_left(starts, stop + 1)
+    first = starts[j] if j < len(starts) else None
+    while j < len(mentions) and mentions[j].start == first:
+        if _OPENING.match(sentence[cue.end:mentions[j].start]):
+            return mentions[j]
+        j += 1
+    return None
+
+
 def stated_moves(sentence: str, mentions: Sequence[Mention], previous: Sequence[Mention] = (),
                  has_venue: bool = False) -> list[StatedMove]:
     """Find the price moves a sentence states, with their subjects.
@@ -327,25 +378,44 @@ def stated_moves(sentence: str, mentions: Sequence[Mention], previous: Sequence[
     out: list[StatedMove] = []
     seg_start = 0
     prior: tuple[Mention, ...] = ()
+    # Time linear in the sentence (a 10 MB one-sentence article must end): whether a
+    # mention is marked as "X's shares" / "shares of X" depends on the mention alone, so it
+    # is found once, from a bounded stretch of text around it; the mentions between two
+    # offsets are found by bisection (mentions are in order).
+    starts = [m.start for m in mentions]
+    ends_sorted = all(a.start <= b.start and a.end <= b.end
+                      for a, b in itertools.pairwise(mentions))
+    last_marked: list[int] = []
+    for i, m in enumerate(mentions):
+        marked = bool(_MARKED_AFTER.match(_after(sentence, m.end))
+                      or _MARKED_BEFORE.search(_before(sentence, m.start)))
+        last_marked.append(i if marked else (last_marked[-1] if last_marked else -1))
+    ends = [m.end for m in mentions]
     for cue in find_cues(sentence):
-        inside = [i for i, m in enumerate(mentions) if seg_start <= m.start and m.end <= cue.start]
+        if ends_sorted:
+            inside: Sequence[int] = range(bisect.bisect_left(starts, seg_start),
+                                          bisect.bisect_right(ends, cue.start))
+        else:
+            inside = [i for i, m in enumerate(mentions)
+                      if seg_start <= m.start and m.end <= cue.start]
         subjects: tuple[Mention, ...] = ()
         basis = "none"
-        if inside:
-            marked = [i for i in inside
-                      if _MARKED_AFTER.match(sentence[mentions[i].end:])
-                      or _MARKED_BEFORE.search(sentence[:mentions[i].start])]
-            pick = marked[-1] if marked else inside[-1]
+        if len(inside):
+            if ends_sorted:
+                pick = last_marked[inside[-1]]
+                pick = pick if pick >= inside[0] else inside[-1]
+            else:
+                marked_in = [i for i in inside if last_marked[i] == i]
+                pick = marked_in[-1] if marked_in else inside[-1]
             subjects = _unique(_group(mentions, pick, sentence))
             basis = "in sentence"
         elif prior:
             subjects, basis = prior, "previous cue"
         else:
-            after = [m for m in mentions if m.start >= cue.end
-                     and re.match(r"^[^,;]*,\s*(?:the\s+)?$", sentence[cue.end:m.start])
-                     and cue.start < 25]
-            if after:
-                subjects, basis = (after[0],), "after opening phrase"
+            after = _after_opening_phrase(sentence, cue, mentions, starts) \
+                if cue.start < 25 else None
+            if after is not None:
+                subjects, basis = (after,), "after opening phrase"
             elif previous and _OWN_SHARES.search(sentence[seg_start:cue.start]):
                 subjects, basis = (previous[-1],), "previous sentence"
         if not subjects:

@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from marketreact.articles.text import Coverage
 from marketreact.calendar import TIMINGS, normalise_exchange
 from marketreact.errors import InputError
 
@@ -416,9 +417,10 @@ def find_dates(sentence: str, anchor: pd.Timestamp, future: bool | None = None) 
     anchor = pd.Timestamp(anchor).normalize()
     fut = is_future(sentence) if future is None else future
     found: list[DateRef] = []
+    taken = Coverage()  # the spans found: overlap tests in O(log n), not a scan of all
     for pattern, resolve in _RULES:
         for m in pattern.finditer(sentence):
-            if any(r.start < m.end() and m.start() < r.end for r in found):
+            if taken.overlaps(m.start(), m.end()):
                 continue
             if resolve is _month_only:
                 word = m.group("month").lower()
@@ -436,5 +438,6 @@ def find_dates(sentence: str, anchor: pd.Timestamp, future: bool | None = None) 
             else:
                 tense = "present"
             found.append(DateRef(m.group(0), m.start(), m.end(), first, last, tense, rule))
+            taken.add(m.start(), m.end())
     found.sort(key=lambda r: r.start)
     return found

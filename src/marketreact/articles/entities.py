@@ -42,7 +42,7 @@ from pathlib import Path
 
 from marketreact._textio import check_regular_file
 from marketreact._typing import StrPath
-from marketreact.articles.text import decode_article, fold
+from marketreact.articles.text import Coverage, decode_article, fold
 from marketreact.calendar import exchange_for_ticker, normalise_exchange
 from marketreact.errors import InputError, InputProblem
 
@@ -398,7 +398,7 @@ def unknown_companies(text: str, known: Sequence[Mention]) -> list[Mention]:
         With status ``unknown`` and an entity without a ticker.
     """
     out: list[Mention] = []
-    spans = [(m.start, m.end) for m in known]
+    spans = Coverage((m.start, m.end) for m in known)
     for pattern in (_SUFFIXED, _SHARES_OF, _X_SHARES):
         for match in pattern.finditer(text):
             base = match.start("name")
@@ -414,9 +414,9 @@ def unknown_companies(text: str, known: Sequence[Mention]) -> list[Mention]:
             start, end = words[0][0], words[-1][1]
             name = re.sub(r"['’]s$", "", text[start:end])
             end = start + len(name)
-            if any(s < end and start < e for s, e in spans):
+            if spans.overlaps(start, end):
                 continue
-            spans.append((start, end))
+            spans.add(start, end)
             out.append(Mention(Entity(name, None, None, listed=False, aliases=(name,),
                                       origin="not in the gazetteer"), start, end, name,
                                "unknown"))

@@ -31,9 +31,12 @@ that is the company's own exchange.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -123,6 +126,73 @@ def _nearest(items: Sequence[DateRef] | Sequence[Venue], start: int, end: int) -
     return int(min(range(len(items)), key=lambda i: dist[i]))
 
 
+def _tail(text: str, end: int, size: int = 40) -> str:
+    """About ``size`` characters before ``end``, cut between words (word bounds stay)."""
+    lo = max(0, end - size)
+    while lo > 0 and (text[lo - 1].isalnum() or text[lo - 1] == "_") and (
+            text[lo].isalnum() or text[lo] == "_"):
+        lo -= 1
+    return text[lo:end]
+
+
+class _Spans:
+    """Items with ``start``/``end`` offsets, looked up by range in O(log n) when in order."""
+
+    def __init__(self, items: Sequence[Any]) -> None:
+        self.items = list(items)
+        self.starts = [it.start for it in self.items]
+        self.ends = [it.end for it in self.items]
+        self.ordered = all(a <= b for a, b in itertools.pairwise(self.starts)) and all(
+            a <= b for a, b in itertools.pairwise(self.ends))
+
+    def _range(self, lo: int, hi: int) -> tuple[int, int]:
+        return bisect.bisect_left(self.starts, lo), bisect.bisect_right(self.ends, hi)
+
+    def any_within(self, lo: int, hi: int) -> bool:
+        """Whether an item has ``lo <= start`` and ``end <= hi``."""
+        if not self.ordered:
+            return any(x.start >= lo and x.end <= hi for x in self.items)
+        a, b = self._range(lo, hi)
+        return a < b
+
+    def nearest(self, lo: int, hi: int, start: int, end: int) -> Any | None:
+        """The item within ``[lo, hi]`` nearest to ``[start, end]`` (the first on ties).
+
+        The same item as :func:`_nearest` on the items within: in order, the distance
+        falls, is 0 over the items overlapping the span, then rises, so only the last item
+        ending before ``start`` (the first of its end) and the next one can be nearest.
+        """
+        if not self.ordered:
+            inside = [x for x in self.items if x.start >= lo and x.end <= hi]
+            i = _nearest(inside, start, end)
+            return inside[i] if i is not None else None
+        a, b = self._range(lo, hi)
+        return self._nearest_in(a, b, start, end)
+
+    def nearest_ending_by(self, pos: int, start: int, end: int) -> Any | None:
+        """The item with ``end <= pos`` nearest to ``[start, end]`` (the first on ties)."""
+        if not self.ordered:
+            inside = [x for x in self.items if x.end <= pos]
+            i = _nearest(inside, start, end)
+            return inside[i] if i is not None else None
+        return self._nearest_in(0, bisect.bisect_right(self.ends, pos), start, end)
+
+    def _nearest_in(self, a: int, b: int, start: int, end: int) -> Any | None:
+        if a >= b:
+            return None
+        j = min(max(bisect.bisect_left(self.ends, start, a, b), a), b)
+        best: int | None = None
+        best_dist = 0
+        if j - 1 >= a:
+            best = max(a, bisect.bisect_left(self.ends, self.ends[j - 1], a, b))
+            best_dist = start - self.ends[j - 1]
+        if j < b:
+            dist = max(0, self.starts[j] - end, start - self.ends[j])
+            if best is None or dist < best_dist:
+                best = j
+        return self.items[best] if best is not None else None
+
+
 #: Where a sentence splits into clauses with their own dates and venues.
 _CLAUSE = re.compile(r",?\s+(?:while|whereas|but)\s+|;\s*|\s+[—–]\s+|"
                      r",\s+(?:and|as|after|before)\s+", re.IGNORECASE)
@@ -134,24 +204,29 @@ def _claim_rows(pub: Publication, sentence: Sentence, moves: Sequence[StatedMove
                 refs: Sequence[DateRef], venues: Sequence[Venue],
                 first_id: int) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
+    text = sentence.text
     past_refs = [r for r in refs if r.tense != "future" and not _SINCE.match(r.expression)
-                 and not _SINCE_BEFORE.search(sentence.text[:r.start])]
-    clauses = [m.start() for m in _CLAUSE.finditer(sentence.text)]
+                 and not _SINCE_BEFORE.search(_tail(text, r.start))]
+    clauses = [m.start() for m in _CLAUSE.finditer(text)]  # ascending
+    # Linear in the sentence: clauses, venues and dates are found by bisection when they
+    # are in order (they are: each comes from one left-to-right scan), else by a scan.
+    v_index, r_index = _Spans(venues), _Spans(past_refs)
+    first_venue: dict[str, Venue] = {}
+    for x in venues:
+        first_venue.setdefault(x.exchange, x)
     for move in moves:
         cue = move.cue
-        lo = max([0, *(c for c in clauses if c <= cue.start)])
-        hi = min([len(sentence.text), *(c for c in clauses if c > cue.start)])
-        region = [v for v in venues if v.start >= lo and v.end <= hi]
-        v = _nearest(region, cue.start, cue.end)
-        near = ([x for x in past_refs if x.start >= lo and x.end <= hi]
-                or [x for x in past_refs if x.end <= cue.start])
-        r = _nearest(near, cue.start, cue.end)
-        ref = near[r] if r is not None else None
+        k = bisect.bisect_right(clauses, cue.start)
+        lo = max(0, clauses[k - 1]) if k else 0
+        hi = min(len(text), clauses[k]) if k < len(clauses) else len(text)
+        near_venue = v_index.nearest(lo, hi, cue.start, cue.end)
+        ref = (r_index.nearest(lo, hi, cue.start, cue.end) if r_index.any_within(lo, hi)
+               else r_index.nearest_ending_by(cue.start, cue.start, cue.end))
         for subject in move.subjects:
             entity = subject.entity
             notes: list[str] = []
-            venue = region[v] if v is not None else next(
-                (x for x in venues if entity.exchange and x.exchange == entity.exchange), None)
+            venue = near_venue if near_venue is not None else (
+                first_venue.get(entity.exchange) if entity.exchange else None)
             exchange = entity.exchange or (venue.exchange if venue else None)
             if venue and entity.exchange and venue.exchange != entity.exchange:
                 notes.append(f"venue {venue.text!r} ({venue.exchange}) is not the listing "
@@ -264,6 +339,7 @@ def extract_article(
     seen: dict[str, dict[str, object]] = {}
     recent: list[list[Mention]] = []
     refs_events: list[tuple[Mention, DateRef, Sentence]] = []
+    members: dict[tuple[str, str], set[object]] = {}
     for sentence in article.sentences:
         found = gazetteer.find(sentence.text)
         mentions = sorted([*found, *unknown_companies(sentence.text, found)],
@@ -278,18 +354,22 @@ def extract_article(
             for key, value in (("sentences", sentence.number), ("as_written", m.surface)):
                 bucket = rec[key]
                 assert isinstance(bucket, list)
-                if value not in bucket:
+                member = members.setdefault((_entity_key(m), key), set())
+                if value not in member:  # a set beside the list: linear, not quadratic
+                    member.add(value)
                     bucket.append(value)
         refs = find_dates(sentence.text, pub.date)
         venues = find_venues(sentence.text)
         listed = [m for m in mentions if m.status in ("listed", "stated")]
+        # the same for every date of the sentence: joined once (linear in its length)
+        tickers = ";".join(dict.fromkeys(m.entity.ticker or "" for m in listed)) if refs else ""
+        entities = ";".join(dict.fromkeys(m.entity.name for m in mentions)) if refs else ""
         for ref in refs:
             date_rows.append({
                 "expression": ref.expression, "first": _date_str(ref.first),
                 "last": _date_str(ref.last), "precision": ref.precision, "tense": ref.tense,
                 "rule": ref.rule,
-                "tickers": ";".join(dict.fromkeys(m.entity.ticker or "" for m in listed)),
-                "entities": ";".join(dict.fromkeys(m.entity.name for m in mentions)),
+                "tickers": tickers, "entities": entities,
                 "sentence": sentence.number, "line": sentence.line,
                 "char_start": sentence.start + ref.start, "char_end": sentence.start + ref.end})
         previous = [m for ms in recent[-2:] for m in ms]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -71,6 +72,7 @@ def _tz(exchange: str, day: pd.Timestamp) -> str:
     return sched.attrs["tz"] if sched is not None else "UTC"
 
 
+@functools.lru_cache(maxsize=4096)  # the same answer for every claim of an article
 def publication_interval(pub: Publication, exchange: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     """Return the span of UTC instants in which the article may have been published.
 
@@ -118,6 +120,7 @@ class SessionAt:
     in_progress: str
 
 
+@functools.lru_cache(maxsize=4096)  # the same answer for every claim of an article
 def session_at(pub: Publication, exchange: str) -> SessionAt:
     """Find the session of ``exchange`` that was under way or last completed at publication."""
     t0, t1 = publication_interval(pub, exchange)
@@ -139,6 +142,7 @@ def session_at(pub: Publication, exchange: str) -> SessionAt:
     return SessionAt(pd.Timestamp(label), state)
 
 
+@functools.lru_cache(maxsize=4096)  # the same answer for every claim of an article
 def day_in_progress(pub: Publication, exchange: str, day: pd.Timestamp) -> str:
     """Tell whether ``day``'s session of ``exchange`` still traded at publication.
 

@@ -21,8 +21,10 @@ Rules
 
 from __future__ import annotations
 
+import bisect
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from marketreact.errors import InputError, InputProblem
@@ -219,3 +221,33 @@ def parse_article(text: str, source: str = "<text>") -> Article:
             sentences.append(Sentence(len(sentences) + 1, number, line_start + s, line_start + e,
                                       line[s:e], is_head))
     return Article(text, tuple(sentences), headline, source)
+
+
+class Coverage:
+    """The union of half-open spans ``[start, end)``: overlap tests in O(log n).
+
+    Overlapping spans are merged (touching ones are not), so the spans kept are disjoint
+    and sorted, and a span overlaps the union exactly when it overlaps a span added.
+    """
+
+    def __init__(self, spans: Iterable[tuple[int, int]] = ()) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for start, end in spans:
+            self.add(start, end)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` overlaps a span added (``s < end and start < e``)."""
+        i = bisect.bisect_left(self.starts, end) - 1
+        return i >= 0 and self.ends[i] > start
+
+    def add(self, start: int, end: int) -> None:
+        """Add ``[start, end)``, merging it with the spans it overlaps."""
+        if end <= start:  # names are never empty; an empty span is left out
+            return
+        lo = bisect.bisect_right(self.ends, start)
+        hi = bisect.bisect_left(self.starts, end)
+        if lo < hi:
+            start, end = min(start, self.starts[lo]), max(end, self.ends[hi - 1])
+        self.starts[lo:hi] = [start]
+        self.ends[lo:hi] = [end]

@@ -74,7 +74,7 @@ from marketreact.backtest.fills import (
     trade_returns,
 )
 from marketreact.backtest.metrics import drawdown, mean_t, series_stats
-from marketreact.backtest.placebo import _PLACEBO_CHUNK, placebo_entries
+from marketreact.backtest.placebo import placebo_sums
 from marketreact.backtest.portfolio import portfolio_daily
 from marketreact.backtest.results import BacktestResult, PlaceboResult
 from marketreact.backtest.settings import (
@@ -102,6 +102,7 @@ from marketreact.panel.lineup import (
     rows_of,
 )
 from marketreact.panel.returns import ExchangePanel, ReturnKind
+from marketreact.panel.screening import find_duplicates
 from marketreact.panel.table import PriceTable
 from marketreact.prices.frames import PriceFetch
 from marketreact.windows import format_window, gather
@@ -163,6 +164,46 @@ class _ExchangeRun:
     data: _Exchange
     n_neutral: int
     traded: _Trades | None
+    n_merged: int = 0
+
+
+def _merge_duplicates(keep: BoolArray, rows: IntArray, entry: IntArray, at_open: BoolArray,
+                      known: IntArray, signal: FloatArray, event_ids: np.ndarray
+                      ) -> tuple[BoolArray, FloatArray, int]:
+    """One position per ticker and entry: later duplicates merged into the first.
+
+    Events kept (``keep``) of one stock (``rows``) entering at the same session
+    and side of it (``entry``, ``at_open``) are the same story from several
+    headlines: the earliest known stays, with the mean of the group's finite
+    signals; the others are not traded.
+
+    Returns
+    -------
+    keep : numpy.ndarray
+        ``keep`` without the merged events.
+    signal : numpy.ndarray
+        Signals, the representatives' replaced by their group's mean.
+    n_merged : int
+        Events merged.
+    """
+    k = np.flatnonzero(keep)
+    if len(k) < 2:
+        return keep, signal, 0
+    dups = find_duplicates(rows[k], entry[k] * 2 + at_open[k].astype(np.int64), event_ids[k],
+                           known[k])
+    rep = dups.representative
+    if rep.all():
+        return keep, signal, 0
+    sig = signal[k]
+    ok = np.isfinite(sig)
+    sums = np.bincount(dups.first, weights=np.where(ok, sig, 0.0), minlength=len(k))
+    counts = np.bincount(dups.first, weights=ok.astype(float), minlength=len(k))
+    signal = signal.copy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        signal[k[rep]] = np.where(counts[rep] > 0, sums[rep] / counts[rep], np.nan)
+    keep = keep.copy()
+    keep[k[~rep]] = False
+    return keep, signal, int((~rep).sum())
 
 
 class Backtest:
@@ -396,10 +437,12 @@ class Backtest:
         bad = reasons != ""
         fail(bad, list(reasons[bad]))
         keep = ~bad
+        keep, signal, n_merged = _merge_duplicates(keep, rows, entry, at_open, known, signal,
+                                                   group["event_id"].to_numpy(dtype=object))
         neutral = keep & ~(np.abs(signal) > s.threshold)
         trade = keep & ~neutral
         if not trade.any():
-            return _ExchangeRun(exchange, data, int(neutral.sum()), None)
+            return _ExchangeRun(exchange, data, int(neutral.sum()), None, n_merged)
         g = group.loc[trade]
         idx = np.flatnonzero(trade)
         rows, m_rows, day0 = rows[idx], m_rows[idx], day0[idx]
@@ -494,13 +537,20 @@ class Backtest:
             data=data, trades=trades, first=first, exit=exit_, daily=daily, inside=inside,
             pieces=pieces, basis=basis, direction=direction, hedge=hedge, rows=rows,
             m_rows=m_rows, entry=entry, at_open=at_open, lo_valid=lo_valid[rows],
-            m_sess=m_sess, m_opened=m_opened & (hedge != 0)))
+            m_sess=m_sess, m_opened=m_opened & (hedge != 0)), n_merged)
 
     def _assemble(self, parts: list[_ExchangeRun], failures: list[Failure],
                   diagnostics: list[str], catalogue: EventCatalogue) -> BacktestResult:
         s = self.settings
         fail_frame = failure_frame(failures, catalogue.frame["event_id"])
         n_neutral = sum(p.n_neutral for p in parts)
+        n_merged = sum(p.n_merged for p in parts)
+        if n_merged:
+            diagnostics.append(
+                f"duplicates: {n_merged} event(s) would have entered the same ticker at the "
+                "same session as an earlier event (the same story from several headlines): "
+                "merged into that one position, whose signal is the mean signal of the "
+                "merged events (never two positions for one ticker and entry)")
         traded = [p.traded for p in parts if p.traded is not None]
         if not traded:
             daily = pd.DataFrame(columns=["date", "equity", "return", "drawdown", "exposure",
@@ -677,26 +727,14 @@ class Backtest:
                 continue
             used += int(ok.sum())
             sel = np.flatnonzero(ok)
-            rows, m_rows = p.rows[sel], p.m_rows[sel]
-            at_open, hedge, direction = p.at_open[sel], p.hedge[sel], p.direction[sel]
-            for start in range(0, draws, _PLACEBO_CHUNK):
-                k = min(_PLACEBO_CHUNK, draws - start)
-                cand = placebo_entries(rng, k, lo[sel], hi[sel], p.entry[sel], exclusion)
-                r2 = np.broadcast_to(rows, cand.shape)
-                mr2 = np.broadcast_to(m_rows, cand.shape)
-                nxt = data.next_open if s.entry is EntryRule.next_open else data.next_close
-                e = nxt[r2, cand]
-                ao = np.broadcast_to(at_open, cand.shape)
-                x = exit_sessions(e, ao, s.hold, data.next_close, r2)
-                si, _, _, so = leg_prices(data.open_px, data.panel.prices, data.next_close,
-                                          r2, e, ao, x)
-                mi, _, _, mo = leg_prices(data.open_px, data.panel.prices, data.next_close,
-                                          mr2, e, ao, x)
-                _, pn = trade_returns(si, so, mi, mo, np.broadcast_to(direction, cand.shape),
-                                      np.broadcast_to(hedge, cand.shape), cost)
-                fin = np.isfinite(pn)
-                sums[start:start + k] += np.where(fin, pn, 0.0).sum(axis=1)
-                counts[start:start + k] += fin.sum(axis=1)
+            nxt = data.next_open if s.entry is EntryRule.next_open else data.next_close
+            part_sums, part_counts = placebo_sums(
+                rng, draws, lo[sel], hi[sel], p.entry[sel], exclusion, rows=p.rows[sel],
+                m_rows=p.m_rows[sel], at_open=p.at_open[sel], direction=p.direction[sel],
+                hedge=p.hedge[sel], cost=cost, hold=s.hold, next_entry=nxt,
+                next_close=data.next_close, open_px=data.open_px, close_px=data.panel.prices)
+            sums += part_sums
+            counts += part_counts
         actual = actual_sum / actual_n if actual_n else math.nan
         with np.errstate(invalid="ignore", divide="ignore"):
             means = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)

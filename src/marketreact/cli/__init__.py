@@ -9,6 +9,7 @@ from marketreact.cli import (
     articles,
     backtest,
     export,
+    intraday,
     news,
     prices,
     regress,
@@ -19,7 +20,7 @@ from marketreact.cli import (
 from marketreact.cli.app import app
 
 #: The modules whose commands are registered on :data:`app` when they are imported.
-COMMAND_MODULES = (news, study, articles, backtest, regress, report, export, validate,
+COMMAND_MODULES = (news, study, intraday, articles, backtest, regress, report, export, validate,
                    prices)
 
 __all__ = ["COMMAND_MODULES", "app"]

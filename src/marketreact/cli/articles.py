@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,7 @@ from marketreact.cli.app import (
     app,
     handle_errors,
 )
+from marketreact.errors import InputError, InputProblem
 from marketreact.output.folder import check_target, results_folder
 
 
@@ -65,9 +67,10 @@ def extract(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result files.")],
     entities: Annotated[list[Path] | None, typer.Option(
         "--entities", "-e", help="Gazetteer CSV adding to (and overriding) the built-in one; "
-        "repeatable.")] = None,
+        "repeatable (default: the built-in one only).")] = None,
     timing: Annotated[str | None, typer.Option(
-        help="For a date: pre, intra, post or unknown (relative to a trading session).")
+        help="For a date: pre, intra, post or unknown (relative to a trading session); "
+        "default: none (--published must then carry a time and UTC offset).")
     ] = None,
     timing_exchange: Annotated[str | None, typer.Option(
         help="Exchange whose session --timing refers to (e.g. XIDX); default: each company's.")
@@ -78,7 +81,8 @@ def extract(
         help="Start of every event_id (default: the article's file name).")] = None,
     headline: Annotated[str | None, typer.Option(
         help="Headline for the events (default: found in the text).")] = None,
-    source: Annotated[str, typer.Option(help="Value of the events' source column.")] = "",
+    source: Annotated[str, typer.Option(
+        help="Value of the events' source column (default: empty).")] = "",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
 ) -> None:
@@ -117,12 +121,16 @@ def verify(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for verdicts.csv.")],
     prices: PricesOpt = ["yahoo"],  # noqa: B006
     tolerance: Annotated[float, typer.Option(
-        help="Percentage points a measured move may differ from the stated one.")] = 0.5,
+        help="Percentage points a measured move may differ from the stated one (0 to 100).")
+    ] = 0.5,
     cache_dir: CacheOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
 ) -> None:
     """Check stated price moves against daily OHLC prices: supported, contradicted, unverifiable."""
+    if not math.isfinite(tolerance) or not 0 <= tolerance <= 100:
+        raise InputError([InputProblem("command line", None, "--tolerance", str(tolerance),
+                                       "must be a number of percentage points from 0 to 100")])
     from marketreact.articles.verify import read_claims, verify_claims
     from marketreact.output.articles import write_verification
     from marketreact.prices import source_from_spec

@@ -16,12 +16,14 @@ from marketreact.backtest.settings import EntryRule as EntryChoice
 from marketreact.backtest.settings import HedgeMode as HedgeChoice
 from marketreact.backtest.settings import SignalMode as ModeChoice
 from marketreact.cli.app import (
+    EXIT_NOTHING,
     EXIT_PARTIAL,
     CacheOpt,
     PricesOpt,
     _console,
     _err,
     app,
+    failure_lines,
     handle_errors,
 )
 from marketreact.errors import InputError
@@ -65,12 +67,12 @@ def _dedupe_scored(frame: pd.DataFrame, window: str) -> tuple[pd.DataFrame, int]
     span = _duration(window, "--dedupe")
     work = frame.copy()
     work["timestamp"] = pd.to_datetime(work["timestamp"], utc=True, format="ISO8601")
-    for col in ("url", "duplicate_ids", "duplicate_urls"):
+    for col in ("url", "linked_ids", "linked_urls"):
         if col not in work:
             work[col] = ""
     linked, n = link_duplicates(work, window=span)
     shown = frame.set_index("event_id").loc[linked["event_id"]].reset_index()
-    shown["duplicate_ids"] = linked["duplicate_ids"].to_numpy()
+    shown["linked_ids"] = linked["linked_ids"].to_numpy()
     return shown, n
 
 
@@ -218,9 +220,13 @@ def backtest(
     if len(result.failures):
         _err(f"{len(result.failures)} event(s) could not be traded; reasons in "
              f"{out / 'failures.csv'}")
-        counts = result.failures["reason"].value_counts()
-        for reason, n in counts.head(5).items():
-            _err(f"  {n} x {reason}")
+        reasons = dict(zip(result.failures["event_id"].astype(str),
+                           result.failures["reason"].astype(str), strict=True))
+        for line in failure_lines(reasons, limit=5, what="event"):
+            _err(f"  {line}")
+        if len(result.trades) == 0 and len(result.failures) >= len(catalogue):
+            _err("nothing was backtested: every event failed")
+            raise typer.Exit(EXIT_NOTHING)
         raise typer.Exit(EXIT_PARTIAL)
     console.print(f"results written to {out}")
 
@@ -233,7 +239,8 @@ def score(
     out: Annotated[Path, typer.Option("--out", "-o", help="Event catalogue to write (CSV).")],
     timezone: Annotated[str | None, typer.Option(
         help="IANA time zone of times written without an offset (e.g. America/New_York). "
-             "Required when the file has such times: none is assumed.")] = None,
+             "Required when the file has such times: none is assumed (default: none).")
+    ] = None,
     text: Annotated[TextChoice, typer.Option(help="What to score: headline, summary or both.")
                     ] = TextChoice.headline,
     method: Annotated[MethodChoice, typer.Option(
@@ -242,7 +249,8 @@ def score(
     ] = MethodChoice.vader,
     dedupe: Annotated[str | None, typer.Option(
         help="Link near-duplicate headlines of a ticker within this window (e.g. 24h): the "
-             "first keeps its row, the others are listed in its duplicate_ids.")] = None,
+             "first keeps its row, the others are listed in its linked_ids (default: no "
+             "linking).")] = None,
     skip_invalid: Annotated[bool, typer.Option(
         help="Write the valid rows of a file with bad rows (problems are printed).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
@@ -265,7 +273,7 @@ def score(
                          f"written to {out}"))
     if dedupe is not None:
         console.print(escape(f"{linked} near-duplicate headline(s) linked to an earlier one "
-                             f"(within {dedupe}; listed in duplicate_ids)"))
+                             f"(within {dedupe}; listed in linked_ids)"))
     if problems:
         for p in problems[:10]:
             _err(str(p))

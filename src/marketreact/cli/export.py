@@ -26,7 +26,8 @@ def export(
         "--out", "-o", help="File to write (a folder for parquet); default tables.xlsx, "
         "tables.tex, tables.md or parquet/ inside RESULTS_DIR.")] = None,
     max_rows: Annotated[int, typer.Option(
-        min=1, help="Events shown in the per-event LaTeX/Markdown table (the CSV keeps all).")
+        min=1, max=100_000,
+        help="Events shown in the per-event LaTeX/Markdown table (the CSV keeps all).")
     ] = 60,
     standalone: Annotated[bool, typer.Option(
         help="LaTeX: write a complete document (compiles with pdflatex) instead of a "

@@ -63,14 +63,15 @@ def fetch(
     source: Annotated[list[str], typer.Option(
         "--source", "-s", help="yahoo, rss:URL or edgar; repeat for several.")],
     since: Annotated[str | None, typer.Option(
-        help="Leave out items published before this date (UTC).")] = None,
+        help="Leave out items published before this date (UTC; default: keep all).")] = None,
     forms: Annotated[str, typer.Option(
         help="EDGAR form types, comma-separated (e.g. 8-K,10-Q,10-K).")] = "8-K",
     user_agent: Annotated[str | None, typer.Option(
         help="Contact User-Agent the SEC requires for edgar (\"Name email@example.com\"); "
              "default: $MARKETREACT_SEC_USER_AGENT.")] = None,
     entities: Annotated[list[Path] | None, typer.Option(
-        help="Gazetteer CSV adding company names for rss ticker mapping (repeatable).")
+        help="Gazetteer CSV adding company names for rss ticker mapping (repeatable; "
+             "default: the built-in one only).")
     ] = None,
     count: Annotated[int, typer.Option(help="Yahoo items asked for per ticker.")] = 50,
     dedupe_window: Annotated[str, typer.Option(

@@ -10,12 +10,14 @@ import typer
 from rich.table import Table
 
 from marketreact.cli.app import (
+    EXIT_NOTHING,
     EXIT_PARTIAL,
     CacheOpt,
     PricesOpt,
     SafeConsole,
     _console,
     _err,
+    failure_lines,
     handle_errors,
     prices_app,
 )
@@ -46,8 +48,12 @@ def prices_fetch(
 
     store = PriceStore(cache_dir)
     with progress_bar(quiet):
-        got = YahooSource(store).fetch([t.upper() for t in tickers], _date(start, "start"),
-                                       _date(end, "end"))
+        got = YahooSource(store, offline_after=1).fetch(
+            [t.upper() for t in tickers], _date(start, "start"), _date(end, "end"))
+    if not got.frames and got.failures:  # nothing fetched: no empty table, one line per reason
+        for line in failure_lines(got.failures):
+            _err(line)
+        raise typer.Exit(EXIT_NOTHING)
     console = _console(quiet)
     table = Table(title=f"Cached in {store.folder}")
     for name in ("ticker", "rows", "first", "last"):
@@ -56,8 +62,8 @@ def prices_fetch(
         table.add_row(t, str(len(frame)), str(frame.index.min().date()) if len(frame) else "",
                       str(frame.index.max().date()) if len(frame) else "")
     console.print(table)
-    for t, why in got.failures.items():
-        _err(f"{t}: {why}")
+    for line in failure_lines(got.failures):
+        _err(line)
     if got.failures:
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -76,16 +82,23 @@ def _number(value: Any, column: Any = "") -> str:
 def prices_show(
     ticker: Annotated[str, typer.Argument(help="Ticker to show.")],
     prices: PricesOpt = ["yahoo"],  # noqa: B006
-    start: Annotated[str | None, typer.Option(help="First date.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last date.")] = None,
-    tail: Annotated[int, typer.Option(help="Rows to print (from the end).")] = 10,
+    start: Annotated[str | None, typer.Option(
+        help="First date, YYYY-MM-DD (default: the first in the file or cache).")] = None,
+    end: Annotated[str | None, typer.Option(
+        help="Last date, YYYY-MM-DD (default: the last in the file or cache).")] = None,
+    tail: Annotated[int, typer.Option(min=1, max=100_000,
+                                      help="Rows to print (from the end).")] = 10,
     cache_dir: CacheOpt = None,
 ) -> None:
     """Print a ticker's prices (from the cache for yahoo, or from csv:DIR)."""
     from marketreact.prices import source_from_spec
 
+    first, last = _date(start, "start"), _date(end, "end")
+    if first is not None and last is not None and first > last:
+        raise InputError([InputProblem("command line", None, "--start", start,
+                                       f"is after --end {end}")])
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
-    got = source.fetch([ticker.upper()], _date(start, "start"), _date(end, "end"))
+    got = source.fetch([ticker.upper()], first, last)
     if ticker.upper() not in got.frames:
         raise InputError(f"{ticker}: {got.failures.get(ticker.upper(), 'no prices')}")
     frame = got.frames[ticker.upper()]

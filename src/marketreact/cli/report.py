@@ -21,9 +21,10 @@ def report(
     plots: Annotated[bool, typer.Option(
         help="Draw the plots the folder lacks (saved there as PNG) before embedding them.")
     ] = True,
-    title: Annotated[str | None, typer.Option(help="Page title.")] = None,
+    title: Annotated[str | None, typer.Option(
+        help="Page title (default: 'marketreact report: ' and the folder's subject).")] = None,
     max_rows: Annotated[int, typer.Option(
-        help="Rows shown per table (the CSV files keep them all).")] = 200,
+        min=1, max=100_000, help="Rows shown per table (the CSV files keep them all).")] = 200,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
 ) -> None:

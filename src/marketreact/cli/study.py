@@ -12,6 +12,7 @@ import typer
 from rich.table import Table
 
 from marketreact.cli.app import (
+    EXIT_NOTHING,
     EXIT_PARTIAL,
     CacheOpt,
     EngineName,
@@ -20,6 +21,7 @@ from marketreact.cli.app import (
     _console,
     _err,
     app,
+    failure_lines,
     handle_errors,
 )
 from marketreact.errors import InputError, InputProblem
@@ -39,13 +41,23 @@ def _study_table(result: Any) -> Table:
     return table
 
 
+#: Events listed on the terminal (car.csv holds them all).
+MAX_EVENT_ROWS = 50
+#: Notes printed on the terminal (summary.json holds them all).
+MAX_NOTES = 20
+
+
 def _event_table(result: Any, window: str) -> Table:
     table = Table(title=f"Events: day-0 AR and CAR{window}")
     for name in ("event", "ticker", "day 0", "AR(0)", "CAR", "t", "p"):
         table.add_column(name, justify="right" if name not in ("event", "ticker") else "left")
     ar0 = result.abnormal_returns.query("rel_day == 0").set_index("event_id")["ar"]
     car = result.car.loc[result.car["window"] == window].set_index("event_id")
-    for row in result.events.itertuples(index=False):
+    shown = result.events.head(MAX_EVENT_ROWS)
+    if len(result.events) > len(shown):
+        table.caption = (f"first {len(shown)} of {len(result.events)} events; every event is "
+                         "in car.csv")
+    for row in shown.itertuples(index=False):
         c = car.loc[row.event_id] if row.event_id in car.index else None
         table.add_row(row.event_id, row.ticker, str(pd.Timestamp(row.day0).date()),
                       f"{ar0.get(row.event_id, float('nan')):+.4f}",
@@ -88,7 +100,8 @@ def study(
         help="Fewest estimation returns an event may have [default: 120].")] = None,
     factors: Annotated[list[Path] | None, typer.Option(
         "--factors", help="Daily factor file (Ken French CSV or any factor CSV) for ff3, ff5, "
-        "carhart4; repeat to merge files (e.g. the momentum factor).")] = None,
+        "carhart4; repeat to merge files (e.g. the momentum factor) [default: none; the factor "
+        "models then refuse to run].")] = None,
     factor_units: Annotated[str, typer.Option(
         help="Units of --factors values: auto (Ken French files percent, other CSVs "
              "decimal), percent or decimal.")] = "auto",
@@ -101,11 +114,13 @@ def study(
         help="vectorised (batched OLS) or regression (per-event dummy-variable regression "
              "with statsmodels).")] = "vectorised",
     hac_lags: Annotated[int | None, typer.Option(
-        help="With --method regression: Newey-West (HAC) errors with this many lags.")
+        help="With --method regression: Newey-West (HAC) errors with this many lags "
+             "[default: none: OLS errors].")
     ] = None,
     sessions: Annotated[str | None, typer.Option(
         help="Trading sessions: calendar (exchange calendar, checked against the index) or "
-             "market (the dates of the market index file).")] = None,
+             "market (the dates of the market index file) [default: calendar; market with "
+             "--input eventstudytools].")] = None,
     suspect_prices: Annotated[str | None, typer.Option(
         help="Suspect prices (bad prints, unadjusted splits) inside an event's windows: fail "
              "(fail the event, with the reason) or keep (study the prices as given) "
@@ -121,7 +136,29 @@ def study(
         help="Alternative hypothesis of the cross-event tests' p-values.")
     ] = Alternative.two_sided,
     bootstrap: Annotated[int, typer.Option(
-        help="Bootstrap resamples of events for the bootstrap test (0: off).", min=0)] = 999,
+        help="Bootstrap resamples of events for the bootstrap test (0: off; at most "
+             "100,000).")] = 999,
+    duplicates: Annotated[str, typer.Option(
+        help="Events of one ticker with the same day 0: merge (one event, first timestamp, "
+             "n_headlines and the other ids in events.csv), first (the first only) or keep.")
+    ] = "merge",
+    overlap: Annotated[str, typer.Option(
+        help="Events with other news of the firm in their event window: keep (reported in "
+             "overlaps.csv), drop-later (leave out those with earlier news there) or "
+             "drop-all.")] = "keep",
+    clean_estimation: Annotated[bool, typer.Option(
+        "--clean-estimation", help="Leave the other news' event windows out of each "
+        "estimation sample (--min-estimation still applies).")] = False,
+    confounders: Annotated[Path | None, typer.Option(
+        help="Catalogue of other news of the same firms (not studied) that counts in the "
+             "overlaps, the overlap policy and --clean-estimation [default: none].")] = None,
+    group: Annotated[str | None, typer.Option(
+        help="Catalogue column splitting the events into groups: tests per group and "
+             "between groups (default with --input eventstudytools: its Group column).")
+    ] = None,
+    adjust: Annotated[str, typer.Option(
+        help="Adjust p-values across the event-window days and CAR windows: none, holm or "
+             "bh (Benjamini-Hochberg).")] = "none",
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     skip_invalid: Annotated[bool, typer.Option(
         help="Study the valid rows of a catalogue with bad rows (reported in failures.csv).")
@@ -148,7 +185,8 @@ def study(
     from marketreact.study.settings import StudySettings
     from marketreact.windows import parse_window
 
-    protected = [events, *prices, cache_dir, *(factors or [])]
+    protected = [events, *prices, cache_dir, *(factors or []),
+                 *([confounders] if confounders else [])]
     check_target(out, protected)
     # Choices go to the settings as given: StudySettings converts them to enums and names
     # the setting of an unknown value (handle_errors maps it to the option).
@@ -156,7 +194,11 @@ def study(
         "model": model, "returns": returns, "lags": lags, "leads": leads, "missing": missing,
         "method": method, "hac_lags": hac_lags, "measure": measure.value,
         "alternative": alternative.value, "n_boot": bootstrap, "seed": seed,
+        "duplicates": duplicates, "overlap": overlap, "clean_estimation": clean_estimation,
+        "adjust": adjust,
     }
+    if group is not None:
+        given["group"] = group
     if market:
         given["market"] = market.upper()
     if estimation is not None:
@@ -188,6 +230,9 @@ def study(
         catalogue, source, values = load_eventstudytools(events)
         if "window" in given and "car_windows" not in given:
             given["car_windows"] = (given["window"],)
+        if "group" not in given and "group" in catalogue.frame and \
+                catalogue.frame["group"].astype(str).str.strip().nunique() > 1:
+            given["group"] = "group"  # EventStudyTools' Group column, when it splits events
         settings = StudySettings(**{**values, **given})
         price_note: Any = f"eventstudytools:{events}"
     else:
@@ -198,11 +243,12 @@ def study(
     if scheduler and engine is not EngineName.dask:
         raise InputError([InputProblem("command line", None, "--scheduler", scheduler,
                                        "--scheduler needs --engine dask")])
+    news = read_events(confounders, strict=True) if confounders is not None else None
     with progress_bar(quiet):
         price_data = load_prices(source, catalogue, before=settings.estimation[0],
                                  after=settings.window[1], market=settings.market)
         result = EventStudy(settings, engine=engine.value, scheduler=scheduler).fit(
-            catalogue, price_data, factors=factor_data)
+            catalogue, price_data, factors=factor_data, confounders=news)
     if catalogue.problems:
         invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})
@@ -210,6 +256,8 @@ def study(
     inputs: dict[str, Any] = {
         "events": str(events), "prices": price_note, "events_in_file": len(catalogue)
         + len(catalogue.problems)}
+    if confounders is not None:
+        inputs["confounders"] = str(confounders)
     if factors:
         inputs["factors"] = [str(f) for f in factors]
     drawn: dict[str, Path] = {}
@@ -219,25 +267,36 @@ def study(
             from marketreact.output.study import write_study_plots
 
             drawn = write_study_plots(result.abnormal_returns, result.car, result.events,
-                                      staging)
+                                      staging, groups=result.groups)
     console = _console(quiet)
-    console.print(_study_table(result))
-    first = result.settings.car_windows[0]
-    from marketreact.windows import format_window
+    if not quiet:  # with -q nothing is laid out for the terminal
+        console.print(_study_table(result))
+        first = result.settings.car_windows[0]
+        from marketreact.windows import format_window
 
-    console.print(_event_table(result, format_window(first)))
-    for note in result.diagnostics:
-        console.print(f"note: {note}", style="dim")
+        console.print(_event_table(result, format_window(first)))
+        for line in result.screening_lines():
+            console.print(line)
+        for note in result.diagnostics[:MAX_NOTES]:
+            console.print(f"note: {note}", style="dim")
+        if len(result.diagnostics) > MAX_NOTES:
+            console.print(f"note: ... and {len(result.diagnostics) - MAX_NOTES} more in "
+                          f"{out / 'summary.json'}", style="dim")
     if len(result.failures):
         _err(f"{len(result.failures)} event(s) could not be studied; reasons in "
              f"{out / 'failures.csv'}")
-        lines = dict(zip(catalogue.frame["event_id"], catalogue.frame["line"], strict=True))
-        for row in result.failures.head(10).itertuples(index=False):
-            where = f"{events}:{lines[row.event_id]}: " if row.event_id in lines else ""
-            _err(f"  {where}event {row.event_id}: {row.reason}")
-        if len(result.failures) > 10:
-            _err(f"  ... and {len(result.failures) - 10} more")
-        raise typer.Exit(EXIT_PARTIAL)
+        if len(result.failures) <= 10:  # few: each with its catalogue line
+            lines = dict(zip(catalogue.frame["event_id"], catalogue.frame["line"],
+                             strict=True))
+            for row in result.failures.itertuples(index=False):
+                where = f"{events}:{lines[row.event_id]}: " if row.event_id in lines else ""
+                _err(f"  {where}event {row.event_id}: {row.reason}")
+        else:  # many: grouped by reason, most frequent first
+            reasons = dict(zip(result.failures["event_id"], result.failures["reason"],
+                               strict=True))
+            for line in failure_lines(reasons, what="event"):
+                _err(f"  {line}")
+        raise typer.Exit(EXIT_NOTHING if not len(result.events) else EXIT_PARTIAL)
     console.print(f"results written to {out}" + (
         f" with {len(drawn)} plots (`marketreact report {out}` puts it all in one HTML page)"
         if drawn else ""))

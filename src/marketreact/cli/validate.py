@@ -86,7 +86,8 @@ def validate(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")
                    ] = Path("validation"),
     report: Annotated[Path | None, typer.Option(
-        help="Also copy the Markdown report here (e.g. docs/validation.md).")] = None,
+        help="Also copy the Markdown report here, e.g. docs/validation.md [default: only "
+             "OUT/validation.md].")] = None,
     samples: Annotated[int, typer.Option(help="Samples per design.", min=1)] = 1000,
     events: Annotated[int, typer.Option(help="Events per sample.", min=2)] = 50,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.", min=0)] = 999,

@@ -54,6 +54,9 @@ RESERVED_COLUMNS: frozenset[str] = frozenset({
     "day0", "model", "n_estimation", "estimation_start", "estimation_end", "alpha", "beta",
     "b_mkt_rf", "b_smb", "b_hml", "b_rmw", "b_cma", "b_mom", "sigma", "df",
     "missing_event_days", "spanning_returns",
+    # events.csv: duplicate and overlap screening, stale prices, event-date clustering
+    "n_headlines", "duplicate_ids", "overlaps_event", "overlaps_estimation", "zero_returns",
+    "zero_returns_estimation", "stale", "clustered_day0",
     # car.csv
     "window", "car", "car_se", "car_t", "car_p", "bhar", "sessions", "missing", "cav",
     # abnormal_returns.csv
@@ -62,8 +65,11 @@ RESERVED_COLUMNS: frozenset[str] = frozenset({
     # aar.csv and aggregate.csv (marketreact.inference.TEST_NAMES and their p-values)
     "n", "aar", "caar", "mean_bhar", "t", "p", "boot_lo", "boot_hi",
     *(name + suffix for name in ("bw1980", "bw1985", "patell", "bmp", "kp_patell", "kp_bmp",
-                                 "lamb", "sign", "gsign", "rank", "wilcoxon", "boot")
-      for suffix in ("", "_p")),
+                                 "lamb", "sign", "gsign", "rank", "wilcoxon", "boot",
+                                 "skew_t", "csign", "mrank", "grank_t", "grank_z", "bhar_t",
+                                 "bhar_tsa")
+      for suffix in ("", "_p", "_p_adj")),
+    "t_p_adj",
     # failures.csv
     "reason",
     # trades.csv of a backtest (and its internal signal column)
@@ -78,6 +84,24 @@ _RESERVED_PATTERN = re.compile(r"^fwd_\d+$", re.IGNORECASE)
 USER_PREFIX = "user_"
 _SENTIMENT_WORDS = {"positive": 1.0, "pos": 1.0, "negative": -1.0, "neg": -1.0, "neutral": 0.0,
                     "neu": 0.0}
+
+
+def _matches(text: pd.Series, pattern: re.Pattern[str]) -> np.ndarray:
+    r"""``text.str.match(pattern)`` as a bool array, run by Arrow where it gives the same answer.
+
+    Arrow's regular expressions read ``\\d`` as an ASCII digit, Python's as any decimal
+    digit: values with non-ASCII characters that Arrow does not match are checked again
+    with Python's ``re``.
+    """
+    try:
+        fast = text.str.match(pattern.pattern, case=not pattern.flags & re.IGNORECASE)
+        out = fast.fillna(False).to_numpy(dtype=bool)
+    except (TypeError, ValueError):  # a backend without that regex: Python's re
+        return text.str.match(pattern).fillna(False).to_numpy(dtype=bool)
+    again = ~out & ~text.str.isascii().fillna(True).to_numpy(dtype=bool)
+    if again.any():
+        out[again] = [bool(pattern.match(v)) for v in text[again]]
+    return out
 
 
 def _year_in_range(text: pd.Series) -> np.ndarray:
@@ -125,6 +149,52 @@ class EventCatalogue:
     def event_ids(self) -> list[str]:
         """Identifiers of the valid events, in input order."""
         return self.frame["event_id"].tolist()
+
+
+def _split_plain_csv(text: str) -> tuple[list[str], list[list[str]], list[int]] | None:
+    """Header, columns and line numbers of a CSV text without quotes, or None.
+
+    A text with no double quote, carriage return or NUL splits on newlines and commas
+    exactly as :mod:`csv` reads it (one record per physical line); rows whose cells are
+    all blank are skipped as :func:`_read_csv_rows` skips them. ``None`` when the text
+    needs the csv module (quotes) or when the rows differ in width (so the row-by-row
+    reader reports them).
+    """
+    if '"' in text or "\r" in text or "\x00" in text:
+        return None
+    body_text = text[:-1] if text.endswith("\n") else text
+    first_nl = body_text.find("\n")
+    if first_nl <= 0:
+        return None
+    header = body_text[:first_nl].split(",")
+    width = len(header)
+    raw = np.frombuffer(body_text.encode("utf-8"), dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    starts = np.concatenate([[0], ends + 1])
+    ends = np.concatenate([ends, [len(raw)]])
+    commas = np.concatenate([[0], np.cumsum(raw == 44)])
+    per_line = commas[ends] - commas[starts]
+    if width < 2 or not (per_line == width - 1).all():
+        return None  # ragged rows or blank lines: the row-by-row reader says which
+    # Every line has `width` fields: split all fields at once and take every width-th.
+    fields = body_text.replace("\n", ",").split(",")
+    columns = [fields[width + j::width] for j in range(width)]
+    n = len(starts) - 1
+    # Rows whose cells are all blank are skipped (as the csv module's reader does here):
+    # lines with nothing but ASCII blanks and commas, checked exactly when non-ASCII.
+    solid = ~np.isin(raw, np.frombuffer(b" \t\x0b\x0c,", dtype=np.uint8)) & (raw < 128)
+    solid_sum = np.concatenate([[0], np.cumsum(solid)])
+    maybe = np.flatnonzero((solid_sum[ends] - solid_sum[starts])[1:] == 0)
+    blank = [int(i) for i in maybe
+             if not raw[starts[i + 1]:ends[i + 1]].tobytes().decode("utf-8")
+             .replace(",", "").strip()]
+    lines = list(range(2, n + 2))
+    if blank:
+        drop = set(blank)
+        keep = [i for i in range(n) if i not in drop]
+        columns = [[col[i] for i in keep] for col in columns]
+        lines = [i + 2 for i in keep]
+    return header, columns, lines
 
 
 def _read_csv_rows(text: str, source: str) -> tuple[list[str], list[list[str]], list[int]]:
@@ -244,6 +314,12 @@ def read_events(path: StrPath, *, strict: bool = True) -> EventCatalogue:
     elif path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
         header, rows, lines, read_problems = _read_jsonl_rows(text, source)
     else:
+        plain = _split_plain_csv(text)
+        if plain is not None:
+            header, columns, lines = plain
+            header = [h.strip() for h in header]
+            check_separator(header, source)
+            return _catalogue_from_columns(header, columns, lines, source, strict, [])
         header, rows, lines = _read_csv_rows(text, source)
     return _catalogue_from_rows(header, rows, lines, source, strict, read_problems)
 
@@ -256,18 +332,69 @@ def events_from_frame(frame: pd.DataFrame, *, source: str = "<frame>",
     row ``i`` is reported as line ``i + 2`` as if the frame were a CSV file.
     """
     header = [str(c) for c in frame.columns]
+    columns = [_text_column(frame.iloc[:, j]) for j in range(frame.shape[1])]
+    lines = list(range(2, len(frame) + 2))
+    return _catalogue_from_columns(header, columns, lines, source, strict, [])
 
-    def cell(v: object) -> str:
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
-            return ""
-        if isinstance(v, pd.Timestamp):
-            return v.isoformat() if v.tzinfo is not None or v.time() != pd.Timestamp(0).time() \
-                else v.strftime("%Y-%m-%d")
-        return str(v)
 
-    rows = [[cell(v) for v in rec] for rec in frame.itertuples(index=False, name=None)]
-    lines = list(range(2, len(rows) + 2))
-    return _catalogue_from_rows(header, rows, lines, source, strict, [])
+def _cell(v: object) -> str:
+    """The text of one value of a frame, as a CSV file would hold it."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
+        return ""
+    if isinstance(v, pd.Timestamp):
+        return v.isoformat() if v.tzinfo is not None or v.time() != pd.Timestamp(0).time() \
+            else v.strftime("%Y-%m-%d")
+    return str(v)
+
+
+def _text_column(col: pd.Series) -> np.ndarray:
+    """``[_cell(v) for v in col]`` as an object array, vectorised for the usual dtypes.
+
+    Strings, numbers, booleans, UTC timestamps and dates at midnight are converted
+    column-wise; any other value (a non-UTC or sub-second timestamp, a time of day in a
+    date column, an object that is not a string) goes through :func:`_cell` one by one,
+    so the text is the same as the row-by-row conversion for every value.
+    """
+    n = len(col)
+    out = np.empty(n, dtype=object)
+    dtype = col.dtype
+    aware = isinstance(dtype, pd.DatetimeTZDtype)
+    if aware or (isinstance(dtype, np.dtype) and dtype.kind == "M"):
+        try:  # wall time (naive) or UTC (aware) in ns; beyond ns range: value by value
+            ns = (col.dt.tz_convert("UTC").dt.tz_localize(None) if aware else col) \
+                .to_numpy("datetime64[ns]")
+        except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
+            out[:] = [_cell(v) for v in col]
+            return out
+        na = np.isnat(ns)
+        out[na] = ""
+        i64 = ns.view(np.int64)
+        day = np.int64(86_400 * 10**9)
+        if aware:
+            fast = ~na & (i64 % 10**9 == 0) & (str(dtype.tz) == "UTC")
+            text = np.char.add(np.datetime_as_string(ns[fast], unit="s"), "+00:00")
+        else:
+            fast = ~na & (i64 % day == 0)
+            text = np.datetime_as_string(ns[fast], unit="D")
+        out[fast] = text.astype(object)
+        slow = ~na & ~fast
+        if slow.any():
+            out[slow] = [_cell(v) for v in col[slow]]
+        return out
+    values = col.to_numpy(dtype=object)
+    na = col.isna().to_numpy()
+    if isinstance(dtype, np.dtype) and dtype.kind in "fiub":
+        out[:] = list(map(str, col.tolist()))
+        out[na] = ""
+        return out
+    if isinstance(dtype, pd.StringDtype) or pd.api.types.infer_dtype(
+            values[~na], skipna=False) in ("string", "empty"):
+        out[~na] = values[~na]
+        if na.any():
+            out[na] = [_cell(v) for v in values[na]]
+        return out
+    out[:] = [_cell(v) for v in col]
+    return out
 
 
 def is_reserved(name: str) -> bool:
@@ -308,6 +435,33 @@ def _catalogue_from_rows(
     strict: bool,
     problems: list[InputProblem],
 ) -> EventCatalogue:
+    """Validate rows of text (see :func:`_catalogue_from_columns`)."""
+    width = len(header)
+    if rows:
+        for i, (row, line) in enumerate(zip(rows, lines, strict=True)):
+            if len(row) != width:
+                problems.append(InputProblem(source, line, None, None,
+                                             f"row has {len(row)} fields, header has {width}"))
+                rows[i] = (row + [""] * width)[:width]
+        columns = [list(col) for col in zip(*rows, strict=True)]
+    else:
+        columns = [[] for _ in header]
+    return _catalogue_from_columns(header, columns, lines, source, strict, problems)
+
+
+def _catalogue_from_columns(
+    header: list[str],
+    columns: list[list[str]] | list[np.ndarray],
+    lines: list[int],
+    source: str,
+    strict: bool,
+    problems: list[InputProblem],
+) -> EventCatalogue:
+    """Validate columns of text, one per header name, all as long as ``lines``.
+
+    The checks run on whole columns; messages are built only for the rows that fail.
+    """
+    rows = lines  # the number of rows, for the checks that only ask whether there are any
     header = [h.strip().lower() if h.strip().lower() in REQUIRED + OPTIONAL else h.strip()
               for h in header]
     if problems and not rows:  # nothing could be read: say why, not "columns missing"
@@ -328,17 +482,16 @@ def _catalogue_from_rows(
     if not rows and not problems:
         raise InputError([InputProblem(source, 1, None, None,
                                        "no events: the file has a header but no rows")])
-    width = len(header)
-    for i, (row, line) in enumerate(zip(rows, lines, strict=True)):
-        if len(row) != width:
-            problems.append(InputProblem(source, line, None, None,
-                                         f"row has {len(row)} fields, header has {width}"))
-            rows[i] = (row + [""] * width)[:width]
-    raw = pd.DataFrame(rows, columns=header, dtype=object).fillna("")
+    raw = pd.DataFrame({i: pd.Series(np.asarray(col, dtype=object), dtype=object)
+                        for i, col in enumerate(columns)})
+    raw.columns = header
+    raw = raw.fillna("")
     raw = raw.apply(lambda s: s.astype(str).str.strip())
     line_arr = np.asarray(lines, dtype=np.int64)
     bad = np.zeros(len(raw), dtype=bool)
-    bad[[lines.index(p.line) for p in problems if p.line in lines]] = True
+    if problems:
+        where = {line: i for i, line in enumerate(lines)}
+        bad[[where[p.line] for p in problems if p.line in where]] = True
 
     def flag(mask: np.ndarray, column: str, message: str) -> None:
         for idx in np.flatnonzero(mask):
@@ -357,8 +510,8 @@ def _catalogue_from_rows(
     has_date = (date_text != "").to_numpy()
     flag(~has_ts & ~has_date, "timestamp" if "timestamp" in raw else "date",
          "event has neither a timestamp nor a date")
-    shaped_ts = ts_text.str.match(_WITH_OFFSET).to_numpy()
-    naive = has_ts & ts_text.str.match(_NAIVE).to_numpy()
+    shaped_ts = _matches(ts_text, _WITH_OFFSET)
+    naive = has_ts & _matches(ts_text, _NAIVE)
     flag(naive, "timestamp",
          "timestamp has no UTC offset; write it as e.g. 2023-12-05T10:30:00+07:00 or ...Z")
     timestamps = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
@@ -374,7 +527,7 @@ def _catalogue_from_rows(
     dates = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
     need_date = has_date & ~has_ts
     if need_date.any():
-        shaped = date_text.str.match(_ISO_DATE).to_numpy()
+        shaped = _matches(date_text, _ISO_DATE)
         far_d = need_date & shaped & ~_year_in_range(date_text)
         flag(far_d, "date", f"year out of range ({YEARS[0]}-{YEARS[1]})")
         shaped = shaped & ~far_d
@@ -389,10 +542,14 @@ def _catalogue_from_rows(
          f"timing must be one of {', '.join(TIMINGS)}")
     timing = timing.where(need_date, "")
 
-    exchange = pd.Series([exchange_for_ticker(t) or "" for t in ticker], index=raw.index)
+    codes, uniques = pd.factorize(ticker)  # one look-up per ticker, not per row
+    by_ticker = np.array([exchange_for_ticker(t) or "" for t in uniques] + [""], dtype=object)
+    exchange = pd.Series(by_ticker[codes], index=raw.index)
     if "exchange" in raw:
         given = raw["exchange"] != ""
-        mapped = raw["exchange"].map(lambda v: normalise_exchange(v) if v else "")
+        codes, uniques = pd.factorize(raw["exchange"])
+        norm = [normalise_exchange(v) if v else "" for v in uniques]
+        mapped = pd.Series(np.array([*norm, ""], dtype=object)[codes], index=raw.index)
         flag((given & mapped.isna()).to_numpy(), "exchange",
              "unknown exchange (use a MIC such as XIDX or XNYS)")
         exchange = exchange.where(~given, mapped.fillna(""))

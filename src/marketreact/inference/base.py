@@ -25,6 +25,7 @@ class Alternative(StrEnum):
 #: Tests in table order: column name -> title for the AAR of a day.
 TEST_TITLES: dict[str, str] = {
     "t": "Cross-sectional t",
+    "skew_t": "Skewness-corrected t (Hall 1992)",
     "bw1980": "Brown-Warner 1980 (average variance)",
     "bw1985": "Brown-Warner 1985 (crude dependence adj.)",
     "patell": "Patell Z (1976)",
@@ -34,15 +35,23 @@ TEST_TITLES: dict[str, str] = {
     "lamb": "Lamb Z (1995)",
     "sign": "Sign test",
     "gsign": "Generalized sign Z (Cowan 1992)",
+    "csign": "Sign test (Corrado-Zivney 1992)",
     "rank": "Rank test (Corrado 1989)",
+    "mrank": "Modified rank test (Corrado-Zivney 1992, estudy2)",
+    "grank_t": "Generalized rank t (Kolari-Pynnonen 2011)",
+    "grank_z": "Generalized rank Z (Kolari-Pynnonen 2011)",
     "wilcoxon": "Wilcoxon signed rank",
     "boot": "Bootstrap (events, percentile)",
 }
 
 
 #: Titles that differ for CAR windows.
-WINDOW_TITLES: dict[str, str] = {**TEST_TITLES,
-                                  "rank": "Cumulative rank (Campbell-Wasley 1993)"}
+WINDOW_TITLES: dict[str, str] = {
+    **TEST_TITLES,
+    "rank": "Cumulative rank (Campbell-Wasley 1993)",
+    "mrank": "Cumulative modified rank (Corrado-Zivney 1992, estudy2)",
+    "csign": "Cumulative sign (Corrado-Zivney 1992)",
+}
 
 
 TEST_NAMES: tuple[str, ...] = tuple(TEST_TITLES)

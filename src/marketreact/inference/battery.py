@@ -58,8 +58,10 @@ from marketreact.inference.base import (
     _is_blocks,
     _Raw,
 )
+from marketreact.inference.long_horizon import bhar_t, skewness_adjusted_t
 from marketreact.inference.nonparametric import (
     bootstrap,
+    generalized_rank,
     generalized_sign,
     rank_tests,
     sign_test,
@@ -72,6 +74,7 @@ from marketreact.inference.parametric import (
     kolari_pynnonen,
     lamb,
     patell,
+    skewness_corrected_t,
     summarise_estimation,
 )
 
@@ -117,16 +120,21 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int,
     day.append(kolari_pynnonen(day[3], r_bar, patell_like=True))
     day.append(kolari_pynnonen(day[4], r_bar, patell_like=False))
     lamb_day, lamb_win = lamb(aar, n_days, factor, summ, windows)
-    rank_day, rank_win = rank_tests(est, ar, windows)
-    day += [lamb_day, sign_test(ar), generalized_sign(ar, summ), rank_day,
-            wilcoxon_signed_rank(ar)]
+    ranked = rank_tests(est, ar, windows, extended=True)
+    assert isinstance(ranked, dict)
+    grank_day = generalized_rank(est, sigma2, sar)
+    grank_win = generalized_rank(est, sigma2, csar)
+    day += [lamb_day, sign_test(ar), generalized_sign(ar, summ), ranked["rank"][0],
+            wilcoxon_signed_rank(ar), skewness_corrected_t(ar), ranked["csign"][0],
+            ranked["mrank"][0], *grank_day]
     win: list[_Raw] = [cross_sectional_t(car), brown_warner_1980(car, lengths, summ),
                        brown_warner_1985(car, lengths, summ), patell(csar, dfe)]
     win.append(cross_sectional_t(csar, "bmp"))
     win.append(kolari_pynnonen(win[3], r_bar, patell_like=True))
     win.append(kolari_pynnonen(win[4], r_bar, patell_like=False))
-    win += [lamb_win, sign_test(car), generalized_sign(car, summ), rank_win,
-            wilcoxon_signed_rank(car)]
+    win += [lamb_win, sign_test(car), generalized_sign(car, summ), ranked["rank"][1],
+            wilcoxon_signed_rank(car), skewness_corrected_t(car), ranked["csign"][1],
+            ranked["mrank"][1], *grank_win]
     both = bootstrap(np.concatenate([ar, car], axis=-1), n_boot, seed, confidence)
     L2 = ar.shape[-1]
     day.append(_split(both, slice(0, L2)))
@@ -241,14 +249,28 @@ def aar_table(rel_days: IntArray, ar: FloatArray, tests: CrossEventTests) -> pd.
 
 
 def aggregate_table(labels: Sequence[str], car: FloatArray, tests: CrossEventTests,
-                    mean_bhar: FloatArray | None = None) -> pd.DataFrame:
-    """``aggregate.csv``: ``window, n, caar, mean_bhar``, then the test columns of the AAR table."""
+                    mean_bhar: FloatArray | None = None,
+                    bhar: FloatArray | None = None) -> pd.DataFrame:
+    """``aggregate.csv``: ``window, n, caar, mean_bhar``, then the test columns of the AAR table.
+
+    With ``bhar`` (``(N, W)`` buy-and-hold abnormal returns, one column per
+    window) the mean BHAR is tested too: columns ``bhar_t``/``bhar_t_p`` (the
+    conventional t, ``t(N-1)``) and ``bhar_tsa``/``bhar_tsa_p`` (the
+    skewness-adjusted t of Lyon, Barber & Tsai 1999), from
+    :mod:`marketreact.inference.long_horizon`, with the alternative of ``tests``;
+    ``mean_bhar`` defaults to their mean.
+    """
     n, caar, _ = _count_mean_sd(np.asarray(car, float))
+    if mean_bhar is None and bhar is not None:
+        _, mean_bhar, _ = _count_mean_sd(np.asarray(bhar, float))
     frame = pd.DataFrame({"window": list(labels), "n": n, "caar": caar,
                           "mean_bhar": (np.full(len(labels), math.nan) if mean_bhar is None
                                         else mean_bhar)})
     for k, v in _test_columns(tests.windows).items():
         frame[k] = v
+    if bhar is not None:
+        b = np.asarray(bhar, float).reshape(-1, len(labels))
+        for col, fn in (("bhar_t", bhar_t), ("bhar_tsa", skewness_adjusted_t)):
+            r = fn(b, tests.alternative)
+            frame[col], frame[f"{col}_p"] = r.stat, r.pvalue
     return frame
-
-

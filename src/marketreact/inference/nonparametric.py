@@ -97,6 +97,12 @@ def average_ranks(a: FloatArray) -> tuple[FloatArray, FloatArray]:
         for sl in _event_blocks(len(a), a.shape[1]):  # rows are ranked independently
             ranks_out[sl], ties_out[sl] = average_ranks(a[sl])
         return ranks_out, ties_out
+    ranks, ties, _ = _ranks_and_sorted(a)
+    return ranks, ties
+
+
+def _ranks_and_sorted(a: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """:func:`average_ranks` and the rows sorted ascending (non-finite values last, as inf)."""
     ok = np.isfinite(a)
     keyed = np.where(ok, a, np.inf)
     order = np.argsort(keyed, axis=-1)
@@ -122,11 +128,12 @@ def average_ranks(a: FloatArray) -> tuple[FloatArray, FloatArray]:
         ties = np.zeros(shape[:-1])
     ranks = np.empty(shape)
     np.put_along_axis(ranks, order, rank_sorted, axis=-1)
-    return np.where(ok, ranks, np.nan), ties
+    return np.where(ok, ranks, np.nan), ties, srt
 
 
 def rank_tests(est: FloatArray | RowBlocks, ar: FloatArray,
-               windows: Sequence[slice]) -> tuple[_Raw, _Raw]:
+               windows: Sequence[slice], *, extended: bool = False
+               ) -> tuple[_Raw, _Raw] | dict[str, tuple[_Raw, _Raw]]:
     """Corrado (1989) rank test for days and Campbell-Wasley (1993) for windows.
 
     Each event's estimation residuals and event-window ARs (``T_i`` values in
@@ -139,22 +146,55 @@ def rank_tests(est: FloatArray | RowBlocks, ar: FloatArray,
     ``Z_t = Ū_t / (S √(N/N_t))`` (Corrado 1989, eq. 3) and the window
     statistic ``Σ_{t∈w} Ū_t / (S √(Σ_{t∈w} N/N_t))``, the cumulative rank
     test of Campbell & Wasley (1993, eq. 7). Null N(0, 1).
+
+    With ``extended=True`` the same ranking also gives (returned as a dict of
+    ``name -> (day, window)`` with ``rank``, ``mrank`` and ``csign``):
+
+    * ``mrank``, estudy2's ``modified_rank_test``: the same scaled ranks, with
+      ``S²`` divided by the mean number of values per event ``T̄ = Σ_i T_i / N``
+      instead of the number of days ``T`` (equal without missing values), so
+      ``Z_t = (Σ_i U_it / √N_t) / √((1/T̄) Σ_t (Σ_i U_it)² / N_t)``;
+    * ``csign``, the sign test of Corrado & Zivney (1992, eq. 5-6) as estudy2's
+      ``corrado_sign_test``: ``G_it = sign(x_it - median_i)`` with ``median_i``
+      the median of event ``i``'s ``T_i`` values, in place of ``U_it`` and with
+      the ``T̄`` divisor.
+
+    Windows of ``mrank`` and ``csign`` cumulate as the rank test does.
     """
     l1 = est.shape[-1]
-    u_sum, n_t, n_ev = _rank_sums(est, ar)
+    u_sum, n_t, n_ev, g_sum = _rank_sums(est, ar, signs=extended)
+    rank = _score_statistics("rank", u_sum, n_t, n_ev, None, l1, windows)
+    if not extended:
+        return rank
+    assert g_sum is not None
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_bar = n_t.sum(axis=-1) / n_ev
+    return {"rank": rank,
+            "mrank": _score_statistics("mrank", u_sum, n_t, n_ev, t_bar, l1, windows),
+            "csign": _score_statistics("csign", g_sum, n_t, n_ev, t_bar, l1, windows)}
+
+
+def _score_statistics(name: str, u_sum: FloatArray, n_t: IntArray, n_ev: IntArray,
+                      divisor: FloatArray | None, l1: int,
+                      windows: Sequence[slice]) -> tuple[_Raw, _Raw]:
+    """Day and window statistics from per-day sums of scores (ranks or signs) over events.
+
+    ``divisor`` divides ``Σ_t (N_t/N) Ū_t²``: the days with data when ``None``.
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         ubar = np.where(n_t > 0, u_sum / np.maximum(n_t, 1), 0.0)
-        days = (n_t > 0).sum(axis=-1)
+        days = (n_t > 0).sum(axis=-1) if divisor is None else divisor
         s2 = (n_t / n_ev[..., None] * ubar**2).sum(axis=-1) / days
         s = np.sqrt(s2)
         inv = np.where(n_t > 0, n_ev[..., None] / np.maximum(n_t, 1), np.nan)
         ub_evt, inv_evt = ubar[..., l1:], inv[..., l1:]
         n_evt = n_t[..., l1:]
         stat = ub_evt / (s[..., None] * np.sqrt(inv_evt))
+    what = "sign" if name == "csign" else "rank"
     zero_s = np.broadcast_to((s == 0)[..., None], stat.shape)
-    reason = _reasons((n_evt < 1, "no events"), (zero_s, "zero variance of the mean rank"),
+    reason = _reasons((n_evt < 1, "no events"), (zero_s, f"zero variance of the mean {what}"),
                       shape=stat.shape)
-    day = _raw("rank", stat, _NORMAL, None, n_evt, reason)
+    day = _raw(name, stat, _NORMAL, None, n_evt, reason)
     wstats, wn = [], []
     for cols in windows:
         present = n_evt[..., cols] > 0
@@ -168,14 +208,24 @@ def rank_tests(est: FloatArray | RowBlocks, ar: FloatArray,
     wcount = np.stack(wn, axis=-1) if wn else np.empty(shape, np.int64)
     wreason = _reasons((wcount < 1, "no events"),
                        (np.broadcast_to((s == 0)[..., None], shape),
-                        "zero variance of the mean rank"), shape=shape)
-    return day, _raw("rank", wstat, _NORMAL, None, wcount, wreason)
+                        f"zero variance of the mean {what}"), shape=shape)
+    return day, _raw(name, wstat, _NORMAL, None, wcount, wreason)
 
 
-def _rank_sums(est: FloatArray | RowBlocks, ar: FloatArray
-               ) -> tuple[FloatArray, IntArray, IntArray]:
+def _row_medians(srt: FloatArray, t_i: IntArray) -> FloatArray:
+    """Medians of rows sorted ascending with their ``t_i`` finite values first."""
+    lo = np.maximum((t_i - 1) // 2, 0)
+    hi = np.maximum(t_i // 2, 0)
+    a = np.take_along_axis(srt, lo[..., None], axis=-1)[..., 0]
+    b = np.take_along_axis(srt, hi[..., None], axis=-1)[..., 0]
+    return np.where(t_i > 0, (a + b) / 2.0, np.nan)
+
+
+def _rank_sums(est: FloatArray | RowBlocks, ar: FloatArray, signs: bool = False
+               ) -> tuple[FloatArray, IntArray, IntArray, FloatArray | None]:
     """Sums over events of the scaled ranks ``U``, events with data per day, and events.
 
+    With ``signs`` also the sums of ``sign(x - median_i)`` (Corrado-Zivney signs).
     Large ``(N, L)`` inputs are ranked a block of events at a time (each event's
     values are ranked on their own; the sums run over events in order).
     """
@@ -185,20 +235,28 @@ def _rank_sums(est: FloatArray | RowBlocks, ar: FloatArray
     blocks = [slice(None)] if small else _event_blocks(n, l1 + ar.shape[-1])
     u_sum: np.ndarray | None = None
     n_t: np.ndarray | None = None
+    g_sum: np.ndarray | None = None
     n_ev: Any = 0
     for sl in blocks:
         both = np.concatenate([_est_rows(est, sl), ar[..., sl, :]], axis=-1)
         ok = np.isfinite(both)
-        ranks, _ = average_ranks(both)
+        ranks, _, srt = _ranks_and_sorted(both)
         t_i = ok.sum(axis=-1, keepdims=True)
         u = np.where(ok, ranks / (t_i + 1.0) - 0.5, 0.0)
+        g = None
+        if signs:
+            med = _row_medians(srt, t_i[..., 0])
+            g = np.where(ok, np.sign(both - med[..., None]), 0.0)
         if len(blocks) == 1:
-            return u.sum(axis=-2), ok.sum(axis=-2), (t_i[..., 0] > 0).sum(axis=-1)
+            return (u.sum(axis=-2), ok.sum(axis=-2), (t_i[..., 0] > 0).sum(axis=-1),
+                    None if g is None else g.sum(axis=-2))
         u_sum = _sum_rows(u_sum, u)
         n_t = _sum_rows(n_t, ok.astype(np.int64))
+        if g is not None:
+            g_sum = _sum_rows(g_sum, g)
         n_ev = n_ev + (t_i[..., 0] > 0).sum(axis=-1)
     assert u_sum is not None and n_t is not None
-    return u_sum, n_t, np.asarray(n_ev)
+    return u_sum, n_t, np.asarray(n_ev), g_sum
 
 
 @lru_cache(maxsize=1)
@@ -359,3 +417,96 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
                       shape=shape)
     return _raw("boot", stat, "bootstrap", None, n, reason, pfunc=pfunc,
                 extra={"lo": lo, "hi": hi, "se": se})
+
+
+def _add_rows(total: Any, part: np.ndarray) -> np.ndarray:
+    """``total`` plus the sum of ``part`` over its event axis (blocks only come 2-D)."""
+    return part.sum(axis=-2) if total is None else _sum_rows(total, part)
+
+
+def generalized_rank(est: FloatArray | RowBlocks, sigma2: FloatArray, sx: FloatArray
+                     ) -> tuple[_Raw, _Raw]:
+    """Generalized rank test (GRANK) of Kolari & Pynnönen (2011), Z and t forms.
+
+    For each column ``d`` of ``sx`` (standardised ARs of one day, or standardised
+    CARs of one window: ``CAR_i / √V_i``) the values are restandardised by their
+    cross-sectional SD (ddof 1) to ``v_id = sx_id / S_d``, which allows for
+    event-induced variance (KP 2011, eq. 4). ``v_id`` is ranked among event
+    ``i``'s standardised estimation residuals ``e_iτ / s_i`` (``T_i = m_i + 1``
+    values; average ranks for ties) and scaled as ``U = K / (T_i + 1) - 1/2``
+    (eq. 6). With ``Ū_t`` the mean over the ``N_t`` events with data on
+    relative day ``t`` (the estimation days and the event observation ``0``),
+    ``S_Ū² = (1/T) Σ_t (N_t/N) Ū_t²`` over the ``T`` such days (eq. 8),
+    ``Z = Ū_0 / S_Ū`` (eq. 7) and
+    ``t_grank = Z √((T - 2) / (T - 1 - Z²))`` with null ``t(T - 2)`` (eq. 9);
+    the Z form is judged against N(0, 1). Events enter a column when they have
+    a finite ``v_id`` and a residual variance. The ranks of the event
+    observation alone are found by counting (no sort per column); the
+    estimation residuals are ranked once.
+
+    Returns
+    -------
+    grank_t, grank_z : _Raw
+        Statistics shaped like ``sx`` without its event axis.
+    """
+    sx = np.asarray(sx, float)
+    sig = np.sqrt(np.asarray(sigma2, float))
+    n_cols = sx.shape[-1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        _, _, sd = _count_mean_sd(sx)
+        v = sx / sd[..., None, :]
+    has_var = np.isfinite(sig) & (sig > 0)
+    use = np.isfinite(v) & has_var[..., None]
+    n = est.shape[-2]
+    l1 = est.shape[-1]
+    small = not _is_blocks(est) and (len(est.shape) != 2
+                                     or n * l1 * max(n_cols, 1) <= base._BLOCK_ELEMENTS)
+    blocks = [slice(None)] if small else _event_blocks(n, l1 * max(n_cols, 1))
+    # running sums over events, carried between blocks so that blocks give the same numbers
+    est_sum: list[Any] = [None] * n_cols  # per column: (..., L1) sums of U over events
+    est_cnt: list[Any] = [None] * n_cols  # per column: (..., L1) events with data
+    u0_sum: Any = None  # (..., D)
+    n_col: Any = None
+    for sl in blocks:
+        e = _est_rows(est, sl)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = e / sig[..., sl, None]
+        ok = np.isfinite(z)
+        r, _ = average_ranks(z)  # ranks among the estimation values alone
+        m = ok.sum(axis=-1)
+        denom = m + 2.0  # T_i + 1 with T_i = m_i + 1
+        vb = v[..., sl, :]
+        ub = use[..., sl, :] & (m > 0)[..., None]
+        base_u = np.where(ok, r / denom[..., None] - 0.5, 0.0)  # (..., B, L1)
+        zf = np.where(ok, z, np.nan)
+        k_v = np.empty(vb.shape)
+        for d in range(n_cols):
+            vd = vb[..., d, None]
+            gt = vd < zf  # the event value below an estimation value lifts that value's rank
+            eq = vd == zf
+            inside = ub[..., d, None] & ok
+            u = np.where(inside, base_u + (gt + 0.5 * eq) / denom[..., None], 0.0)
+            est_sum[d] = _add_rows(est_sum[d], u)
+            est_cnt[d] = _add_rows(est_cnt[d], inside.astype(np.int64))
+            k_v[..., d] = 1.0 + m - gt.sum(axis=-1) - 0.5 * eq.sum(axis=-1)
+        u0_sum = _add_rows(u0_sum, np.where(ub, k_v / denom[..., None] - 0.5, 0.0))
+        n_col = _add_rows(n_col, ub.astype(np.int64))
+    shape_dl = (*sx.shape[:-2], n_cols, l1)
+    est_s = np.stack(est_sum, axis=-2) if n_cols else np.zeros(shape_dl)
+    est_c = np.stack(est_cnt, axis=-2) if n_cols else np.zeros(shape_dl, np.int64)
+    u0_sum = np.asarray(u0_sum)
+    n_col = np.asarray(n_col)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ubar_est = np.where(est_c > 0, est_s / np.maximum(est_c, 1), 0.0)
+        ubar0 = u0_sum / n_col
+        nn = n_col[..., None]
+        days = (est_c > 0).sum(axis=-1) + (n_col > 0)
+        s2 = ((est_c / nn * ubar_est**2).sum(axis=-1) + ubar0**2) / days
+        zstat = ubar0 / np.sqrt(s2)
+        tdays = days.astype(float)
+        tstat = zstat * np.sqrt((tdays - 2.0) / (tdays - 1.0 - zstat**2))
+    reason = _reasons((n_col < 1, "no events with estimation residuals"),
+                      (days < 3, "fewer than 3 days with ranks"),
+                      (s2 == 0, "zero variance of the mean rank"), shape=zstat.shape)
+    return (_raw("grank_t", tstat, base._T, tdays - 2.0, n_col, reason),
+            _raw("grank_z", zstat, _NORMAL, None, n_col, reason))

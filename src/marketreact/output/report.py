@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,6 +42,7 @@ from marketreact.render.html import (
     image_html,
     kv_html,
     page_html,
+    tests_by_window,
 )
 
 log = logging.getLogger(__name__)
@@ -120,6 +122,34 @@ class _Folder:
         return names
 
 
+#: Files that make a folder without a manifest a results folder (``events.csv`` alone does
+#: not: it is also what a user's catalogue is called).
+_RESULT_MARKERS = ("summary.json", "metrics.json", "car.csv", "aggregate.csv", "aar.csv",
+                   "abnormal_returns.csv", "daily.csv", "trades.csv", "metrics.csv")
+
+
+def check_is_results(root: Path, folder: _Folder | None = None,
+                     known: list[str] | None = None, rejection: list[str] | None = None) -> None:
+    """Refuse a folder that marketreact did not write, before anything is read or drawn.
+
+    A results folder has a manifest (every folder written since manifests exist), or
+    ``summary.json``/``metrics.json``/a study or backtest table, or a validation table.
+    Anything else (a folder of price files, a project folder, ``$HOME``) is refused in
+    one line, so ``report`` never turns a stray folder into a page of every CSV in it.
+    """
+    folder = folder if folder is not None else _Folder(root)
+    if folder.members is not None:
+        return
+    known = known if known is not None else [n for n in _RESULT_MARKERS if folder.has(n)]
+    if any(n in _RESULT_MARKERS for n in known):
+        return
+    if rejection if rejection is not None else folder.rejection_tables():
+        return
+    raise InputError(f"{root}: not a results folder (no manifest.json, summary.json, "
+                     "car.csv or daily.csv: no results found); give the --out folder of "
+                     "marketreact study or backtest")
+
+
 # --------------------------------------------------------------------------- plots
 
 
@@ -172,9 +202,7 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
     known = [n for n in (*_STUDY_FILES, *_BACKTEST_FILES) if folder.has(n)]
     rejection = folder.rejection_tables()
     pngs = folder.pngs()
-    if not known and not rejection and not pngs:
-        raise InputError(f"{root}: no results found (expected files such as events.csv, "
-                         "car.csv, summary.json, daily.csv or *.png)")
+    check_is_results(root, folder, known, rejection)
     shown: set[str] = set()
     sections: list[tuple[str, str, str]] = []
 
@@ -232,7 +260,13 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
                                 "the daily AAR.")]
         if agg is not None:
             body.append("<h3>CAAR by CAR window, with the cross-event tests</h3>"
-                        + frame_html(agg, max_rows=max_rows, source="aggregate.csv"))
+                        '<p class="note">Each cell: the test statistic, its p-value in '
+                        "parentheses, and * p &lt; 0.10, ** p &lt; 0.05, *** p &lt; 0.01.</p>"
+                        + frame_html(tests_by_window(agg), max_rows=max_rows,
+                                     source="aggregate.csv")
+                        + "<details><summary>aggregate.csv: every column</summary>"
+                        + frame_html(agg, max_rows=max_rows, source="aggregate.csv")
+                        + "</details>")
         if aar is not None:
             body.append("<details><summary>AAR and CAAR on each event day, with the tests "
                         f"({len(aar)} days)</summary>"
@@ -265,8 +299,11 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
             done = "studied" if is_study else "traded"
             if len(failures):
                 body.append(f'<h3 class="bad">Events that could not be {done} '
-                            f"({len(failures)})</h3>"
-                            + frame_html(failures, max_rows=max_rows, source="failures.csv"))
+                            f"({len(failures)})</h3>" + _failures_by_reason(failures)
+                            + f"<details><summary>Every failed event ({len(failures)})"
+                            "</summary>"
+                            + frame_html(failures, max_rows=max_rows, source="failures.csv")
+                            + "</details>")
             else:
                 body.append(f"<h3>Events that could not be {done}</h3><p>None: every event "
                             f"in the catalogue was {done}.</p>")
@@ -337,8 +374,37 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
                          max_rows=1000)
     sections.append(("files", "Files in the folder", listing))
 
+    if not is_study:  # a backtest: the equity curve and metrics first, failures after
+        sections.sort(key=lambda sec: sec[0] != "backtest")
+    else:  # a study: the CAAR and its tests first, the settings after the results
+        first = {"caar": 0, "cars": 1}
+        sections.sort(key=lambda sec: first.get(sec[0], 2))
     return page_html(page_title, "".join(head), sections,
                      generator=f"marketreact {__version__}")
+
+
+#: Digits in a failure reason that differ from event to event (dates, counts, lines).
+_VARYING = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T][0-9:+.]+)?|\b\d+(?:\.\d+)?\b")
+
+
+def _failures_by_reason(failures: pd.DataFrame) -> str:
+    """Failures counted by kind of reason, most frequent first (dates and numbers folded).
+
+    "prices end before 2024-10-29" and "... before 2024-10-30" are one kind, so 136
+    routine failures read as one row with its count and an example, not 136 rows.
+    """
+    if "reason" not in failures:
+        return ""
+    reasons = failures["reason"].astype(str)
+    kinds = reasons.str.replace(_VARYING, "…", regex=True)
+    table = (pd.DataFrame({"kind": kinds, "example": reasons})
+             .groupby("kind", sort=False)
+             .agg(events=("example", "size"), example=("example", "first"))
+             .sort_values("events", ascending=False, kind="stable")
+             .reset_index(drop=True))
+    return ("<p class=\"note\">Grouped by reason (dates and numbers folded); every event "
+            "is listed below and in failures.csv.</p>"
+            + frame_html(table[["events", "example"]], max_rows=50, source="failures.csv"))
 
 
 def write_report(results_dir: StrPath, output: StrPath | None = None, *,
@@ -369,6 +435,7 @@ def write_report(results_dir: StrPath, output: StrPath | None = None, *,
     root = Path(results_dir)
     if not root.is_dir():
         raise InputError(f"{root}: no such results folder")
+    check_is_results(root)
     if plots and draw_missing_plots(root):
         add_to_manifest(root, "report")
     page = build_report(root, title=title, max_rows=max_rows)

@@ -23,9 +23,15 @@ def write_study(result: StudyResult, out: StrPath, *, inputs: dict[str, Any] | N
     """Write a study's tables to a folder.
 
     Files: ``events.csv``, ``abnormal_returns.csv``, ``car.csv``, ``aar.csv``,
-    ``aggregate.csv``, ``failures.csv`` and ``summary.json`` (settings, inputs,
-    versions, counts and diagnostics). With ``fmt="json"`` the tables are also
-    written as JSON records.
+    ``aggregate.csv``, ``failures.csv``, ``overlaps.csv`` (other news in each
+    event's windows), ``screened.csv`` (events merged or left out by the
+    duplicates and overlap policies), ``diagnostics.csv`` (estimation-residual
+    tests and stale prices per event), with a ``group`` setting
+    ``group_differences.csv``, and ``summary.json`` (settings, inputs,
+    versions, counts, screening, pre-event trend test and diagnostics). With a
+    ``group`` setting ``aar.csv`` and ``aggregate.csv`` start with a ``group``
+    column: ``all`` for every event, then each group. With ``fmt="json"`` the
+    tables are also written as JSON records.
 
     Returns
     -------
@@ -33,14 +39,25 @@ def write_study(result: StudyResult, out: StrPath, *, inputs: dict[str, Any] | N
         The files written, by table name.
     """
     out = Path(out)
+    aar, aggregate = result.aar, result.aggregate
+    if result.group_aar is not None and result.group_aggregate is not None:
+        aar = pd.concat([aar.assign(group="all")[["group", *aar.columns]],
+                         result.group_aar], ignore_index=True)
+        aggregate = pd.concat([aggregate.assign(group="all")[["group", *aggregate.columns]],
+                               result.group_aggregate], ignore_index=True)
     tables = {
         "events": result.events,
         "abnormal_returns": result.abnormal_returns,
         "car": result.car,
-        "aar": result.aar,
-        "aggregate": result.aggregate,
+        "aar": aar,
+        "aggregate": aggregate,
         "failures": result.failures,
+        "overlaps": result.overlaps,
+        "screened": result.screened,
+        "diagnostics": result.event_diagnostics,
     }
+    if result.group_differences is not None:
+        tables["group_differences"] = result.group_differences
     written = {name: write_csv(frame, out / f"{name}.csv") for name, frame in tables.items()}
     if fmt == "json":
         for name, frame in tables.items():
@@ -54,8 +71,13 @@ def write_study(result: StudyResult, out: StrPath, *, inputs: dict[str, Any] | N
         "events_studied": result.n_events,
         "events_failed": len(result.failures),
         "diagnostics": list(result.diagnostics),
-        "aggregate": json.loads(result.aggregate.to_json(orient="records")),
+        "screening": result.screening,
+        "pretrend": result.pretrend.to_dict() if result.pretrend is not None else None,
+        "aggregate": json.loads(aggregate.to_json(orient="records")),
     }
+    if result.group_differences is not None:
+        summary["group_differences"] = json.loads(
+            result.group_differences.to_json(orient="records"))
     written["summary"] = write_json(summary, out / "summary.json")
     return written
 
@@ -66,7 +88,8 @@ MAX_PRICE_PLOTS = 50
 def write_study_plots(abnormal_returns: pd.DataFrame, car: pd.DataFrame | None,
                       events: pd.DataFrame | None, out: StrPath, *,
                       max_price_plots: int = MAX_PRICE_PLOTS,
-                      overwrite: bool = True) -> dict[str, Path]:
+                      overwrite: bool = True,
+                      groups: pd.Series | None = None) -> dict[str, Path]:
     """Write the plots of a study into a folder.
 
     Files: ``caar.png``, ``car_bars.png`` (needs ``car``) and
@@ -83,6 +106,8 @@ def write_study_plots(abnormal_returns: pd.DataFrame, car: pd.DataFrame | None,
         Most per-event price plots.
     overwrite : bool, default True
         False keeps plots already in the folder.
+    groups : pandas.Series, optional
+        Group of each event id: one CAAR line per group in ``caar.png``.
 
     Returns
     -------
@@ -103,7 +128,7 @@ def write_study_plots(abnormal_returns: pd.DataFrame, car: pd.DataFrame | None,
     if abnormal_returns.empty:
         log.info("no abnormal returns: no plots written")
         return written
-    emit("caar", lambda: caar_figure(abnormal_returns))
+    emit("caar", lambda: caar_figure(abnormal_returns, groups=groups))
     if car is not None and len(car):
         emit("car_bars", lambda: car_bars_figure(abnormal_returns, car))
     if "price" in abnormal_returns:

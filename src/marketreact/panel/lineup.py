@@ -145,6 +145,13 @@ class Lineup:
     def __len__(self) -> int:
         return len(self.events)
 
+    def with_events(self, events: pd.DataFrame) -> Lineup:
+        """Return the lineup with ``events`` (same rows, e.g. columns added) in place of its own."""
+        if len(events) != len(self.events):
+            raise ValueError("with_events needs one row per event of the lineup")
+        return Lineup(self.exchange, events, self.sessions, self.panel, self.day0,
+                      self.stock_rows, self.market_rows, self.failures, self.diagnostics)
+
     def subset(self, keep: BoolArray) -> Lineup:
         """Return the lineup of the events where ``keep`` is true (same sessions and panel)."""
         return Lineup(self.exchange, self.events.loc[keep], self.sessions, self.panel,

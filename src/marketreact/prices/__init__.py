@@ -19,6 +19,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
 
+from marketreact._textio import check_regular_file
 from marketreact.calendar import event_markets
 from marketreact.errors import InputError, InputProblem
 from marketreact.prices.checks import find_suspects
@@ -204,11 +205,15 @@ def source_from_spec(spec: str, cache_dir: str | None = None) -> PriceSource:
             sources.append(LongCsvSource(part[4:]))
         elif part.lower().startswith("csv:"):
             folder = Path(part[4:]).expanduser()
+            if (folder.exists() or folder.is_symlink()) and not folder.is_dir():
+                # a FIFO, a device, a dangling link: named for what it is, unread
+                check_regular_file(folder, "price file or folder")
             if not folder.is_dir():
                 raise bad(part, f"price folder or file {str(folder)!r} not found")
             sources.append(CsvSource(folder))
         elif part.lower() == "yahoo":
-            sources.append(YahooSource(PriceStore(cache_dir)))
+            # the command line: no network is said once, not retried ticker by ticker
+            sources.append(YahooSource(PriceStore(cache_dir), offline_after=1))
         else:
             raise bad(part, "unknown price source: use csv:DIR or yahoo")
     if not sources:

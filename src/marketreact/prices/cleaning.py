@@ -146,13 +146,17 @@ def stack_frames(frames: Mapping[str, pd.DataFrame]) -> StackedRows:
     return StackedRows(tickers, offsets, cat(dates, np.int64), price, cat(vol, float))
 
 
-def clean_rows(rows: StackedRows) -> Cleaning:
+def clean_rows(rows: StackedRows, *, filler_notes: bool = True) -> Cleaning:
     """Apply the cleaning rules to stacked rows, every ticker at once.
 
     Parameters
     ----------
     rows : StackedRows
         The rows, as :func:`stack_frames` gives them.
+    filler_notes : bool, default True
+        Note the flat zero-volume filler rows removed. A study of returns passes
+        False: the rows are removed all the same, but a note about volume would
+        speak of a measure that plays no part in it (a volume study passes True).
 
     Returns
     -------
@@ -194,7 +198,8 @@ def clean_rows(rows: StackedRows) -> Cleaning:
     fill_counts = per_ticker(fill_rows)
     counts = np.diff(offsets) - drop_counts - fill_counts
     notes: dict[str, tuple[InputProblem, ...]] = {}
-    for i in np.flatnonzero((bad_counts > 0) | (fill_counts > 0)):
+    noted_fill = fill_counts if filler_notes else np.zeros_like(fill_counts)
+    for i in np.flatnonzero((bad_counts > 0) | (noted_fill > 0)):
         ticker = tickers[i]
         found: list[InputProblem] = []
         if bad_counts[i]:
@@ -203,7 +208,7 @@ def clean_rows(rows: StackedRows) -> Cleaning:
             found.append(InputProblem(ticker, None, "adj_close", None,
                                       f"{int(bad_counts[i])} row(s) with a zero or negative "
                                       f"price taken as missing (first {first})"))
-        if fill_counts[i]:
+        if noted_fill[i]:
             found.append(InputProblem(ticker, None, "volume", None,
                                       f"{int(fill_counts[i])} flat zero-volume filler row(s) "
                                       "treated as missing"))
@@ -211,7 +216,8 @@ def clean_rows(rows: StackedRows) -> Cleaning:
     return Cleaning(keep, notes, counts)
 
 
-def clean_prices(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[InputProblem]]:
+def clean_prices(frame: pd.DataFrame, source: str, *,
+                 filler_notes: bool = True) -> tuple[pd.DataFrame, list[InputProblem]]:
     """Apply the cleaning rules to one standard frame (:func:`clean_rows` on its rows).
 
     Parameters
@@ -220,6 +226,8 @@ def clean_prices(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[I
         A standard price frame, sorted by date with unique dates.
     source : str
         Name used in the notes (the ticker).
+    filler_notes : bool, default True
+        Note the filler rows removed (see :func:`clean_rows`).
 
     Returns
     -------
@@ -228,6 +236,6 @@ def clean_prices(frame: pd.DataFrame, source: str) -> tuple[pd.DataFrame, list[I
     notes : list of InputProblem
         What was removed and why (one note per kind of removal).
     """
-    cleaning = clean_rows(stack_frames({source: frame}))
+    cleaning = clean_rows(stack_frames({source: frame}), filler_notes=filler_notes)
     kept = frame if cleaning.keep.all() else frame.loc[cleaning.keep]
     return kept, list(cleaning.notes.get(source, ()))

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from marketreact._textio import check_separator, decode_utf8
+from marketreact._textio import check_regular_file, check_separator, decode_utf8
 from marketreact._typing import StrPath
 from marketreact.errors import InputError, InputProblem
 from marketreact.prices.checks import describe_gaps, find_suspects
@@ -75,10 +75,13 @@ class CsvSource:
         self.column_map = dict(column_map or {})
         self.name = f"csv:{self.root}"
         files: dict[str, Path] = {}
+        # Special files (FIFOs, devices, dangling links, folders) named like a price file
+        # are kept, after the regular files: their ticker then fails with the real cause
+        # (check_price_file refuses them unread), not "no price file".
         candidates = sorted(
-            (p for p in self.root.rglob("*") if p.suffix.lower() in _SUFFIX_RANK and p.is_file()),
-            key=lambda p: (_SUFFIX_RANK[p.suffix.lower()], len(p.relative_to(self.root).parts),
-                           str(p)),
+            (p for p in self.root.rglob("*") if p.suffix.lower() in _SUFFIX_RANK),
+            key=lambda p: (not p.is_file(), _SUFFIX_RANK[p.suffix.lower()],
+                           len(p.relative_to(self.root).parts), str(p)),
         )
         for path in candidates:
             files.setdefault(_ticker_key(path.stem), path)
@@ -159,6 +162,37 @@ _MISSING = ("", "null", "NaN", "nan", "None", "NA", "N/A", "-")
 FUTURE_DAYS = 1
 
 
+#: Largest price file of one ticker read (30 years of daily rows are under 1 MB).
+MAX_PRICE_FILE_BYTES = 256 * 1024**2
+
+
+def read_bounded(path: Path, what: str, limit: int) -> bytes:
+    """Read a price file whole after refusing what must not be read.
+
+    FIFOs, devices (``/dev/zero`` behind a symlink) and folders are refused before a
+    byte is read (:func:`marketreact._textio.check_regular_file`), as is a file larger
+    than ``limit``; the read itself stops at ``limit + 1`` bytes, so a file that grows
+    or lies about its size is refused too, never read without end.
+    """
+    size = check_regular_file(path, what)
+    if size > limit:
+        raise InputError([InputProblem(str(path), None, None, None,
+                                       f"is {size / 1024**2:,.1f} MB, more than the "
+                                       f"{limit / 1024**2:,.1f} MB a {what} may be; "
+                                       "refused unread")])
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise InputError([InputProblem(str(path), None, None, None,
+                                       f"cannot be read ({exc.strerror or exc})")]) from None
+    if len(raw) > limit:
+        raise InputError([InputProblem(str(path), None, None, None,
+                                       f"is larger than the {limit / 1024**2:,.1f} MB a "
+                                       f"{what} may be")])
+    return raw
+
+
 def read_price_file(path: StrPath, column_map: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Read one price file into a standard frame.
 
@@ -215,9 +249,9 @@ def check_price_file(path: StrPath, column_map: Mapping[str, str] | None = None,
     """
     path = Path(path)
     source = str(path)
-    if not path.is_file():
+    if not path.exists() and not path.is_symlink():
         raise InputError([InputProblem(source, None, None, None, "price file not found")])
-    text = decode_utf8(path.read_bytes(), source)
+    text = decode_utf8(read_bounded(path, "price file", MAX_PRICE_FILE_BYTES), source)
     if not text.strip():
         raise InputError([InputProblem(source, 1, None, None, "price file is empty")])
     if path.suffix.lower() in {".json", ".jsonl"}:
@@ -367,6 +401,10 @@ def _read_json(text: str, source: str) -> tuple[pd.DataFrame, list[int | None]]:
     except json.JSONDecodeError as exc:
         raise InputError([InputProblem(source, exc.lineno, None, None,
                                        f"not valid JSON ({exc.msg})")]) from None
+    except RecursionError:  # [[[[...]]]] thousands deep: the parser's stack ends first
+        raise InputError([InputProblem(source, None, None, None,
+                                       "JSON nested too deep (a price file is a list of "
+                                       "{date, close, ...} records)")]) from None
     records = obj.get("data") if isinstance(obj, dict) else obj
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise InputError([InputProblem(source, None, "data", None,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from marketreact._textio import check_regular_file
 from marketreact._typing import StrPath
 from marketreact.errors import InputError, InputProblem
 from marketreact.prices.csv_source import _map_columns
@@ -29,16 +30,18 @@ from marketreact.prices.frames import PriceFetch, standard_frame
 log = logging.getLogger(__name__)
 
 TICKER_COLUMNS = ("ticker", "symbol", "code")
+#: Largest long-format price file read (all tickers in one file; read as text columns).
+MAX_LONG_FILE_BYTES = 1024**3
 _NULLS = ("", "null", "NaN", "nan", "None")
 
 
 def is_long_file(path: StrPath) -> bool:
     """Tell whether a CSV file's header has a ticker column (a long layout)."""
     path = Path(path)
-    if not path.is_file() or path.suffix.lower() != ".csv":
+    if not path.is_file() or path.suffix.lower() != ".csv":  # a FIFO or device is no file
         return False
     with path.open(encoding="utf-8-sig", errors="replace") as fh:
-        header = fh.readline()
+        header = fh.readline(64 * 1024)  # a header, not a 3 GB line
     names = {h.strip().lower() for h in header.split(",")}
     return any(c in names for c in TICKER_COLUMNS)
 
@@ -114,6 +117,9 @@ def read_long_file(path: StrPath,
     path = Path(path)
     source = str(path)
     column_map = dict(column_map or {})
+    # refused unread: FIFOs, devices, folders, and files over the stated limit (pandas'
+    # C parser then streams the file; nothing holds it whole as text)
+    check_regular_file(path, "long price file", max_bytes=MAX_LONG_FILE_BYTES)
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True,
                           encoding="utf-8-sig")

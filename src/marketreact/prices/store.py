@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from filelock import FileLock, Timeout
 
 from marketreact._atomic import atomic_open
+from marketreact._textio import check_regular_file
 from marketreact._typing import StrPath
 from marketreact.prices.frames import PRICE_COLUMNS, standard_frame
 
@@ -42,6 +43,10 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("marketreact"))
 
 
+#: Largest cache entry read (one ticker's daily prices take well under 1 MB).
+MAX_ENTRY_BYTES = 256 * 1024**2
+
+
 def _safe_name(ticker: str) -> str:
     return "".join(ch if ch.isalnum() or ch in ".-_" else f"%{ord(ch):02X}" for ch in ticker)
 
@@ -53,8 +58,13 @@ def _read_table(path: Path) -> pa.Table:
     pages); a writer replacing the file in between would mix two versions.
     One handle keeps reading the version it opened.
     """
+    # a FIFO, a device (a symlink to /dev/zero) or an outsized file is refused unread
+    size = check_regular_file(path, "cache entry", max_bytes=MAX_ENTRY_BYTES)
     with open(path, "rb") as fh:
-        return pq.read_table(pa.BufferReader(fh.read()))
+        raw = fh.read(size + 1)
+    if len(raw) > size:
+        raise OSError(f"{path}: changed size while read")
+    return pq.read_table(pa.BufferReader(raw))
 
 
 @dataclass(frozen=True)
@@ -148,7 +158,7 @@ class PriceStore:
             When the file exists but cannot be read (a damaged entry).
         """
         path = self.path(ticker)
-        if not path.exists():
+        if not path.exists() and not path.is_symlink():
             return None
         table = _read_table(path)
         meta = json.loads((table.schema.metadata or {}).get(_META_KEY, b"{}"))

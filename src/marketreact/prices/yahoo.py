@@ -18,8 +18,16 @@ Facts about yfinance 1.x this adapter relies on (checked on 1.7):
 So failures are detected from the data (all-NaN columns) and their reasons
 read from the log. Rate limits and transient network faults (see
 :func:`classify_failure`) are retried with exponential backoff; other failures
-(unknown or delisted tickers, no data in the span) are not. Each ticker that
-still fails is reported with its reason. Only frames that came back with prices
+(unknown or delisted tickers, no data in the span) are not.
+
+Without a network every request fails to resolve or reach Yahoo's host (curl
+errors 6 and 7). With ``offline_after`` set (the command line sets 1), an
+attempt in which every ticker failed that way, before any ticker ever came back,
+declares the network down: the source stops retrying, fails every other ticker at once with
+the same one reason (``no network: cannot reach Yahoo Finance (...)``, without
+yfinance's misleading "possibly delisted"), and asks Yahoo nothing more.
+
+Each ticker that still fails is reported with its reason. Only frames that came back with prices
 are written to the cache, merged under the ticker's lock: nothing from a failed
 fetch reaches it.
 
@@ -56,6 +64,14 @@ _TRANSIENT = re.compile(
     r"aborted|closed)|timed? ?out|Timeout|curl: \((?:5|6|7|28|35|52|55|56)\)|SSLError|"
     r"will be right back|currently down|HTTP Error 5\d\d|\b50[0234]\b|Internal Server Error|"
     r"Bad Gateway|Service Unavailable|Expecting value|JSONDecodeError", re.IGNORECASE)
+#: A host that cannot be resolved or reached: the machine is offline (or Yahoo unreachable).
+_UNREACHABLE = re.compile(
+    r"resolve host|DNSError|curl: \((?:6|7)\)|failed to connect|connection refused|"
+    r"Name or service not known|Temporary failure in name resolution|Network is unreachable|"
+    r"No address associated", re.IGNORECASE)
+_CURL_MESSAGE = re.compile(r"curl: \(\d+\)[^()\n]*")
+#: How every failure reads once the network is found down.
+NO_NETWORK = "no network: cannot reach Yahoo Finance"
 _NO_DATA = ("Yahoo returned no prices (unknown or delisted ticker, or no data in the span)")
 
 Downloader = Callable[..., pd.DataFrame]
@@ -74,6 +90,17 @@ def classify_failure(reason: str) -> str:
     if _TRANSIENT.search(reason):
         return "transient"
     return "permanent"
+
+
+def no_network_reason(reason: str) -> str:
+    """The one line said for every ticker when Yahoo cannot be reached.
+
+    The curl message (``curl: (6) Could not resolve host: ...``) is kept; yfinance's
+    "possibly delisted; no timezone found" around it is dropped.
+    """
+    found = _CURL_MESSAGE.search(reason)
+    detail = found.group().strip() if found else reason.rsplit(": ", 1)[-1].strip()
+    return f"{NO_NETWORK} ({detail})" if detail else NO_NETWORK
 
 
 def _forget_yfinance_responses() -> None:
@@ -189,6 +216,16 @@ class YahooSource:
         Stand-in for ``yfinance.download`` (tests pass frames shaped like its output).
     sleep : callable, optional
         Stand-in for ``time.sleep`` (looked up when needed by default).
+    offline_after : int, optional
+        Declare the network down after this many attempts in a row in which every
+        ticker failed to reach Yahoo (DNS failure, refused connection) and none came
+        back; then stop retrying and fail every ticker still asked for with one reason
+        (:attr:`offline`). None (the default) never does: such faults are retried.
+
+    Attributes
+    ----------
+    offline : str or None
+        Why the network was declared down (the same for every ticker), once it was.
     """
 
     name = "yahoo"
@@ -198,8 +235,12 @@ class YahooSource:
     def __init__(self, store: PriceStore | None = None, *, retries: int = 3,
                  backoff: float = 2.0, max_backoff: float = 60.0,
                  download: Downloader | None = None,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None,
+                 offline_after: int | None = None) -> None:
         self.store = store
+        self.offline_after = offline_after
+        self.offline: str | None = None
+        self._reached = False  # some ticker came back: Yahoo is reachable, faults are not
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -255,6 +296,9 @@ class YahooSource:
         pending = list(dict.fromkeys(tickers))
         frames: dict[str, pd.DataFrame] = {}
         failures: dict[str, str] = {}
+        if self.offline is not None:  # found down before: ask nothing more
+            return PriceFetch({}, dict.fromkeys(pending, self.offline))
+        unreachable = 0
         for attempt in range(self.retries + 1):
             try:
                 data, errors = self._call(pending, pd.Timestamp(start), pd.Timestamp(end))
@@ -265,6 +309,17 @@ class YahooSource:
                 errors = {t.upper(): f"unreadable answer from Yahoo ({type(exc).__name__}: "
                                      f"{exc})" for t in pending}
             frames.update(got)
+            self._reached = self._reached or bool(got)
+            if (self.offline_after is not None and not self._reached and missing
+                    and all(_UNREACHABLE.search(errors.get(t.upper(), "")) for t in missing)):
+                unreachable += 1
+                if unreachable >= self.offline_after:
+                    self.offline = no_network_reason(errors[missing[0].upper()])
+                    failures.update(dict.fromkeys(missing, self.offline))
+                    log.info("%s", self.offline)
+                    break
+            else:
+                unreachable = 0
             retry = []
             for t in missing:
                 reason = errors.get(t.upper(), _NO_DATA)

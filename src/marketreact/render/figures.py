@@ -22,8 +22,10 @@ This module imports no result class and writes no file:
 
 from __future__ import annotations
 
+import functools
+import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,13 +46,31 @@ _BLUE, _ORANGE, _GREY, _RED = "#1f77b4", "#ff7f0e", "#7f7f7f", "#d62728"
 FIGURE_DPI = 110
 
 
-def _figure(width: float, height: float, rows: int = 1, cols: int = 1,
-            **kwargs: Any) -> tuple[Figure, Any]:
-    """A figure on the Agg canvas (no pyplot, no GUI) and its axes."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
+@functools.cache
+def _notebook_figure_class() -> type:
+    """A :class:`~matplotlib.figure.Figure` that shows itself in Jupyter without pyplot.
+
+    Figures built without pyplot have no display hook, so a notebook prints their
+    repr (``<Figure size 880x506 with 1 Axes>``). ``_repr_png_`` gives IPython the
+    image; with pyplot's inline backend active its own hook shows it the same way.
+    """
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=FIGURE_DPI, layout="constrained")
+    class NotebookFigure(Figure):
+        def _repr_png_(self) -> bytes:
+            buffer = io.BytesIO()
+            self.savefig(buffer, format="png", dpi=FIGURE_DPI)
+            return buffer.getvalue()
+
+    return NotebookFigure
+
+
+def _figure(width: float, height: float, rows: int = 1, cols: int = 1,
+            **kwargs: Any) -> tuple[Figure, Any]:
+    """A figure on the Agg canvas (no pyplot, no GUI) and its axes; it shows in notebooks."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = _notebook_figure_class()(figsize=(width, height), dpi=FIGURE_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(rows, cols, squeeze=False, **kwargs)
     return fig, axes
@@ -131,7 +151,8 @@ def caar_band(abnormal_returns: pd.DataFrame, confidence: float = 0.95) -> pd.Da
 
 
 def caar_figure(abnormal_returns: pd.DataFrame, *, confidence: float = 0.95,
-                title: str | None = None) -> Figure:
+                title: str | None = None,
+                groups: Mapping[str, str] | pd.Series | None = None) -> Figure:
     """CAAR over the event window with its confidence band, and the daily AAR as bars.
 
     Parameters
@@ -142,11 +163,15 @@ def caar_figure(abnormal_returns: pd.DataFrame, *, confidence: float = 0.95,
         Coverage of the band (see :func:`caar_band`).
     title : str, optional
         Figure title.
+    groups : mapping of str to str, optional
+        Group of each event id: one more CAAR line per group (without band),
+        after the line of all events.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes; its first line is the CAAR in percent.
+        One axes; its first line is the CAAR in percent (all events), then one
+        line per group in sorted order.
     """
     band = caar_band(abnormal_returns, confidence)
     fig, axes = _figure(8.0, 4.6)
@@ -158,6 +183,14 @@ def caar_figure(abnormal_returns: pd.DataFrame, *, confidence: float = 0.95,
     ax.fill_between(x, band["lo"] * 100, band["hi"] * 100, color=_BLUE, alpha=0.18, lw=0,
                     label=f"{confidence:.0%} band (cross-sectional t)")
     ax.bar(x, band["aar"] * 100, width=0.6, color=_GREY, alpha=0.45, label="AAR (daily)")
+    if groups is not None and len(abnormal_returns):
+        of = pd.Series(groups).astype(str)
+        label = abnormal_returns["event_id"].map(of)
+        for k, name in enumerate(sorted(label.dropna().unique())):
+            sub = caar_band(abnormal_returns.loc[(label == name).to_numpy()], confidence)
+            ax.plot(sub["rel_day"].to_numpy(), sub["caar"] * 100, lw=1.5, ls="-",
+                    marker=".", markersize=3, color=f"C{(k + 1) % 10}",
+                    label=f"CAAR {name} (N={int(sub['n'].max()) if len(sub) else 0})")
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(0, color=_RED, lw=1, ls="--", label="day 0")
     ax.set_xlabel("Event day (trading sessions relative to day 0)")
@@ -239,7 +272,7 @@ def car_bars_figure(abnormal_returns: pd.DataFrame, car: pd.DataFrame, *,
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, [_plain(e) for e in ids], fontsize=8 if len(ids) < 30 else 6)
     ax.invert_yaxis()
-    ax.set_xlabel(f"Abnormal return (%), whiskers: {confidence:.0%} interval")
+    ax.set_xlabel(f"Abnormal return, whiskers: {confidence:.0%} interval")
     _percent_axis(ax, "x")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="best", fontsize=8, frameon=False)
@@ -295,12 +328,21 @@ def event_price_figure(abnormal_returns: pd.DataFrame, event_id: str,
         base = values[base_i]
         return values / base * 100 if np.isfinite(base) and base != 0 else values * np.nan, base
 
+    # x is the session (rel_day): sessions sit one apart, so weekends and holidays take no
+    # room; a session missing from the table breaks the line instead of bridging it.
+    gap_after = np.flatnonzero(np.diff(rel) > 1)
+
+    def broken(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.insert(rel.astype(float), gap_after + 1, np.nan)
+        return x, np.insert(values.astype(float), gap_after + 1, np.nan)
+
     price = rows["price"].to_numpy(dtype=float)
     stock, stock_base = rebased(price)
-    ax.plot(dates, stock, color=_BLUE, marker="o", markersize=3.5, lw=2, label=_plain(ticker))
+    ax.plot(*broken(stock), color=_BLUE, marker="o", markersize=3.5, lw=2,
+            label=_plain(ticker))
     if "market_price" in rows and np.isfinite(rows["market_price"].to_numpy(dtype=float)).any():
         mkt, _ = rebased(rows["market_price"].to_numpy(dtype=float))
-        ax.plot(dates, mkt, color=_GREY, marker="s", markersize=3, lw=1.5,
+        ax.plot(*broken(mkt), color=_GREY, marker="s", markersize=3, lw=1.5,
                 label=_plain(market or "market index"))
     ax.axhline(100, color="black", lw=0.6, alpha=0.5)
     zero = np.flatnonzero(rel == 0)
@@ -309,11 +351,16 @@ def event_price_figure(abnormal_returns: pd.DataFrame, event_id: str,
         label = f"day 0: {pd.Timestamp(d0).date()}"
         if "ar" in rows and np.isfinite(rows["ar"].to_numpy(dtype=float)[zero[0]]):
             label += f" (AR {rows['ar'].to_numpy(dtype=float)[zero[0]]:+.1%})"
-        ax.axvline(d0, color=_RED, lw=1.2, ls="--", label=label)
-    ax.set_xlabel("Date (trading sessions)")
+        ax.axvline(0, color=_RED, lw=1.2, ls="--", label=label)
+    step = max(1, int(np.ceil(len(rel) / 8)))
+    ticks = [i for i in range(len(rel)) if rel[i] % step == 0]  # day 0 always among them
+    ax.set_xticks(rel[ticks], [f"{rel[i]:+d}\n{pd.Timestamp(dates[i]):%d %b %y}"
+                               if rel[i] else f"0\n{pd.Timestamp(dates[i]):%d %b %y}"
+                               for i in ticks], fontsize=7)
+    ax.set_xlabel("Trading session relative to day 0 (its date below; one step per session, "
+                  "non-trading days take no room)")
     base_text = f"{stock_base:,.4g}" if np.isfinite(stock_base) else "n/a"
     ax.set_ylabel(_plain(f"Adjusted close, rebased (day −1 = 100; {ticker} = {base_text})"))
-    _date_axis(ax)
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8, frameon=False)
     headline = info.get("headline")
@@ -335,7 +382,8 @@ def equity_figure(daily: pd.DataFrame, *, title: str | None = None) -> Figure:
     daily : pandas.DataFrame
         ``daily.csv``-shaped: ``date, equity`` and optionally ``drawdown``
         (a fraction, ≤ 0 or given as a positive depth; computed from equity when
-        absent) and ``n_positions``.
+        absent), ``n_positions`` and ``benchmark_equity`` (drawn rebased to the
+        strategy's first equity).
     title : str, optional
         Figure title.
 
@@ -359,6 +407,13 @@ def equity_figure(daily: pd.DataFrame, *, title: str | None = None) -> Figure:
     ax_eq, ax_dd = axes[0, 0], axes[1, 0]
     start = equity[np.isfinite(equity)][0] if np.isfinite(equity).any() else np.nan
     ax_eq.plot(dates, equity, color=_BLUE, lw=1.6, label="strategy equity")
+    if "benchmark_equity" in frame:  # the benchmark daily.csv carries, on the same scale
+        bench = frame["benchmark_equity"].to_numpy(dtype=float)
+        b0 = bench[np.isfinite(bench)][0] if np.isfinite(bench).any() else np.nan
+        if np.isfinite(b0) and b0 != 0 and np.isfinite(start):
+            ax_eq.plot(dates, bench / b0 * start, color=_GREY, lw=1.2, ls="--",
+                       label="benchmark: equal-weight buy and hold of the traded stocks")
+        ax_eq.legend(loc="upper left", fontsize=8, frameon=False)
     ax_eq.axhline(start, color="black", lw=0.6, alpha=0.5)
     ax_eq.set_ylabel("Equity (portfolio value)")
     ax_eq.grid(alpha=0.3)
@@ -368,7 +423,7 @@ def equity_figure(daily: pd.DataFrame, *, title: str | None = None) -> Figure:
                              f"{np.nanmin(dd) if len(dd) else 0:.1%}")
     ax_dd.fill_between(dates, dd * 100, 0, color=_RED, alpha=0.35, lw=0, step="post")
     ax_dd.plot(dates, dd * 100, color=_RED, lw=0.8, drawstyle="steps-post")
-    ax_dd.set_ylabel("Drawdown (%)")
+    ax_dd.set_ylabel("Drawdown")
     _percent_axis(ax_dd)
     ax_dd.grid(alpha=0.3)
     last = ax_dd
@@ -478,7 +533,7 @@ def rejection_figure(rates: pd.DataFrame, *, nominal: float = 0.05,
                 ax.axvline(nominal * 100, color=_RED, ls="--", lw=1)
                 ax.set_yticks(np.arange(len(names)), [_plain(m) for m in names], fontsize=8)
                 ax.set_ylim(len(names) - 0.5, -0.5)
-                ax.set_xlabel("Rejection rate, no abnormal return (%)")
+                ax.set_xlabel("Rejection rate, no abnormal return")
                 ax.xaxis.set_major_formatter(_pct_formatter())
                 ax.grid(axis="x", alpha=0.3)
                 ax.set_title(head + (f", {n:,} samples" if n else ""), fontsize=9)
@@ -500,8 +555,8 @@ def rejection_figure(rates: pd.DataFrame, *, nominal: float = 0.05,
                 _percent_axis(ax)
                 ax.set_xticks(np.unique(power["abnormal"].to_numpy(dtype=float)) * 100)
                 ax.xaxis.set_major_formatter(_pct_formatter())
-                ax.set_xlabel("Abnormal return added on day 0 (%)")
-                ax.set_ylabel("Rejection rate (%)")
+                ax.set_xlabel("Abnormal return added on day 0")
+                ax.set_ylabel("Rejection rate")
                 ax.grid(alpha=0.3)
                 ax.set_title(head, fontsize=9)
     handles = [_legend_handle(colors[name], name) for name in series]

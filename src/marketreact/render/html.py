@@ -215,9 +215,59 @@ def backtest_cards(metrics: Any) -> str:
                    for v, k in items)
 
 
+#: Backtest metrics in words, with their units: ``key -> (label, unit)``. Units: "%" values
+#: are fractions shown as percent, "sessions" counts of trading sessions, "" plain numbers.
+METRIC_LABELS: dict[str, tuple[str, str]] = {
+    "trades": ("Trades", "count"), "events_not_traded": ("Events not traded", "count"),
+    "events_failed": ("Events that failed", "count"), "long_trades": ("Long trades", "count"),
+    "short_trades": ("Short trades", "count"), "hit_rate": ("Hit rate", "%"),
+    "mean_trade_return": ("Mean net return per trade", "%"),
+    "median_trade_return": ("Median net return per trade", "%"),
+    "mean_trade_t": ("t of the mean trade return", ""),
+    "mean_gross_trade_return": ("Mean gross return per trade", "%"),
+    "start": ("First session", "date"), "end": ("Last session", "date"),
+    "sessions": ("Sessions", "sessions"), "total_return": ("Total return", "%"),
+    "annualised_return": ("Annualised return", "% a year"),
+    "volatility": ("Volatility (annualised)", "% a year"),
+    "sharpe": ("Sharpe ratio (annualised)", ""), "sortino": ("Sortino ratio (annualised)", ""),
+    "max_drawdown": ("Maximum drawdown", "%"),
+    "max_drawdown_duration": ("Maximum drawdown, peak to trough", "sessions"),
+    "longest_drawdown": ("Longest drawdown, peak to recovery", "sessions"),
+    "exposure": ("Mean gross exposure", "% of capital"),
+    "mean_positions": ("Mean open positions", "count"),
+    "turnover_total": ("Turnover, total", "× capital"),
+    "turnover_annual": ("Turnover, annualised", "× capital a year"),
+    "costs_paid": ("Costs paid", "% of capital"),
+    "trade_costs_paid": ("Trade costs paid", "% of capital"),
+}
+
+
+def _metric_row(key: str, value: Any) -> tuple[str, str, str, str]:
+    """(label, value in its unit, unit, raw key) of one metric."""
+    base = key.removeprefix("benchmark_")
+    label, unit = METRIC_LABELS.get(base, (key.replace("_", " ").capitalize(), ""))
+    if base != key:
+        label = f"Benchmark: {label[0].lower()}{label[1:]}"
+    shown = format_value(value)
+    if unit.startswith("%") and isinstance(value, int | float) and not isinstance(value, bool):
+        shown = f"{value:+.2%}" if key.endswith("return") else f"{value:.2%}"
+    return label, shown, unit, key
+
+
+def metrics_table_html(metrics: Mapping[str, Any]) -> str:
+    """Backtest metrics with names in words and units beside the raw ``metrics.json`` keys."""
+    rows = [_metric_row(k, v) for k, v in flatten(metrics)]
+    body = "".join(f"<tr><th>{escape(label)}</th><td>{escape(shown)}</td>"
+                   f"<td>{escape(unit)}</td><td>{escape(key)}</td></tr>"
+                   for label, shown, unit, key in rows)
+    return ('<div class="scroll"><table class="data kv"><thead><tr><th>metric</th>'
+            "<th>value</th><th>unit</th><th>key in metrics.json</th></tr></thead>"
+            f"<tbody>{body}</tbody></table></div>")
+
+
 def backtest_metrics_html(doc: Mapping[str, Any], max_rows: int) -> str:
     """The parts of a backtest's ``metrics.json``: metrics, placebo, forward returns, settings."""
-    parts = ["<h3>Metrics</h3>" + kv_html(flatten(doc["metrics"]))]
+    parts = ["<h3>Metrics</h3>" + metrics_table_html(doc["metrics"])]
     if isinstance(doc.get("placebo"), dict):
         parts.append("<h3>Placebo (randomly shifted event dates)</h3>"
                      + kv_html(flatten(doc["placebo"])))
@@ -240,6 +290,54 @@ def backtest_metrics_html(doc: Mapping[str, Any], max_rows: int) -> str:
         parts.append("<details><summary>Everything else in metrics.json</summary>"
                      + kv_html(flatten(rest)) + "</details>")
     return "".join(parts)
+
+
+#: Cross-event tests of ``aggregate.csv`` in words (statistic column -> name).
+TEST_LABELS: dict[str, str] = {
+    "t": "cross-sectional t", "skew_t": "skewness-adjusted t", "bw1980": "Brown-Warner 1980",
+    "bw1985": "Brown-Warner 1985", "patell": "Patell Z", "bmp": "BMP (Boehmer et al.)",
+    "kp_patell": "Patell, Kolari-Pynnönen adjusted", "kp_bmp": "BMP, Kolari-Pynnönen adjusted",
+    "lamb": "Lamb", "sign": "sign", "gsign": "generalised sign (Cowan)",
+    "csign": "Corrado-Zivney sign", "rank": "Corrado rank", "mrank": "modified rank",
+    "grank_t": "generalised rank t", "grank_z": "generalised rank Z", "wilcoxon": "Wilcoxon",
+    "boot": "bootstrap", "bhar_t": "BHAR t", "bhar_tsa": "BHAR skewness-adjusted t",
+}
+
+
+def stars(p: float) -> str:
+    """``***`` below 1 %, ``**`` below 5 %, ``*`` below 10 %."""
+    if not np.isfinite(p):
+        return ""
+    return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
+
+
+def tests_by_window(agg: pd.DataFrame) -> pd.DataFrame:
+    """``aggregate.csv`` as one row per test and one column per CAR window.
+
+    Each cell is ``statistic (p)`` with stars; the first rows are N, the CAAR and the
+    mean BHAR. Tests are every ``X`` with an ``X_p`` column, in the file's order.
+    """
+    if "window" not in agg:
+        return agg
+    windows = [str(w) for w in agg["window"]]
+    rows: list[dict[str, str]] = []
+    lead = (("n", "N (events)", lambda v: format_value(v)),
+            ("caar", "CAAR", lambda v: f"{v:+.2%}" if np.isfinite(v) else ""),
+            ("mean_bhar", "mean BHAR", lambda v: f"{v:+.2%}" if np.isfinite(v) else ""))
+    for col, label, fmt in lead:
+        if col in agg:
+            rows.append({"test": label, **{w: fmt(v) for w, v in zip(windows, agg[col],
+                                                                      strict=True)}})
+    for col in agg.columns:
+        if not (isinstance(col, str) and f"{col}_p" in agg and col in agg):
+            continue
+        cells = {}
+        for w, stat, pv in zip(windows, agg[col], agg[f"{col}_p"], strict=True):
+            stat, pv = float(stat), float(pv)
+            cells[w] = (f"{stat:.2f} ({pv:.3f}){stars(pv)}"
+                        if np.isfinite(stat) and np.isfinite(pv) else "")
+        rows.append({"test": TEST_LABELS.get(col, col), **cells})
+    return pd.DataFrame(rows, columns=["test", *windows])
 
 
 def car_wide(car: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:

@@ -207,7 +207,8 @@ FIT_EVENTS = 50_000
 def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
                  day0: IntArray, plan: ChunkPlan, engine: Engine,
                  general_chunk: TaskFn, chunk_events: int = CHUNK_EVENTS,
-                 moment: bool | None = None) -> Iterator[tuple[slice, EventBlock]]:
+                 moment: bool | None = None, est_exclude: np.ndarray | None = None
+                 ) -> Iterator[tuple[slice, EventBlock]]:
     """Compute every event of one panel, chunk by chunk.
 
     Parameters
@@ -228,6 +229,11 @@ def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
     moment : bool, optional
         Whether the moment path may be used (default: whenever the model
         allows it, :func:`moment_path_supported`).
+    est_exclude : numpy.ndarray, optional
+        ``(E, L1)`` estimation days to leave out of each event's fit (the
+        other news' event windows, ``clean_estimation``); given, every chunk
+        takes the general path and ``general_chunk`` receives the chunk's rows
+        as its ``exclude`` keyword.
 
     Yields
     ------
@@ -239,6 +245,10 @@ def study_events(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArr
     """
     e = len(day0)
     slices = [slice(lo, min(lo + chunk_events, e)) for lo in range(0, e, chunk_events)]
+    if est_exclude is not None:
+        tasks = [(stock_rows[s], market_rows[s], day0[s], plan, est_exclude[s]) for s in slices]
+        yield from zip(slices, engine.run(panel, general_chunk, tasks), strict=True)
+        return
     if not moment_path_supported(plan.spec) or moment is False:
         tasks = [(stock_rows[s], market_rows[s], day0[s], plan) for s in slices]
         yield from zip(slices, engine.run(panel, general_chunk, tasks), strict=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,11 +20,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from marketreact._lazy import Thunk, pending_value
 from marketreact._typing import IntArray
+from marketreact.calendar import anchor_day0
 from marketreact.errors import InputError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
 from marketreact.inference.base import CrossEventTests, TestInputs
 from marketreact.inference.battery import aar_table, aggregate_table, cross_event_tests
+from marketreact.inference.groups import group_differences
+from marketreact.inference.multiple import Adjustment, adjust_tables
+from marketreact.models.diagnostics import (
+    STALE_SHARE,
+    pretrend_test,
+    residual_diagnostics,
+    zero_return_share,
+)
 from marketreact.models.estimate import estimate, missing_price_reasons
 from marketreact.models.linear import BlockBuilder, EventBlock, block_from_fit
 from marketreact.models.moments import (
@@ -52,6 +61,17 @@ from marketreact.panel.lineup import (
 )
 from marketreact.panel.measures import Measure, measure_panel
 from marketreact.panel.returns import ExchangePanel, ReturnKind
+from marketreact.panel.screening import (
+    OVERLAP_COLUMNS,
+    DuplicatePolicy,
+    anchored_moments,
+    date_clusters,
+    estimation_exclusions,
+    find_duplicates,
+    find_overlaps,
+    overlap_counts,
+    overlap_drops,
+)
 from marketreact.panel.table import PriceTable
 from marketreact.prices.checks import (
     JUMP_FACTOR,
@@ -80,6 +100,9 @@ from marketreact.windows import (
 
 log = logging.getLogger(__name__)
 
+#: Events per block of the residual diagnostics (bounds their temporaries).
+DIAGNOSTIC_BLOCK = 8192
+
 #: Residual variances below this (a standard deviation of 1e-8) mean a price that never moved.
 MIN_RESIDUAL_VARIANCE = 1e-16
 
@@ -95,6 +118,21 @@ class _ExchangeStudy:
     market_rows: IntArray
     block: EventBlock
     source: MomentSource | None
+
+
+@dataclass
+class _Screening:
+    """What the screening of the catalogue found, gathered over exchanges."""
+
+    overlaps: list[pd.DataFrame]
+    screened: list[pd.DataFrame]
+    counts: dict[str, int]
+
+
+_SCREENED_COLUMNS = ["event_id", "ticker", "day0", "action", "reason"]
+#: Columns the screening adds to events.csv.
+_SCREEN_COLUMNS = ("n_headlines", "duplicate_ids", "overlaps_event", "overlaps_estimation",
+                   "estimation_excluded", "zero_returns", "zero_returns_estimation", "stale")
 
 
 class EventStudy:
@@ -134,7 +172,8 @@ class EventStudy:
 
     def fit(self, events: EventCatalogue | pd.DataFrame,
             prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame],
-            factors: pd.DataFrame | None = None) -> StudyResult:
+            factors: pd.DataFrame | None = None,
+            confounders: EventCatalogue | pd.DataFrame | None = None) -> StudyResult:
         """Run the study (pure computation: it never reads files or downloads).
 
         Parameters
@@ -149,6 +188,10 @@ class EventStudy:
             Daily factor returns (decimal units, indexed by date) from
             :func:`marketreact.factors.read_factors`; required by the factor
             models (``ff3``, ``ff5``, ``carhart4``).
+        confounders : EventCatalogue or pandas.DataFrame, optional
+            Other news of the same firms, not studied: it counts in the
+            overlaps (``overlaps.csv``), in the overlap policy and in
+            ``clean_estimation`` (see docs/screening.md).
 
         Returns
         -------
@@ -173,6 +216,18 @@ class EventStudy:
                 raise InputError(f"model {s.model.value} needs factor(s) {', '.join(absent)}, "
                                  f"not in the factor data ({', '.join(factors.columns)})")
         diagnostics: list[str] = list(catalogue.notes)  # e.g. a column renamed user_beta
+        if s.group is not None and s.group not in frame.columns:
+            raise InputError(f"group column {s.group!r} is not in the catalogue "
+                             f"{catalogue.source} (columns: {', '.join(map(str, frame.columns))})")
+        conf = None
+        if confounders is not None:
+            conf = (confounders if isinstance(confounders, EventCatalogue)
+                    else events_from_frame(confounders)).frame
+        screening = _Screening([], [], {"events_in": len(frame), "distinct_events": 0,
+                                        "duplicates_left_out": 0, "overlap_pairs_event": 0,
+                                        "overlap_pairs_estimation": 0,
+                                        "confounder_pairs": 0, "overlap_left_out": 0,
+                                        "events_with_overlap": 0})
         frame, failures = assign_markets(frame, s.market, required=spec.uses_market)
         priced = price_table(prices, frame)  # never reads or fetches (see load_prices)
         diagnostics.extend(priced.notes)
@@ -187,14 +242,115 @@ class EventStudy:
                                  returns=s.returns, market_required=spec.uses_market)
                 failures.extend(lineup.failures)
                 diagnostics.extend(lineup.diagnostics)
+                lineup, exclude = self._screen(lineup, conf, screening,
+                                               (*catalogue.attributes, "sentiment"))
                 part = self._study_exchange(lineup, spec, failures, diagnostics, factors,
-                                            suspects=suspects, engine=engine)
+                                            suspects=suspects, engine=engine, exclude=exclude)
                 if part is not None:
                     parts.append(part)
         finally:
             if owned:
                 engine.close()
-        return self._assemble(parts, failures, diagnostics, catalogue)
+        return self._assemble(parts, failures, diagnostics, catalogue, screening)
+
+    def _screen(self, lineup: Lineup, confounders: pd.DataFrame | None, screening: _Screening,
+                attributes: Sequence[str] = ()) -> tuple[Lineup, np.ndarray | None]:
+        """Duplicates, overlaps and the clean-estimation mask of one exchange's events."""
+        s = self.settings
+        if not len(lineup):
+            return lineup, None
+        ev, day0, labels = lineup.events, lineup.day0, lineup.sessions.labels
+        n_sessions = len(labels)
+
+        def dates(pos: np.ndarray) -> np.ndarray:
+            out = np.full(len(pos), np.datetime64("NaT"), dtype="datetime64[ns]")
+            inside = pos < n_sessions
+            out[inside] = labels.to_numpy()[pos[inside]]
+            return out
+
+        moments = anchored_moments(ev)
+        ids = ev["event_id"].to_numpy(dtype=object)
+        # day 0 at either end of the sessions may stand for "before the prices" or "after
+        # them" (such events fail later with that reason): never grouped or paired
+        placed = (day0 > 0) & (day0 < n_sessions)
+        dups = find_duplicates(ev["ticker"], np.where(placed, day0, -1 - np.arange(len(ev))),
+                               ids, moments)
+        rep = dups.representative
+        ev = ev.assign(n_headlines=dups.n_headlines,
+                       duplicate_ids=np.where(rep, dups.others, ""))
+        screened = []
+        if s.duplicates is not DuplicatePolicy.keep and not rep.all():
+            if s.duplicates is DuplicatePolicy.merge:
+                numeric = [c for c in ev.columns if c in attributes
+                           and pd.api.types.is_numeric_dtype(ev[c])]
+                if numeric:  # the mean over the story's headlines, on its representative
+                    means = ev[numeric].groupby(dups.first).transform("mean")
+                    ev[numeric] = means.to_numpy()
+            action = ("merged" if s.duplicates is DuplicatePolicy.merge
+                      else "left out (duplicates=first)")
+            gone = ~rep
+            screened.append(pd.DataFrame({
+                "event_id": ids[gone], "ticker": ev["ticker"].to_numpy()[gone],
+                "day0": dates(day0[gone]), "action": action,
+                "reason": ["same ticker and day 0 as " + str(x) for x in dups.others[gone]]}))
+            screening.counts["duplicates_left_out"] += int(gone.sum())
+        keep_rows = rep if s.duplicates is not DuplicatePolicy.keep else np.ones(len(ev), bool)
+        all_tickers, all_day0 = ev["ticker"].to_numpy(dtype=object)[placed], day0[placed]
+        lineup = lineup.with_events(ev).subset(keep_rows)
+        ev, day0 = lineup.events, lineup.day0
+        placed = (day0 > 0) & (day0 < n_sessions)
+        screening.counts["distinct_events"] += dups.n_groups
+        conf, conf_day0 = None, None
+        if confounders is not None and len(confounders):
+            conf = confounders.loc[confounders["ticker"].isin(set(ev["ticker"]))]
+            if len(conf):
+                conf_day0 = np.asarray(anchor_day0(lineup.sessions, conf["timestamp"],
+                                                   conf["date"], conf["timing"]), np.int64)
+                inside = (conf_day0 > 0) & (conf_day0 < n_sessions)
+                conf, conf_day0 = conf.loc[inside], conf_day0[inside]
+        overlaps = find_overlaps(ev.loc[placed], day0[placed], s.window, s.estimation, conf,
+                                 conf_day0)
+        counts = overlap_counts(ev["event_id"], overlaps)
+        ev = ev.assign(**counts)
+        lineup = lineup.with_events(ev)
+        screening.counts["overlap_pairs_event"] += int(
+            ((overlaps["window"] == "event") & (overlaps["source"] == "catalogue")).sum())
+        screening.counts["overlap_pairs_estimation"] += int(
+            ((overlaps["window"] == "estimation") & (overlaps["source"] == "catalogue")).sum())
+        screening.counts["confounder_pairs"] += int((overlaps["source"] == "confounders").sum())
+        screening.counts["events_with_overlap"] += int(
+            ((counts["overlaps_event"] + counts["overlaps_estimation"]) > 0).sum())
+        if len(overlaps):
+            shown = overlaps.assign(day0=dates(overlaps["day0"].to_numpy()),
+                                    other_day0=dates(overlaps["other_day0"].to_numpy()))
+            screening.overlaps.append(shown)
+        other_moments = (dict(zip(conf["event_id"], anchored_moments(conf), strict=True))
+                         if conf is not None and len(conf) else None)
+        drop = overlap_drops(ev["event_id"], day0, anchored_moments(ev), overlaps,
+                             s.overlap, other_moments)
+        if drop.any():
+            sel = overlaps.loc[overlaps["window"] == "event"]
+            why = sel.groupby("event_id", sort=False)["other_id"].agg("; ".join)
+            gone_ids = ev["event_id"].to_numpy(dtype=object)[drop]
+            screened.append(pd.DataFrame({
+                "event_id": gone_ids, "ticker": ev["ticker"].to_numpy()[drop],
+                "day0": dates(day0[drop]), "action": f"left out (overlap={s.overlap.value})",
+                "reason": ["other news in the event window: " + str(why.get(x, ""))
+                           for x in gone_ids]}))
+            screening.counts["overlap_left_out"] += int(drop.sum())
+            lineup = lineup.subset(~drop)
+            ev, day0 = lineup.events, lineup.day0
+        screening.screened.extend(screened)
+        exclude = None
+        if s.clean_estimation:
+            o_t, o_d = all_tickers, all_day0
+            if conf is not None and conf_day0 is not None and len(conf):
+                o_t = np.concatenate([o_t, conf["ticker"].to_numpy(dtype=object)])
+                o_d = np.concatenate([o_d, conf_day0])
+            exclude = estimation_exclusions(ev["ticker"].to_numpy(dtype=object), day0, o_t, o_d,
+                                            s.window, s.estimation)
+            lineup = lineup.with_events(ev.assign(estimation_excluded=exclude.sum(axis=1)))
+        return lineup, exclude
 
     @staticmethod
     def _suspects(priced: TablePrices) -> dict[str, Sequence[PriceSuspect]]:
@@ -213,6 +369,7 @@ class EventStudy:
                         factors: pd.DataFrame | None = None,
                         suspects: Mapping[str, Sequence[PriceSuspect]] | None = None,
                         engine: Engine | None = None,
+                        exclude: np.ndarray | None = None,
                         ) -> _ExchangeStudy | None:
         s = self.settings
         exchange = lineup.exchange
@@ -226,6 +383,7 @@ class EventStudy:
         stock_rows, market_rows = lineup.stock_rows, lineup.market_rows
         panel = measure_panel(lineup.panel, s.measure)
         n_sessions = len(sessions)
+        group = group.assign(**_zero_shares(lineup.panel, stock_rows, day0, s))
         first, last = panel.priced_range()
         w0, w1 = s.window
         reasons = np.full(len(group), "", dtype=object)
@@ -258,6 +416,8 @@ class EventStudy:
             fail(group.loc[bad], list(reasons[bad]))
             group, day0 = group.loc[~bad], day0[~bad]
             stock_rows, market_rows = stock_rows[~bad], market_rows[~bad]
+            if exclude is not None:
+                exclude = exclude[~bad]
         if group.empty:
             return None
         fpanel = (align_factors(factors, sessions, spec.factors)
@@ -276,7 +436,7 @@ class EventStudy:
         fail_reasons = np.full(len(group), "", dtype=object)
         chunks = study_events(panel, stock_rows, market_rows, day0, plan,
                               engine or make_engine("local")[0], general, CHUNK_EVENTS,
-                              moment=moment)
+                              moment=moment, est_exclude=exclude)
         for where, chunk in track(chunks, f"{exchange}: fitting models",
                                   total=-(-len(group) // CHUNK_EVENTS)):
             short = chunk.n < s.min_estimation
@@ -286,6 +446,10 @@ class EventStudy:
                 fail_reasons[pos[i]] = (f"only {chunk.n[i]} estimation returns in "
                                         f"{format_window(s.estimation)} "
                                         f"(need {s.min_estimation})")
+                if exclude is not None and exclude[pos[i]].any():
+                    fail_reasons[pos[i]] += (f" after leaving out {int(exclude[pos[i]].sum())} "
+                                             "session(s) of other news' event windows "
+                                             "(clean_estimation)")
                 if factors is not None and spec.factors and len(factors):
                     fail_reasons[pos[i]] += (f"; the factor data cover "
                                              f"{factors.index.min().date()}"
@@ -317,7 +481,8 @@ class EventStudy:
         return _ExchangeStudy(group, panel, day0, stock_rows, market_rows, block, source)
 
     def _assemble(self, parts: list[_ExchangeStudy], failures: list[Failure],
-                  diagnostics: list[str], catalogue: EventCatalogue) -> StudyResult:
+                  diagnostics: list[str], catalogue: EventCatalogue,
+                  screening: _Screening | None = None) -> StudyResult:
         s = self.settings
         spec = s.spec
         evt_days = np.arange(s.window[0], s.window[1] + 1)
@@ -348,6 +513,9 @@ class EventStudy:
             info["df"] = pb.df
             info["missing_event_days"] = pb.missing_days
             info["spanning_returns"] = pb.spanning
+            for col in _SCREEN_COLUMNS:
+                if col in group:
+                    info[col] = group[col].to_numpy()
             for col in catalogue.attributes + tuple(c for c in ("headline", "sentiment")
                                                     if c in group):
                 if col not in info.columns:  # a computed column always wins over an attribute
@@ -414,8 +582,118 @@ class EventStudy:
                 car["cav"] = np.asarray(arrays.car).T.ravel()
         aar, aggregate, tests = self._test_tables(arrays, car)
         fail_frame = failure_frame(failures, catalogue.frame["event_id"])
+        extra = self._screen_report(events, arrays, car, screening or _Screening([], [], {}),
+                                    diagnostics)
+        if s.adjust is not Adjustment.none:
+            aar, aggregate = adjust_tables(aar, aggregate, s.adjust)
         return StudyResult(s, events, abnormal, car, aar, aggregate, fail_frame, arrays,
-                           tuple(dict.fromkeys(diagnostics)), tests)
+                           tuple(dict.fromkeys(diagnostics)), tests, **extra)
+
+    def _screen_report(self, events: pd.DataFrame, arrays: StudyArrays, car: pd.DataFrame,
+                       screening: _Screening, diagnostics: list[str]) -> dict[str, Any]:
+        """Overlaps, screened events, clustering, diagnostics, pre-trend test and groups."""
+        s = self.settings
+        counts = dict(screening.counts)
+        n = len(events)
+        overlaps = (pd.concat(screening.overlaps, ignore_index=True) if screening.overlaps
+                    else pd.DataFrame(columns=list(OVERLAP_COLUMNS)))
+        screened = (pd.concat(screening.screened, ignore_index=True) if screening.screened
+                    else pd.DataFrame(columns=_SCREENED_COLUMNS))
+        if counts.get("duplicates_left_out"):
+            what = ("merged into it (n_headlines, duplicate_ids in events.csv)"
+                    if s.duplicates is DuplicatePolicy.merge else "left out")
+            diagnostics.append(
+                f"duplicates={s.duplicates.value}: {counts['duplicates_left_out']} event(s) "
+                f"share a ticker and day 0 with an earlier one and were {what}; see "
+                "screened.csv")
+        if s.duplicates is DuplicatePolicy.keep and "n_headlines" in events and n and \
+                (events["n_headlines"] > 1).any():
+            diagnostics.append(
+                f"duplicates=keep: {int((events['n_headlines'] > 1).sum())} of {n} studied events "
+                "share a ticker and day 0 with another; the tests count each as a separate "
+                "event (N is not the number of distinct firm-events)")
+        if counts.get("events_with_overlap"):
+            diagnostics.append(
+                f"overlaps: {counts['events_with_overlap']} event(s) have other news of the "
+                f"firm in their event window ({counts['overlap_pairs_event']} pair(s)) or "
+                f"estimation window ({counts['overlap_pairs_estimation']} pair(s))"
+                + (f", {counts['confounder_pairs']} from the confounders"
+                   if counts.get("confounder_pairs") else "")
+                + f"; overlap={s.overlap.value}"
+                + (f" left out {counts['overlap_left_out']}" if counts.get("overlap_left_out")
+                   else "")
+                + ("; clean_estimation leaves their event windows out of the estimation "
+                   "samples" if s.clean_estimation else "")
+                + "; see overlaps.csv")
+        clustered = date_clusters(arrays.day0, events["ticker"].to_numpy(dtype=object)) \
+            if n else np.zeros(0, dtype=bool)
+        counts["events_studied"] = n
+        counts["clustered_events"] = int(clustered.sum())
+        counts["clustered_share"] = float(clustered.mean()) if n else 0.0
+        if clustered.any():
+            diagnostics.append(
+                f"event-date clustering: {int(clustered.sum())} of {n} events "
+                f"({clustered.mean():.0%}) share their day 0 with another firm's event; the "
+                "cross-sectional dependence this brings biases Patell and BMP: read the "
+                "Kolari-Pynnonen adjusted tests (kp_patell, kp_bmp) and Brown-Warner 1985")
+        if n:
+            events["clustered_day0"] = clustered
+        # per-event diagnostics
+        diag: pd.DataFrame | _EventDiagnostics = pd.DataFrame(
+            {"event_id": events["event_id"].array, "ticker": events["ticker"].array})
+        if n:
+            # computed on first access (diagnostics.csv, result.event_diagnostics), in blocks
+            diag = _EventDiagnostics(events, arrays)
+            stale = events.loc[events.get("stale", pd.Series(False, index=events.index))
+                               .astype(bool)]
+            if len(stale):
+                shown = ", ".join(f"{r.event_id} ({r.ticker}, {r.zero_returns:.0%})"
+                                  for r in stale.head(8).itertuples(index=False))
+                diagnostics.append(
+                    f"stale prices: {len(stale)} event(s) have zero returns on at least "
+                    f"{STALE_SHARE:.0%} of their event-window sessions: {shown}"
+                    + (" ..." if len(stale) > 8 else "") + " (see diagnostics.csv)")
+        pretrend = pretrend_test(arrays.rel_days, arrays.ar, arrays.ar_var)
+        out: dict[str, Any] = {"overlaps": overlaps, "screened": screened,
+                               "event_diagnostics": diag, "pretrend": pretrend,
+                               "screening": counts}
+        if s.group is not None and n:
+            out.update(self._group_tables(events, arrays, car))
+        return out
+
+    def _group_tables(self, events: pd.DataFrame, arrays: StudyArrays, car: pd.DataFrame
+                      ) -> dict[str, Any]:
+        """AAR and CAAR tables with every test per group, and the between-group tests."""
+        s = self.settings
+        assert s.group is not None
+        labels = events[s.group].astype("string").fillna("(none)").to_numpy(dtype=object)
+        est = np.asarray(arrays.est_residuals, float)
+        aars, aggs = [], []
+        for name in sorted(pd.unique(labels)):
+            rows = np.flatnonzero(labels == name)
+            sub = replace(arrays, ar=arrays.ar[rows], ar_var=arrays.ar_var[rows],
+                          est_residuals=est[rows], sigma2=arrays.sigma2[rows],
+                          df=arrays.df[rows], day0=arrays.day0[rows],
+                          car=None if arrays.car is None else arrays.car[rows],
+                          car_var=None if arrays.car_var is None else arrays.car_var[rows])
+            ids = set(events["event_id"].to_numpy()[rows])
+            a, g, _ = self._test_tables(sub, car.loc[car["event_id"].isin(ids)])
+            a.insert(0, "group", name)
+            g.insert(0, "group", name)
+            aars.append(a)
+            aggs.append(g)
+        group_aar = pd.concat(aars, ignore_index=True)
+        group_agg = pd.concat(aggs, ignore_index=True)
+        if s.adjust is not Adjustment.none:
+            group_aar, group_agg = adjust_tables(group_aar, group_agg, s.adjust)
+        windows = [format_window(w) for w in s.car_windows]
+        values = (np.asarray(arrays.car, float) if arrays.car is not None
+                  else np.empty((len(events), 0)))
+        diffs = group_differences(values, labels, windows, alternative=s.alternative,
+                                  n_boot=s.n_boot, seed=s.seed)
+        return {"group_aar": group_aar, "group_aggregate": group_agg,
+                "group_differences": diffs,
+                "groups": pd.Series(labels, index=events["event_id"].to_numpy(), dtype=object)}
 
     def _car_table(self, event_ids: pd.Series, block: EventBlock) -> pd.DataFrame:
         """CAR rows, window by window, events in catalogue order within each window."""
@@ -448,20 +726,28 @@ class EventStudy:
         tests = cross_event_tests(TestInputs.from_study(arrays), s.alternative,
                                   n_boot=s.n_boot, seed=s.seed)
         labels = [format_window(w) for w in s.car_windows]
-        bhar = car.groupby("window", sort=False)["bhar"].mean() if len(car) else pd.Series()
-        mean_bhar = np.array([bhar.get(label, math.nan) for label in labels], dtype=float)
+        # (N, W) BHARs for the mean-BHAR tests: car.csv is window-major (see _car_table)
+        n_events = len(arrays.ar)
+        bhar = (car["bhar"].to_numpy(dtype=float).reshape(len(labels), n_events).T
+                if len(car) == n_events * len(labels) else None)
         aar = aar_table(arrays.rel_days, arrays.ar, tests)
-        aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, mean_bhar)
+        aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, bhar=bhar)
         return aar, aggregate, tests
 
 
 def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
-                   day0: IntArray, plan: ChunkPlan, *, settings: StudySettings,
-                   fpanel: FactorPanel | None, labels: pd.DatetimeIndex) -> EventBlock:
-    """One chunk by the general path: gather both windows, estimate, ARs and CARs."""
+                   day0: IntArray, plan: ChunkPlan, exclude: np.ndarray | None = None, *,
+                   settings: StudySettings, fpanel: FactorPanel | None,
+                   labels: pd.DatetimeIndex) -> EventBlock:
+    """One chunk by the general path: gather both windows, estimate, ARs and CARs.
+
+    ``exclude`` (``(E, L1)``, optional) marks estimation days left out of the fit.
+    """
     s, spec = settings, plan.spec
     est = gather(panel, stock_rows, market_rows, day0, plan.est_days, spec.estimation_columns,
                  excess=spec.excess, factors=fpanel, model=spec.name)
+    if exclude is not None:
+        est = replace(est, valid=est.valid & ~exclude)
     evt = gather(panel, stock_rows, market_rows, day0, plan.evt_days, spec.regressors,
                  excess=spec.excess, factors=fpanel, model=spec.name)
     fit, ab, problems = estimate(est, evt, spec, s.method, s.hac_lags,
@@ -473,3 +759,55 @@ def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntA
     return block_from_fit(evt, fit, ab, plan, problems.reason, missing)
 
 
+
+
+def _zero_shares(panel: ExchangePanel, stock_rows: IntArray, day0: IntArray,
+                 s: StudySettings) -> dict[str, np.ndarray]:
+    """Share of zero returns of each event's stock in its event and estimation windows."""
+    out = {}
+    n_sessions = panel.returns.shape[1]
+    for name, (a, b) in (("zero_returns", s.window), ("zero_returns_estimation", s.estimation)):
+        pos = day0[:, None] + np.arange(a, b + 1)[None, :]
+        inside = (pos >= 0) & (pos < n_sessions)
+        posc = np.clip(pos, 0, max(n_sessions - 1, 0))
+        r = np.where(inside & (panel.span[stock_rows[:, None], posc] >= 1),
+                     panel.returns[stock_rows[:, None], posc], np.nan) if n_sessions else \
+            np.full(pos.shape, np.nan)
+        out[name] = zero_return_share(r)
+    out["stale"] = out["zero_returns"] >= STALE_SHARE
+    return out
+
+
+class _EventDiagnostics(Thunk):
+    """Per-event residual diagnostics, built when first read, a block of events at a time.
+
+    Jarque-Bera, Ljung-Box and ARCH-LM need every event's estimation residuals and
+    a few (events x days x lags) temporaries: computed in blocks of
+    :data:`DIAGNOSTIC_BLOCK` events they stay a few hundred MB at any study size,
+    and a study that never reads them (the library at scale) never pays for them.
+    """
+
+    def __init__(self, events: pd.DataFrame, arrays: StudyArrays) -> None:
+        self._ids = events["event_id"].to_numpy(dtype=object)
+        self._tickers = events["ticker"].to_numpy(dtype=object)
+        self._extra = {c: events[c].to_numpy() for c in
+                       ("zero_returns", "zero_returns_estimation", "stale") if c in events}
+        self._arrays = arrays
+
+    def __call__(self) -> pd.DataFrame:
+        est: Any = pending_value(self._arrays, "est_residuals")  # blocks: not all at once
+        if est is None or not hasattr(est, "rows"):
+            est = np.asarray(self._arrays.est_residuals, float)
+        n = len(self._ids)
+        parts = []
+        for lo in range(0, n, DIAGNOSTIC_BLOCK):
+            sl = slice(lo, min(lo + DIAGNOSTIC_BLOCK, n))
+            rows = est.rows(sl) if hasattr(est, "rows") else est[sl]
+            parts.append(residual_diagnostics(np.asarray(rows, float)))
+        checks = (pd.concat(parts, ignore_index=True) if parts
+                  else residual_diagnostics(np.zeros((0, 1))))
+        frame = pd.concat([pd.DataFrame({"event_id": self._ids, "ticker": self._tickers}),
+                           checks], axis=1)
+        for col, values in self._extra.items():
+            frame[col] = values
+        return frame

@@ -11,6 +11,7 @@ import pandas as pd
 from marketreact._lazy import Thunk, deferred
 from marketreact._typing import FloatArray, IntArray, Window
 from marketreact.inference.base import TEST_NAMES, CrossEventTests
+from marketreact.models.diagnostics import PretrendTest
 from marketreact.models.moments import (
     RESIDUAL_CHUNK,
     MomentSource,
@@ -106,6 +107,28 @@ class StudyResult:
         Notes on the data (dropped sessions, filler rows removed, ...).
     tests : CrossEventTests or None
         The test objects behind the test columns (distributions, reasons).
+    overlaps : pandas.DataFrame
+        ``event_id, ticker, day0, other_id, other_day0, rel_day, window, source``:
+        other news of each event's firm inside its event or estimation window.
+    screened : pandas.DataFrame
+        ``event_id, ticker, day0, action, reason``: events merged or left out by
+        the duplicates and overlap policies (not failures).
+    event_diagnostics : pandas.DataFrame
+        Per studied event: Jarque-Bera, Ljung-Box and ARCH-LM tests of the
+        estimation residuals, zero-return shares and the stale flag.
+    pretrend : PretrendTest or None
+        Joint test that the pre-event AARs are zero.
+    screening : dict
+        Counts: events in, distinct events, duplicates and overlaps found,
+        events left out, clustered events and their share.
+    group_aar, group_aggregate : pandas.DataFrame or None
+        With ``group``: the AAR and CAAR tables of each group (column ``group``
+        first) with every test.
+    group_differences : pandas.DataFrame or None
+        With ``group``: Welch t, Wilcoxon rank-sum and bootstrap tests of the
+        difference of mean CARs between every pair of groups.
+    groups : pandas.Series or None
+        With ``group``: the group of each studied event, by event id.
     """
 
     settings: StudySettings
@@ -118,6 +141,18 @@ class StudyResult:
     arrays: StudyArrays
     diagnostics: tuple[str, ...] = field(default=())
     tests: CrossEventTests | None = None
+    overlaps: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["event_id", "ticker", "day0", "other_id", "other_day0", "rel_day", "window",
+                 "source"]))
+    screened: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=["event_id", "ticker", "day0", "action", "reason"]))
+    event_diagnostics: pd.DataFrame = field(default_factory=pd.DataFrame)
+    pretrend: PretrendTest | None = None
+    screening: dict[str, Any] = field(default_factory=dict)
+    group_aar: pd.DataFrame | None = None
+    group_aggregate: pd.DataFrame | None = None
+    group_differences: pd.DataFrame | None = None
+    groups: pd.Series | None = None
 
     @property
     def n_events(self) -> int:
@@ -149,7 +184,69 @@ class StudyResult:
         failed = [f"  {row.event_id}: {row.reason}"
                   for row in self.failures.itertuples(index=False)]
         return summary_text("Event study", header, [
-            aggregate, tests.splitlines(), ["failed events:", *failed] if failed else []])
+            self._screening_lines(), aggregate, self._adjusted_lines(), tests.splitlines(),
+            self._pretrend_lines(), self._group_lines(),
+            ["failed events:", *failed] if failed else []])
+
+    def screening_lines(self) -> list[str]:
+        """Lines on the screening, adjusted p-values, pre-event trend and groups (for the CLI)."""
+        return (self._screening_lines() + self._adjusted_lines() + self._pretrend_lines()
+                + self._group_lines())
+
+    def _screening_lines(self) -> list[str]:
+        c = self.screening
+        if not c:
+            return []
+        s = self.settings
+        return [f"screening: {c.get('events_in', 0)} events in, "
+                f"{c.get('distinct_events', 0)} distinct (ticker, day 0); "
+                f"duplicates={s.duplicates.value} ({c.get('duplicates_left_out', 0)} merged or "
+                f"left out); overlaps: {c.get('overlap_pairs_event', 0)} in event windows, "
+                f"{c.get('overlap_pairs_estimation', 0)} in estimation windows"
+                + (f", {c.get('confounder_pairs', 0)} with confounders"
+                   if c.get("confounder_pairs") else "")
+                + f"; overlap={s.overlap.value} ({c.get('overlap_left_out', 0)} left out)"
+                + ("; clean estimation" if s.clean_estimation else ""),
+                f"event-date clustering: {c.get('clustered_events', 0)} of "
+                f"{c.get('events_studied', 0)} events "
+                f"({c.get('clustered_share', 0.0):.0%}) share a day 0 with another firm "
+                "(see the Kolari-Pynnonen adjusted tests)"]
+
+    def _adjusted_lines(self) -> list[str]:
+        s = self.settings
+        if s.adjust.value == "none" or "p_adj" not in self.aggregate:
+            return []
+        return [f"adjusted p ({s.adjust.value}, across the event-window days and CAR windows, "
+                "per test): " + ", ".join(f"{w} {p:.4f}" for w, p in zip(
+                    self.aggregate["window"], self.aggregate["p_adj"], strict=True))]
+
+    def _pretrend_lines(self) -> list[str]:
+        pt = self.pretrend
+        if pt is None or not pt.days:
+            return []
+        return [f"pre-event trend (AAR = 0 on days {pt.days[0]:+d}..{pt.days[-1]:+d}): "
+                f"Hotelling F({len(pt.days)}, {pt.n - len(pt.days)}) = {pt.hotelling_f:.3f}, "
+                f"p = {pt.hotelling_p:.4f}"
+                + (f" [{pt.reason}]" if pt.reason else "")
+                + f"; chi2({len(pt.days)}) of standardised AARs = {pt.chi2:.3f}, "
+                f"p = {pt.chi2_p:.4f}"]
+
+    def _group_lines(self) -> list[str]:
+        if self.group_aggregate is None:
+            return []
+        lines = [f"groups ({self.settings.group}): CAAR by window, cross-sectional t"]
+        for r in self.group_aggregate.itertuples(index=False):
+            lines.append(f"  {r.group:<16} {r.window:<10} N={r.n:<5d} CAAR={r.caar:+.5f} "
+                         f"t={r.t:.3f} p={r.p:.4f}")
+        if self.group_differences is not None and len(self.group_differences):
+            lines.append("between groups (a - b): Welch t, Wilcoxon rank-sum, bootstrap")
+            for d in self.group_differences.itertuples(index=False):
+                lines.append(f"  {d.window:<10} {d.group_a} - {d.group_b}: "
+                             f"diff={d.difference:+.5f} Welch t={d.welch_t:.3f} "
+                             f"p={d.welch_p:.4f}; rank-sum z={d.ranksum_z:.3f} "
+                             f"p={d.ranksum_p:.4f}; bootstrap "
+                             f"[{d.boot_lo:+.5f}, {d.boot_hi:+.5f}] p={d.boot_p:.4f}")
+        return lines
 
     def __str__(self) -> str:
         return self.summary()
@@ -178,7 +275,7 @@ class StudyResult:
         return plot_result(self, kind, **kwargs)
 
 
-deferred(StudyResult, "abnormal_returns")
+deferred(StudyResult, "abnormal_returns", "event_diagnostics")
 
 
 _AGGREGATE_COLUMNS = (Column("window", 10, align="<"), Column("N", 6, "d"),
@@ -380,6 +477,8 @@ def volatility_arrays(arrays: Any) -> Any:
 def plot_result(result: StudyResult, kind: str = "caar", **kwargs: Any) -> Figure:
     """Plot a :class:`~marketreact.study.StudyResult` (see ``StudyResult.plot``)."""
     if kind == "caar":
+        if result.groups is not None and "groups" not in kwargs:
+            kwargs["groups"] = result.groups
         return caar_figure(result.abnormal_returns, **kwargs)
     if kind == "car":
         return car_bars_figure(result.abnormal_returns, result.car, **kwargs)

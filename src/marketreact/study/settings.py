@@ -12,6 +12,7 @@ from marketreact.calendar import (
 )
 from marketreact.errors import InputError, InputProblem
 from marketreact.inference.base import Alternative
+from marketreact.inference.multiple import Adjustment
 from marketreact.models.spec import (
     Method,
     MissingPolicy,
@@ -22,6 +23,7 @@ from marketreact.models.spec import (
 )
 from marketreact.panel.measures import Measure
 from marketreact.panel.returns import ReturnKind
+from marketreact.panel.screening import DuplicatePolicy, OverlapPolicy
 from marketreact.prices.checks import (
     SuspectPolicy,
 )
@@ -30,6 +32,9 @@ from marketreact.windows import (
 )
 
 DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((-1, 1), (0, 0), (0, 1), (-5, 5))
+
+#: Most bootstrap resamples a study may ask for (memory and time grow with them).
+MAX_BOOTSTRAP = 100_000
 
 #: Settings given by name: the enum each becomes, and how an error message names it.
 _CHOICES: dict[str, tuple[type[Enum], str]] = {
@@ -41,6 +46,9 @@ _CHOICES: dict[str, tuple[type[Enum], str]] = {
     "measure": (Measure, "measure"),
     "alternative": (Alternative, "alternative"),
     "suspect_prices": (SuspectPolicy, "suspect-price policy"),
+    "duplicates": (DuplicatePolicy, "duplicates policy"),
+    "overlap": (OverlapPolicy, "overlap policy"),
+    "adjust": (Adjustment, "p-value adjustment"),
 }
 
 
@@ -99,6 +107,24 @@ class StudySettings:
         suspect price (a bad print, an unadjusted split; see
         :mod:`marketreact.prices.checks`) fails with the reason; ``keep``:
         it is studied on the prices as given and a note names the price.
+    duplicates : DuplicatePolicy
+        Events of one ticker with the same day 0: ``merge`` (default; one
+        event per ticker and day 0 with the first timestamp, ``n_headlines``
+        and the other ids, numeric attributes averaged), ``first`` (the first
+        event as it is) or ``keep`` (all studied).
+    overlap : OverlapPolicy
+        Events with other news of the firm in their event window: ``keep``
+        (default; reported), ``drop-later`` (leave out those with earlier
+        news there) or ``drop-all``.
+    clean_estimation : bool
+        Leave the other news' event windows out of each estimation sample
+        (``min_estimation`` still applies).
+    adjust : Adjustment
+        Multiple-testing adjustment of the p-values across the event-window
+        days and CAR windows: ``none`` (default), ``holm`` or ``bh``.
+    group : str, optional
+        Catalogue column whose values split the events into groups (tests per
+        group and between groups).
     """
 
     model: ModelName = ModelName.market_model
@@ -119,6 +145,11 @@ class StudySettings:
     n_boot: int = 999
     seed: int = 0
     suspect_prices: SuspectPolicy = SuspectPolicy.fail
+    duplicates: DuplicatePolicy = DuplicatePolicy.merge
+    overlap: OverlapPolicy = OverlapPolicy.keep
+    clean_estimation: bool = False
+    adjust: Adjustment = Adjustment.none
+    group: str | None = None
 
     def __post_init__(self) -> None:
         # Windows read back from JSON (``to_dict``) come as lists: keep them as tuples.
@@ -141,6 +172,9 @@ class StudySettings:
         problems: list[tuple[str, str, str]] = []  # (field, value, message)
         if self.n_boot < 0:
             problems.append(("n_boot", str(self.n_boot), "n_boot must be 0 or more"))
+        if self.n_boot > MAX_BOOTSTRAP:
+            problems.append(("n_boot", str(self.n_boot),
+                             f"n_boot must be at most {MAX_BOOTSTRAP:,} bootstrap resamples"))
         (e0, e1), (w0, w1) = self.estimation, self.window
         est, win = format_window(self.estimation), format_window(self.window)
         if e0 > e1:
@@ -200,4 +234,9 @@ class StudySettings:
             "n_boot": self.n_boot,
             "seed": self.seed,
             "suspect_prices": self.suspect_prices.value,
+            "duplicates": self.duplicates.value,
+            "overlap": self.overlap.value,
+            "clean_estimation": self.clean_estimation,
+            "adjust": self.adjust.value,
+            "group": self.group,
         }

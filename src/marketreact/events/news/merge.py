@@ -9,13 +9,13 @@ id), ``ticker``, ``timestamp`` (UTC, ISO 8601 with ``+00:00``), ``headline``, ``
 ``source`` (``yahoo``, ``rss``, ``edgar``), ``publisher``, ``url``, ``form`` (EDGAR form
 type), ``related`` (other tickers the source names, ``|``-separated), ``item_id`` (the
 source's id), ``time_basis`` (how the time was read, see :mod:`.edgar`),
-``duplicate_ids`` and ``duplicate_urls`` (the later near-duplicates linked to this row).
+``linked_ids`` and ``linked_urls`` (the later near-duplicates linked to this row).
 
 Near-duplicates: two items of the same ticker whose normalised titles score at least
 ``threshold`` with rapidfuzz's ``token_sort_ratio`` and whose times are at most
 ``window`` apart are one story. The earliest keeps the row (first timestamp wins: a
 backtest must not enter on the later copy); the others' ids and URLs are kept in its
-``duplicate_ids`` / ``duplicate_urls`` so that fetching again does not bring them back.
+``linked_ids`` / ``linked_urls`` so that fetching again does not bring them back.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from marketreact.errors import InputError, InputProblem
 
 CATALOGUE_COLUMNS = ("event_id", "ticker", "timestamp", "headline", "summary", "source",
                      "publisher", "url", "form", "related", "item_id", "time_basis",
-                     "duplicate_ids", "duplicate_urls")
+                     "linked_ids", "linked_urls")
 #: Default time window and rapidfuzz score (0-100) for near-duplicates.
 DEFAULT_WINDOW = pd.Timedelta(hours=24)
 DEFAULT_THRESHOLD = 90.0
@@ -101,8 +101,8 @@ def link_duplicates(frame: pd.DataFrame, *, window: pd.Timedelta = DEFAULT_WINDO
     Returns
     -------
     frame : pandas.DataFrame
-        One row per story, in the order of ``frame``; each kept row's ``duplicate_ids``
-        and ``duplicate_urls`` gain the ids and URLs of the copies linked to it (and
+        One row per story, in the order of ``frame``; each kept row's ``linked_ids``
+        and ``linked_urls`` gain the ids and URLs of the copies linked to it (and
         those the copies carried).
     linked : int
         Rows folded into an earlier one.
@@ -133,8 +133,8 @@ def link_duplicates(frame: pd.DataFrame, *, window: pd.Timedelta = DEFAULT_WINDO
             keep[pos] = best
     ids = frame["event_id"].tolist()
     urls = frame["url"].tolist()
-    dup_ids = [_split(c) for c in frame["duplicate_ids"]]
-    dup_urls = [_split(c) for c in frame["duplicate_urls"]]
+    dup_ids = [_split(c) for c in frame["linked_ids"]]
+    dup_urls = [_split(c) for c in frame["linked_urls"]]
     for pos, rep in keep.items():
         if pos == rep:
             continue
@@ -142,8 +142,8 @@ def link_duplicates(frame: pd.DataFrame, *, window: pd.Timedelta = DEFAULT_WINDO
                               (dup_urls, [urls[pos], *dup_urls[pos]])):
             target[rep].extend(x for x in extra if x and x not in target[rep])
     out = frame.copy()
-    out["duplicate_ids"] = [_SEP.join(v) for v in dup_ids]
-    out["duplicate_urls"] = [_SEP.join(v) for v in dup_urls]
+    out["linked_ids"] = [_SEP.join(v) for v in dup_ids]
+    out["linked_urls"] = [_SEP.join(v) for v in dup_urls]
     mask = [keep[p] == p for p in range(len(frame))]
     return out.loc[mask].reset_index(drop=True), len(frame) - sum(mask)
 
@@ -194,7 +194,7 @@ def merge_news(existing: pd.DataFrame | None, new: pd.DataFrame, *,
     """
     old = existing if existing is not None else news_frame([])
     seen = set(old["event_id"])
-    for cell in old["duplicate_ids"]:
+    for cell in old["linked_ids"]:
         seen.update(_split(cell))
     fresh = new.loc[~new["event_id"].isin(seen)].drop_duplicates("event_id")
     known = len(new) - len(fresh)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from marketreact.render.html import backtest_html, page_html, result_html
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "marketreact"
+SRC = Path(__file__).resolve().parents[2] / "src" / "marketreact"
 
 
 def _imports(folder: Path) -> dict[str, set[str]]:

@@ -92,7 +92,10 @@ def test_thousand_events_fifty_bad(catalogue: tuple[Path, Path, set[str]], price
     path, broken, bad_ids = catalogue
     assert len(pd.read_csv(path)) == 1000 and len(bad_ids) == 50
     out = tmp_path / "out"
+    # three random draws share a ticker and day 0: keep them as events here (this test is
+    # about failures; duplicate screening has its own tests in test_screening.py)
     result = CliRunner().invoke(app, ["study", str(path), "--out", str(out), "-q",
+                                      "--duplicates", "keep",
                                       "--prices", f"csv:{broken}",
                                       "--prices", f"csv:{prices_dir}"])
     assert result.exit_code == 1, result.stdout + result.stderr

@@ -112,7 +112,7 @@ def test_backtest_to_frame_lists_every_metric(backtest: BacktestResult) -> None:
 def test_backtest_plot_is_the_equity_figure(backtest: BacktestResult) -> None:
     fig = backtest.plot()
     labels = [ax.get_ylabel() for ax in fig.axes]
-    assert labels[:2] == ["Equity (portfolio value)", "Drawdown (%)"]
+    assert labels[:2] == ["Equity (portfolio value)", "Drawdown"]  # % on the ticks
     assert "Open positions" in labels  # daily has n_positions
     assert backtest.plot("equity", title="mine").axes[0].get_title() == "mine"
     with pytest.raises(ValueError, match="unknown plot kind 'caar'"):

@@ -194,9 +194,11 @@ def test_date_only_timings() -> None:
     frames = linear_frames()
     got = {}
     for rule in EntryRule:
-        res = Backtest(settings(entry=rule, hold=1)).run(events(rows), frames)
-        got[rule] = {r.event_id: (str(r.entry_date.date()), r.entry_kind)
-                     for r in res.trades.itertuples()}
+        got[rule] = {}
+        for row in rows:  # one run per event: same-ticker entries on one day would merge
+            res = Backtest(settings(entry=rule, hold=1)).run(events([row]), frames)
+            got[rule].update({r.event_id: (str(r.entry_date.date()), r.entry_kind)
+                              for r in res.trades.itertuples()})
     assert got[EntryRule.next_open] == {
         "pre": ("2024-01-04", "open"), "intra": ("2024-01-05", "open"),
         "post": ("2024-01-05", "open"), "unknown": ("2024-01-05", "open"),

@@ -133,9 +133,12 @@ def _study(spec: dict) -> EventStudy:
 def test_random_panels_never_crash(spec: dict) -> None:
     events, frames = _build(spec)
     result = _study(spec).fit(events, frames)
-    # every event is accounted for, once
+    # every event is accounted for, once: studied, failed, or screened out as a duplicate
     studied, failed = set(result.events["event_id"]), set(result.failures["event_id"])
-    assert studied | failed == set(events["event_id"]) and not studied & failed
+    screened = set(result.screened["event_id"])
+    assert studied | failed | screened == set(events["event_id"])
+    assert not studied & failed and not studied & screened and not failed & screened
+    assert result.screened["reason"].str.len().gt(0).all()
     assert result.failures["reason"].str.len().gt(0).all()
     ar = result.abnormal_returns.astype({"ar": float, "return": float,
                                          "market_return": float})

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from marketreact.cli import app
 from marketreact.cli.docs import command_paths, help_text, main, render
 
-DOCS = Path(__file__).resolve().parents[1] / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_cli_reference_is_up_to_date() -> None:

@@ -17,7 +17,7 @@ from marketreact.cli import app
 from marketreact.cli.validate import price_folder
 from marketreact.errors import InputError
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_version_agrees_with_pyproject() -> None:

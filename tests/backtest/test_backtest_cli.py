@@ -33,8 +33,10 @@ def _price_dir(tmp_path: Path) -> Path:
 def _catalogue(tmp_path: Path) -> Path:
     labels = xnys_labels("2023-06-01", "2024-03-28")
     rng = np.random.default_rng(3)
+    # distinct days: two news of one ticker on one day would be one position (duplicates)
+    days = rng.choice(np.arange(80, len(labels) - 30), size=25, replace=False)
     rows = [{"event_id": f"e{i}", "ticker": ["AAA", "BBB"][i % 2],
-             "timestamp": et(f"{labels[int(rng.integers(80, len(labels) - 30))].date()} 10:30"),
+             "timestamp": et(f"{labels[int(days[i])].date()} 10:30"),
              "sentiment": round(float(rng.normal()), 3), "score": i % 3 - 1}
             for i in range(25)]
     path = tmp_path / "events.csv"
@@ -139,8 +141,11 @@ def test_mag7_headlines_end_to_end(shared_data: Path, tmp_path: Path) -> None:
         failures = pd.read_csv(out / "failures.csv")
         assert failures["reason"].str.contains("prices end").all()
         m = json.loads((out / "metrics.json").read_text())["metrics"]
-        assert m["trades"] > 2500 and m["placebo_draws"] == 1000
+        # 4,440 headlines hold far fewer distinct (ticker, entry session) pairs: duplicates
+        # of one story become one position (issue 13), never two
+        assert m["trades"] > 900 and m["placebo_draws"] == 1000
         trades = pd.read_csv(out / "trades.csv")
+        assert not trades.duplicated(["ticker", "entry_date"]).any()
         entry = pd.to_datetime(trades["entry_time"])
         assert (entry > pd.to_datetime(trades["public_time"])).all()
         assert (trades["entry_kind"] == "open").all()

@@ -306,7 +306,7 @@ def test_merge_appends_only_new_and_links_near_duplicates() -> None:
     apple = merged.frame.set_index("ticker").loc["AAPL"]
     assert apple["event_id"] == "yahoo-AAPL-" + news_frame([_row(
         "AAPL", "2024-01-08T14:00Z", "x", item="y1")])["event_id"][0].split("-")[-1]
-    assert apple["duplicate_ids"].startswith("rss-AAPL-")
+    assert apple["linked_ids"].startswith("rss-AAPL-")
     # fetching the same again adds nothing, the linked copy included
     again = merge_news(merged.frame, first)
     assert again.added == 0 and again.known == 3 and again.frame.equals(merged.frame)
@@ -320,8 +320,8 @@ def test_merge_appends_only_new_and_links_near_duplicates() -> None:
     aapl = grown.frame.loc[grown.frame["ticker"] == "AAPL"]
     assert aapl["timestamp"].min() == pd.Timestamp("2024-01-08T13:00Z")
     winner = aapl.loc[aapl["timestamp"].idxmin()]
-    assert apple["event_id"] in winner["duplicate_ids"].split("|")
-    assert winner["duplicate_ids"].count("rss-AAPL-") == 1
+    assert apple["event_id"] in winner["linked_ids"].split("|")
+    assert winner["linked_ids"].count("rss-AAPL-") == 1
 
 
 # ---------------------------------------------------------------- the command
@@ -364,7 +364,7 @@ def test_fetch_command_end_to_end(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     text = out.read_text(encoding="utf-8")
     assert "2025-01-30T21:05:00+00:00" in text
     for col in ("event_id", "ticker", "timestamp", "headline", "source", "url", "publisher",
-                "form", "duplicate_ids"):
+                "form", "linked_ids"):
         assert col in text.splitlines()[0].split(",")
     before = text
     res = runner.invoke(app, args)

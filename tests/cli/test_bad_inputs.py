@@ -34,7 +34,11 @@ DATE_HDR = "event_id,ticker,date,timing\n"
 
 @dataclass(frozen=True)
 class Case:
-    """One malformed (or oddly formed) input and what must come out."""
+    """One malformed (or oddly formed) input and what must come out.
+
+    ``exit`` is the documented code: 2 bad input, 1 some events failed, 4 nothing was
+    studied (the one event of the catalogue failed).
+    """
 
     id: str
     exit: int
@@ -158,13 +162,13 @@ EVENT_CASES = [
          ev(GOOD.strip(), "e2,BBCA.JK,2026-04-20T10:00:00+07:00,,,x")),
     Case("event-in-the-future", 1, (":3", "event e2", "day 0 falls after the last"),
          ev(GOOD.strip(), "e2,BBCA.JK,2099-06-14T10:00:00+07:00,,,x")),
-    Case("only-event-in-the-future", 1, (":2", "event e1", "no rows on or after"),
+    Case("only-event-in-the-future", 4, (":2", "event e1", "no rows on or after"),
          ev("e1,BBCA.JK,2099-06-14T10:00:00+07:00,,,x")),
     Case("event-before-all-prices", 1, (":3", "event e2", "starts before the first stock"),
          ev(GOOD.strip(), "e2,BBCA.JK,1950-06-14T10:00:00+07:00,,,x")),
-    Case("only-event-before-all-prices", 1, (":2", "event e1", "no rows on or before"),
+    Case("only-event-before-all-prices", 4, (":2", "event e1", "no rows on or before"),
          ev("e1,BBCA.JK,1950-06-14T10:00:00+07:00,,,x")),
-    Case("market-without-prices", 1, (":2", "event e1", "market ^NOPE", "no price file"),
+    Case("market-without-prices", 4, (":2", "event e1", "market ^NOPE", "no price file"),
          args=("--market", "^NOPE")),
     Case("us-stock-without-its-index", 1, (":3", "event e2", "market ^GSPC"),
          ev(GOOD.strip(), "e2,AAPL,2023-06-14T10:00:00-04:00,,,x")),
@@ -339,45 +343,45 @@ def p_index_duplicate(folder: Path) -> str:
 
 
 PRICE_CASES = [
-    Case("prices-duplicate-date", 1, ("BBCA.JK.csv:{line2}", "field 'date'", "more than once"),
+    Case("prices-duplicate-date", 4, ("BBCA.JK.csv:{line2}", "field 'date'", "more than once"),
          prices=p_duplicate),
     Case("prices-unsorted", 0, ("BBCA.JK.csv:{line}", "field 'date'", "sorted"),
          prices=p_unsorted, where="stdout"),
     Case("prices-zero", 0, ("BBCA.JK.csv:{line}", "field 'adj_close'", "zero price"),
          prices=p_zero, where="stdout"),
-    Case("prices-negative", 1, ("BBCA.JK.csv:{line}", "field 'adj_close'", "negative"),
+    Case("prices-negative", 4, ("BBCA.JK.csv:{line}", "field 'adj_close'", "negative"),
          prices=p_negative),
-    Case("prices-not-a-number", 1, ("BBCA.JK.csv:{line}", "field 'adj_close'", "not a number"),
+    Case("prices-not-a-number", 4, ("BBCA.JK.csv:{line}", "field 'adj_close'", "not a number"),
          prices=p_text),
-    Case("prices-infinite", 1, ("BBCA.JK.csv:{line}", "field 'close'", "finite"),
+    Case("prices-infinite", 4, ("BBCA.JK.csv:{line}", "field 'close'", "finite"),
          prices=p_inf),
     Case("prices-nan-run", 0, ("BBCA.JK.csv:{line}", "field 'adj_close'", "6 consecutive rows"),
          prices=p_nan_short, where="stdout"),
-    Case("prices-long-nan-run", 1, ("BBCA.JK.csv:{line}", "150 consecutive rows"),
+    Case("prices-long-nan-run", 4, ("BBCA.JK.csv:{line}", "150 consecutive rows"),
          prices=p_nan_long, where="stdout", extra={"failure": "estimation returns"}),
     Case("prices-gap", 0, ("BBCA.JK.csv:{line}", "field 'date'", "no rows for"),
          prices=p_gap, where="stdout"),
-    Case("prices-unadjusted-split", 1,
+    Case("prices-unadjusted-split", 4,
          ("BBCA.JK.csv:{line}", "field 'adj_close'", "factor of about 5", "split"),
          prices=p_split),
     Case("prices-split-outside-window", 0, (), prices=p_split_far_away),
     Case("prices-unadjusted-split-kept", 0,
          ("kept (suspect_prices=keep)", "BBCA.JK.csv:{line}", "factor of about 5"),
          prices=p_split, args=("--suspect-prices", "keep"), where="stdout"),
-    Case("prices-bad-print", 1, ("BBCA.JK.csv:{line}", "field 'adj_close'", "bad print"),
+    Case("prices-bad-print", 4, ("BBCA.JK.csv:{line}", "field 'adj_close'", "bad print"),
          prices=p_bad_print),
-    Case("prices-future-date", 1, ("BBCA.JK.csv:{line}", "field 'date'", "future"),
+    Case("prices-future-date", 4, ("BBCA.JK.csv:{line}", "field 'date'", "future"),
          prices=p_future),
-    Case("prices-bad-date", 1, ("BBCA.JK.csv:{line}", "field 'date'", "not a date"),
+    Case("prices-bad-date", 4, ("BBCA.JK.csv:{line}", "field 'date'", "not a date"),
          prices=p_bad_date),
-    Case("prices-empty-file", 1, ("BBCA.JK.csv:1", "empty"), prices=p_empty),
-    Case("prices-header-only", 1, ("BBCA.JK.csv:1", "no rows"), prices=p_header_only),
-    Case("prices-semicolons", 1, ("BBCA.JK.csv:1", "';'"), prices=p_semicolons),
-    Case("prices-no-close-column", 1, ("BBCA.JK.csv:1", "field 'close'"), prices=p_no_close),
-    Case("prices-latin1", 1, ("BBCA.JK.csv:2", "not UTF-8"), prices=p_latin1),
-    Case("prices-ragged-row", 1, ("BBCA.JK.csv:{line}", "cannot read as CSV"),
+    Case("prices-empty-file", 4, ("BBCA.JK.csv:1", "empty"), prices=p_empty),
+    Case("prices-header-only", 4, ("BBCA.JK.csv:1", "no rows"), prices=p_header_only),
+    Case("prices-semicolons", 4, ("BBCA.JK.csv:1", "';'"), prices=p_semicolons),
+    Case("prices-no-close-column", 4, ("BBCA.JK.csv:1", "field 'close'"), prices=p_no_close),
+    Case("prices-latin1", 4, ("BBCA.JK.csv:2", "not UTF-8"), prices=p_latin1),
+    Case("prices-ragged-row", 4, ("BBCA.JK.csv:{line}", "cannot read as CSV"),
          prices=p_ragged),
-    Case("prices-index-duplicate-date", 1,
+    Case("prices-index-duplicate-date", 4,
          ("market ^JKSE", "JKSE.csv:{line2}", "field 'date'"), prices=p_index_duplicate,
          price_file="JKSE.csv"),
 ]

@@ -46,8 +46,10 @@ def _test_columns() -> list[str]:
 
 def test_tables_have_every_test_column(goto_result: StudyResult) -> None:
     assert list(goto_result.aar.columns) == ["rel_day", "n", "aar", "caar", *_test_columns()]
+    # the CAR windows also test the mean BHAR (conventional and skewness-adjusted t)
     assert list(goto_result.aggregate.columns) == ["window", "n", "caar", "mean_bhar",
-                                                   *_test_columns()]
+                                                   *_test_columns(), "bhar_t", "bhar_t_p",
+                                                   "bhar_tsa", "bhar_tsa_p"]
     assert list(goto_result.aggregate["window"]) == ["[-1,+1]", "[0,0]", "[-5,+5]"]
 
 

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_backtest_cli import _catalogue, _price_dir
 from typer.testing import CliRunner
 
 from _backtest_data import random_walk, xnys_labels
@@ -37,7 +38,6 @@ from marketreact.backtest.settings import (
 )
 from marketreact.cli import app
 from marketreact.errors import InputError
-from test_backtest_cli import _catalogue, _price_dir
 
 runner = CliRunner()
 
@@ -48,9 +48,10 @@ runner = CliRunner()
 
 def _invoke(tmp_path: Path, *options: str) -> tuple[Any, Path]:
     out = tmp_path / "out"
+    placebo = [] if "--placebo" in options else ["--placebo", "0"]  # an option is given once
     res = runner.invoke(app, ["backtest", str(_catalogue(tmp_path)), "--prices",
                               f"csv:{_price_dir(tmp_path)}", "--entry", "next-open",
-                              "--placebo", "0", *options, "--out", str(out)])
+                              *placebo, *options, "--out", str(out)])
     return res, out
 
 
@@ -74,8 +75,9 @@ def test_a_latency_out_of_range_exits_2_with_one_line_and_writes_nothing(
 
 def test_the_maximum_latency_is_accepted_on_the_command_line(tmp_path: Path) -> None:
     res, out = _invoke(tmp_path, "--latency", f"{MAX_LATENCY.days}D")
-    # the prices end within a year of every event: exit 1 (partial), never 2 or a wrapped entry
-    assert res.exit_code == 1, res.output
+    # the prices end within a year of every event: every event fails, so nothing was
+    # backtested (exit 4, docs/errors.md); never 2 or a wrapped entry
+    assert res.exit_code == 4, res.output
     failures = pd.read_csv(out / "failures.csv")
     assert len(failures) == 25
     assert failures["reason"].str.contains("prices end").all()

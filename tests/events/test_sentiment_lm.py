@@ -115,7 +115,7 @@ def test_score_cli_dedupe_links_near_duplicates(tmp_path: Path) -> None:
     cat = read_events(out)
     assert len(cat) == 3
     first = cat.frame.iloc[0]
-    assert first["event_id"] == "AAPL-L2" and first["duplicate_ids"] == "AAPL-L3"
+    assert first["event_id"] == "AAPL-L2" and first["linked_ids"] == "AAPL-L3"
     assert "1 near-duplicate" in res.output
 
 

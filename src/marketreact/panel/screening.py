@@ -1,0 +1,385 @@
+"""Screening of anchored events: duplicates, overlaps, confounders and date clustering.
+
+News catalogues are not clean event lists: one story comes as several headlines
+(several events of one ticker with the same day 0), a firm has news days apart
+(one event's day 0 inside another's event or estimation window), and many firms
+share a day 0. Everything here works on events already anchored to their day-0
+session (positions on one exchange's session axis, :mod:`marketreact.panel.lineup`),
+is pure and vectorised over events (``pd.factorize``, ``np.lexsort`` and
+``np.searchsorted``; no per-event Python loop).
+
+* :func:`find_duplicates`: events of one ticker with the same day 0; the
+  first by publication time (then event id) represents them.
+* :func:`find_overlaps`: for each event, the other events (and the confounders:
+  other news of the same firms that is not studied) of the same ticker whose day
+  0 falls in its event window or its estimation window.
+* :func:`overlap_drops`: which events the ``drop-later`` / ``drop-all`` policies leave out.
+* :func:`estimation_exclusions`: the estimation days that fall in another
+  event's event window (``--clean-estimation``).
+* :func:`date_clusters`: events whose day 0 is shared with another firm's event.
+
+Relative days are counted in sessions of the exchange, like the windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+import pandas as pd
+
+from marketreact._typing import BoolArray, IntArray, Window
+
+#: Columns of the overlap table (one row per pair: an event and another event in a window).
+OVERLAP_COLUMNS = ("event_id", "ticker", "day0", "other_id", "other_day0", "rel_day", "window",
+                   "source")
+
+
+class DuplicatePolicy(StrEnum):
+    """What happens to several events of one ticker with the same day 0."""
+
+    merge = "merge"   #: one event: first timestamp, n_headlines, the other ids listed
+    first = "first"   #: the first event as it is; the others left out
+    keep = "keep"     #: every event studied (N counts headlines, not firm-events)
+
+
+class OverlapPolicy(StrEnum):
+    """What happens to an event with other news of its firm inside its event window."""
+
+    keep = "keep"             #: studied, the overlap reported
+    drop_later = "drop-later"  #: left out when earlier news of the firm is in its event window
+    drop_all = "drop-all"      #: left out when any other news of the firm is in its event window
+
+
+@dataclass(frozen=True)
+class Duplicates:
+    """Duplicate events (same ticker, same day 0) and their representatives.
+
+    Attributes
+    ----------
+    first : numpy.ndarray
+        ``(E,)`` position of the representative of each event's (ticker, day 0)
+        group: the earliest publication time, ties by event id.
+    n_headlines : numpy.ndarray
+        ``(E,)`` events in each event's group.
+    others : numpy.ndarray
+        ``(E,)`` object: for a representative, the ids of the other events of
+        its group joined by ``"; "`` (empty when it is alone on its day 0); for
+        any other event, the id of its representative.
+    """
+
+    first: IntArray
+    n_headlines: IntArray
+    others: np.ndarray
+
+    @property
+    def representative(self) -> BoolArray:
+        """``(E,)`` whether each event represents its group."""
+        return self.first == np.arange(len(self.first))
+
+    @property
+    def n_groups(self) -> int:
+        """Distinct (ticker, day 0) pairs."""
+        return int(self.representative.sum())
+
+
+def _order_key(timestamps: pd.Series, dates: pd.Series) -> IntArray:
+    """Nanoseconds of each event's moment (its timestamp, else its date) for ordering."""
+    ts = pd.to_datetime(timestamps, utc=True)
+    day = pd.to_datetime(dates).dt.tz_localize("UTC") if len(dates) else ts
+    moment = ts.where(ts.notna(), day)
+    ns = moment.astype("int64").to_numpy() if len(moment) else np.empty(0, dtype=np.int64)
+    return np.where(moment.isna().to_numpy(), np.iinfo(np.int64).max, ns)
+
+
+def find_duplicates(tickers: pd.Series | np.ndarray, day0: IntArray,
+                    event_ids: pd.Series | np.ndarray, moments: IntArray | None = None
+                    ) -> Duplicates:
+    """Group the events of one ticker with the same day 0.
+
+    Parameters
+    ----------
+    tickers : array-like of str
+        ``(E,)`` ticker of each event.
+    day0 : numpy.ndarray
+        ``(E,)`` day-0 session positions.
+    event_ids : array-like of str
+        ``(E,)`` event ids.
+    moments : numpy.ndarray, optional
+        ``(E,)`` int64 ordering key (nanoseconds of publication); the earliest
+        represents its group (ties by event id). Default: the event id alone.
+
+    Returns
+    -------
+    Duplicates
+    """
+    e = len(day0)
+    if not e:
+        none = np.empty(0, dtype=np.int64)
+        return Duplicates(none, none, np.empty(0, dtype=object))
+    codes, _ = pd.factorize(pd.Series(np.asarray(tickers, dtype=object)))
+    ids = np.asarray(event_ids, dtype=object)
+    # ties broken by event id, so that the result never depends on the catalogue's order
+    _, tie = np.unique(ids.astype(str), return_inverse=True)
+    key = np.zeros(e, dtype=np.int64) if moments is None else np.asarray(moments, np.int64)
+    order = np.lexsort((tie, key, np.asarray(day0), codes))  # last key sorts first
+    c, d = codes[order], np.asarray(day0)[order]
+    start = np.ones(e, dtype=bool)
+    start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
+    gid_sorted = np.cumsum(start) - 1
+    heads = order[start]  # representative of each group, in group order
+    gid = np.empty(e, dtype=np.int64)
+    gid[order] = gid_sorted
+    sizes = np.bincount(gid_sorted)
+    first = heads[gid]
+    n = sizes[gid]
+    others = np.full(e, "", dtype=object)
+    rep = first == np.arange(e)
+    dup = ~rep
+    if dup.any():  # a representative lists the others; each other names its representative
+        joined = pd.Series(ids[dup]).groupby(first[dup], sort=False).agg("; ".join)
+        others[joined.index.to_numpy()] = joined.to_numpy()
+        others[dup] = ids[first[dup]]
+    return Duplicates(first.astype(np.int64), n.astype(np.int64), others)
+
+
+def _pairs(key: IntArray, other_key: IntArray, lo: int, hi: int) -> tuple[IntArray, IntArray]:
+    """Pairs ``(i, j)`` with ``key[i] + lo <= other_key[j] <= key[i] + hi`` (j over sorted keys)."""
+    order = np.argsort(other_key, kind="stable")
+    sk = other_key[order]
+    a = np.searchsorted(sk, key + lo, side="left")
+    b = np.searchsorted(sk, key + hi, side="right")
+    counts = b - a
+    total = int(counts.sum())
+    i = np.repeat(np.arange(len(key)), counts)
+    offsets = np.cumsum(counts) - counts
+    j = order[a[i] + (np.arange(total) - offsets[i])]
+    return i, j
+
+
+def _ticker_keys(tickers: np.ndarray, other_tickers: np.ndarray, day0: IntArray,
+                 other_day0: IntArray, span: int) -> tuple[IntArray, IntArray]:
+    """Keys ``code * stride + day0`` so that a key range never crosses tickers."""
+    codes, _ = pd.factorize(pd.Series(np.concatenate([tickers, other_tickers])))
+    stride = int(max(np.max(day0, initial=0), np.max(other_day0, initial=0))) + 2 * span + 2
+    keys = codes.astype(np.int64) * stride + np.concatenate([day0, other_day0]) + span
+    return keys[:len(tickers)], keys[len(tickers):]
+
+
+def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimation: Window,
+                  confounders: pd.DataFrame | None = None,
+                  confounder_day0: IntArray | None = None) -> pd.DataFrame:
+    """Other news of the same ticker inside each event's event or estimation window.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        ``event_id, ticker`` of the events, one row per entry of ``day0``.
+    day0 : numpy.ndarray
+        ``(E,)`` day-0 session positions.
+    window, estimation : tuple of int
+        Event and estimation windows (sessions relative to day 0).
+    confounders : pandas.DataFrame, optional
+        ``event_id, ticker`` of other news (not studied) on the same sessions.
+    confounder_day0 : numpy.ndarray, optional
+        Their day-0 positions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (event, other) pair, with the columns of
+        :data:`OVERLAP_COLUMNS` except ``day0``/``other_day0`` given as session
+        positions (``rel_day``: the other's day 0 in the event's relative days;
+        ``window``: ``event`` or ``estimation``; ``source``: ``catalogue`` or
+        ``confounders``). An event with the same day 0 (a duplicate kept) is in
+        its event window at ``rel_day`` 0.
+    """
+    ids = events["event_id"].to_numpy(dtype=object)
+    tick = events["ticker"].to_numpy(dtype=object)
+    day0 = np.asarray(day0, np.int64)
+    sources = [("catalogue", ids, tick, day0)]
+    if confounders is not None and confounder_day0 is not None and len(confounders):
+        sources.append(("confounders", confounders["event_id"].to_numpy(dtype=object),
+                        confounders["ticker"].to_numpy(dtype=object),
+                        np.asarray(confounder_day0, np.int64)))
+    span = max(abs(v) for v in (*window, *estimation))
+    frames = []
+    for source, oids, otick, od0 in sources:
+        key, okey = _ticker_keys(tick, otick, day0, od0, span)
+        for name, (lo, hi) in (("event", window), ("estimation", estimation)):
+            i, j = _pairs(key, okey, lo, hi)
+            if source == "catalogue":
+                mine = i != j
+                i, j = i[mine], j[mine]
+            frames.append(pd.DataFrame({
+                "event_id": ids[i], "ticker": tick[i], "day0": day0[i], "other_id": oids[j],
+                "other_day0": od0[j], "rel_day": od0[j] - day0[i], "window": name,
+                "source": source}))
+    out = pd.concat(frames, ignore_index=True)
+    if len(out):
+        pos = pd.Index(ids).get_indexer(out["event_id"])
+        out = out.iloc[np.lexsort((out["rel_day"].to_numpy(), pos))].reset_index(drop=True)
+    return out
+
+
+def overlap_counts(event_ids: pd.Series | np.ndarray, overlaps: pd.DataFrame
+                   ) -> dict[str, IntArray]:
+    """``overlaps_event`` and ``overlaps_estimation``: other news in each event's windows.
+
+    Parameters
+    ----------
+    event_ids : array-like of str
+        The events, in order.
+    overlaps : pandas.DataFrame
+        :func:`find_overlaps`'s table.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``(E,)`` counts for each window.
+    """
+    index = pd.Index(np.asarray(event_ids, dtype=object))
+    out = {}
+    for name in ("event", "estimation"):
+        sel = overlaps["window"].to_numpy() == name
+        pos = index.get_indexer(overlaps["event_id"].to_numpy()[sel])
+        out[f"overlaps_{name}"] = np.bincount(pos[pos >= 0], minlength=len(index))
+    return out
+
+
+def overlap_drops(event_ids: pd.Series | np.ndarray, day0: IntArray, moments: IntArray,
+                  overlaps: pd.DataFrame, policy: OverlapPolicy,
+                  other_moments: dict[str, int] | None = None) -> BoolArray:
+    """Which events an overlap policy leaves out.
+
+    ``drop-all`` leaves out every event with other news of its firm (another
+    event or a confounder) in its event window; ``drop-later`` only those with
+    *earlier* news there (by day 0, then publication time), so the first of a
+    run of news is studied. Estimation-window overlaps drop nothing (see
+    ``--clean-estimation``).
+
+    Parameters
+    ----------
+    event_ids : array-like of str
+        ``(E,)`` events.
+    day0, moments : numpy.ndarray
+        ``(E,)`` day-0 positions and publication moments (ordering keys).
+    overlaps : pandas.DataFrame
+        :func:`find_overlaps`'s table.
+    policy : OverlapPolicy
+        The policy.
+    other_moments : dict of str to int, optional
+        Publication moments of the confounders by id (for same-day-0 ties);
+        without one a confounder on the same day 0 counts as earlier.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(E,)`` True for the events left out.
+    """
+    e = len(day0)
+    drop = np.zeros(e, dtype=bool)
+    if policy is OverlapPolicy.keep or not len(overlaps):
+        return drop
+    sel = overlaps.loc[overlaps["window"] == "event"]
+    index = pd.Index(np.asarray(event_ids, dtype=object))
+    i = index.get_indexer(sel["event_id"].to_numpy())
+    if policy is OverlapPolicy.drop_all:
+        drop[i[i >= 0]] = True
+        return drop
+    rel = sel["rel_day"].to_numpy()
+    j = index.get_indexer(sel["other_id"].to_numpy())
+    from_cat = (sel["source"].to_numpy() == "catalogue") & (j >= 0)
+    mine = np.asarray(moments, np.int64)[i]
+    theirs = np.where(from_cat, np.asarray(moments, np.int64)[np.maximum(j, 0)],
+                      np.iinfo(np.int64).min)
+    if other_moments:
+        names = pd.Index(list(other_moments))
+        values = np.fromiter(other_moments.values(), dtype=np.int64, count=len(names))
+        k = names.get_indexer(sel["other_id"].to_numpy()[~from_cat])
+        theirs[~from_cat] = np.where(k >= 0, values[np.maximum(k, 0)], np.iinfo(np.int64).min)
+    tie_break = np.where(from_cat, j < i, True)
+    earlier = (rel < 0) | ((rel == 0) & ((theirs < mine) | ((theirs == mine) & tie_break)))
+    drop[i[earlier]] = True
+    return drop
+
+
+def estimation_exclusions(tickers: np.ndarray, day0: IntArray, other_tickers: np.ndarray,
+                          other_day0: IntArray, window: Window, estimation: Window
+                          ) -> BoolArray:
+    """Estimation days of each event that fall in another event's event window.
+
+    Parameters
+    ----------
+    tickers : numpy.ndarray
+        ``(E,)`` tickers of the events studied.
+    day0 : numpy.ndarray
+        ``(E,)`` their day-0 positions.
+    other_tickers, other_day0 : numpy.ndarray
+        Every piece of news whose event window is to be kept out (the
+        catalogue's events, duplicates and dropped ones included, and the
+        confounders).
+    window, estimation : tuple of int
+        Event and estimation windows.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(E, L1)`` True where estimation day ``estimation[0] + k`` of event
+        ``i`` lies in the event window of another piece of news of its ticker.
+        (An event's own event window never meets its estimation window.)
+    """
+    e0, e1 = estimation
+    w0, w1 = window
+    rel = np.arange(e0, e1 + 1)
+    if not len(day0) or not len(other_day0):
+        return np.zeros((len(day0), len(rel)), dtype=bool)
+    span = max(abs(v) for v in (*window, *estimation)) * 2
+    key, okey = _ticker_keys(np.asarray(tickers, dtype=object),
+                             np.asarray(other_tickers, dtype=object),
+                             np.asarray(day0, np.int64), np.asarray(other_day0, np.int64), span)
+    sk = np.sort(okey)
+    at = key[:, None] + rel[None, :]  # the estimation day's session, as a key
+    # news j covers session p when day0_j + w0 <= p <= day0_j + w1
+    count = (np.searchsorted(sk, at - w0, side="right")
+             - np.searchsorted(sk, at - w1, side="left"))
+    return count > 0
+
+
+def date_clusters(day0_dates: np.ndarray, tickers: np.ndarray) -> BoolArray:
+    """Events whose day 0 (a calendar date) is shared with an event of another firm.
+
+    Parameters
+    ----------
+    day0_dates : numpy.ndarray
+        ``(E,)`` day-0 dates (``datetime64``).
+    tickers : numpy.ndarray
+        ``(E,)`` tickers.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(E,)`` True where at least one other ticker has an event on the same day 0.
+    """
+    if not len(day0_dates):
+        return np.zeros(0, dtype=bool)
+    frame = pd.DataFrame({"d": np.asarray(day0_dates), "t": np.asarray(tickers, dtype=object)})
+    firms = frame.groupby("d")["t"].transform("nunique").to_numpy()
+    return firms > 1
+
+
+def anchored_moments(events: pd.DataFrame) -> IntArray:
+    """Ordering keys of events: nanoseconds of their timestamp, else of their date.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        With ``timestamp`` (UTC, NaT for date-only events) and ``date``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(E,)`` int64.
+    """
+    return _order_key(events["timestamp"], events["date"])

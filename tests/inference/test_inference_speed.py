@@ -1,0 +1,80 @@
+"""The faster inference paths give today's numbers.
+
+Reference: the bootstrap's previous construction of the resample counts (one
+``numpy.bincount`` per resample, from the same ``default_rng(seed)`` draws), written out
+here; and the rank test computed before the shared ranking (``rank_tests`` without the
+extra tests) against ``scipy.stats.rankdata`` row by row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from marketreact.inference import base
+from marketreact.inference.nonparametric import bootstrap_means, rank_tests
+
+
+def _old_bootstrap_means(x: np.ndarray, n_boot: int, seed: int, block: int = 128) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    n = x.shape[-2]
+    block = max(1, min(block, 8 * base._BLOCK_ELEMENTS // max(n, 1)))
+    ok = np.isfinite(x)
+    complete = bool(ok.all())
+    xf = np.where(ok, x, 0.0)
+    okf = ok.astype(float)
+    weights = np.random.default_rng(12345).uniform(1.0, 2.0, size=(2, x.shape[-1]))
+    key = xf @ weights[0] + okf @ weights[1]
+    order = np.argsort(key, axis=-1, kind="stable")[..., None]
+    xf = np.take_along_axis(xf, order, axis=-2)
+    okf = np.take_along_axis(okf, order, axis=-2)
+    out = []
+    for lo in range(0, n_boot, block):
+        b = min(block, n_boot - lo)
+        idx = rng.integers(0, n, size=(b, n), dtype=np.int32)
+        counts = np.empty((b, n))
+        for r in range(b):
+            counts[r] = np.bincount(idx[r], minlength=n)
+        num = counts @ xf
+        if complete:
+            out.append(num / n)
+            continue
+        den = counts @ okf
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(den > 0, num / den, np.nan))
+    return np.concatenate(out, axis=-2)
+
+
+@pytest.mark.parametrize("missing", [False, True])
+def test_bootstrap_counts_in_one_bincount_equal_the_loop(missing: bool) -> None:
+    rng = np.random.default_rng(1)
+    x = rng.standard_t(3, (300, 6)) * 0.02
+    if missing:
+        x[rng.random(x.shape) < 0.1] = np.nan
+    np.testing.assert_array_equal(bootstrap_means(x, 299, seed=7),
+                                  _old_bootstrap_means(x, 299, seed=7))
+
+
+def test_rank_test_alone_is_unchanged_by_the_shared_ranking() -> None:
+    rng = np.random.default_rng(2)
+    est = rng.normal(0, 0.02, (50, 40))
+    ar = rng.normal(0.003, 0.02, (50, 5))
+    est[rng.random(est.shape) < 0.05] = np.nan
+    windows = (slice(1, 4),)
+    day, win = rank_tests(est, ar, windows)  # type: ignore[misc]
+    ext = rank_tests(est, ar, windows, extended=True)
+    assert isinstance(ext, dict)
+    np.testing.assert_array_equal(ext["rank"][0].stat, day.stat)
+    np.testing.assert_array_equal(ext["rank"][1].stat, win.stat)
+    # Corrado's day statistic by rankdata, event by event
+    both = np.concatenate([est, ar], axis=1)
+    u = np.full(both.shape, np.nan)
+    for i in range(len(both)):
+        ok = np.isfinite(both[i])
+        u[i, ok] = stats.rankdata(both[i, ok]) / (ok.sum() + 1) - 0.5
+    n_t = np.isfinite(u).sum(axis=0)
+    ubar = np.nanmean(u, axis=0)
+    s = np.sqrt(np.sum(n_t / len(u) * ubar**2) / (n_t > 0).sum())
+    ref = ubar[40:] / (s * np.sqrt(len(u) / n_t[40:]))
+    np.testing.assert_allclose(day.stat, ref, rtol=1e-12)
