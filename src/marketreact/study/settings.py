@@ -35,6 +35,10 @@ DEFAULT_CAR_WINDOWS: tuple[Window, ...] = ((-1, 1), (0, 0), (0, 1), (-5, 5))
 
 #: Most bootstrap resamples a study may ask for (memory and time grow with them).
 MAX_BOOTSTRAP = 100_000
+#: Farthest session from day 0 a window may reach (about 40 years of sessions).
+MAX_SESSIONS = 10_000
+#: Most Dimson lags or leads.
+MAX_LAGS = 20
 
 #: Settings given by name: the enum each becomes, and how an error message names it.
 _CHOICES: dict[str, tuple[type[Enum], str]] = {
@@ -181,7 +185,20 @@ class StudySettings:
             problems.append(("estimation", est, f"estimation window {est} is inverted"))
         if w0 > w1:
             problems.append(("window", win, f"event window {win} is inverted"))
-        if problems:  # the other checks make no sense for inverted windows
+        for name, what, (a, b) in (("estimation", "estimation", (e0, e1)),
+                                   ("window", "event", (w0, w1))):
+            if max(abs(a), abs(b)) > MAX_SESSIONS:  # checked before any date arithmetic
+                problems.append((name, format_window((a, b)),
+                                 f"{what} window reaches beyond {MAX_SESSIONS:,} sessions "
+                                 "(about 40 years) from day 0"))
+        for name, value in (("lags", self.lags), ("leads", self.leads)):
+            if value > MAX_LAGS:
+                problems.append((name, str(value),
+                                 f"Dimson {name} must be at most {MAX_LAGS}"))
+        if self.hac_lags is not None and not 0 <= self.hac_lags <= MAX_SESSIONS:
+            problems.append(("hac_lags", str(self.hac_lags),
+                             f"hac_lags must be between 0 and {MAX_SESSIONS:,}"))
+        if problems:  # the other checks make no sense for inverted or unbounded windows
             raise InputError([InputProblem("settings", None, f, v, m) for f, v, m in problems])
         if e1 >= w0:
             problems.append(("estimation", est, f"estimation window {est} overlaps the "
