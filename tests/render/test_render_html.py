@@ -99,3 +99,17 @@ def test_page_names_its_generator() -> None:
     page = page_html("T", "", [("a", "A", "<p>x</p>")], generator="marketreact 9.9")
     assert '<meta name="generator" content="marketreact 9.9">' in page
     assert '<section id="a"><h2>A</h2><p>x</p></section>' in page
+
+
+def test_tests_by_window_lists_the_cross_sectional_t_first() -> None:
+    # aggregate.csv names the cross-sectional t's p-value "p", every other test "X_p"
+    from marketreact.render.html import tests_by_window
+
+    agg = pd.DataFrame({"window": ["[-1,+1]", "[0,0]"], "n": [16, 16], "caar": [-0.005, -0.019],
+                        "mean_bhar": [-0.008, -0.019], "t": [-0.42, -1.62], "p": [0.681, 0.127],
+                        "patell": [-0.71, -2.10], "patell_p": [0.480, 0.036]})
+    table = tests_by_window(agg)
+    assert list(table["test"]) == ["N (events)", "CAAR", "mean BHAR", "cross-sectional t",
+                                   "Patell Z"]
+    assert table.loc[3, "[0,0]"] == "-1.62 (0.127)"
+    assert table.loc[4, "[0,0]"] == "-2.10 (0.036)**"

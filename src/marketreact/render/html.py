@@ -329,10 +329,12 @@ def tests_by_window(agg: pd.DataFrame) -> pd.DataFrame:
             rows.append({"test": label, **{w: fmt(v) for w, v in zip(windows, agg[col],
                                                                       strict=True)}})
     for col in agg.columns:
-        if not (isinstance(col, str) and f"{col}_p" in agg and col in agg):
+        # every test X has X_p, but the cross-sectional t keeps the plain name "p"
+        p_col = "p" if col == "t" else f"{col}_p"
+        if not (isinstance(col, str) and p_col in agg):
             continue
         cells = {}
-        for w, stat, pv in zip(windows, agg[col], agg[f"{col}_p"], strict=True):
+        for w, stat, pv in zip(windows, agg[col], agg[p_col], strict=True):
             stat, pv = float(stat), float(pv)
             cells[w] = (f"{stat:.2f} ({pv:.3f}){stars(pv)}"
                         if np.isfinite(stat) and np.isfinite(pv) else "")
