@@ -228,3 +228,28 @@ def test_backtest_opens_one_position_per_ticker_and_entry(prices) -> None:
     # a and b: stock 0 entering at session 5; b known first keeps, signal (1 + 3) / 2
     assert k.tolist() == [False, True, True, False, True]
     assert s.tolist() == [1.0, 2.0, -1.0, 9.0, 2.0] and n == 1
+
+
+def test_overlap_tally_counts_the_pairs_find_overlaps_lists() -> None:
+    # reference: the pairs listed one by one, counted per event and window
+    from marketreact.panel.screening import find_overlaps, overlap_tally
+
+    rng = np.random.default_rng(5)
+    n = 400
+    events = pd.DataFrame({"event_id": [f"e{i}" for i in range(n)],
+                           "ticker": rng.choice(["A", "B", "C"], n)})
+    day0 = rng.integers(0, 600, n)
+    conf = pd.DataFrame({"event_id": [f"c{i}" for i in range(50)],
+                         "ticker": rng.choice(["A", "B"], 50)})
+    conf_day0 = rng.integers(0, 600, 50)
+    pairs = find_overlaps(events, day0, (-10, 10), (-250, -11), conf, conf_day0)
+    tally = overlap_tally(events, day0, (-10, 10), (-250, -11), conf, conf_day0)
+    index = pd.Index(events["event_id"])
+    for (window, source), counts in tally.items():
+        sel = pairs.loc[(pairs["window"] == window) & (pairs["source"] == source)]
+        expected = np.bincount(index.get_indexer(sel["event_id"]), minlength=n)
+        np.testing.assert_array_equal(counts, expected)
+    only_event = find_overlaps(events, day0, (-10, 10), (-250, -11), conf, conf_day0,
+                               windows=("event",))
+    assert set(only_event["window"]) == {"event"}
+    assert len(only_event) == int((pairs["window"] == "event").sum())

@@ -23,8 +23,10 @@ Relative days are counted in sessions of the exchange, like the windows.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -167,9 +169,56 @@ def _ticker_keys(tickers: np.ndarray, other_tickers: np.ndarray, day0: IntArray,
     return keys[:len(tickers)], keys[len(tickers):]
 
 
+def _sources(events: pd.DataFrame, day0: IntArray, confounders: pd.DataFrame | None,
+             confounder_day0: IntArray | None) -> list[tuple[str, Any, Any, IntArray]]:
+    ids = events["event_id"].to_numpy(dtype=object)
+    tick = events["ticker"].to_numpy(dtype=object)
+    sources = [("catalogue", ids, tick, np.asarray(day0, np.int64))]
+    if confounders is not None and confounder_day0 is not None and len(confounders):
+        sources.append(("confounders", confounders["event_id"].to_numpy(dtype=object),
+                        confounders["ticker"].to_numpy(dtype=object),
+                        np.asarray(confounder_day0, np.int64)))
+    return sources
+
+
+def overlap_tally(events: pd.DataFrame, day0: IntArray, window: Window, estimation: Window,
+                  confounders: pd.DataFrame | None = None,
+                  confounder_day0: IntArray | None = None) -> dict[tuple[str, str], IntArray]:
+    """How many other news fall in each event's windows, without listing the pairs.
+
+    The same pairs as :func:`find_overlaps` counted by binary search only, so a
+    million events with news every few sessions cost a few arrays, not a table of
+    tens of millions of rows.
+
+    Returns
+    -------
+    dict of (window, source) to numpy.ndarray
+        ``(E,)`` counts for ``("event" | "estimation", "catalogue" | "confounders")``.
+    """
+    tick = events["ticker"].to_numpy(dtype=object)
+    day0 = np.asarray(day0, np.int64)
+    span = max(abs(v) for v in (*window, *estimation))
+    out: dict[tuple[str, str], IntArray] = {}
+    for source, _, otick, od0 in _sources(events, day0, confounders, confounder_day0):
+        key, okey = _ticker_keys(tick, otick, day0, od0, span)
+        sk = np.sort(okey)
+        for name, (lo, hi) in (("event", window), ("estimation", estimation)):
+            n = (np.searchsorted(sk, key + hi, side="right")
+                 - np.searchsorted(sk, key + lo, side="left"))
+            if source == "catalogue" and lo <= 0 <= hi:
+                n = n - 1  # an event is not its own overlap
+            out[(name, source)] = n.astype(np.int64)
+    return out
+
+
+#: Most estimation-window overlap pairs listed in overlaps.csv; beyond it they are only counted.
+MAX_LISTED_PAIRS = 1_000_000
+
+
 def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimation: Window,
                   confounders: pd.DataFrame | None = None,
-                  confounder_day0: IntArray | None = None) -> pd.DataFrame:
+                  confounder_day0: IntArray | None = None,
+                  windows: Sequence[str] = ("event", "estimation")) -> pd.DataFrame:
     """Other news of the same ticker inside each event's event or estimation window.
 
     Parameters
@@ -184,6 +233,9 @@ def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimati
         ``event_id, ticker`` of other news (not studied) on the same sessions.
     confounder_day0 : numpy.ndarray, optional
         Their day-0 positions.
+    windows : sequence of str, default ("event", "estimation")
+        Which windows' pairs to list (the estimation window's can be tens of
+        millions at scale: :func:`overlap_tally` counts them without a table).
 
     Returns
     -------
@@ -198,16 +250,13 @@ def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimati
     ids = events["event_id"].to_numpy(dtype=object)
     tick = events["ticker"].to_numpy(dtype=object)
     day0 = np.asarray(day0, np.int64)
-    sources = [("catalogue", ids, tick, day0)]
-    if confounders is not None and confounder_day0 is not None and len(confounders):
-        sources.append(("confounders", confounders["event_id"].to_numpy(dtype=object),
-                        confounders["ticker"].to_numpy(dtype=object),
-                        np.asarray(confounder_day0, np.int64)))
     span = max(abs(v) for v in (*window, *estimation))
     frames = []
-    for source, oids, otick, od0 in sources:
+    for source, oids, otick, od0 in _sources(events, day0, confounders, confounder_day0):
         key, okey = _ticker_keys(tick, otick, day0, od0, span)
         for name, (lo, hi) in (("event", window), ("estimation", estimation)):
+            if name not in windows:
+                continue
             i, j = _pairs(key, okey, lo, hi)
             if source == "catalogue":
                 mine = i != j

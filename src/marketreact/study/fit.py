@@ -62,6 +62,7 @@ from marketreact.panel.lineup import (
 from marketreact.panel.measures import Measure, measure_panel
 from marketreact.panel.returns import ExchangePanel, ReturnKind
 from marketreact.panel.screening import (
+    MAX_LISTED_PAIRS,
     OVERLAP_COLUMNS,
     DuplicatePolicy,
     anchored_moments,
@@ -69,8 +70,8 @@ from marketreact.panel.screening import (
     estimation_exclusions,
     find_duplicates,
     find_overlaps,
-    overlap_counts,
     overlap_drops,
+    overlap_tally,
 )
 from marketreact.panel.table import PriceTable
 from marketreact.prices.checks import (
@@ -227,7 +228,8 @@ class EventStudy:
                                         "duplicates_left_out": 0, "overlap_pairs_event": 0,
                                         "overlap_pairs_estimation": 0,
                                         "confounder_pairs": 0, "overlap_left_out": 0,
-                                        "events_with_overlap": 0})
+                                        "events_with_overlap": 0,
+                                        "estimation_pairs_not_listed": 0})
         frame, failures = assign_markets(frame, s.market, required=spec.uses_market)
         priced = price_table(prices, frame)  # never reads or fetches (see load_prices)
         diagnostics.extend(priced.notes)
@@ -308,16 +310,31 @@ class EventStudy:
                                                    conf["date"], conf["timing"]), np.int64)
                 inside = (conf_day0 > 0) & (conf_day0 < n_sessions)
                 conf, conf_day0 = conf.loc[inside], conf_day0[inside]
+        # counted by binary search; listed in overlaps.csv while the list stays small
+        tally = overlap_tally(ev.loc[placed], day0[placed], s.window, s.estimation, conf,
+                              conf_day0)
+        at = np.flatnonzero(placed)
+        counts = {}
+        for name in ("event", "estimation"):
+            n = np.zeros(len(ev), dtype=np.int64)
+            for source in ("catalogue", "confounders"):
+                if (name, source) in tally:
+                    n[at] += tally[(name, source)]
+            counts[f"overlaps_{name}"] = n
+        n_estimation = int(sum(int(v.sum()) for (w, _), v in tally.items()
+                               if w == "estimation"))
+        listed = ("event", "estimation") if n_estimation <= MAX_LISTED_PAIRS else ("event",)
+        if len(listed) == 1:
+            screening.counts["estimation_pairs_not_listed"] += n_estimation
         overlaps = find_overlaps(ev.loc[placed], day0[placed], s.window, s.estimation, conf,
-                                 conf_day0)
-        counts = overlap_counts(ev["event_id"], overlaps)
+                                 conf_day0, windows=listed)
         ev = ev.assign(**counts)
         lineup = lineup.with_events(ev)
-        screening.counts["overlap_pairs_event"] += int(
-            ((overlaps["window"] == "event") & (overlaps["source"] == "catalogue")).sum())
-        screening.counts["overlap_pairs_estimation"] += int(
-            ((overlaps["window"] == "estimation") & (overlaps["source"] == "catalogue")).sum())
-        screening.counts["confounder_pairs"] += int((overlaps["source"] == "confounders").sum())
+        for name in ("event", "estimation"):
+            screening.counts[f"overlap_pairs_{name}"] += int(
+                tally.get((name, "catalogue"), np.zeros(0, np.int64)).sum())
+        screening.counts["confounder_pairs"] += int(sum(
+            int(v.sum()) for (_, src), v in tally.items() if src == "confounders"))
         screening.counts["events_with_overlap"] += int(
             ((counts["overlaps_event"] + counts["overlaps_estimation"]) > 0).sum())
         if len(overlaps):
@@ -624,7 +641,10 @@ class EventStudy:
                    else "")
                 + ("; clean_estimation leaves their event windows out of the estimation "
                    "samples" if s.clean_estimation else "")
-                + "; see overlaps.csv")
+                + "; see overlaps.csv"
+                + (f" (its {counts['estimation_pairs_not_listed']:,} estimation-window pairs "
+                   f"are counted in events.csv, not listed: more than {MAX_LISTED_PAIRS:,})"
+                   if counts.get("estimation_pairs_not_listed") else ""))
         clustered = date_clusters(arrays.day0, events["ticker"].to_numpy(dtype=object)) \
             if n else np.zeros(0, dtype=bool)
         counts["events_studied"] = n
