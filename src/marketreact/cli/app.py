@@ -50,7 +50,7 @@ EXIT_CODES_HELP = (
     "Exit codes: 0 everything asked was done; 1 results written but some events or tickers "
     "failed; 2 bad usage or input (nothing written); 3 internal error (MARKETREACT_DEBUG=1 "
     "shows the traceback); 4 nothing studied (every event failed, e.g. no network for "
-    "--prices yahoo).")
+    "--prices yahoo); 130 interrupted (Ctrl-C; earlier results stay as they were).")
 
 #: Help of well-known options that a command left without one.
 _STOCK_HELP = {"quiet": "Print nothing on success (errors are still printed)."}
@@ -165,9 +165,9 @@ class _PipelineOrder(TyperGroup):
         except _ClickException as exc:
             _err(_one_line(exc))
             sys.exit(EXIT_INPUT if isinstance(exc, _UsageError) else exc.exit_code)
-        except typer.Abort:
-            _err("aborted")
-            sys.exit(EXIT_PARTIAL)
+        except typer.Abort:  # Ctrl-C: nothing half-written (results folders are staged)
+            _err("interrupted")
+            sys.exit(130)
         sys.exit(code if isinstance(code, int) else EXIT_OK)
 
 
