@@ -56,6 +56,11 @@ def test_every_model_from_the_cli(tmp_path: Path, goto_events: Path, prices_dir:
     if model.startswith(("ff", "carhart")):
         assert "b_smb" in events.columns
         assert summary["inputs"]["factors"]
+        # 12 IDX events and 4 on NYSE (SE): US factors on IDX stocks are said, not silent
+        note = next(d for d in summary["diagnostics"] if "outside the US" in d)
+        assert "for 12 event(s)" in note and "XIDX (12)" in note
+    else:
+        assert not any("outside the US" in d for d in summary["diagnostics"])
 
 
 def test_regression_method_with_hac_from_the_cli(tmp_path: Path, goto_events: Path,

@@ -101,6 +101,9 @@ from marketreact.windows import (
 
 log = logging.getLogger(__name__)
 
+#: Exchanges whose stocks US factor files describe.
+US_EXCHANGES = frozenset({"XNYS", "XNAS", "XASE", "ARCX", "BATS", "IEXG"})
+
 #: Events per block of the residual diagnostics (bounds their temporaries).
 DIAGNOSTIC_BLOCK = 8192
 
@@ -217,6 +220,14 @@ class EventStudy:
                 raise InputError(f"model {s.model.value} needs factor(s) {', '.join(absent)}, "
                                  f"not in the factor data ({', '.join(factors.columns)})")
         diagnostics: list[str] = list(catalogue.notes)  # e.g. a column renamed user_beta
+        if spec.factors:  # factor files describe one market: say when events trade elsewhere
+            foreign = frame.loc[~frame["exchange"].isin(US_EXCHANGES), "exchange"]
+            if len(foreign):
+                where = ", ".join(f"{x} ({n})" for x, n in foreign.value_counts().items())
+                diagnostics.append(
+                    f"{s.model.value} uses the factor file's factors (Ken French's are US "
+                    f"factors) for {len(foreign)} event(s) listed outside the US: {where}; "
+                    "their betas describe the US session, not the stocks' own market")
         if s.group is not None and s.group not in frame.columns:
             raise InputError(f"group column {s.group!r} is not in the catalogue "
                              f"{catalogue.source} (columns: {', '.join(map(str, frame.columns))})")
