@@ -57,6 +57,15 @@ WINDOW_TITLES: dict[str, str] = {
 TEST_NAMES: tuple[str, ...] = tuple(TEST_TITLES)
 
 
+def p_column(name: str) -> str:
+    """The column of test ``name``'s p-value in aar.csv / aggregate.csv.
+
+    Every test ``X`` has ``X_p``, except the cross-sectional t, whose p-value keeps the
+    plain name ``p`` (the tables' first test, as in earlier releases).
+    """
+    return "p" if name == "t" else f"{name}_p"
+
+
 #: Elements of an (events x days) temporary above which large studies are processed in
 #: blocks of events (same results, bounded memory; see :func:`_event_blocks`).
 _BLOCK_ELEMENTS = 4_000_000

@@ -57,6 +57,7 @@ from marketreact.inference.base import (
     _count_mean_sd,
     _is_blocks,
     _Raw,
+    p_column,
 )
 from marketreact.inference.long_horizon import bhar_t, skewness_adjusted_t
 from marketreact.inference.nonparametric import (
@@ -225,10 +226,7 @@ def _test_columns(results: Mapping[str, TestResult]) -> dict[str, FloatArray]:
     cols: dict[str, FloatArray] = {}
     for name in TEST_NAMES:
         r = results[name]
-        if name == "t":
-            cols["t"], cols["p"] = r.stat, r.pvalue
-            continue
-        cols[name], cols[f"{name}_p"] = r.stat, r.pvalue
+        cols[name], cols[p_column(name)] = r.stat, r.pvalue
         if name == "boot":
             cols["boot_lo"], cols["boot_hi"] = r.extra["lo"], r.extra["hi"]
     return cols

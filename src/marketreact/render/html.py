@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from marketreact.inference.base import p_column
 from marketreact.windows import format_window
 
 #: Rows shown per table before it is cut (the CSV keeps them all).
@@ -329,9 +330,10 @@ def tests_by_window(agg: pd.DataFrame) -> pd.DataFrame:
             rows.append({"test": label, **{w: fmt(v) for w, v in zip(windows, agg[col],
                                                                       strict=True)}})
     for col in agg.columns:
-        # every test X has X_p, but the cross-sectional t keeps the plain name "p"
-        p_col = "p" if col == "t" else f"{col}_p"
-        if not (isinstance(col, str) and p_col in agg):
+        if not isinstance(col, str):
+            continue
+        p_col = p_column(col)
+        if p_col not in agg:
             continue
         cells = {}
         for w, stat, pv in zip(windows, agg[col], agg[p_col], strict=True):

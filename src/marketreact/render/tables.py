@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from marketreact.errors import InputError, InputProblem
-from marketreact.inference.base import TEST_TITLES, WINDOW_TITLES
+from marketreact.inference.base import TEST_TITLES, WINDOW_TITLES, p_column
 
 #: Default significance levels for one, two and three stars.
 DEFAULT_STARS: tuple[float, ...] = (0.1, 0.05, 0.01)
@@ -256,7 +256,7 @@ def caar_table(aggregate: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS,
     for name in names:
         if name not in frame:
             continue
-        pcol = "p" if name == "t" else f"{name}_p"
+        pcol = p_column(name)
         rows.append((Cell(WINDOW_TITLES.get(name, name)),
                      *(Cell(value=_num(r, name), fmt=".2f",
                             stars=star_count(_num(r, pcol), levels))
