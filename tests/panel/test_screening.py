@@ -16,8 +16,8 @@ from marketreact.panel.screening import (
     estimation_exclusions,
     find_duplicates,
     find_overlaps,
-    overlap_counts,
     overlap_drops,
+    overlap_tally,
 )
 from marketreact.study.settings import MAX_BOOTSTRAP, StudySettings
 
@@ -64,7 +64,8 @@ def test_overlaps_found_in_event_and_estimation_windows() -> None:
         ("deal", "agree", -4, "event"), ("deal", "talks", -13, "estimation"),
         ("deal", "shop", -47, "estimation"),
     }
-    counts = overlap_counts(events["event_id"], ov)
+    tally = overlap_tally(events, day0, (-10, 10), (-250, -11))
+    counts = {f"overlaps_{w}": tally[(w, "catalogue")] for w in ("event", "estimation")}
     assert counts["overlaps_event"].tolist() == [0, 1, 2, 1, 0]
     assert counts["overlaps_estimation"].tolist() == [0, 1, 1, 2, 0]
 

@@ -272,31 +272,6 @@ def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimati
     return out
 
 
-def overlap_counts(event_ids: pd.Series | np.ndarray, overlaps: pd.DataFrame
-                   ) -> dict[str, IntArray]:
-    """``overlaps_event`` and ``overlaps_estimation``: other news in each event's windows.
-
-    Parameters
-    ----------
-    event_ids : array-like of str
-        The events, in order.
-    overlaps : pandas.DataFrame
-        :func:`find_overlaps`'s table.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        ``(E,)`` counts for each window.
-    """
-    index = pd.Index(np.asarray(event_ids, dtype=object))
-    out = {}
-    for name in ("event", "estimation"):
-        sel = overlaps["window"].to_numpy() == name
-        pos = index.get_indexer(overlaps["event_id"].to_numpy()[sel])
-        out[f"overlaps_{name}"] = np.bincount(pos[pos >= 0], minlength=len(index))
-    return out
-
-
 def overlap_drops(event_ids: pd.Series | np.ndarray, day0: IntArray, moments: IntArray,
                   overlaps: pd.DataFrame, policy: OverlapPolicy,
                   other_moments: dict[str, int] | None = None) -> BoolArray:
