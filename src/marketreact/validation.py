@@ -26,6 +26,13 @@ survivors, not the market at the time.
 Everything is vectorised over samples: a chunk of samples is a leading batch
 axis of the test arrays (:mod:`marketreact.inference`).
 
+Intraday mode (:func:`draw_intraday_events`, :func:`intraday_rejection_rates`):
+random news times on real hourly bars (BAC, AIG, IBM, AAPL against SPY), the
+market model on the 20 previous sessions' regular bars, an abnormal return added
+to the event bar; the battery and the Rinaudo-Saha test on the bar-0 AAR and the
+CAAR of ``[0, +1]``. The fitting is the intraday study's (the caller fits the drawn
+events and hands the result in; this floor does not import ``study``).
+
 Computation only: the prices come in as frames (the CLI reads the panel folders,
 ``marketreact validate``) and the results go out as frames (written by
 :mod:`marketreact.output.validation`).
@@ -37,12 +44,13 @@ import logging
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from marketreact._typing import IntArray, Window
+from marketreact._typing import FloatArray, IntArray, Window
 from marketreact.calendar import exchange_sessions
 from marketreact.errors import InputError
 from marketreact.inference.base import (
@@ -54,6 +62,7 @@ from marketreact.inference.base import (
 from marketreact.inference.battery import cross_event_tests_multi
 from marketreact.models.linear import abnormal_returns, cumulate, fit_linear
 from marketreact.models.spec import MODELS, ModelName
+from marketreact.panel.bars import BarPanel
 from marketreact.panel.returns import ExchangePanel, ReturnKind
 from marketreact.panel.table import PriceTable
 from marketreact.prices import PriceFetch
@@ -442,3 +451,181 @@ def run_validation(prices: Mapping[str, PanelPrices],
     parts = [simulate_panel(sim, settings, designs) for sim in loaded.values()]
     return (pd.concat([p[0] for p in parts], ignore_index=True),
             pd.concat([p[1] for p in parts], ignore_index=True), loaded)
+
+
+# ------------------------------------------------------------------------------ intraday
+
+#: Tests the intraday mode reports: the battery (no bootstrap) and the Rinaudo-Saha rank.
+INTRADAY_TESTS: tuple[str, ...] = (*[n for n in TEST_NAMES if n != "boot"], "rs")
+
+
+@dataclass(frozen=True)
+class IntradaySimulation:
+    """Settings of the intraday simulation (random news times on real hourly bars).
+
+    Attributes
+    ----------
+    n_samples, n_events : int
+        Samples, and events per sample.
+    window : tuple of int
+        Event window in bars.
+    car_window : tuple of int
+        Window (in bars, holding bar 0) whose CAAR is tested besides the bar-0 AAR.
+    abnormal : tuple of float
+        Abnormal returns added to the event bar (0.001 = 0.1%).
+    estimation_sessions : int
+        Sessions of estimation before the event session (market model).
+    alpha : float
+        Nominal level.
+    tickers : tuple of str
+        Stocks drawn from; ``market`` is the market.
+    start : str
+        First date a news time may fall on.
+    seed : int
+        Seed of every random draw.
+    """
+
+    n_samples: int = 1000
+    n_events: int = 50
+    window: Window = (-3, 3)
+    car_window: Window = (0, 1)
+    abnormal: tuple[float, ...] = (0.0, 0.001, 0.0025, 0.005)
+    estimation_sessions: int = 20
+    alpha: float = 0.05
+    tickers: tuple[str, ...] = ("BAC", "AIG", "IBM", "AAPL")
+    market: str = "SPY"
+    start: str = "2004-01-01"
+    seed: int = 20240605
+
+
+def draw_intraday_events(panel: BarPanel, settings: IntradaySimulation) -> pd.DataFrame:
+    """Random news times: a regular bar and a minute inside it, and a random stock, per event.
+
+    Bars are drawn from the regular bars from ``settings.start`` on whose session
+    has ``estimation_sessions`` earlier sessions in the data and whose window
+    ends on the grid; the minute is uniform over the bar's part inside the session.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``event_id`` (``s<sample>-e<event>``), ``ticker``, ``market``, ``timestamp`` (UTC),
+        ``n_samples * n_events`` rows.
+    """
+    rng = np.random.default_rng([settings.seed, zlib.crc32(b"intraday")])
+    tickers = [t for t in settings.tickers if panel.row(t) >= 0]
+    if not tickers or panel.row(settings.market) < 0:
+        raise InputError(f"the bars hold none of {', '.join(settings.tickers)} or not the "
+                         f"market {settings.market}")
+    start = pd.Timestamp(settings.start, tz="UTC")
+    pos = np.arange(panel.n_bars)
+    ok = (panel.regular & np.asarray(panel.starts >= start)
+          & (panel.session >= settings.estimation_sessions)
+          & (pos + settings.window[1] < panel.n_bars) & (pos + settings.window[0] >= 0))
+    eligible = np.flatnonzero(ok)
+    if not len(eligible):
+        raise InputError(f"no regular bar after {settings.start} with "
+                         f"{settings.estimation_sessions} sessions before it")
+    n = settings.n_samples * settings.n_events
+    pick = rng.choice(eligible, n)
+    span = panel.eff_end[pick] - panel.eff_start[pick]
+    minute = 60_000_000_000
+    offset = (rng.random(n) * (span // minute)).astype(np.int64) * minute
+    k = np.arange(n)
+    return pd.DataFrame({
+        "event_id": [f"s{i}-e{j}" for i, j in zip(k // settings.n_events,
+                                                    k % settings.n_events, strict=True)],
+        "ticker": np.asarray(tickers, dtype=object)[rng.integers(0, len(tickers), n)],
+        "market": settings.market,
+        "timestamp": pd.DatetimeIndex(panel.eff_start[pick] + offset, tz="UTC"),
+    })
+
+
+class IntradayFit(Protocol):
+    """What :func:`intraday_rejection_rates` needs of an intraday study's result."""
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """One row per event studied (``event_id`` as drawn)."""
+        ...
+
+    @property
+    def rel_bars(self) -> IntArray:
+        """Relative bars of the window."""
+        ...
+
+    @property
+    def inputs(self) -> TestInputs | None:
+        """The arrays the battery ran on."""
+        ...
+
+    @property
+    def time_of_day_ref(self) -> FloatArray | None:
+        """``(N, D, L2)`` same-slot estimation residuals."""
+        ...
+
+
+def intraday_rejection_rates(fitted: IntradayFit, settings: IntradaySimulation,
+                             alternatives: Sequence[Alternative] = tuple(Alternative)
+                             ) -> pd.DataFrame:
+    """Rejection rates of every test on the random intraday events of a fitted study.
+
+    ``fitted`` is the result of an intraday study (``IntradayStudy(...).fit``) of the
+    events of :func:`draw_intraday_events`, with ``car_windows=(settings.car_window,)``.
+    Its events are put back in their samples (an event left out by the study is a
+    missing row), the abnormal return of each level is added to the event bar (and
+    to the CAR, which holds bar 0), and the battery and the Rinaudo-Saha test run
+    on all samples at once (samples are a leading batch axis).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`COLUMNS` (panel ``us-hourly``, design ``intraday``, window
+        ``AAR(0)`` or ``CAAR[a,b]``).
+    """
+    from marketreact.inference.intraday import rinaudo_saha
+
+    inp = fitted.inputs
+    ref = fitted.time_of_day_ref
+    if inp is None or ref is None or inp.car is None or inp.car_var is None:
+        raise InputError("the intraday result carries no test inputs")
+    s_n, e_n = settings.n_samples, settings.n_events
+    ids = fitted.events["event_id"].astype(str).str.extract(r"^s(\d+)-e(\d+)$")
+    place = ids[0].astype(np.int64).to_numpy() * e_n + ids[1].astype(np.int64).to_numpy()
+
+    def batch(a: np.ndarray) -> np.ndarray:
+        out = np.full((s_n * e_n, *a.shape[1:]), np.nan)
+        out[place] = a
+        return out.reshape(s_n, e_n, *a.shape[1:])
+
+    ar, ar_var = batch(inp.ar), batch(inp.ar_var)
+    est = batch(np.asarray(inp.est_residuals, float))
+    sigma2, df = batch(inp.sigma2), batch(inp.df)
+    car, car_var = batch(np.asarray(inp.car, float)), batch(np.asarray(inp.car_var, float))
+    refb = batch(ref)
+    col0 = int(np.searchsorted(np.asarray(fitted.rel_bars), 0))
+    holds0 = settings.car_window[0] <= 0 <= settings.car_window[1]
+    win_label = f"CAAR{format_window(settings.car_window)}"
+    rows = []
+    for level in settings.abnormal:
+        ar_s = ar.copy()
+        ar_s[..., col0] += level
+        car_s = car + (level if holds0 else 0.0)
+        inputs = TestInputs(ar_s, ar_var, est, sigma2, df, inp.windows, car_s, car_var)
+        res = cross_event_tests_multi(inputs, alternatives, n_boot=0)
+        for alt, tests in res.items():
+            rs_day, rs_win = rinaudo_saha(ar_s, refb, inp.windows, alt)
+            for name in INTRADAY_TESTS:
+                day = rs_day if name == "rs" else tests.days[name]
+                win = rs_win if name == "rs" else tests.windows[name]
+                for label, p in (("AAR(0)", day.pvalue[..., col0]),
+                                 (win_label, win.pvalue[..., 0])):
+                    n = int(np.isfinite(p).sum())
+                    rej = int((p < settings.alpha).sum())
+                    lo_b, hi_b = (binomial_band(n, settings.alpha) if level == 0
+                                  else (np.nan, np.nan))
+                    rows.append({"panel": "us-hourly", "design": "intraday", "test": name,
+                                 "window": label, "abnormal": level,
+                                 "alternative": alt.value,
+                                 "rejection_rate": rej / n if n else np.nan,
+                                 "n_samples": n, "band_lo": lo_b, "band_hi": hi_b})
+    return pd.DataFrame(rows, columns=COLUMNS)

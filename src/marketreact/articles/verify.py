@@ -40,12 +40,29 @@ ticker (unlisted or unknown company), the prices cannot be had, the date has
 no bar (no trading, or a filler row), there is no earlier close, or an
 intraday claim meets close-only data; ``contradicted`` otherwise when the
 condition fails.
+
+Intraday bars
+-------------
+With ``bars`` (adjusted intraday bars by ticker, e.g. from
+:func:`marketreact.prices.bars.read_bar_folder`; ``marketreact verify --bars DIR``)
+a claim whose ticker has regular-hours bars on the claimed session(s) and on the
+session before is judged on the bars instead: the previous close is the last
+regular bar's close of the session before (so both sides share the bars' price
+basis), high/low/close run over the claimed sessions' regular bars
+(``bar_*_vs_prev_pct``), and the times of the first bar reaching the low and the
+high are reported (``low_time``, ``high_time``, exchange time, bar starts). A
+reversal is then checked in its order: full, up (``erased morning declines``):
+some bar's high is above the previous close *after* an earlier bar's low below
+it (mirrored for falls: a high above, then a later low below); partial, up:
+the low is below the previous close and a later close is above the low. The low
+and the high within one bar are not ordered, so a reversal inside a single bar
+is not counted. ``basis`` says which data decided (``daily`` or ``bars 1h`` ...).
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +72,7 @@ import pandas as pd
 
 from marketreact._typing import FloatArray, IntArray, StrPath
 from marketreact.articles.text import decode_article
+from marketreact.calendar import bar_sessions, exchange_for_ticker
 from marketreact.errors import InputError, InputProblem
 from marketreact.prices import PriceSource, clean_prices
 
@@ -69,7 +87,11 @@ VERDICT_COLUMNS = (
     "magnitude_pct", "bound", "reversal", "in_progress", "verdict", "reason", "prev_date",
     "prev_close", "open", "high", "low", "close", "high_vs_prev_pct", "low_vs_prev_pct",
     "close_vs_prev_pct", "measured_pct", "difference_pp", "accepted_from_pct",
-    "accepted_to_pct", "tolerance_pp", "adjustment", "sessions", "price_source")
+    "accepted_to_pct", "tolerance_pp", "adjustment", "sessions", "price_source", "basis",
+    "bar_prev_close", "bar_high", "bar_low", "bar_close", "bar_high_vs_prev_pct",
+    "bar_low_vs_prev_pct", "bar_close_vs_prev_pct", "low_time", "high_time")
+_BAR_MEASURES = ("bar_prev_close", "bar_high", "bar_low", "bar_close", "bar_high_vs_prev_pct",
+                 "bar_low_vs_prev_pct", "bar_close_vs_prev_pct")
 
 
 @dataclass(frozen=True)
@@ -252,6 +274,86 @@ def _measure(claims: pd.DataFrame, frame: pd.DataFrame) -> dict[str, np.ndarray]
         }
 
 
+def _bar_step(index: pd.DatetimeIndex) -> pd.Timedelta:
+    """Bar length of a frame: the smallest gap between consecutive bar starts."""
+    gaps = np.diff(index.as_unit("ns").asi8)
+    gaps = gaps[gaps > 0]
+    return pd.Timedelta(int(gaps.min()) if len(gaps) else 60_000_000_000, "ns")
+
+
+def _step_text(step: pd.Timedelta) -> str:
+    minutes = int(step / pd.Timedelta(minutes=1))
+    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+
+
+def _bar_measures(claims: pd.DataFrame, frame: pd.DataFrame, exchange: str
+                  ) -> dict[str, np.ndarray]:
+    """Measures of each claim on one ticker's regular-hours bars (see the module notes).
+
+    Claims are few (one article's), so each is a slice of the bars; every measure
+    of a claim is computed on its slice with numpy.
+    """
+    n = len(claims)
+    out: dict[str, np.ndarray] = {k: np.full(n, np.nan) for k in _BAR_MEASURES}
+    out["ok"] = np.zeros(n, dtype=bool)
+    out["reversal_ok"] = np.zeros(n, dtype=bool)
+    out["low_time"] = np.full(n, "", dtype=object)
+    out["high_time"] = np.full(n, "", dtype=object)
+    out["step"] = np.full(n, "", dtype=object)
+    idx = pd.DatetimeIndex(frame.index)
+    if len(idx) < 2 or idx.tz is None:
+        return out
+    step = _bar_step(idx)
+    bs = bar_sessions(exchange, idx, step)
+    keep = bs.regular & (bs.session >= 0)
+    if not keep.any():
+        return out
+    day = bs.labels.asi8[bs.session[keep]]
+    h = frame["high"].to_numpy(float)[keep]
+    lo_ = frame["low"].to_numpy(float)[keep]
+    c = frame["close"].to_numpy(float)[keep]
+    local = idx[keep].tz_convert(bs.tz)
+    first = claims["date_start"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    last = claims["date_end"].to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    i0 = np.searchsorted(day, first, side="left")
+    i1 = np.searchsorted(day, last, side="right")
+    ok_c = np.isfinite(c)
+    up = (claims["direction"] == "up").to_numpy()
+    partial = (claims["reversal"] == "partial").to_numpy()
+    for j in range(n):  # one article's claims
+        a, b = int(i0[j]), int(i1[j])
+        if b <= a or a == 0 or day[a] != first[j]:
+            continue
+        before = np.flatnonzero(ok_c[:a] & (day[:a] == day[a - 1]))
+        if not len(before):
+            continue
+        prev = c[before[-1]]
+        hh, ll, cc = h[a:b], lo_[a:b], c[a:b]
+        if not (np.isfinite(hh).any() and np.isfinite(ll).any() and np.isfinite(cc).any()):
+            continue
+        hi, lw = np.nanmax(hh), np.nanmin(ll)
+        close = cc[np.isfinite(cc)][-1]
+        # running extreme over the bars strictly before each bar
+        low_before = np.concatenate([[np.inf], np.fmin.accumulate(ll)[:-1]])
+        high_before = np.concatenate([[-np.inf], np.fmax.accumulate(hh)[:-1]])
+        if partial[j]:
+            rev = (lw < prev) & (close > lw) if up[j] else (hi > prev) & (close < hi)
+        else:
+            rev = (((hh > prev) & (low_before < prev)).any() if up[j]
+                   else ((ll < prev) & (high_before > prev)).any())
+        out["ok"][j] = True
+        out["reversal_ok"][j] = bool(rev)
+        out["bar_prev_close"][j] = prev
+        out["bar_high"][j], out["bar_low"][j], out["bar_close"][j] = hi, lw, close
+        out["bar_high_vs_prev_pct"][j] = 100 * (hi / prev - 1)
+        out["bar_low_vs_prev_pct"][j] = 100 * (lw / prev - 1)
+        out["bar_close_vs_prev_pct"][j] = 100 * (close / prev - 1)
+        out["low_time"][j] = local[a + int(np.nanargmin(ll))].strftime("%Y-%m-%d %H:%M")
+        out["high_time"][j] = local[a + int(np.nanargmax(hh))].strftime("%Y-%m-%d %H:%M")
+        out["step"][j] = _step_text(step)
+    return out
+
+
 def _judge(c: pd.DataFrame, tol: float) -> tuple[np.ndarray, ...]:
     """Measured value, accepted interval and the pass/fail of every claim (vectorised)."""
     up = (c["direction"] == "up").to_numpy()
@@ -336,9 +438,44 @@ def _reason(row: dict[Any, Any], tol: float) -> str:
     return text
 
 
+def _bar_reason(row: dict[Any, Any], tol: float) -> str:
+    """The reason of a verdict decided on bars (times are bar starts, exchange time)."""
+    if row["verdict"] == "unverifiable":
+        return str(row["reason"])
+    word = "within" if row["verdict"] == "supported" else "outside"
+    hi, lo = row["bar_high_vs_prev_pct"], row["bar_low_vs_prev_pct"]
+    cl = row["bar_close_vs_prev_pct"]
+    base = f"on {row['basis']}: prev close {row['bar_prev_close']:g}"
+    lows = f"low {row['bar_low']:g} ({lo:+.2f}%) at {row['low_time']}"
+    highs = f"high {row['bar_high']:g} ({hi:+.2f}%) at {row['high_time']}"
+    if row["kind"] == "intraday_reversal":
+        up = row["direction"] == "up"
+        if row["reversal"] == "partial":
+            what = "pared: close above the low" if up else "pared: close below the high"
+        else:
+            what = ("a high above the previous close after a low below it" if up
+                    else "a low below the previous close after a high above it")
+        found = "found" if row["verdict"] == "supported" else "not found"
+        return f"{base}; {lows}, {highs}; close {cl:+.2f}%; {what}: {found}"
+    if row["kind"] == "intraday_level":
+        return (f"{base}; session range {lo:+.2f}%..{hi:+.2f}% ({lows}, {highs}); stated "
+                f"level {word} the range ± {tol:g} pp")
+    text = f"{base}; {lows}, {highs}, close {cl:+.2f}%; measured {row['measured_pct']:+.2f}%"
+    if row["bound"] == "direction":
+        return text + (": the stated direction" if row["verdict"] == "supported"
+                       else ": not the stated direction")
+    a, b = row["accepted_from_pct"], row["accepted_to_pct"]
+    if np.isinf(b):
+        return text + f", {'at or above' if word == 'within' else 'below'} {a:+.2f}%"
+    if np.isinf(a):
+        return text + f", {'at or below' if word == 'within' else 'above'} {b:+.2f}%"
+    return text + f", {word} the accepted {a:+.2f}%..{b:+.2f}%"
+
+
 def verify_claims(claims: pd.DataFrame, prices: PriceSource, *,
-                  tolerance: float = DEFAULT_TOLERANCE) -> Verification:
-    """Compare claims with daily prices.
+                  tolerance: float = DEFAULT_TOLERANCE,
+                  bars: Mapping[str, pd.DataFrame] | None = None) -> Verification:
+    """Compare claims with daily prices (and intraday bars where given).
 
     Parameters
     ----------
@@ -348,6 +485,10 @@ def verify_claims(claims: pd.DataFrame, prices: PriceSource, *,
         Where to get OHLC prices (``CsvSource``, ``YahooSource`` ...).
     tolerance : float, default 0.5
         Percentage points a measured change may differ from the stated one.
+    bars : mapping of str to pandas.DataFrame, optional
+        Adjusted intraday bars by ticker (tz-aware bar starts; ``open, high, low,
+        close``). A claim with bars on its session(s) and the session before is
+        judged on them (see the module notes).
 
     Returns
     -------
@@ -397,6 +538,24 @@ def verify_claims(claims: pd.DataFrame, prices: PriceSource, *,
                  "the price data have no high/low, needed for an intraday claim"], "")
             reason[rows] = why
             usable[rows] = why == ""
+    bar_m: dict[str, np.ndarray] = {k: np.full(n, np.nan) for k in _BAR_MEASURES}
+    for name in ("low_time", "high_time", "step"):
+        bar_m[name] = np.full(n, "", dtype=object)
+    on_bars = np.zeros(n, dtype=bool)
+    bar_rev = np.zeros(n, dtype=bool)
+    for ticker, frame in (bars or {}).items():
+        rows = np.flatnonzero(ticker_arr == ticker)
+        if not len(rows) or frame is None or not len(frame):
+            continue
+        m = _bar_measures(c.iloc[rows], frame, exchange_for_ticker(ticker) or "XNYS")
+        for name in bar_m:
+            bar_m[name][rows] = m[name]
+        on_bars[rows] = m["ok"]
+        bar_rev[rows] = m["reversal_ok"]
+        if m["ok"].all():
+            failures.pop(ticker, None)
+    reason[on_bars] = ""
+    usable |= on_bars
     no_ticker = ticker_arr == ""
     status = c["status"].to_numpy(dtype=object) if "status" in c else np.full(n, "", object)
     reason[no_ticker & (status == "unlisted")] = "no ticker: the company is not listed"
@@ -404,7 +563,12 @@ def verify_claims(claims: pd.DataFrame, prices: PriceSource, *,
     out = c.copy()
     for name, values in arrays.items():
         out[name] = values
-    measured, a, b, ok, diff = _judge(out, tolerance)
+    judged = out.copy()
+    for name in ("high_vs_prev_pct", "low_vs_prev_pct", "close_vs_prev_pct"):
+        judged[name] = np.where(on_bars, bar_m[f"bar_{name}"], out[name])
+    measured, a, b, ok, diff = _judge(judged, tolerance)
+    reversal = (c["kind"] == "intraday_reversal").to_numpy()
+    ok = np.where(on_bars & reversal, bar_rev, ok)
     out["measured_pct"] = np.where(usable, measured, np.nan)
     out["accepted_from_pct"] = np.where(usable, a, np.nan)
     out["accepted_to_pct"] = np.where(usable, b, np.nan)
@@ -413,7 +577,12 @@ def verify_claims(claims: pd.DataFrame, prices: PriceSource, *,
     out["verdict"] = np.where(~usable, "unverifiable", np.where(ok, "supported", "contradicted"))
     out["reason"] = reason
     out["price_source"] = getattr(prices, "name", "")
-    out["reason"] = [_reason(rec, tolerance) for rec in out.to_dict("records")]
+    out["basis"] = np.where(on_bars, "bars " + bar_m["step"].astype(str), "daily")
+    for name in _BAR_MEASURES:
+        out[name] = bar_m[name]
+    out["low_time"], out["high_time"] = bar_m["low_time"], bar_m["high_time"]
+    out["reason"] = [_bar_reason(rec, tolerance) if rec["basis"] != "daily"
+                     else _reason(rec, tolerance) for rec in out.to_dict("records")]
     return Verification(out.loc[:, list(VERDICT_COLUMNS)].copy(), tolerance, failures)
 
 

@@ -124,10 +124,20 @@ def verify(
         help="Percentage points a measured move may differ from the stated one (0 to 100).")
     ] = 0.5,
     cache_dir: CacheOpt = None,
+    bars: Annotated[Path | None, typer.Option(
+        "--bars", help="Folder of intraday bar files (TICKER.csv, or hour/ and minute/ "
+        "sub-folders, e.g. ../shared/data/intraday): claims on tickers with bars are judged "
+        "on the bars (order of the low and the high) [default: daily prices only].")] = None,
+    bar_interval: Annotated[str, typer.Option(
+        "--bar-interval", help="Bar length of --bars: 1m, 5m, 1h ...")] = "1m",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
 ) -> None:
-    """Check stated price moves against daily OHLC prices: supported, contradicted, unverifiable."""
+    """Check stated price moves against daily OHLC prices: supported, contradicted, unverifiable.
+
+    With --bars, claims on tickers that have intraday bars on the claimed session are
+    judged on the bars (a reversal in its order: the low before the high).
+    """
     if not math.isfinite(tolerance) or not 0 <= tolerance <= 100:
         raise InputError([InputProblem("command line", None, "--tolerance", str(tolerance),
                                        "must be a number of percentage points from 0 to 100")])
@@ -135,13 +145,27 @@ def verify(
     from marketreact.output.articles import write_verification
     from marketreact.prices import source_from_spec
 
-    protected = [claims, *prices, cache_dir]
+    protected = [claims, *prices, cache_dir, bars]
     check_target(out, protected)
     table_in = read_claims(claims)
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
-    result = verify_claims(table_in, source, tolerance=tolerance)
+    bar_frames = None
+    if bars is not None:
+        from marketreact.prices.bars import bar_folder, parse_interval, read_bar_folder
+
+        if not bars.is_dir():
+            raise InputError([InputProblem("command line", None, "--bars", str(bars),
+                                           "folder not found")])
+        step = parse_interval(bar_interval, "--bar-interval")
+        where = bar_folder(bars, step)
+        have = [t for t in dict.fromkeys(table_in["ticker"]) if t and (where / f"{t}.csv")
+                .is_file()]
+        bar_frames = read_bar_folder(bars, have, step) if have else {}
+    result = verify_claims(table_in, source, tolerance=tolerance, bars=bar_frames)
     with results_folder(out, command="verify", inputs=protected) as staging:
-        write_verification(result, staging, inputs={"claims": str(claims), "prices": prices})
+        write_verification(result, staging, inputs={"claims": str(claims), "prices": prices,
+                                                   "bars": None if bars is None else str(bars),
+                                                   "bar_interval": bar_interval})
     console = _console(quiet)
     table = Table(title=f"Verdicts (tolerance {result.tolerance:g} pp)")
     for name in ("claim", "ticker", "date", "kind", "stated", "high/low/close vs prev",

@@ -37,12 +37,14 @@ def _windows(texts: list[str], option: str) -> list[tuple[int, int]]:
 
 def _session_table(result: object) -> Table:
     table = Table(title="CAAR (cross-sectional t)")
-    for name in ("window", "N", "CAAR %", "t", "p"):
+    for name in ("window", "N", "CAAR %", "t", "p", "RS z", "RS p"):
         table.add_column(name, justify="right")
     for frame in (result.aggregate, result.session):  # type: ignore[attr-defined]
         for row in frame.itertuples(index=False):
+            d = row._asdict()
+            rs = (f"{d['rs']:.3f}", f"{d['rs_p']:.4f}") if "rs" in d else ("", "")
             table.add_row(str(row.window), str(row.n), f"{100 * row.caar:+.4f}",
-                          f"{row.t:.3f}", f"{row.p:.4f}")
+                          f"{row.t:.3f}", f"{row.p:.4f}", *rs)
     return table
 
 
@@ -86,6 +88,9 @@ def intraday(
     splits_only: Annotated[bool, typer.Option(
         "--splits-only", help="Adjust for splits only (not dividends).")] = False,
     exchange: Annotated[str, typer.Option("--exchange", help="Calendar of the bars.")] = "XNYS",
+    volume_stat: Annotated[str, typer.Option(
+        "--volume-stat", help="Normal log volume of a bar: the 'mean' or 'median' of "
+        "ln(1+volume) in the same time-of-day slot of the estimation sessions.")] = "mean",
     out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = Path(
         "results/intraday"),
     plots: Annotated[bool, typer.Option("--plots", help="Write the figures.")] = False,
@@ -114,7 +119,8 @@ def intraday(
     (win,) = _windows([window], "--window")
     cars = _windows(car, "--car") if car else None
     study = IntradayStudy(interval, win, cars, model, market, estimation_sessions,
-                          min_estimation, standardise, extended_hours, code)
+                          min_estimation, standardise, extended_hours, code,
+                          volume_stat=volume_stat)
     catalogue = read_events(events)
     frame = catalogue.frame
     markets = frame["market"].where(frame["market"] != "", market or "")

@@ -94,16 +94,31 @@ def validate(
     seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 20240605,
     panel: Annotated[list[str] | None, typer.Option(
         "--panel", help="Panel(s) to run: us, idx (default both).")] = None,
+    mode: Annotated[str, typer.Option(
+        "--mode", help="daily (the us/idx panels) or intraday (random news times on the "
+        "hourly bars of --prices csv:DIR, e.g. ../shared/data/intraday).")] = "daily",
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Measure size and power of every cross-event test by simulation on real prices.
 
-    Writes rejection_rates.csv, validation.md and rejection_rates.png to --out.
+    Writes rejection_rates.csv, validation.md and rejection_rates.png to --out (intraday
+    mode: rejection_rates.csv and validation.md, whose section replaces the intraday
+    section of --report and is kept when a daily run rewrites --report).
     """
     from marketreact.output.files import atomic_write, write_csv
-    from marketreact.output.validation import markdown_report, rejection_chart
+    from marketreact.output.validation import (
+        intraday_section,
+        markdown_report,
+        rejection_chart,
+    )
     from marketreact.validation import PANELS, SimulationSettings, run_validation
 
+    if mode not in ("daily", "intraday"):
+        raise InputError([InputProblem("command line", None, "--mode", mode,
+                                       "must be daily or intraday")])
+    if mode == "intraday":
+        _validate_intraday(prices, out, report, samples, events, seed, quiet)
+        return
     panels = panel or ["us", "idx"]
     unknown = [p for p in panels if p not in PANELS]
     if unknown:
@@ -127,5 +142,54 @@ def validate(
     rejection_chart(rates, out / "rejection_rates.png")
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
+        kept = intraday_section(report.read_text(encoding="utf-8")) if report.is_file() else None
         shutil.copyfile(out / "validation.md", report)
+        if kept is not None:  # the intraday section survives a daily run
+            report.write_text(text.rstrip("\n") + "\n\n" + kept + "\n", encoding="utf-8")
     _console(quiet).print(f"{len(rates)} rejection rates in {seconds:.0f} s written to {out}")
+
+
+def _validate_intraday(prices: str, out: Path, report: Path | None, samples: int,
+                       events: int, seed: int, quiet: bool) -> None:
+    """The intraday mode: random news times on real hourly bars (see ``validation``)."""
+    from marketreact.output.files import atomic_write, write_csv
+    from marketreact.output.validation import intraday_markdown, merge_intraday_section
+    from marketreact.panel.bars import build_bar_panel
+    from marketreact.prices.bars import parse_interval, read_bar_folder
+    from marketreact.study.intraday import IntradayStudy
+    from marketreact.validation import (
+        IntradaySimulation,
+        draw_intraday_events,
+        intraday_rejection_rates,
+    )
+
+    folder = price_folder(prices)
+    settings = IntradaySimulation(n_samples=samples, n_events=events, seed=seed)
+    started = time.perf_counter()
+    bars = read_bar_folder(folder, [*settings.tickers, settings.market], "1h")
+    panel = build_bar_panel(bars, parse_interval("1h"))
+    drawn = draw_intraday_events(panel, settings)
+    fitted = IntradayStudy("1h", settings.window, [settings.car_window], market=settings.market,
+                           estimation_sessions=settings.estimation_sessions).fit(drawn, panel)
+    rates = intraday_rejection_rates(fitted, settings)
+    seconds = time.perf_counter() - started
+    command = (f"marketreact validate --mode intraday --samples {samples} --events {events} "
+               f"--seed {seed}")
+    text = intraday_markdown(rates, settings, command, seconds, len(fitted.events), len(drawn))
+    write_csv(rates, out / "rejection_rates.csv")
+
+    def write_report(fh: IO[str]) -> None:
+        fh.write(text + "\n")
+
+    atomic_write(out / "validation.md", write_report)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        old = report.read_text(encoding="utf-8") if report.is_file() else ""
+        merged = merge_intraday_section(old, text)
+
+        def write_merged(fh: IO[str]) -> None:
+            fh.write(merged)
+
+        atomic_write(report, write_merged)
+    _console(quiet).print(f"{len(rates)} intraday rejection rates in {seconds:.0f} s written "
+                          f"to {out}")

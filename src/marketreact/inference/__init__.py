@@ -25,6 +25,7 @@ from marketreact.inference.battery import (
     cross_event_tests_multi,
 )
 from marketreact.inference.calendar_time import CalendarTimeResult, calendar_time_portfolio
+from marketreact.inference.intraday import rinaudo_saha
 from marketreact.inference.long_horizon import (
     bhar_t,
     bootstrapped_skewness_adjusted_t,
@@ -82,6 +83,7 @@ __all__ = [
     "long_horizon_tests",
     "patell",
     "rank_tests",
+    "rinaudo_saha",
     "sign_test",
     "skewness_adjusted_t",
     "summarise_estimation",

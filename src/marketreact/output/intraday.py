@@ -21,10 +21,11 @@ def write_intraday(result: IntradayResult, out: StrPath, *, inputs: dict[str, An
                    plots: bool = False) -> dict[str, Path]:
     """Write an intraday study into a folder.
 
-    Files: ``events.csv``, ``abnormal_returns.csv``, ``aar.csv``, ``aggregate.csv``,
-    ``session.csv`` (the event session, bar 0 to the close, the overnight AR),
-    ``failures.csv``, ``summary.json``; with ``plots`` also ``caar.png`` and up to
-    :data:`MAX_EVENT_PLOTS` ``bars/<event>.png``.
+    Files: ``events.csv``, ``abnormal_returns.csv``, ``aar.csv``, ``aggregate.csv``
+    (both with the Rinaudo-Saha columns ``rs``/``rs_p``), ``session.csv`` (the event
+    session, bar 0 to the close, the overnight AR), ``volume.csv`` (abnormal log bar
+    volume by relative bar), ``failures.csv``, ``summary.json``; with ``plots`` also
+    ``caar.png`` and up to :data:`MAX_EVENT_PLOTS` ``bars/<event>.png``.
 
     Parameters
     ----------
@@ -45,7 +46,7 @@ def write_intraday(result: IntradayResult, out: StrPath, *, inputs: dict[str, An
     out = Path(out)
     tables = {"events": result.events, "abnormal_returns": result.abnormal_returns,
               "aar": result.aar, "aggregate": result.aggregate, "session": result.session,
-              "failures": result.failures}
+              "volume": result.volume, "failures": result.failures}
     written = {name: write_csv(frame, out / f"{name}.csv") for name, frame in tables.items()}
     settings = {k: (str(v) if not isinstance(v, (int, float, bool, str, type(None), tuple))
                     else v) for k, v in asdict(result.settings).items()}
@@ -56,6 +57,7 @@ def write_intraday(result: IntradayResult, out: StrPath, *, inputs: dict[str, An
         "suspect_bars": result.suspect_bars,
         "aggregate": json.loads(result.aggregate.to_json(orient="records")),
         "session": json.loads(result.session.to_json(orient="records")),
+        "volume": json.loads(result.volume.to_json(orient="records")),
     }
     written["summary"] = write_json(summary, out / "summary.json")
     if plots and len(result.events):

@@ -13,7 +13,14 @@ from marketreact.inference.base import (
     TEST_NAMES,
     TEST_TITLES,
 )
-from marketreact.validation import DESIGNS, SimPanel, SimulationSettings, binomial_band
+from marketreact.inference.intraday import TITLE as RS_TITLE
+from marketreact.validation import (
+    DESIGNS,
+    IntradaySimulation,
+    SimPanel,
+    SimulationSettings,
+    binomial_band,
+)
 from marketreact.windows import format_window
 
 
@@ -224,3 +231,92 @@ def rejection_chart(rates: pd.DataFrame, path: StrPath) -> Path:
     fig = rejection_figure(day0, title="Rejection rates at 5%, AAR of day 0: "
                                              "Brown-Warner simulation on real panels")
     return save_figure(fig, path)
+
+
+# ------------------------------------------------------------------------------ intraday
+
+#: Markers around the intraday section of a validation report (kept across daily runs).
+INTRADAY_START = "<!-- intraday-validation:start -->"
+INTRADAY_END = "<!-- intraday-validation:end -->"
+
+
+def intraday_markdown(rates: pd.DataFrame, settings: IntradaySimulation, command: str,
+                      seconds: float, studied: int, drawn: int) -> str:
+    """The intraday section of the validation report (between :data:`INTRADAY_START`/``END``).
+
+    Parameters
+    ----------
+    rates : pandas.DataFrame
+        From :func:`marketreact.validation.intraday_rejection_rates`.
+    settings : IntradaySimulation
+        The settings of the run.
+    command : str
+        The command line that produced it.
+    seconds : float
+        Run time.
+    studied, drawn : int
+        Events the study kept, and events drawn.
+    """
+    titles = {**TEST_TITLES, "rs": RS_TITLE}
+    car_label = f"CAAR{format_window(settings.car_window)}"
+    n = int(rates.loc[rates["abnormal"] == 0, "n_samples"].max()) if len(rates) else 0
+    lo, hi = binomial_band(n, settings.alpha)
+    levels = [lv for lv in settings.abnormal if lv > 0]
+    out = [
+        INTRADAY_START,
+        "## Intraday mode: random news times on real hourly bars",
+        "",
+        f"Produced by `{command}` in {seconds:.0f} s ({settings.n_samples} samples of "
+        f"{settings.n_events} events, seed {settings.seed}; {studied:,} of {drawn:,} drawn "
+        "events studied).",
+        "",
+        "News times are drawn at random: a regular hourly bar from "
+        f"{settings.start[:4]} on (QuantConnect/Lean bars in `../shared/data/intraday`, "
+        f"PROVENANCE.md section 7) and a minute inside it, on one of "
+        f"{', '.join(settings.tickers)} against {settings.market}. The intraday study fits the "
+        f"market model on the regular bars of the {settings.estimation_sessions} previous "
+        f"sessions, window {format_window(settings.window)} bars; an abnormal return is added "
+        f"to the event bar (and so to the {car_label}). Bootstrap off. `rs` is the "
+        "Rinaudo-Saha time-of-day rank (docs/intraday.md).",
+        "",
+        f"With {n} samples a well-specified {100 * settings.alpha:g}% test rejects between "
+        f"{100 * lo:.1f}% and {100 * hi:.1f}% of the time in 95% of runs (binomial band); "
+        "rates outside it at 0% are marked `*`.",
+        "",
+        "Rejection rates in %:",
+        "",
+    ]
+    cols = ([("AAR(0)", "two-sided", 0.0), ("AAR(0)", "greater", 0.0), ("AAR(0)", "less", 0.0)]
+            + [("AAR(0)", "two-sided", lv) for lv in levels]
+            + [(car_label, "two-sided", 0.0)] + [(car_label, "two-sided", lv) for lv in levels])
+    head = ["test", *[f"{w} {a} {100 * lv:g}%" for w, a, lv in cols]]
+    out += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * len(cols)]
+    for name in dict.fromkeys(rates["test"]):
+        cells = [titles.get(name, name)]
+        for w, a, lv in cols:
+            row = rates[(rates["test"] == name) & (rates["window"] == w)
+                        & (rates["alternative"] == a) & np.isclose(rates["abnormal"], lv)]
+            if row.empty:
+                cells.append("")
+                continue
+            r = row.iloc[0]
+            flag = (" *" if lv == 0 and np.isfinite(r["band_lo"])
+                    and not (r["band_lo"] <= r["rejection_rate"] <= r["band_hi"]) else "")
+            cells.append(_pct(r["rejection_rate"]) + flag)
+        out.append("| " + " | ".join(cells) + " |")
+    out += ["", INTRADAY_END]
+    return "\n".join(out)
+
+
+def merge_intraday_section(existing: str, section: str) -> str:
+    """``existing`` report text with its intraday section replaced by ``section`` (or appended)."""
+    a, b = existing.find(INTRADAY_START), existing.find(INTRADAY_END)
+    if a >= 0 and b > a:
+        return existing[:a] + section + existing[b + len(INTRADAY_END):]
+    return existing.rstrip("\n") + "\n\n" + section + "\n"
+
+
+def intraday_section(text: str) -> str | None:
+    """The intraday section of a report's text (``None`` when it has none)."""
+    a, b = text.find(INTRADAY_START), text.find(INTRADAY_END)
+    return text[a:b + len(INTRADAY_END)] if a >= 0 and b > a else None

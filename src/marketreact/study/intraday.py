@@ -24,7 +24,17 @@ What is computed
   (Patell, BMP, ...) then weigh each bar by its own time of day.
 * **Tests**: the cross-event battery of :mod:`marketreact.inference.battery` on
   the bar ARs and the CAR windows, plus the CAR from the event bar to the
-  session's close and over the whole event session (cross-sectional t).
+  session's close and over the whole event session (cross-sectional t), and
+  the Rinaudo-Saha (2014) time-of-day rank test
+  (:func:`marketreact.inference.intraday.rinaudo_saha`: columns ``rs``/``rs_p``
+  of the AAR and CAAR tables; per event ``rs_rank0``/``rs_n0``/``rs_p0``, the
+  rank of the bar-0 AR among the same-slot estimation residuals).
+* **Abnormal bar volume**: ``ln(1 + V)`` of each event-window bar minus the mean
+  (``volume_stat='mean'``) or the median of ``ln(1 + V)`` over the same
+  time-of-day slot of the estimation sessions (sessions where the ticker had
+  traded by that bar); per bar in the long table (``abnormal_volume``), per
+  event for bar 0 (``abvol0``) and across events by relative bar (``volume``
+  table: mean, median, cross-sectional t).
 
 Floor: ``study`` (imports render, models, inference, windows, panel and below).
 """
@@ -32,6 +42,7 @@ Floor: ``study`` (imports render, models, inference, windows, panel and below).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,8 +54,9 @@ from scipy import stats
 from marketreact._typing import FloatArray, IntArray, Window
 from marketreact.calendar import event_bars
 from marketreact.errors import InputError, InputProblem
-from marketreact.inference.base import CrossEventTests, TestInputs
+from marketreact.inference.base import CrossEventTests, TestInputs, TestResult
 from marketreact.inference.battery import aar_table, aggregate_table, cross_event_tests
+from marketreact.inference.intraday import rinaudo_saha, time_of_day_ranks
 from marketreact.models.linear import abnormal_returns, cumulate, fit_linear
 from marketreact.models.spec import ModelName, ModelSpec, model_spec
 from marketreact.panel.bars import (
@@ -77,6 +89,7 @@ class IntradaySettings:
     exchange: str
     n_boot: int
     interval_text: str
+    volume_stat: str = "mean"
 
 
 class IntradayStudy:
@@ -107,6 +120,9 @@ class IntradayStudy:
         Calendar of the bars.
     n_boot : int, default 0
         Bootstrap resamples of the battery (0: off).
+    volume_stat : {'mean', 'median'}, default 'mean'
+        Normal log volume of a bar: mean or median of ``ln(1 + V)`` over the same
+        time-of-day slot of the estimation sessions.
 
     Examples
     --------
@@ -120,7 +136,7 @@ class IntradayStudy:
                  model: ModelName | str = ModelName.market_model, market: str | None = None,
                  estimation_sessions: int = 20, min_estimation: int | None = None,
                  standardise: bool = False, extended: bool = False, exchange: str = "XNYS",
-                 n_boot: int = 0) -> None:
+                 n_boot: int = 0, volume_stat: str = "mean") -> None:
         step = parse_interval(interval)
         a, b = (int(window[0]), int(window[1]))
         problems = []
@@ -151,6 +167,9 @@ class IntradayStudy:
             if w[0] < a or w[1] > b:
                 problems.append(InputProblem("settings", None, "car_windows", format_window(w),
                                              f"lies outside the window {format_window((a, b))}"))
+        if volume_stat not in ("mean", "median"):
+            problems.append(InputProblem("settings", None, "volume_stat", str(volume_stat),
+                                         "must be mean or median"))
         if problems:
             raise InputError(problems)
         bars_per_session = max(int(pd.Timedelta(hours=6.5) / step), 1)
@@ -159,7 +178,7 @@ class IntradayStudy:
         assert name is not None
         self.settings = IntradaySettings(step, (a, b), cw, name, market, int(estimation_sessions),
                                          min_est, bool(standardise), bool(extended), exchange,
-                                         int(n_boot), interval)
+                                         int(n_boot), interval, volume_stat)
 
     def fit(self, events: Any, bars: Mapping[str, pd.DataFrame] | BarPanel) -> IntradayResult:
         """Run the study.
@@ -280,8 +299,9 @@ def _fit(s: IntradaySettings, frame: pd.DataFrame, panel: BarPanel) -> IntradayR
     s_first = panel.session[pos[:, 0].clip(0, B - 1)]
     s_last = panel.session[pos[:, -1].clip(0, B - 1)]
     crossings = (s_last - s_first).astype(np.int64)
-    on_stock = _overnight_sum(panel.overnight[np.maximum(stock_rows, 0)], s_first, s_last)
-    on_market = _overnight_sum(panel.overnight[np.maximum(market_rows, 0)], s_first, s_last)
+    on_cum = np.cumsum(np.nan_to_num(panel.overnight, nan=0.0), axis=1)  # (T, S), once
+    on_stock = _overnight_sum(on_cum, np.maximum(stock_rows, 0), s_first, s_last)
+    on_market = _overnight_sum(on_cum, np.maximum(market_rows, 0), s_first, s_last)
     beta = _beta(spec, fit.coef)
     on_ar = on_stock - beta * on_market
     on_stock = np.where(crossings > 0, on_stock, np.nan)
@@ -296,6 +316,28 @@ def _fit(s: IntradaySettings, frame: pd.DataFrame, panel: BarPanel) -> IntradayR
     labels = [format_window(w) for w in s.car_windows]
     aar = aar_table(rel, ar, tests).rename(columns={"rel_day": "rel_bar"})
     agg = aggregate_table(labels, car[k], tests)
+    # the same time of day on the estimation sessions: Rinaudo-Saha ranks, abnormal volume
+    slot_inv = np.unique(panel.slot, return_inverse=True)[1].astype(np.int64)
+    d_of = (panel.ordinal[session0][:, None] - panel.ordinal[panel.session[est.pos]] - 1)
+    ref = _same_slot(slot_inv, d_of, est.pos, est.inside, fit.residuals, evt.pos, evt.inside,
+                     s.estimation_sessions)
+    rs_day, rs_win = rinaudo_saha(ar, ref[k], columns)
+    aar["rs"], aar["rs_p"] = rs_day.stat, rs_day.pvalue
+    agg["rs"], agg["rs_p"] = rs_win.stat, rs_win.pvalue
+    r0 = time_of_day_ranks(ab.ar[:, [-a]], ref[:, :, [-a]])
+    srow = np.maximum(stock_rows, 0)
+    traded_est = est.inside & np.isfinite(panel.close[srow[:, None], est.pos])
+    logv_est = np.where(traded_est, np.log1p(panel.volume[srow[:, None], est.pos]), np.nan)
+    vref = _same_slot(slot_inv, d_of, est.pos, traded_est, logv_est, evt.pos, evt.inside,
+                      s.estimation_sessions)
+    traded_evt = evt.inside & np.isfinite(panel.close[srow[:, None], evt.pos])
+    logv = np.where(traded_evt, np.log1p(panel.volume[srow[:, None], evt.pos]), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slots
+        normal_v = (np.nanmedian(vref, axis=1) if s.volume_stat == "median"
+                    else np.nanmean(vref, axis=1))
+    abvol = logv - normal_v
+    volume_table = _volume_table(rel, abvol[k])
     day_rows = []
     for name, cum in (("session", cum_session), ("bar0_to_close", cum_close)):
         day_rows.append(_t_row(name, cum.car[k]))
@@ -317,6 +359,9 @@ def _fit(s: IntradaySettings, frame: pd.DataFrame, panel: BarPanel) -> IntradayR
         "ar0": ab.ar[:, -a], "ar0_t": ab.ar[:, -a] / np.sqrt(ar_var[:, -a]),
         "car_to_close": cum_close.car, "car_session": cum_session.car,
         "crossings": crossings, "overnight": on_stock, "overnight_ar": on_ar,
+        "rs_rank0": r0.rank[:, 0], "rs_n0": r0.n[:, 0], "rs_p0": r0.event_p()[:, 0],
+        "volume0": np.where(np.isfinite(logv[:, -a]), np.expm1(logv[:, -a]), np.nan),
+        "abvol0": abvol[:, -a],
     })
     for j, lab in enumerate(labels):
         ev[f"car{lab}"] = car[:, j]
@@ -334,13 +379,59 @@ def _fit(s: IntradaySettings, frame: pd.DataFrame, panel: BarPanel) -> IntradayR
         "return": evt.y[k].ravel(), "market_return": evt.market[k].ravel(),
         "expected": ab.expected[k].ravel(), "ar": ar.ravel(),
         "ar_se": np.sqrt(ar_var[k]).ravel(),
+        "volume": np.expm1(logv[k]).ravel(), "normal_log_volume": normal_v[k].ravel(),
+        "abnormal_volume": abvol[k].ravel(),
         "price": np.where(ink, panel.close[np.repeat(np.maximum(stock_rows[k], 0), len(rel)),
                                            pk], np.nan),
     }).rename(columns={"session": "other_session"})
     long["news_time"] = np.repeat(ev["news_time"].to_numpy(), len(rel))
     return IntradayResult(s, ev, aar, agg, session_table, failures.reset_index(drop=True),
                           long, tests, rel, ar, ar_var[k], spec.name,
-                          int(panel.suspect.sum()), panel.tz)
+                          int(panel.suspect.sum()), panel.tz, volume_table, inputs, ref[k],
+                          (rs_day, rs_win))
+
+
+def _same_slot(slot_inv: IntArray, d_of: IntArray, est_pos: IntArray, est_ok: np.ndarray,
+               values: FloatArray, evt_pos: IntArray, evt_ok: np.ndarray, n_sessions: int
+               ) -> FloatArray:
+    """``(E, D, L2)``: ``values`` of each estimation session at each event bar's time-of-day slot.
+
+    ``d_of`` is the estimation session's place before the event session (0: the
+    session just before); positions outside the estimation sessions, or not
+    ``est_ok``, give NaN, as do event bars not ``evt_ok``. Built a block of events
+    at a time (an events x sessions x slots scatter table per block).
+    """
+    e, l2 = evt_pos.shape
+    n_slots = int(slot_inv.max()) + 1 if len(slot_inv) else 1
+    out = np.full((e, n_sessions, l2), np.nan)
+    good = est_ok & np.isfinite(values) & (d_of >= 0) & (d_of < n_sessions)
+    est_k = slot_inv[est_pos]
+    evt_k = slot_inv[evt_pos]
+    width = n_sessions * n_slots
+    rows_per = max(1, 4_000_000 // max(width, 1))
+    for lo in range(0, e, rows_per):  # blocks of events bound the scatter table's memory
+        sl = slice(lo, min(lo + rows_per, e))
+        nb = sl.stop - sl.start
+        table = np.full((nb, width), np.nan)
+        r, c = np.nonzero(good[sl])
+        table[r, d_of[sl][r, c] * n_slots + est_k[sl][r, c]] = values[sl][r, c]
+        table = table.reshape(nb, n_sessions, n_slots)
+        idx = np.broadcast_to(evt_k[sl][:, None, :], (nb, n_sessions, l2))
+        got = np.take_along_axis(table, idx, axis=2)
+        out[sl] = np.where(evt_ok[sl][:, None, :], got, np.nan)
+    return out
+
+
+def _volume_table(rel: IntArray, abvol: FloatArray) -> pd.DataFrame:
+    """Abnormal log volume by relative bar: n, mean, median, sd, cross-sectional t and p."""
+    rows = []
+    for j, r in enumerate(rel):  # one row per relative bar
+        row = _t_row(str(int(r)), abvol[:, j])
+        x = abvol[:, j][np.isfinite(abvol[:, j])]
+        rows.append({"rel_bar": int(r), "n": row["n"], "mean": row["caar"],
+                     "median": float(np.median(x)) if len(x) else math.nan,
+                     "sd": row["sd"], "t": row["t"], "p": row["p"]})
+    return pd.DataFrame(rows, columns=["rel_bar", "n", "mean", "median", "sd", "t", "p"])
 
 
 def _window_data(y: FloatArray, market: FloatArray, spec: ModelSpec,
@@ -362,11 +453,14 @@ def _beta(spec: ModelSpec, coef: FloatArray) -> FloatArray:
     return coef[:, spec.regressors.index("market")]
 
 
-def _overnight_sum(overnight: FloatArray, s_first: IntArray, s_last: IntArray) -> FloatArray:
-    """Sum of the overnight returns of sessions ``s_first+1 .. s_last`` (per event row)."""
-    cs = np.nancumsum(np.nan_to_num(overnight, nan=0.0), axis=1)
-    rows = np.arange(len(s_first))
-    return cs[rows, s_last] - cs[rows, s_first]
+def _overnight_sum(cum: FloatArray, rows: IntArray, s_first: IntArray, s_last: IntArray
+                   ) -> FloatArray:
+    """Sum of the overnight returns of sessions ``s_first+1 .. s_last`` of panel row ``rows``.
+
+    ``cum`` is the ``(T, S)`` running sum of each ticker's overnight returns (missing
+    ones count 0), computed once per panel rather than once per event.
+    """
+    return cum[rows, s_last] - cum[rows, s_first]
 
 
 def _slot_variance(panel: BarPanel, est_pos: IntArray, resid: FloatArray, evt_pos: IntArray,
@@ -432,6 +526,15 @@ class IntradayResult:
         Bar returns set missing as suspect (split-like jumps).
     tz : str
         The exchange's zone (times in the tables are in it).
+    volume : pandas.DataFrame
+        Abnormal log bar volume by relative bar: ``rel_bar, n, mean, median, sd, t, p``.
+    inputs : TestInputs
+        The arrays the battery ran on (events kept).
+    time_of_day_ref : numpy.ndarray
+        ``(N, D, L2)`` estimation residuals at each event bar's time-of-day slot
+        (the Rinaudo-Saha reference).
+    rinaudo_saha : tuple of TestResult
+        The Rinaudo-Saha test of the bars and of the CAR windows.
     """
 
     settings: IntradaySettings
@@ -448,6 +551,10 @@ class IntradayResult:
     model: str = "market-model"
     suspect_bars: int = 0
     tz: str = "America/New_York"
+    volume: pd.DataFrame = field(default_factory=pd.DataFrame)
+    inputs: TestInputs | None = field(default=None, repr=False)
+    time_of_day_ref: FloatArray | None = field(default=None, repr=False)
+    rinaudo_saha: tuple[TestResult, TestResult] | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The AAR table (one row per relative bar)."""
@@ -462,21 +569,28 @@ class IntradayResult:
                  f"{s.estimation_sessions} sessions' regular bars"
                  + (", time-of-day variance" if s.standardise else "")
                  + (", extended hours" if s.extended else "")]
+        vol = (self.volume.set_index("rel_bar")["mean"] if len(self.volume)
+               else pd.Series(dtype=float))
         lines.append(f"{'bar':>5} {'n':>5} {'AAR %':>9} {'CAAR %':>9} {'t':>8} {'p':>7} "
-                     f"{'BMP t':>8}")
-        for r in self.aar.itertuples(index=False):
-            d = r._asdict()
+                     f"{'BMP t':>8} {'RS z':>7} {'RS p':>7} {'abn.vol':>8}")
+        for d in self.aar.to_dict("records"):
             lines.append(f"{d['rel_bar']:>+5d} {d['n']:>5d} {100 * d['aar']:>9.4f} "
                          f"{100 * d['caar']:>9.4f} {d['t']:>8.3f} {d['p']:>7.4f} "
-                         f"{d.get('bmp', math.nan):>8.3f}")
-        lines.append(f"{'window':>14} {'n':>5} {'CAAR %':>9} {'t':>8} {'p':>7}")
-        for r in self.aggregate.itertuples(index=False):
-            d = r._asdict()
+                         f"{d.get('bmp', math.nan):>8.3f} {d.get('rs', math.nan):>7.3f} "
+                         f"{d.get('rs_p', math.nan):>7.4f} "
+                         f"{float(vol.get(d['rel_bar'], math.nan)):>8.3f}")
+        lines.append(f"{'window':>14} {'n':>5} {'CAAR %':>9} {'t':>8} {'p':>7} {'RS z':>7} "
+                     f"{'RS p':>7}")
+        for d in self.aggregate.to_dict("records"):
+            lines.append(f"{d['window']:>14} {d['n']:>5d} {100 * d['caar']:>9.4f} "
+                         f"{d['t']:>8.3f} {d['p']:>7.4f} {d.get('rs', math.nan):>7.3f} "
+                         f"{d.get('rs_p', math.nan):>7.4f}")
+        for d in self.session.to_dict("records"):
             lines.append(f"{d['window']:>14} {d['n']:>5d} {100 * d['caar']:>9.4f} "
                          f"{d['t']:>8.3f} {d['p']:>7.4f}")
-        for r in self.session.itertuples(index=False):
-            lines.append(f"{r.window:>14} {r.n:>5d} {100 * r.caar:>9.4f} {r.t:>8.3f} "
-                         f"{r.p:>7.4f}")
+        lines.append("RS: Rinaudo-Saha rank among the same time of day of the estimation "
+                     "sessions; abn.vol: mean ln(1+volume) minus its same-time "
+                     f"{self.settings.volume_stat}")
         if self.suspect_bars:
             lines.append(f"{self.suspect_bars} suspect bar return(s) (split-like jumps) "
                          "left out")
