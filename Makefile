@@ -7,7 +7,8 @@ SHARED  ?= ../shared/data
 SEEDS   ?= ../shared/seeds
 OUT     ?= results
 
-.PHONY: venv demo demo-article demo-intraday test test-all lint bench validate clean report-check docs
+.PHONY: venv demo demo-article demo-intraday test test-all lint bench validate validate-intraday clean \
+        report-check docs fed-tables
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,12 +53,24 @@ lint: venv
 	$(BIN)/ruff format --check src tests || true
 	$(BIN)/mypy
 
+## The daily study at 10k/100k/1M events and the backtest (bench.py), a 10,000-event hourly
+## intraday study (bench_intraday.py) and writing results at 25k-200k events plus the CLI
+## against the library (bench_write.py).
 bench: venv
 	$(BIN)/python benchmarks/bench.py
+	@if [ -d "$(SHARED)/intraday" ]; then \
+		$(BIN)/python benchmarks/bench_intraday.py --data $(SHARED)/intraday --repeat 3; \
+	else echo "no $(SHARED)/intraday: intraday bench left out"; fi
+	$(BIN)/python benchmarks/bench_write.py
 
 ## Size and power of every cross-event test by simulation on the real panels (~2 min; docs/validation.md).
 validate: venv
 	$(BIN)/marketreact validate --prices $(SHARED)/prices --out validation --report docs/validation.md
+
+## The same for intraday studies: random news times on the shared hourly bars (~30 s).
+validate-intraday: venv
+	$(BIN)/marketreact validate --mode intraday --prices csv:$(SHARED)/intraday \
+		--samples 1000 --events 50 --out validation-intraday --report docs/validation.md
 
 clean:
 	rm -rf $(OUT) .pytest_cache .mypy_cache .ruff_cache
@@ -88,3 +101,7 @@ demo-intraday: venv
 	$(BIN)/marketreact intraday data/events/fomc_minutes_2013_10_09.csv \
 		--prices csv:$(SHARED)/intraday --interval 1m --window -10:30 --car 0:0 --car 0:5 \
 		--car 0:30 --estimation-sessions 3 --market SPY --out $(OUT)/intraday/minutes --plots
+
+## Print the Fed rate-decision tables of docs/intraday.md (docs/examples/fed_tables.py, ~5 s).
+fed-tables: venv
+	$(BIN)/python docs/examples/fed_tables.py $(SHARED)/intraday

@@ -8,7 +8,7 @@ Usage::
 Random news times (seeded) inside regular sessions 2004-2020 on BAC, AIG, IBM, AAPL
 against SPY. Reads the bars (with the factor files), builds the bar panel once, then
 fits ``IntradayStudy`` ``--repeat`` times (market model on 20 sessions, the battery,
-the Rinaudo-Saha test and the abnormal volume included) and prints a Markdown header
+the time-of-day rank test and the abnormal volume included) and prints a Markdown header
 and one row: events, studied, read s, panel s, fit s (best), fit s (each), events/s of
 the best fit, peak memory of the process (GB, ``ru_maxrss``).
 """

@@ -29,9 +29,10 @@ axis of the test arrays (:mod:`marketreact.inference`).
 Intraday mode (:func:`draw_intraday_events`, :func:`intraday_rejection_rates`):
 random news times on real hourly bars (BAC, AIG, IBM, AAPL against SPY), the
 market model on the 20 previous sessions' regular bars, an abnormal return added
-to the event bar; the battery and the Rinaudo-Saha test on the bar-0 AAR and the
-CAAR of ``[0, +1]``. The fitting is the intraday study's (the caller fits the drawn
-events and hands the result in; this floor does not import ``study``).
+to the event bar; the battery and the time-of-day rank test (after Saha &
+Rinaudo 2014) on the bar-0 AAR and the CAAR of ``[0, +1]``. The fitting is the
+intraday study's (the caller fits the drawn events and hands the result in; this
+floor does not import ``study``).
 
 Computation only: the prices come in as frames (the CLI reads the panel folders,
 ``marketreact validate``) and the results go out as frames (written by
@@ -455,7 +456,7 @@ def run_validation(prices: Mapping[str, PanelPrices],
 
 # ------------------------------------------------------------------------------ intraday
 
-#: Tests the intraday mode reports: the battery (no bootstrap) and the Rinaudo-Saha rank.
+#: Tests the intraday mode reports: the battery (no bootstrap) and the time-of-day rank (rs).
 INTRADAY_TESTS: tuple[str, ...] = (*[n for n in TEST_NAMES if n != "boot"], "rs")
 
 
@@ -573,7 +574,7 @@ def intraday_rejection_rates(fitted: IntradayFit, settings: IntradaySimulation,
     events of :func:`draw_intraday_events`, with ``car_windows=(settings.car_window,)``.
     Its events are put back in their samples (an event left out by the study is a
     missing row), the abnormal return of each level is added to the event bar (and
-    to the CAR, which holds bar 0), and the battery and the Rinaudo-Saha test run
+    to the CAR, which holds bar 0), and the battery and the time-of-day rank test run
     on all samples at once (samples are a leading batch axis).
 
     Returns

@@ -126,3 +126,61 @@ def test_verify_cli_reads_bars(tmp_path, daily_dir):
     bad = CliRunner().invoke(app, ["verify", str(claims), "--prices", f"csv:{daily_dir}",
                                    "--bars", str(tmp_path / "nope"), "--out", str(out)])
     assert bad.exit_code == 2 and "--bars" in bad.output
+
+
+def _bar_dir(tmp_path, naive: bool = False):
+    bars = tmp_path / "bars"
+    bars.mkdir()
+    for t, d in (("UPD", UPD), ("DNU", DNU)):
+        f = _bar_frame(d)
+        fmt = ((lambda x: x.strftime("%Y-%m-%d %H:%M:%S")) if naive
+               else pd.Timestamp.isoformat)
+        f["timestamp"] = f["timestamp"].map(fmt)
+        f.to_csv(bars / f"{t}.csv", index=False)
+    return bars
+
+
+def test_verify_bars_without_offsets_and_missing_files(tmp_path, daily_dir):
+    """Review of issue 14, defects 5, 6 and 10.
+
+    Reference: the hand-built bars above written without UTC offsets (New York wall
+    time), which ``--bar-tz America/New_York`` reads to the same verdicts as the
+    offset files; a claimed ticker without a bar file (NOB) gets one note; a bad
+    interval names the option once; an unparseable stamp is reported as such.
+    """
+    bars = _bar_dir(tmp_path, naive=True)
+    claims = tmp_path / "claims.csv"
+    CLAIMS.to_csv(claims, index=False)
+    runner = CliRunner()
+    base = ["verify", str(claims), "--prices", f"csv:{daily_dir}", "--bars", str(bars),
+            "--bar-interval", "1h"]
+    refused = runner.invoke(app, [*base, "--out", str(tmp_path / "o1")])
+    assert refused.exit_code == 2 and "--bar-tz" in refused.output
+    r = runner.invoke(app, [*base, "--bar-tz", NY, "--out", str(tmp_path / "o2")])
+    assert r.exit_code == 0, r.output
+    v = pd.read_csv(tmp_path / "o2" / "verdicts.csv").set_index("claim_id")
+    assert v.loc["r1", "verdict"] == "supported" and v.loc["r2", "verdict"] == "contradicted"
+    assert v.loc["r1", "basis"] == "bars 1h"
+    notes = [ln for ln in r.output.splitlines() if ln.startswith("note:")]
+    assert len(notes) == 1 and "NOB" in notes[0] and "daily prices" in notes[0]
+    # bar-end stamps: the same files read as bar ends are one hour earlier
+    end = runner.invoke(app, [*base, "--bar-tz", NY, "--bar-stamp", "end", "--out",
+                              str(tmp_path / "o3"), "-q"])
+    assert end.exit_code == 0, end.output
+    e = pd.read_csv(tmp_path / "o3" / "verdicts.csv").set_index("claim_id")
+    assert e.loc["r1", "low_time"] == "2024-03-05 09:00"
+    for value in ("7q", "0m"):
+        bad = runner.invoke(app, ["verify", str(claims), "--prices", f"csv:{daily_dir}",
+                                  "--bars", str(bars), "--bar-interval", value, "--out",
+                                  str(tmp_path / "o4")])
+        assert bad.exit_code == 2
+        assert "field '--bar-interval'" in bad.output and "----" not in bad.output
+    f = pd.read_csv(bars / "UPD.csv", dtype=str)
+    f.loc[3, "timestamp"] = "not-a-time"
+    f.to_csv(bars / "UPD.csv", index=False)
+    bad = runner.invoke(app, [*base, "--out", str(tmp_path / "o5")])
+    assert bad.exit_code == 2
+    lines = [ln for ln in bad.output.splitlines() if ln.strip()]
+    assert len(lines) == 1, bad.output
+    assert "UPD.csv:5" in lines[0] and "'timestamp'" in lines[0] and "not-a-time" in lines[0]
+    assert "is not an ISO 8601 time" in lines[0] and "--bar-tz" not in lines[0]

@@ -46,10 +46,12 @@ def _test_columns() -> list[str]:
 
 def test_tables_have_every_test_column(goto_result: StudyResult) -> None:
     assert list(goto_result.aar.columns) == ["rel_day", "n", "aar", "caar", *_test_columns()]
-    # the CAR windows also test the mean BHAR (conventional and skewness-adjusted t)
+    # the CAR windows also test the mean BHAR (conventional, skewness-adjusted and
+    # bootstrapped skewness-adjusted t)
     assert list(goto_result.aggregate.columns) == ["window", "n", "caar", "mean_bhar",
                                                    *_test_columns(), "bhar_t", "bhar_t_p",
-                                                   "bhar_tsa", "bhar_tsa_p"]
+                                                   "bhar_tsa", "bhar_tsa_p", "bhar_tsa_boot",
+                                                   "bhar_tsa_boot_p"]
     assert list(goto_result.aggregate["window"]) == ["[-1,+1]", "[0,0]", "[-5,+5]"]
 
 
@@ -131,7 +133,8 @@ def test_volatility_study_squares_standardised_abnormal_returns(
         read_events(goto_events), _goto_prices(prices_dir, goto_events))
     ab = goto_result.abnormal_returns
     expected = (ab["ar"] / ab["ar_se"]) ** 2 - 1.0
-    np.testing.assert_allclose(res.abnormal_returns["av"], expected, rtol=1e-10)
+    # in memory the abnormal column of a volatility study is `ar` (written as `avol`)
+    np.testing.assert_allclose(res.abnormal_returns["ar"], expected, rtol=1e-10)
     day0 = expected[ab["rel_day"] == 0]
     agg = res.aggregate.set_index("window")
     assert agg.loc["[0,0]", "caar"] == pytest.approx(day0.mean(), rel=1e-10)
@@ -170,7 +173,7 @@ def test_cli_measure_and_alternative(prices_dir: Path, goto_events: Path, tmp_pa
     agg = pd.read_csv(out / "aggregate.csv")
     assert {"patell", "kp_bmp_p", "rank", "wilcoxon_p"} <= set(agg.columns)
     ab = pd.read_csv(out / "abnormal_returns.csv")
-    assert "av" in ab.columns
+    assert {"avol", "cavol", "abnormal_return"} <= set(ab.columns) and "ar" not in ab.columns
     bad = runner.invoke(app, ["study", str(goto_events), "--prices", f"csv:{prices_dir}",
                               "--out", str(tmp_path / "x"), "--measure", "sentiment"])
     assert bad.exit_code == 2

@@ -1,4 +1,4 @@
-"""The Rinaudo-Saha (2014) time-of-day rank test and the study's abnormal bar volume.
+"""The time-of-day rank test (after Saha & Rinaudo 2014) and the study's abnormal bar volume.
 
 References
 ----------
@@ -45,9 +45,10 @@ def test_ranks_by_hand_with_ties_and_missing_sessions():
     # event 1 bar 0: refs 1, 3, -1, 2 -> 2 below, one tie: 3.5 of 5
     assert r.rank[1, 0] == 3.5 and r.n[1, 0] == 5
     assert np.isnan(r.rank[1, 1]) and r.n[1, 1] == 0
+    # ties count against the event: lower tail (1 + #{r <= x}) / n, upper (1 + #{r >= x}) / n
     p = r.event_p("less")
-    assert p[0, 0] == pytest.approx(2.5 / 4)
-    assert r.event_p("greater")[1, 0] == pytest.approx((5 - 3.5 + 1) / 5)
+    assert p[0, 0] == pytest.approx(3 / 4)
+    assert r.event_p("greater")[1, 0] == pytest.approx(3 / 5)
 
 
 def test_statistic_and_exact_p_by_hand():
@@ -77,8 +78,8 @@ def test_windows_sum_the_same_slots():
     assert rcar[0, :, 0] == pytest.approx([0.0, np.nan, 0.03], nan_ok=True)
     assert rcar[0, :, 1] == pytest.approx([0.0, np.nan, 0.03], nan_ok=True)
     _, win = rinaudo_saha(ar, ref, [slice(0, 2)], alternative="greater")
-    # 0.03 vs {0.0, 0.03}: rank 2.5 of 3; exact P(R >= 2.5) = 1/3
-    assert win.pvalue[0] == pytest.approx(1 / 3)
+    # 0.03 vs {0.0, 0.03}: rank 2.5 of 3, the tie counted against the event: P(R >= 2) = 2/3
+    assert win.pvalue[0] == pytest.approx(2 / 3)
 
 
 @pytest.mark.parametrize("draw", ["normal", "t3"])
@@ -194,3 +195,106 @@ def test_batches_equal_one_call_per_sample():
         assert win.pvalue[k] == pytest.approx(w1.pvalue)
         assert (day.n[k] == d1.n).all()
     assert day.n[0, 1] == 7
+
+
+def test_window_bars_of_the_previous_session_are_not_their_own_reference():
+    """Review of issue 14, defect 1: a pre-event window bar is also an estimation bar.
+
+    Reference: hand count with pandas. Bar -2 of an event at 10:10 is the 15:00 bar of
+    the previous session, which is estimation session 0; its reference is the 15:00
+    residual of the *other* 19 estimation sessions, and its normal volume the mean
+    ln(1 + V) of those 19 bars.
+    """
+    bars = _bars()
+    stamps = bars["STK"].index
+    local = stamps.tz_convert(NY)
+    days = sorted(set(local.date))
+    day0 = days[-5]
+    at = stamps[(local.date == day0) & (local.hour == 10)][0]
+    bars["STK"].loc[at, "volume"] = 5355999.0  # expm1(log1p(.)) would not give it back
+    t = at.tz_convert(NY)
+    events = events_from_frame(pd.DataFrame({"event_id": ["a"], "ticker": ["STK"],
+                                             "market": ["MKT"],
+                                             "timestamp": [(t + pd.Timedelta(minutes=10))
+                                                           .isoformat()]}))
+    res = IntradayStudy("1h", (-2, 1), model="market-adjusted").fit(events, bars)
+    y = bars["STK"]["close"] / bars["STK"]["open"] - 1
+    m = bars["MKT"]["close"] / bars["MKT"]["open"] - 1
+    ar = y - m
+    prev = days[days.index(day0) - 1]
+    est_days = set(days[days.index(day0) - 20:days.index(day0)])
+    own = stamps[(local.date == prev) & (local.hour == 15)][0]
+    others = [(d in est_days) and d != prev and h == 15
+              for d, h in zip(local.date, local.hour, strict=True)]
+    refs = ar[others].to_numpy()
+    assert len(refs) == 19
+    got = res.time_of_day_ref[0, :, 0]
+    assert np.sort(got[np.isfinite(got)]) == pytest.approx(np.sort(refs), rel=1e-12)
+    assert res.ar[0, 0] == pytest.approx(ar[own], rel=1e-12)
+    assert not (got == res.ar[0, 0]).any()
+    # bar 0 is in the event session: still 20 reference sessions
+    assert res.events["rs_n0"].iloc[0] == 21
+    v = bars["STK"]["volume"]
+    long = res.abnormal_returns.set_index("rel_bar")
+    assert long.loc[-2, "abnormal_volume"] == pytest.approx(
+        np.log1p(v[own]) - np.log1p(v[others]).mean(), rel=1e-12)
+    # defect 7: the volume columns hold the volume as read, not expm1(log1p(V))
+    assert long.loc[0, "volume"] == 5355999.0
+    assert res.events["volume0"].iloc[0] == 5355999.0
+
+
+@pytest.mark.parametrize("n_events", [1, 2, 3])
+def test_exact_p_with_ties_never_favours_the_event_by_enumeration(n_events):
+    """Review of issue 14, defect 4: ties broke in the event's favour.
+
+    Reference: complete enumeration. Each event has 2 estimation values and the event
+    value, all i.i.d. on {0, 1} (every one of the 2**(3N) configurations equally
+    likely: the null with heavy ties). For every attainable level a, the exact
+    rejection rate P(p <= a) is computed by counting configurations and must not
+    exceed a, for both one-sided tails and the two-sided p; one event's cross-event
+    p equals its per-event p.
+    """
+    configs = np.array(list(itertools.product((0.0, 1.0), repeat=3 * n_events)))
+    vals = configs.reshape(len(configs), n_events, 3)
+    # the enumeration runs along the bar axis: one column per configuration
+    ar = vals[:, :, 0].T
+    ref = np.moveaxis(vals[:, :, 1:], 0, -1)
+    for alt in ("greater", "less", "two-sided"):
+        day, _ = rinaudo_saha(ar, ref, alternative=alt)
+        p = day.pvalue
+        for a in np.unique(p):
+            assert np.mean(p <= a + 1e-12) <= a + 1e-12, (alt, a)
+        if n_events == 1:
+            per = time_of_day_ranks(ar, ref).event_p(alt)[0]
+            assert p == pytest.approx(per)
+    # the reviewer's case: event 2 tied with the top reference among 4 values
+    a1, r1 = np.array([[2.0]]), np.array([[[0.0], [1.0], [2.0]]])
+    g, _ = rinaudo_saha(a1, r1, alternative="greater")
+    assert g.pvalue[0] == pytest.approx(0.5)  # P(R >= 3) of a uniform rank on 1..4
+    assert time_of_day_ranks(a1, r1).event_p("greater")[0, 0] == pytest.approx(0.5)
+    assert g.dist == "exact" and bool(g.extra["exact"][0])
+
+
+def test_null_distribution_is_labelled_as_used():
+    """Review of issue 14, defect 11: an exact p-value is not labelled "normal".
+
+    Reference: the rule of the module (exact with at most EXACT_EVENTS events, else
+    N(0, 1)); the exact p of 3 events by enumeration with ``itertools.product``.
+    """
+    from marketreact.inference.intraday import EXACT_EVENTS
+
+    rng = np.random.default_rng(4)
+    few, _ = rinaudo_saha(rng.normal(size=(3, 2)), rng.normal(size=(3, 4, 2)))
+    assert few.dist == "exact" and few.extra["exact"].all()
+    many, _ = rinaudo_saha(rng.normal(size=(EXACT_EVENTS + 5, 2)),
+                           rng.normal(size=(EXACT_EVENTS + 5, 4, 2)))
+    assert many.dist == "normal" and not many.extra["exact"].any()
+    ar = rng.normal(size=(EXACT_EVENTS + 5, 2))
+    ar[3:, 1] = np.nan  # the second bar has 3 events: exact there, normal for the first
+    ref = rng.normal(size=(EXACT_EVENTS + 5, 4, 2))
+    mixed, _ = rinaudo_saha(ar, ref, alternative="greater")
+    assert mixed.dist == "exact/normal" and mixed.extra["exact"].tolist() == [False, True]
+    ranks = [1 + int((ref[i, :, 1] < ar[i, 1]).sum()) for i in range(3)]
+    combos = list(itertools.product(range(1, 6), repeat=3))
+    upper = sum(sum(c) >= sum(ranks) for c in combos) / len(combos)
+    assert mixed.pvalue[1] == pytest.approx(upper)

@@ -125,17 +125,48 @@ def test_cli_intraday_mode_writes_and_merges(tmp_path: Path) -> None:
     text = report.read_text(encoding="utf-8")
     assert text.startswith("# Validation\n\ndaily part")
     assert text.count(INTRADAY_START) == 1
-    assert "Rinaudo-Saha" in text
+    assert "Saha & Rinaudo" in text
     rates = pd.read_csv(tmp_path / "out" / "rejection_rates.csv")
     assert set(rates["panel"]) == {"us-hourly"}
+    # the report names what its prose calls `rs`, and the command it shows can be rerun
+    assert "rs" in set(rates["test"]) and "test `rs` in rejection_rates.csv" in text
+    assert f"marketreact validate --mode intraday --prices csv:{SHARED} " in text
+    assert "not size-adjusted" in text and "share a news time" in text
     bad = CliRunner().invoke(app, ["validate", "--mode", "weekly", "--prices", str(SHARED)])
     assert bad.exit_code == 2 and "--mode" in bad.output
+
+
+@needs_shared
+def test_cli_intraday_mode_refuses_daily_options(tmp_path: Path) -> None:
+    """Review of issue 14, defects 8 and 9: --panel/--bootstrap are refused in one line,
+    and --mode lists its choices (reference: the options as documented in --help)."""
+    import re
+
+    runner = CliRunner()
+    help_text = re.sub(r"\s+", " ", runner.invoke(app, ["validate", "--help"],
+                                                   env={"COLUMNS": "200"}).output)
+    assert "daily|intraday" in help_text
+    assert "the us/ and idx/ price panels (../shared/data/prices); intraday" in help_text
+    base = ["validate", "--mode", "intraday", "--prices", f"csv:{SHARED}", "--samples", "2",
+            "--events", "3", "--out", str(tmp_path / "o"), "-q"]
+    for extra in (["--panel", "us"], ["--bootstrap", "99"]):
+        bad = runner.invoke(app, [*base, *extra])
+        assert bad.exit_code == 2, bad.output
+        lines = [ln for ln in bad.output.splitlines() if ln.strip()]
+        assert len(lines) == 1 and extra[0] in lines[0] and "daily mode only" in lines[0]
 
 
 @pytest.mark.slow
 @needs_shared
 def test_size_inside_the_band(hourly: BarPanel) -> None:
-    s = IntradaySimulation(n_samples=400, n_events=50, abnormal=(0.0, 0.0025))
+    """The documented run (docs/intraday.md, docs/validation.md) inside the band it cites.
+
+    Reference: ``scipy.stats.binom``'s central 95% band for 1000 samples at 5%, which
+    is the 3.7%-6.4% the docs quote; the run is the documented one (1000 samples of
+    50 events, seed 20240605, the defaults of ``IntradaySimulation``).
+    """
+    s = IntradaySimulation(abnormal=(0.0, 0.0025))
+    assert (s.n_samples, s.n_events, s.seed) == (1000, 50, 20240605)
     _, fitted = _fit(hourly, s)
     rates = intraday_rejection_rates(fitted, s)
     two = rates[rates["alternative"] == "two-sided"]
@@ -143,7 +174,8 @@ def test_size_inside_the_band(hourly: BarPanel) -> None:
         for window in ("AAR(0)", "CAAR[0,+1]"):
             r = two[(two["test"] == name) & (two["window"] == window)
                     & (two["abnormal"] == 0)].iloc[0]
-            lo, hi = binomial_band(int(r["n_samples"]), 0.05, level=0.999)
+            lo, hi = binomial_band(int(r["n_samples"]), 0.05)
+            assert (round(100 * lo, 1), round(100 * hi, 1)) == (3.7, 6.4)
             assert lo <= r["rejection_rate"] <= hi, (name, window, r["rejection_rate"])
     power = two[(two["test"] == "rs") & (two["window"] == "AAR(0)")
                 & (two["abnormal"] == 0.0025)]["rejection_rate"].iloc[0]

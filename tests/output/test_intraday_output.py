@@ -1,4 +1,4 @@
-"""The intraday results folder: volume.csv and the Rinaudo-Saha columns are written.
+"""The intraday results folder: volume.csv and the time-of-day rank columns are written.
 
 Reference: the frames of the result itself, read back with pandas (a round trip), and
 the CLI option ``--volume-stat`` reaching the study (median of the same-hour log volume,
@@ -84,3 +84,75 @@ def test_cli_volume_stat(tmp_path):
                                    "--volume-stat", "mode", "--out", str(out), "-q"])
     assert bad.exit_code == 2
     assert "--volume-stat" in bad.output and "mode" in bad.output
+
+
+def _write_bars(bars: dict[str, pd.DataFrame], folder) -> None:
+    folder.mkdir()
+    for name, f in bars.items():
+        f.rename_axis("timestamp").reset_index().assign(
+            timestamp=lambda x: x["timestamp"].map(pd.Timestamp.isoformat)).to_csv(
+            folder / f"{name}.csv", index=False)
+
+
+def test_cli_choices_and_interval_errors(tmp_path):
+    """Review of issue 14, defects 6 and 9: --volume-stat is a choice, --interval named once.
+
+    Reference: the option names of the command line as typed (two dashes).
+    """
+    import re
+
+    runner = CliRunner()
+    help_text = re.sub(r"\s+", " ", runner.invoke(app, ["intraday", "--help"],
+                                                  env={"COLUMNS": "200"}).output)
+    assert "mean|median" in help_text
+    bars = _bars()
+    _write_bars(bars, tmp_path / "bars")
+    ev = tmp_path / "events.csv"
+    pd.DataFrame({"event_id": ["e1"], "ticker": ["STK"], "market": ["MKT"],
+                  "timestamp": [bars["STK"].index[-9].isoformat()]}).to_csv(ev, index=False)
+    for value in ("0m", "7q"):
+        bad = runner.invoke(app, ["intraday", str(ev), "--prices", f"csv:{tmp_path / 'bars'}",
+                                  "--interval", value, "--out", str(tmp_path / "o"), "-q"])
+        assert bad.exit_code == 2
+        assert "field '--interval'" in bad.output and "----" not in bad.output, bad.output
+
+
+def test_event_figure_draws_closes_at_bar_ends(tmp_path):
+    """Review of issue 14, defect 13: a bar's close sits at its end, news inside its bar.
+
+    Reference: the synthetic hourly bars (New York time; Lean's 09:00 bar holds
+    09:30-10:00). News at 14:15 lies a quarter into the 14:00-15:00 bar; the bar's
+    close is plotted at the tick labelled 15:00; the first bar of a session is
+    labelled by its close, 10:00, not 09:00; no axis label repeats the % of its ticks.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    bars = _bars()
+    stamps = bars["STK"].index
+    at = stamps[(stamps.hour == 14)][-3]
+    events = events_from_frame(pd.DataFrame({
+        "event_id": ["e1"], "ticker": ["STK"], "market": ["MKT"],
+        "timestamp": [(at + pd.Timedelta(minutes=15)).isoformat()]}))
+    res = IntradayStudy("1h", (-1, 3), market="MKT").fit(events, bars)
+    long = res.abnormal_returns
+    first = long[long["rel_bar"] == 2].iloc[0]  # 14:00 + 2 bars: 09:00 of the next session
+    assert first["traded_from"].strftime("%H:%M") == "09:30"
+    assert first["traded_to"].strftime("%H:%M") == "10:00"
+    fig = res.plot("event", "e1")
+    ax = fig.axes[0]
+    labels = {t.get_text(): t.get_position()[0] for t in ax.get_xticklabels()}
+    day = at.strftime("%m-%d")
+    x14, x15 = labels[f"{day} 14:00"], labels[f"{day} 15:00"]
+    news = next(ln for ln in ax.get_lines() if ln.get_label().startswith("news"))
+    assert news.get_xdata()[0] == pytest.approx(x14 + 0.25 * (x15 - x14))
+    price = next(ln for ln in ax.get_lines() if ln.get_label() == "close (adjusted)")
+    xs, ys = price.get_xdata(), price.get_ydata()
+    bar0 = long[long["rel_bar"] == 0].iloc[0]
+    assert ys[list(xs).index(x15)] == pytest.approx(bar0["price"])
+    assert not any(lab.endswith("09:00") for lab in labels)
+    assert any(lab.endswith("10:00") for lab in labels)
+    for a in fig.axes:
+        assert "%" not in a.get_ylabel()
+    caar = res.plot("caar").axes[0]
+    assert "%" not in caar.get_ylabel()

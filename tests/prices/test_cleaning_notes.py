@@ -35,3 +35,29 @@ def test_price_notes_stay_in_return_studies() -> None:
     frame.loc[frame.index[4], ["close", "adj_close"]] = 0.0
     _, quiet = clean_prices(frame, "X", filler_notes=False)
     assert [n.field for n in quiet] == ["adj_close"]
+
+
+def test_negative_volume_is_made_missing_and_noted() -> None:
+    # Hand count: rows 2 and 4 carry negative volumes; prices are untouched, so no row goes.
+    frame = _frame()
+    frame["volume"] = [100.0, -5.0, 130.0, -1.0, 80.0]
+    cleaned, notes = clean_prices(frame, "X")
+    assert len(cleaned) == 5
+    assert np.isnan(cleaned["volume"].to_numpy()[[1, 3]]).all()
+    assert cleaned["volume"].to_numpy()[[0, 2, 4]].tolist() == [100.0, 130.0, 80.0]
+    assert frame["volume"].to_numpy()[1] == -5.0  # the caller's frame is not changed
+    [note] = notes
+    assert note.field == "volume"
+    assert "2 row(s) with a negative volume" in note.message
+    assert "first 2024-01-02" in note.message
+
+
+def test_price_table_and_one_frame_clean_volumes_alike() -> None:
+    from marketreact.panel.table import PriceTable
+
+    frame = _frame()
+    frame["volume"] = [100.0, -5.0, 130.0, -1.0, 80.0]
+    table = PriceTable({"X": frame, "Y": _frame()})
+    one, _ = clean_prices(frame, "X")
+    pd.testing.assert_frame_equal(table["X"], one)
+    assert np.isnan(table.volume[[1, 3]]).all() and table.volume[5] == 100.0

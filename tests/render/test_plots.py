@@ -95,7 +95,10 @@ def test_caar_figure_draws_the_caar_in_percent_with_its_band() -> None:
     assert ys.min() == pytest.approx(band["lo"].min() * 100)
     bars = next(c for c in ax.containers if isinstance(c, BarContainer))
     np.testing.assert_allclose(bars.datavalues, band["aar"] * 100)
-    assert "Event day" in ax.get_xlabel() and "%" in ax.get_ylabel()
+    assert "Event day" in ax.get_xlabel()
+    # the ticks carry the "%": the axis label does not repeat it
+    assert ax.yaxis.get_major_formatter()(1.0, 0).endswith("%")
+    assert ax.get_ylabel() == "Abnormal return"
     assert "7 events" in ax.get_title()
 
 
@@ -315,3 +318,29 @@ def test_price_plot_names_never_collide(tmp_path: Path) -> None:
     written = write_study_plots(pd.DataFrame(rows), None, None, tmp_path)
     assert sorted(written) == ["caar", "price_a_b", "price_a_b_2"]
     assert len(list(tmp_path.glob("price_*.png"))) == 2
+
+
+def test_volume_and_volatility_plots_name_their_measure() -> None:
+    # Issue 18: a volume study's CAAR plot was titled "abnormal return" with a +-1500 % axis.
+    from marketreact.panel.measures import measure_words
+
+    rng = np.random.default_rng(3)
+    rows = [{"event_id": f"e{i}", "rel_day": d, "ar": a, "ar_se": 0.5, "price": 10.0,
+             "date": pd.Timestamp("2024-01-10") + pd.Timedelta(days=d + 2)}
+            for i in range(5) for d, a in zip(range(-2, 3), rng.normal(0, 0.4, 5), strict=True)]
+    ab = pd.DataFrame(rows)
+    ab["car"] = ab.groupby("event_id")["ar"].cumsum()
+    car = pd.DataFrame({"event_id": [f"e{i}" for i in range(5)], "window": "[-1,+1]",
+                        "car": rng.normal(0, 1, 5), "car_se": 0.8, "df": 100})
+    volume = measure_words("volume")
+    ax = caar_figure(ab, words=volume).axes[0]
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), caar_band(ab)["caar"])  # not x100
+    assert ax.get_ylabel() == "Abnormal log volume (log points)"
+    assert "abnormal log volume" in ax.get_title() and "CAV" in ax.get_title()
+    assert next(t.get_text() for t in ax.get_legend().get_texts()) == "CAAV"
+    assert not ax.yaxis.get_major_formatter()(1.0, 0).endswith("%")
+    bars = car_bars_figure(ab, car, words=measure_words("volatility")).axes[0]
+    assert "AVOL" in bars.get_title() and "CAVOL[-1,+1]" in bars.get_title()
+    assert bars.get_xlabel().startswith("Abnormal volatility")
+    price = event_price_figure(ab, "e0", words=volume).axes[0]
+    assert any("(AV " in t.get_text() for t in price.get_legend().get_texts())

@@ -294,7 +294,7 @@ class Backtest:
             frame["signal"] = np.nan
         frame, no_market = assign_markets(frame, s.market, required=s.needs_market)
         failures += no_market
-        priced = price_table(prices, frame)  # never reads or fetches (see load_prices)
+        priced = price_table(prices, frame, volume_notes=False)  # no I/O (see load_prices)
         diagnostics.extend(priced.notes)
         parts = []
         for exchange, group in frame.groupby("exchange", sort=True):

@@ -13,6 +13,7 @@ from marketreact.cli import (
     news,
     prices,
     regress,
+    replay,
     report,
     study,
     validate,
@@ -20,7 +21,7 @@ from marketreact.cli import (
 from marketreact.cli.app import app
 
 #: The modules whose commands are registered on :data:`app` when they are imported.
-COMMAND_MODULES = (news, study, intraday, articles, backtest, regress, report, export, validate,
-                   prices)
+COMMAND_MODULES = (news, study, intraday, articles, backtest, regress, report, export, replay,
+                   validate, prices)
 
 __all__ = ["COMMAND_MODULES", "app"]

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import pandas as pd
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from marketreact._textio import check_regular_file
@@ -130,6 +131,12 @@ def verify(
         "on the bars (order of the low and the high) [default: daily prices only].")] = None,
     bar_interval: Annotated[str, typer.Option(
         "--bar-interval", help="Bar length of --bars: 1m, 5m, 1h ...")] = "1m",
+    bar_stamp: Annotated[str, typer.Option(
+        "--bar-stamp", help="Whether bar file timestamps mark the bar 'start' or 'end'.")
+    ] = "start",
+    bar_tz: Annotated[str | None, typer.Option(
+        "--bar-tz", help="Zone of bar timestamps without a UTC offset [default: none: such "
+        "timestamps are refused].")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
 ) -> None:
@@ -150,23 +157,35 @@ def verify(
     table_in = read_claims(claims)
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
     bar_frames = None
+    no_bars: list[str] = []
+    where = Path()
     if bars is not None:
         from marketreact.prices.bars import bar_folder, parse_interval, read_bar_folder
 
         if not bars.is_dir():
             raise InputError([InputProblem("command line", None, "--bars", str(bars),
                                            "folder not found")])
-        step = parse_interval(bar_interval, "--bar-interval")
+        if bar_stamp not in ("start", "end"):
+            raise InputError([InputProblem("command line", None, "--bar-stamp", bar_stamp,
+                                           "must be start or end")])
+        step = parse_interval(bar_interval, "bar_interval")
         where = bar_folder(bars, step)
-        have = [t for t in dict.fromkeys(table_in["ticker"]) if t and (where / f"{t}.csv")
-                .is_file()]
-        bar_frames = read_bar_folder(bars, have, step) if have else {}
+        claimed = [t for t in dict.fromkeys(table_in["ticker"]) if t]
+        have = [t for t in claimed if (where / f"{t}.csv").is_file()]
+        bar_frames = read_bar_folder(bars, have, step, stamp=bar_stamp,
+                                     tz=bar_tz) if have else {}
+        no_bars = [t for t in claimed if t not in have]
     result = verify_claims(table_in, source, tolerance=tolerance, bars=bar_frames)
     with results_folder(out, command="verify", inputs=protected) as staging:
         write_verification(result, staging, inputs={"claims": str(claims), "prices": prices,
                                                    "bars": None if bars is None else str(bars),
-                                                   "bar_interval": bar_interval})
+                                                   "bar_interval": bar_interval,
+                                                   "bar_stamp": bar_stamp, "bar_tz": bar_tz})
     console = _console(quiet)
+    for t in no_bars if bars is not None else []:
+        console.print(escape(f"note: {t}: no {bar_interval} bar file "
+                             f"{str(where / (t + '.csv'))!r}; its claims are judged on "
+                             "daily prices"), style="dim")
     table = Table(title=f"Verdicts (tolerance {result.tolerance:g} pp)")
     for name in ("claim", "ticker", "date", "kind", "stated", "high/low/close vs prev",
                  "verdict"):

@@ -26,6 +26,8 @@ from marketreact.cli.app import (
     failure_lines,
     handle_errors,
 )
+from marketreact.cli.config import ConfigOpt, command_line, with_config
+from marketreact.cli.formats import FormatsOpt, PlotFormatOpt, parse_formats, parse_plot_format
 from marketreact.errors import InputError
 from marketreact.output.folder import check_target, results_folder
 from marketreact.progress import progress_bar
@@ -130,6 +132,7 @@ def _metrics_table(metrics: dict[str, object]) -> Table:
 
 @app.command()
 @handle_errors
+@with_config
 def backtest(
     events: Annotated[Path, typer.Argument(help="Event catalogue (CSV or JSON Lines).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the result files.")],
@@ -172,7 +175,11 @@ def backtest(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
     plots: Annotated[bool, typer.Option(
-        "--plots", help="Also write equity.png: the equity curve with its drawdown.")] = False,
+        "--plots", help="Also write equity.png (or --plot-format): the equity curve with its "
+        "drawdown.")] = False,
+    fmt: FormatsOpt = None,
+    plot_format: PlotFormatOpt = "png",
+    config: ConfigOpt = None,
 ) -> None:
     """Backtest trading on each event's signal, entering only at prices printed after the news."""
     from marketreact.backtest.run import Backtest
@@ -188,8 +195,10 @@ def backtest(
         hedge=HedgeMode(hedge.value), cost_bps=cost_bps,
         estimation=parse_window(estimation), min_estimation=min_estimation,
         market=market.upper() if market else None, placebo_draws=placebo, seed=seed)
-    protected = [events, *prices, cache_dir]
+    protected = [events, *prices, cache_dir, *([config] if config else [])]
     check_target(out, protected)
+    formats, plot_kind = parse_formats(fmt), parse_plot_format(plot_format)
+    argv = command_line()
     catalogue = read_events(events, strict=not skip_invalid)
     source = source_from_spec("+".join(prices), str(cache_dir) if cache_dir else None)
     with progress_bar(quiet):
@@ -204,15 +213,25 @@ def backtest(
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})
         result = replace(result, failures=pd.concat([result.failures, invalid],
                                                     ignore_index=True))
+    from marketreact.output.provenance import input_records, run_record
+
+    run = {"run": run_record(argv), "input_files": input_records(
+        events=events, event_dates=[catalogue.frame["date"], catalogue.frame["timestamp"]],
+        source=source, frames=price_data.frames, config=config)}
     with results_folder(out, command="backtest", inputs=protected) as staging:
         write_backtest(result, staging, inputs={"events": str(events), "prices": prices,
                                                 "events_in_file": len(catalogue)
-                                                + len(catalogue.problems)})
+                                                + len(catalogue.problems)},
+                       run=run, json_tables=formats.json)
         if plots and len(result.daily):
-            from marketreact.output.files import save_figure
+            from marketreact.output.export import save_plot
             from marketreact.render.figures import equity_figure
 
-            save_figure(equity_figure(result.daily), staging / "equity.png")
+            save_plot(equity_figure(result.daily), staging / f"equity.{plot_kind}", plot_kind)
+        if formats.exports:
+            from marketreact.output.export import export_into
+
+            export_into(staging, formats.exports, name=out)
     console = _console(quiet)
     console.print(_metrics_table(result.metrics))
     for note in result.diagnostics[:10]:

@@ -8,6 +8,7 @@ factor files found in ``DIR/factors`` or ``--factors``) or fetches them from Yah
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,13 @@ from rich.table import Table
 
 from marketreact.cli.app import EXIT_PARTIAL, CacheOpt, _console, _err, app, handle_errors
 from marketreact.errors import InputError, InputProblem
+
+
+class VolumeStat(StrEnum):
+    """The normal log volume of a bar: mean or median over the same time-of-day slot."""
+
+    mean = "mean"
+    median = "median"
 
 
 def _bad(option: str, value: str, message: str) -> InputError:
@@ -88,9 +96,10 @@ def intraday(
     splits_only: Annotated[bool, typer.Option(
         "--splits-only", help="Adjust for splits only (not dividends).")] = False,
     exchange: Annotated[str, typer.Option("--exchange", help="Calendar of the bars.")] = "XNYS",
-    volume_stat: Annotated[str, typer.Option(
-        "--volume-stat", help="Normal log volume of a bar: the 'mean' or 'median' of "
-        "ln(1+volume) in the same time-of-day slot of the estimation sessions.")] = "mean",
+    volume_stat: Annotated[VolumeStat, typer.Option(
+        "--volume-stat", help="Normal log volume of a bar: the mean or median of "
+        "ln(1+volume) in the same time-of-day slot of the estimation sessions.")
+    ] = VolumeStat.mean,
     out: Annotated[Path, typer.Option("--out", "-o", help="Results folder.")] = Path(
         "results/intraday"),
     plots: Annotated[bool, typer.Option("--plots", help="Write the figures.")] = False,
@@ -115,12 +124,12 @@ def intraday(
         raise _bad("--exchange", exchange, "is not a known exchange calendar")
     if bar_stamp not in ("start", "end"):
         raise _bad("--bar-stamp", bar_stamp, "must be start or end")
-    step = parse_interval(interval, "--interval")
+    step = parse_interval(interval, "interval")
     (win,) = _windows([window], "--window")
     cars = _windows(car, "--car") if car else None
     study = IntradayStudy(interval, win, cars, model, market, estimation_sessions,
                           min_estimation, standardise, extended_hours, code,
-                          volume_stat=volume_stat)
+                          volume_stat=VolumeStat(volume_stat).value)
     catalogue = read_events(events)
     frame = catalogue.frame
     markets = frame["market"].where(frame["market"] != "", market or "")

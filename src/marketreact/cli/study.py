@@ -16,7 +16,6 @@ from marketreact.cli.app import (
     EXIT_PARTIAL,
     CacheOpt,
     EngineName,
-    OutputFormat,
     PricesOpt,
     _console,
     _err,
@@ -24,21 +23,65 @@ from marketreact.cli.app import (
     failure_lines,
     handle_errors,
 )
+from marketreact.cli.config import ConfigOpt, command_line, with_config
+from marketreact.cli.formats import FormatsOpt, PlotFormatOpt, parse_formats, parse_plot_format
 from marketreact.errors import InputError, InputProblem
 from marketreact.inference.base import Alternative
 from marketreact.output.folder import check_target, results_folder
-from marketreact.panel.measures import Measure
+from marketreact.panel.measures import Measure, measure_words
 from marketreact.progress import progress_bar
 
 
 def _study_table(result: Any) -> Table:
-    table = Table(title="CAAR by window (cross-sectional t)")
-    for name in ("window", "N", "CAAR", "t", "p", "mean BHAR"):
+    words = measure_words(result.settings.measure)
+    bhar = words.percent  # BHARs exist for returns only
+    table = Table(title=f"{words.cumulative_average} by window (cross-sectional t)")
+    for name in ("window", "N", words.cumulative_average, "t", "p",
+                 *(("mean BHAR",) if bhar else ())):
         table.add_column(name, justify="right")
     for row in result.aggregate.itertuples(index=False):
         table.add_row(row.window, str(row.n), f"{row.caar:.5f}", f"{row.t:.3f}", f"{row.p:.4f}",
-                      f"{row.mean_bhar:.5f}")
+                      *((f"{row.mean_bhar:.5f}",) if bhar else ()))
     return table
+
+
+def _long_windows(result: Any) -> bool:
+    """Whether a CAR window is long enough (21 sessions or more) to show the BHAR tests."""
+    return any(b - a + 1 > LONG_WINDOW for a, b in result.settings.car_windows)
+
+
+#: Sessions beyond which a CAR window is long and the BHAR tests are printed.
+LONG_WINDOW = 20
+
+
+def _bhar_tables(result: Any) -> list[Table]:
+    """Mean BHAR by window with the conventional, LBT skewness-adjusted and bootstrapped t."""
+    agg = result.aggregate
+    out: list[Table] = []
+    if not measure_words(result.settings.measure).percent:
+        return out  # BHARs are of returns: a volume or volatility study has none
+    for prefix, mean_col, what in (("bhar", "mean_bhar", "the model's expected returns"),
+                                   ("bhar_ref", "mean_bhar_ref", "the reference series")):
+        if f"{prefix}_t" not in agg:
+            continue
+        table = Table(title=f"Mean BHAR against {what} (t; Lyon-Barber-Tsai "
+                            "skewness-adjusted t, bootstrapped)")
+        for name in ("window", "N", "mean BHAR", "t", "p", "t_sa", "p", "boot p"):
+            table.add_column(name, justify="right")
+        for _, row in agg.iterrows():
+            def num(col: str, fmt: str, row: Any = row) -> str:
+                v = row.get(col, float("nan"))
+                return "" if pd.isna(v) else format(v, fmt)
+
+            table.add_row(str(row["window"]),
+                          num("n_ref" if prefix == "bhar_ref" else "n", "d"),
+                          num(mean_col, "+.5f"), num(f"{prefix}_t", ".3f"),
+                          num(f"{prefix}_t_p", ".4f"), num(f"{prefix}_tsa", ".3f"),
+                          num(f"{prefix}_tsa_p", ".4f"), num(f"{prefix}_tsa_boot_p", ".4f"))
+        if agg.get(f"{prefix}_tsa_boot_p", pd.Series(dtype=float)).isna().all():
+            table.caption = "no bootstrap: it needs 12 events or more (resamples of n/4)"
+        out.append(table)
+    return out
 
 
 #: Events listed on the terminal (car.csv holds them all).
@@ -48,8 +91,9 @@ MAX_NOTES = 20
 
 
 def _event_table(result: Any, window: str) -> Table:
-    table = Table(title=f"Events: day-0 AR and CAR{window}")
-    for name in ("event", "ticker", "day 0", "AR(0)", "CAR", "t", "p"):
+    words = measure_words(result.settings.measure)
+    table = Table(title=f"Events: day-0 {words.short} and {words.cumulative}{window}")
+    for name in ("event", "ticker", "day 0", f"{words.short}(0)", words.cumulative, "t", "p"):
         table.add_column(name, justify="right" if name not in ("event", "ticker") else "left")
     ar0 = result.abnormal_returns.query("rel_day == 0").set_index("event_id")["ar"]
     car = result.car.loc[result.car["window"] == window].set_index("event_id")
@@ -67,6 +111,37 @@ def _event_table(result: Any, window: str) -> Table:
     return table
 
 
+#: Sessions loaded per month of a monthly window (about 21 a month, with a margin).
+MONTH_SESSIONS = 23
+#: Settings of a monthly study when not given: windows in months.
+MONTHLY_DEFAULTS: dict[str, Any] = {"estimation": (-60, -2), "window": (-1, 12),
+                                    "car_windows": ((0, 0), (0, 5), (0, 11)),
+                                    "min_estimation": 24}
+
+
+def _monthly(frequency: str, given: dict[str, Any], input_kind: Any,
+             factors: list[Path] | None) -> bool:
+    """Whether the study is monthly; fills the monthly defaults into ``given``."""
+    value = str(frequency).strip().lower()
+    if value not in ("daily", "monthly"):
+        raise InputError([InputProblem("command line", None, "--frequency", frequency,
+                                       "choose daily or monthly")])
+    if value == "daily":
+        return False
+    bad = ("--input eventstudytools (its files give the dates)"
+           if input_kind is InputKind.eventstudytools
+           else "--factors (daily factor files)" if factors
+           else "--sessions calendar (monthly sessions are the month ends)"
+           if given.get("sessions") == "calendar" else None)
+    if bad:
+        raise InputError([InputProblem("command line", None, "--frequency", frequency,
+                                       f"a monthly study does not take {bad}")])
+    for key, value in MONTHLY_DEFAULTS.items():
+        given.setdefault(key, value)
+    given["sessions"] = "market"
+    return True
+
+
 class InputKind(str, Enum):
     """Layouts ``marketreact study`` reads its events from."""
 
@@ -76,6 +151,7 @@ class InputKind(str, Enum):
 
 @app.command()
 @handle_errors
+@with_config
 def study(
     events: Annotated[Path, typer.Argument(
         help="Event catalogue (CSV or JSON Lines), or with --input eventstudytools the "
@@ -164,18 +240,30 @@ def study(
         help="Study the valid rows of a catalogue with bad rows (reported in failures.csv).")
     ] = False,
     cache_dir: CacheOpt = None,
-    fmt: Annotated[OutputFormat, typer.Option("--format", help="Also write JSON tables.")
-                   ] = OutputFormat.csv,
+    fmt: FormatsOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
     plots: Annotated[bool, typer.Option(
-        "--plots", help="Also write PNG plots: CAAR, AR/CAR bars, prices around each event.")
+        "--plots", help="Also write plots (PNG, or --plot-format): CAAR, AR/CAR bars, prices "
+        "around each event.")
     ] = False,
+    plot_format: PlotFormatOpt = "png",
     engine: Annotated[EngineName, typer.Option(
         help="Run the per-event computation here (local) or on a Dask cluster (dask; "
         "needs marketreact[dask]).")] = EngineName.local,
     scheduler: Annotated[str | None, typer.Option(
         help="Dask scheduler address (tcp://host:8786); default: a local cluster.")] = None,
+    config: ConfigOpt = None,
+    frequency: Annotated[str, typer.Option(
+        help="daily, or monthly: returns of calendar months built from the daily prices, "
+        "windows in months (month 0: the month of the news) [monthly defaults: "
+        "--estimation -60:-2 --window -1:12 --car 0:0 --car 0:5 --car 0:11 "
+        "--min-estimation 24].")] = "daily",
+    reference: Annotated[str | None, typer.Option(
+        help="Catalogue column naming each event's reference series (a price series, e.g. "
+        "a size/book-to-market portfolio): BHAR against it, with the conventional, "
+        "skewness-adjusted and bootstrapped skewness-adjusted t, in car.csv (bhar_ref) "
+        "and aggregate.csv (bhar_ref_*) [default: none].")] = None,
 ) -> None:
     """Run an event study of abnormal returns around each event and write CSV results."""
     from marketreact.events.catalogue import read_events
@@ -186,8 +274,10 @@ def study(
     from marketreact.windows import parse_window
 
     protected = [events, *prices, cache_dir, *(factors or []),
-                 *([confounders] if confounders else [])]
+                 *([confounders] if confounders else []), *([config] if config else [])]
     check_target(out, protected)
+    formats, plot_kind = parse_formats(fmt), parse_plot_format(plot_format)
+    argv = command_line()
     # Choices go to the settings as given: StudySettings converts them to enums and names
     # the setting of an unknown value (handle_errors maps it to the option).
     given: dict[str, Any] = {
@@ -213,6 +303,7 @@ def study(
         given["sessions"] = sessions
     if suspect_prices is not None:
         given["suspect_prices"] = suspect_prices
+    monthly = _monthly(frequency, given, input_kind, factors)
     factor_data = None
     if factors:
         from marketreact.prices.factors import read_factors
@@ -244,11 +335,32 @@ def study(
         raise InputError([InputProblem("command line", None, "--scheduler", scheduler,
                                        "--scheduler needs --engine dask")])
     news = read_events(confounders, strict=True) if confounders is not None else None
+    per = MONTH_SESSIONS if monthly else 1  # load_prices counts sessions
     with progress_bar(quiet):
-        price_data = load_prices(source, catalogue, before=settings.estimation[0],
-                                 after=settings.window[1], market=settings.market)
+        price_data = load_prices(source, catalogue, before=settings.estimation[0] * per,
+                                 after=settings.window[1] * per, market=settings.market)
+        if monthly:
+            from marketreact.prices.monthly import monthly_prices
+
+            price_data = monthly_prices(price_data)
         result = EventStudy(settings, engine=engine.value, scheduler=scheduler).fit(
             catalogue, price_data, factors=factor_data, confounders=news)
+    if reference is not None:
+        from marketreact.study.reference import reference_tickers, with_reference_bhar
+
+        refs = reference_tickers(catalogue, reference)
+        ref_events = catalogue.frame[catalogue.frame["event_id"].astype(str).isin(refs.index)]
+        ref_events = ref_events.assign(ticker=refs.reindex(
+            ref_events["event_id"].astype(str)).to_numpy())
+        with progress_bar(quiet):
+            ref_data = load_prices(source, ref_events, before=settings.estimation[0] * per,
+                                   after=settings.window[1] * per, market=settings.market)
+        if monthly:
+            from marketreact.prices.monthly import monthly_prices
+
+            ref_data = monthly_prices(ref_data)
+        result = with_reference_bhar(result, catalogue, ref_data.frames, column=reference)
+        price_data = replace(price_data, frames={**ref_data.frames, **price_data.frames})
     if catalogue.problems:
         invalid = pd.DataFrame({"event_id": [f"line {p.line}" for p in catalogue.problems],
                                 "ticker": "", "reason": [str(p) for p in catalogue.problems]})
@@ -256,18 +368,35 @@ def study(
     inputs: dict[str, Any] = {
         "events": str(events), "prices": price_note, "events_in_file": len(catalogue)
         + len(catalogue.problems)}
+    if monthly:
+        inputs["frequency"] = "monthly"
     if confounders is not None:
         inputs["confounders"] = str(confounders)
     if factors:
         inputs["factors"] = [str(f) for f in factors]
+    from marketreact.output.provenance import input_records, run_record
+
+    run = {"run": run_record(argv), "input_files": input_records(
+        events=events, event_dates=[catalogue.frame["date"], catalogue.frame["timestamp"]],
+        source=source,
+        frames=price_data.frames, factors=factors or (),
+        factor_dates=factor_data.index if factor_data is not None else None,
+        confounders=confounders,
+        confounder_dates=news.frame["date"] if news is not None else None, config=config)}
     drawn: dict[str, Path] = {}
     with results_folder(out, command="study", inputs=protected) as staging:
-        write_study(result, staging, fmt=fmt.value, inputs=inputs)
+        write_study(result, staging, fmt="json" if formats.json else "csv", inputs=inputs,
+                    run=run)
         if plots:
             from marketreact.output.study import write_study_plots
 
             drawn = write_study_plots(result.abnormal_returns, result.car, result.events,
-                                      staging, groups=result.groups)
+                                      staging, groups=result.groups, plot_format=plot_kind,
+                                      measure=result.settings.measure)
+        if formats.exports:
+            from marketreact.output.export import export_into
+
+            export_into(staging, formats.exports, name=out)
     console = _console(quiet)
     if not quiet:  # with -q nothing is laid out for the terminal
         console.print(_study_table(result))
@@ -275,6 +404,9 @@ def study(
         from marketreact.windows import format_window
 
         console.print(_event_table(result, format_window(first)))
+        if monthly or _long_windows(result) or "bhar_ref_t" in result.aggregate:
+            for bhar_table in _bhar_tables(result):
+                console.print(bhar_table)
         for line in result.screening_lines():
             console.print(line)
         for note in result.diagnostics[:MAX_NOTES]:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import shutil
 import time
+from enum import StrEnum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Annotated
 
 import typer
+from typer._click.core import ParameterSource
 
 from marketreact.cli.app import _console, app, handle_errors
 from marketreact.errors import InputError, InputProblem
@@ -20,6 +22,13 @@ from marketreact.errors import InputError, InputProblem
 if TYPE_CHECKING:
     from marketreact.prices import PriceFetch
     from marketreact.validation import PanelSpec
+
+
+class ValidateMode(StrEnum):
+    """What ``validate`` simulates: the daily panels or random news times on hourly bars."""
+
+    daily = "daily"
+    intraday = "intraday"
 
 
 def price_folder(spec: str) -> Path:
@@ -43,7 +52,7 @@ def price_folder(spec: str) -> Path:
     if text.lower().startswith("csv:"):
         text = text[4:]
     elif not Path(text).expanduser().is_dir() and (text.lower() == "yahoo" or "+" in text):
-        raise bad("validate reads the us/ and idx/ panels from a folder: use --prices csv:DIR")
+        raise bad("validate reads price files from a folder: use --prices csv:DIR")
     folder = Path(text).expanduser()
     if not folder.is_dir():
         raise bad(f"price folder {str(folder)!r} not found")
@@ -80,9 +89,11 @@ def read_panel_prices(folder: Path, spec: PanelSpec) -> PriceFetch:
 @app.command()
 @handle_errors
 def validate(
+    ctx: typer.Context,
     prices: Annotated[str, typer.Option(
-        "--prices", "-p", help="csv:DIR, the folder with the us/ and idx/ price panels "
-        "(../shared/data/prices); a bare DIR works too.")],
+        "--prices", "-p", help="csv:DIR (a bare DIR works too): daily mode, the folder with "
+        "the us/ and idx/ price panels (../shared/data/prices); intraday mode, the folder "
+        "of hourly bar files (../shared/data/intraday).")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the results.")
                    ] = Path("validation"),
     report: Annotated[Path | None, typer.Option(
@@ -90,13 +101,15 @@ def validate(
              "OUT/validation.md].")] = None,
     samples: Annotated[int, typer.Option(help="Samples per design.", min=1)] = 1000,
     events: Annotated[int, typer.Option(help="Events per sample.", min=2)] = 50,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples.", min=0)] = 999,
+    bootstrap: Annotated[int, typer.Option(
+        help="Bootstrap resamples (daily mode only).", min=0)] = 999,
     seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 20240605,
     panel: Annotated[list[str] | None, typer.Option(
-        "--panel", help="Panel(s) to run: us, idx (default both).")] = None,
-    mode: Annotated[str, typer.Option(
+        "--panel", help="Panel(s) to run: us, idx (default both; daily mode only).")] = None,
+    mode: Annotated[ValidateMode, typer.Option(
         "--mode", help="daily (the us/idx panels) or intraday (random news times on the "
-        "hourly bars of --prices csv:DIR, e.g. ../shared/data/intraday).")] = "daily",
+        "hourly bars of --prices csv:DIR, e.g. ../shared/data/intraday).")
+    ] = ValidateMode.daily,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Measure size and power of every cross-event test by simulation on real prices.
@@ -113,10 +126,13 @@ def validate(
     )
     from marketreact.validation import PANELS, SimulationSettings, run_validation
 
-    if mode not in ("daily", "intraday"):
-        raise InputError([InputProblem("command line", None, "--mode", mode,
-                                       "must be daily or intraday")])
-    if mode == "intraday":
+    if ValidateMode(mode) is ValidateMode.intraday:
+        given = [f"--{name}" for name in ("panel", "bootstrap")
+                 if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+        if given:
+            raise InputError([InputProblem("command line", None, given[0], None,
+                                           "applies to the daily mode only (intraday mode "
+                                           "runs the hourly bars without a bootstrap)")])
         _validate_intraday(prices, out, report, samples, events, seed, quiet)
         return
     panels = panel or ["us", "idx"]
@@ -130,8 +146,8 @@ def validate(
     frames = {name: read_panel_prices(folder, PANELS[name]) for name in panels}
     rates, diagnostics, loaded = run_validation(frames, settings)
     seconds = time.perf_counter() - started
-    command = (f"marketreact validate --samples {samples} --events {events} "
-               f"--bootstrap {bootstrap} --seed {seed}")
+    command = (f"marketreact validate --prices {prices} --samples {samples} "
+               f"--events {events} --bootstrap {bootstrap} --seed {seed}")
     text = markdown_report(rates, diagnostics, loaded, settings, command, seconds)
     write_csv(rates, out / "rejection_rates.csv")
 
@@ -173,8 +189,8 @@ def _validate_intraday(prices: str, out: Path, report: Path | None, samples: int
                            estimation_sessions=settings.estimation_sessions).fit(drawn, panel)
     rates = intraday_rejection_rates(fitted, settings)
     seconds = time.perf_counter() - started
-    command = (f"marketreact validate --mode intraday --samples {samples} --events {events} "
-               f"--seed {seed}")
+    command = (f"marketreact validate --mode intraday --prices {prices} --samples {samples} "
+               f"--events {events} --seed {seed}")
     text = intraday_markdown(rates, settings, command, seconds, len(fitted.events), len(drawn))
     write_csv(rates, out / "rejection_rates.csv")
 

@@ -1,13 +1,15 @@
-"""The Rinaudo-Saha (2014) nonparametric intraday test: event bars against the same time of day.
+"""A time-of-day rank test for intraday event studies, after Saha & Rinaudo (2014).
 
-Rinaudo & Saha (2014, "An intraday event study methodology for determining loss
-causation", Journal of Financial Perspectives 2(2), 161-172) judge an intraday
-abnormal return by where it falls in the empirical distribution of the abnormal
-returns of the *same time of day* on the estimation days: the event-day CAR from
-the news bar on is significant when it lies beyond the p-th percentile of the
-estimation days' CARs accumulated from the same clock time over the same number
-of bars. No distribution is assumed; intraday seasonality (the U-shaped variance)
-is respected because every bar is compared only with bars of its own slot.
+Saha & Rinaudo (2014, "An intraday event study methodology for determining loss
+causation", Journal of Financial Perspectives 2(2), 161-172) judge one event's
+intraday abnormal return by where it falls in the empirical distribution of the
+abnormal returns of the *same time of day* on the estimation days: the event-day
+CAR from the news bar on is significant when it lies beyond the p-th percentile
+of the estimation days' CARs accumulated from the same clock time over the same
+number of bars. No distribution is assumed; intraday seasonality (the U-shaped
+variance) is respected because every bar is compared only with bars of its own
+slot. The per-event p-value below is that decision; the cross-event statistic
+``Z`` is our own construction in the style of Corrado (1989), not the paper's.
 
 Construction used here
 ----------------------
@@ -19,21 +21,34 @@ of the bars it covers). With ``n_i = D_i + 1`` values,
 
 * ``R_i = 1 + #{d: r_id < x_i} + ½ #{d: r_id = x_i}`` is the (mid-)rank of the
   event value among the ``n_i`` values; under the null that the event session is
-  exchangeable with the estimation sessions at that time of day, ``R_i`` is
-  uniform on ``1..n_i``;
-* per event (the paper's own decision): lower-tail ``p = R_i / n_i``, upper-tail
-  ``(n_i - R_i + 1) / n_i``, two-sided twice the smaller, capped at 1 (exact);
-* across events the centred ranks ``U_i = R_i / n_i - (n_i + 1) / (2 n_i)`` (mean
-  0, variance ``(n_i² - 1) / (12 n_i²)``) are summed:
+  exchangeable with the estimation sessions at that time of day (and without
+  ties), ``R_i`` is uniform on ``1..n_i``;
+* per event: lower-tail ``p = (1 + #{r_id <= x_i}) / n_i``, upper-tail
+  ``(1 + #{r_id >= x_i}) / n_i``, two-sided twice the smaller, capped at 1; without
+  ties these are ``R_i / n_i`` and ``(n_i - R_i + 1) / n_i``; ties count against
+  the event, so the p-value is exact without ties and conservative with them;
+* across events (after Saha & Rinaudo; our construction) the centred ranks
+  ``U_i = R_i / n_i - (n_i + 1) / (2 n_i)`` (mean 0, variance
+  ``(n_i² - 1) / (12 n_i²)``) are summed:
   ``Z = Σ U_i / √(Σ (n_i² - 1) / (12 n_i²))``. With at most
   :data:`EXACT_EVENTS` events the p-value is exact (the null distribution of
-  ``Σ R_i``, a convolution of discrete uniforms, is computed); beyond, ``Z`` is
-  referred to N(0, 1). Events are assumed independent (as in Corrado 1989).
+  ``Σ R_i``, a convolution of discrete uniforms; the upper tail is taken at the
+  sum of each event's lowest tied rank, the lower tail at the sum of its highest,
+  so that one event's p equals its per-event p); beyond, ``Z`` is referred to
+  N(0, 1) (``TestResult.dist`` says which: ``exact``, ``normal`` or
+  ``exact/normal``, and ``extra['exact']`` marks each statistic).
 
-Ties (e.g. minutes without trades) get mid-ranks and the untied variance, which
-makes the test conservative. Scaling a slot's residuals (time-of-day
-standardisation) leaves every rank unchanged. The estimation values are the
-model's in-sample residuals, as in the Corrado (1989) rank test.
+**Independence.** ``Z`` assumes the events' ranks are independent. Events at the
+same time (one announcement studied on several stocks) share the market's
+move and are not independent; count such a cluster once (e.g. per
+announcement) or read ``Z`` as descriptive.
+
+Ties (e.g. minutes without trades) get mid-ranks in ``Z`` and the untied variance,
+which makes the normal version conservative. Scaling a slot's residuals
+(time-of-day standardisation) leaves the rank of a single bar unchanged; the
+ranks of multi-bar windows would change, but the test always ranks the
+unscaled ARs and CARs. The estimation values are the model's in-sample
+residuals, as in the Corrado (1989) rank test.
 
 Floor: ``inference`` (imports the ground floor and ``inference.base`` only).
 """
@@ -51,7 +66,7 @@ from marketreact.inference.base import Alternative, TestResult, _reasons
 
 #: Most events for which the cross-event p-value is computed exactly.
 EXACT_EVENTS = 30
-TITLE = "Rinaudo-Saha intraday rank (same time of day)"
+TITLE = "Time-of-day rank after Saha & Rinaudo (2014)"
 
 
 @dataclass(frozen=True)
@@ -69,14 +84,30 @@ class TimeOfDayRanks:
 
     rank: FloatArray
     n: IntArray
+    low: FloatArray | None = None
+    high: FloatArray | None = None
+
+    @property
+    def rank_low(self) -> FloatArray:
+        """``(N, L)`` lowest rank of the event value's tie, ``1 + #{r < x}``."""
+        return self.rank if self.low is None else self.low
+
+    @property
+    def rank_high(self) -> FloatArray:
+        """``(N, L)`` highest rank of the event value's tie, ``1 + #{r <= x}``."""
+        return self.rank if self.high is None else self.high
 
     def event_p(self, alternative: Alternative | str = "two-sided") -> FloatArray:
-        """Per-event exact p-value of the event value's rank (the paper's decision)."""
+        """Per-event exact p-value of the event value's rank (the paper's decision).
+
+        Ties count against the event: lower tail ``(1 + #{r <= x}) / n``, upper tail
+        ``(1 + #{r >= x}) / n`` (without ties, ``R / n`` and ``(n - R + 1) / n``).
+        """
         alt = Alternative(alternative)
         with np.errstate(invalid="ignore", divide="ignore"):
             nn = np.where(self.n > 0, self.n, np.nan)
-            lower = self.rank / nn
-            upper = (nn - self.rank + 1.0) / nn
+            lower = self.rank_high / nn
+            upper = (nn - self.rank_low + 1.0) / nn
         if alt is Alternative.less:
             return lower
         if alt is Alternative.greater:
@@ -109,7 +140,9 @@ def time_of_day_ranks(x: FloatArray, ref: FloatArray) -> TimeOfDayRanks:
     d = ok.sum(axis=-2)
     has = np.isfinite(x) & (d > 0)
     rank = np.where(has, 1.0 + below + 0.5 * ties, np.nan)
-    return TimeOfDayRanks(rank, np.where(has, d + 1, 0).astype(np.int64))
+    return TimeOfDayRanks(rank, np.where(has, d + 1, 0).astype(np.int64),
+                          np.where(has, 1.0 + below, np.nan),
+                          np.where(has, 1.0 + below + ties, np.nan))
 
 
 def window_reference(ar: FloatArray, ref: FloatArray, windows: Sequence[slice]
@@ -140,22 +173,26 @@ def window_reference(ar: FloatArray, ref: FloatArray, windows: Sequence[slice]
     return car, rcar
 
 
-def _exact_sum_tails(n_values: IntArray, s2_obs: float) -> tuple[float, float]:
-    """P(2ΣR >= 2ΣR_obs) and P(2ΣR <= 2ΣR_obs) for independent uniform ranks on 1..n_i."""
+def _exact_sum_tails(n_values: IntArray, s_low: float, s_high: float) -> tuple[float, float]:
+    """P(ΣR >= s_low) and P(ΣR <= s_high) for independent uniform ranks on 1..n_i.
+
+    ``s_low`` sums each event's lowest tied rank and ``s_high`` its highest, so a
+    tie never counts in the event's favour (the per-event convention of
+    :meth:`TimeOfDayRanks.event_p`; without ties both are ``ΣR_obs``).
+    """
     pmf = np.ones(1)
     for k in n_values:  # at most EXACT_EVENTS events
         pmf = np.convolve(pmf, np.full(int(k), 1.0 / int(k)))
-    # support of ΣR starts at N (each rank >= 1); work on the doubled scale for mid-ranks
-    support2 = 2.0 * (len(n_values) + np.arange(len(pmf)))
-    upper = float(pmf[support2 >= s2_obs - 1e-9].sum())
-    lower = float(pmf[support2 <= s2_obs + 1e-9].sum())
+    support = len(n_values) + np.arange(len(pmf))  # ΣR starts at N (each rank >= 1)
+    upper = float(pmf[support >= s_low - 1e-9].sum())
+    lower = float(pmf[support <= s_high + 1e-9].sum())
     return min(upper, 1.0), min(lower, 1.0)
 
 
 def rinaudo_saha(ar: FloatArray, ref: FloatArray, windows: Sequence[slice] = (),
                  alternative: Alternative | str = "two-sided"
                  ) -> tuple[TestResult, TestResult]:
-    """The Rinaudo-Saha (2014) time-of-day rank test of each relative bar and CAR window.
+    """Time-of-day rank test (after Saha & Rinaudo, 2014) of each relative bar and CAR window.
 
     Parameters
     ----------
@@ -210,11 +247,14 @@ def _statistic(r: TimeOfDayRanks, alt: Alternative, what: str) -> TestResult:
     upper = np.asarray(stats.norm.sf(z), float)
     lower = np.asarray(stats.norm.cdf(z), float)
     small = (count > 0) & (count <= EXACT_EVENTS)
+    exact = np.zeros(np.shape(z), dtype=bool)
     for j in zip(*np.nonzero(small), strict=True):  # statistics of few events: exact tails
         rows = has[(*j[:-1], slice(None), j[-1])]
         n_j = r.n[(*j[:-1], slice(None), j[-1])][rows]
-        r_j = r.rank[(*j[:-1], slice(None), j[-1])][rows]
-        upper[j], lower[j] = _exact_sum_tails(n_j, 2.0 * r_j.sum())
+        lo_j = r.rank_low[(*j[:-1], slice(None), j[-1])][rows]
+        hi_j = r.rank_high[(*j[:-1], slice(None), j[-1])][rows]
+        upper[j], lower[j] = _exact_sum_tails(n_j, lo_j.sum(), hi_j.sum())
+        exact[j] = True
     if alt is Alternative.greater:
         p = upper
     elif alt is Alternative.less:
@@ -225,9 +265,11 @@ def _statistic(r: TimeOfDayRanks, alt: Alternative, what: str) -> TestResult:
                       shape=z.shape)
     valid = (reason == "") & np.isfinite(z)
     reason = np.where((reason == "") & ~valid, "not computable (no finite data)", reason)
+    exact &= valid
+    dist = ("normal" if not exact.any() else "exact" if exact[valid].all() else "exact/normal")
     return TestResult("rs", TITLE, np.where(valid, z, np.nan), np.where(valid, p, np.nan),
-                      "normal", None, count.astype(np.int64), alt, reason,
-                      {"mean_pct": np.where(valid, mean_pct, np.nan)})
+                      dist, None, count.astype(np.int64), alt, reason,
+                      {"mean_pct": np.where(valid, mean_pct, np.nan), "exact": exact})
 
 
 __all__ = ["EXACT_EVENTS", "TimeOfDayRanks", "rinaudo_saha", "time_of_day_ranks",

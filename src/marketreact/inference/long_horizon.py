@@ -22,6 +22,8 @@ arrays have the shape of the remaining axes. Pure functions on arrays.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from marketreact._typing import FloatArray, IntArray
@@ -32,6 +34,10 @@ from marketreact.inference.base import (
     _raw,
     _reasons,
 )
+from marketreact.inference.parametric import cross_sectional_t
+
+#: Most resampled values drawn at once by :func:`bootstrap_t_sa`.
+_DRAW_ELEMENTS = 2_000_000
 
 #: Titles of the long-horizon tests.
 LONG_HORIZON_TITLES: dict[str, str] = {
@@ -83,7 +89,9 @@ def bhar_t(bhar: FloatArray, alternative: Alternative | str = Alternative.two_si
     """Conventional t test of the mean BHAR.
 
     ``t = mean / (s / sqrt(n))`` with ``s`` the sample standard deviation (ddof 1),
-    null ``t(n - 1)``; equals ``scipy.stats.ttest_1samp`` (LBT 1999, eq. 4).
+    null ``t(n - 1)``; equals ``scipy.stats.ttest_1samp`` (LBT 1999, eq. 4). The
+    statistic is :func:`marketreact.inference.parametric.cross_sectional_t` of the
+    BHARs (the test of a study's CAAR), named and titled as a BHAR test.
 
     Parameters
     ----------
@@ -98,13 +106,9 @@ def bhar_t(bhar: FloatArray, alternative: Alternative | str = Alternative.two_si
         Named ``bhar_t``; ``extra`` holds ``mean`` and ``sd``.
     """
     x, flat = _columns(bhar)
-    n, mean, sd, _ = _moments(x)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        stat = mean / (sd / np.sqrt(n))
-    reason = _reasons((n < 2, "fewer than 2 events"), (sd == 0, "zero cross-sectional variance"),
-                      shape=stat.shape)
-    raw = _raw("bhar_t", stat, _T, (n - 1.0).astype(np.float64), n, reason,
-               extra={"mean": mean, "sd": sd})
+    _, mean, sd, _ = _moments(x)
+    # the statistic is the cross-sectional t of the BHAR column: one implementation
+    raw = replace(cross_sectional_t(x, "bhar_t"), extra={"mean": mean, "sd": sd})
     return _finish(raw.result(LONG_HORIZON_TITLES["bhar_t"], Alternative(alternative)), flat)
 
 
@@ -176,12 +180,17 @@ def bootstrap_t_sa(values: FloatArray, n_boot: int, seed: int,
     if n == 0 or n_b < 1:
         return np.full(n_boot, np.nan)
     centred = v - v.mean()
-    idx = rng.integers(0, n, size=(n_boot, n_b))
-    sample = centred[idx]
-    mean = sample.mean(axis=1)
-    dev = sample - mean[:, None]
-    m2 = (dev**2).mean(axis=1)
-    m3 = (dev**3).mean(axis=1)
+    mean, m2, m3 = (np.empty(n_boot) for _ in range(3))
+    step = max(1, _DRAW_ELEMENTS // n_b)  # resamples at a time: bounded memory
+    for lo in range(0, n_boot, step):  # consecutive int64 draws: same as one big draw
+        rows = min(step, n_boot - lo)
+        sample = centred[rng.integers(0, n, size=(rows, n_b))]
+        mu = sample.mean(axis=1)
+        dev = sample - mu[:, None]
+        sq = dev * dev  # products, not ** (a power call per element is ~20 times slower)
+        mean[lo:lo + rows] = mu
+        m2[lo:lo + rows] = sq.mean(axis=1)
+        m3[lo:lo + rows] = (sq * dev).mean(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         sd = np.sqrt(m2 * n_b / (n_b - 1)) if n_b > 1 else np.full(n_boot, np.nan)
         ok = m2 > 0
@@ -297,3 +306,38 @@ def long_horizon_tests(bhar: FloatArray, *, n_boot: int = 1000, seed: int = 0,
             "t_sa": skewness_adjusted_t(bhar, alternative),
             "t_sa_boot": bootstrapped_skewness_adjusted_t(bhar, n_boot, seed,
                                                           alternative=alternative)}
+
+
+def bhar_test_columns(bhar: FloatArray, *, n_boot: int = 999, seed: int = 0,
+                      alternative: Alternative | str = Alternative.two_sided,
+                      prefix: str = "bhar") -> dict[str, FloatArray]:
+    """Columns of the mean-BHAR tests for a study's ``aggregate.csv``, one value per window.
+
+    Parameters
+    ----------
+    bhar : numpy.ndarray
+        ``(N, W)`` BHARs, events first, one column per CAR window; NaN where missing.
+    n_boot : int, default 999
+        Bootstrap resamples of the bootstrapped skewness-adjusted t (0: NaN).
+    seed : int, default 0
+        Bootstrap seed.
+    alternative : Alternative or str, default "two-sided"
+        The alternative of every p-value.
+    prefix : str, default "bhar"
+        Column prefix (``bhar_ref`` for BHARs against a reference portfolio).
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``{prefix}_t``, ``{prefix}_t_p`` (conventional t), ``{prefix}_tsa``,
+        ``{prefix}_tsa_p`` (skewness-adjusted t) and ``{prefix}_tsa_boot``,
+        ``{prefix}_tsa_boot_p`` (the same statistic, its p-value from the bootstrap).
+    """
+    x, _ = _columns(bhar)
+    tests = long_horizon_tests(x, n_boot=n_boot, seed=seed, alternative=alternative)
+    out: dict[str, FloatArray] = {}
+    for key, name in (("bhar_t", "t"), ("t_sa", "tsa"), ("t_sa_boot", "tsa_boot")):
+        r = tests[key]
+        out[f"{prefix}_{name}"] = np.asarray(r.stat, float)
+        out[f"{prefix}_{name}_p"] = np.asarray(r.pvalue, float)
+    return out

@@ -28,7 +28,8 @@ def _plain(value: Any) -> Any:
 
 
 def write_backtest(result: BacktestResult, out: StrPath, *,
-                   inputs: dict[str, Any] | None = None) -> dict[str, Path]:
+                   inputs: dict[str, Any] | None = None, run: dict[str, Any] | None = None,
+                   json_tables: bool = False) -> dict[str, Path]:
     """Write a backtest to a folder.
 
     Files: ``trades.csv`` (one row per trade), ``daily.csv`` (``date, equity,
@@ -36,7 +37,10 @@ def write_backtest(result: BacktestResult, out: StrPath, *,
     columns), ``metrics.csv`` (``metric, value``), ``forward.csv`` (forward
     returns and IC per horizon), ``placebo.csv`` (the mean of each placebo
     draw), ``failures.csv`` and ``metrics.json`` (metrics, forward table,
-    placebo summary, settings, inputs, versions and diagnostics).
+    placebo summary, settings, inputs, versions and diagnostics; with ``run``, the
+    command line and the input files' SHA-256 of
+    :mod:`marketreact.output.provenance`). With ``json_tables`` every table is also
+    written as JSON records (``trades.json`` ...).
 
     Returns
     -------
@@ -72,6 +76,15 @@ def write_backtest(result: BacktestResult, out: StrPath, *,
         "failures": len(result.failures),
         "diagnostics": list(result.diagnostics),
     }
+    if run:
+        payload.update(run)
+    if json_tables:
+        frames = {"trades": result.trades, "daily": daily[ordered],
+                  "metrics": result.to_frame(), "forward": result.forward,
+                  "failures": result.failures}
+        for name, frame in frames.items():
+            records = json.loads(frame.to_json(orient="records", date_format="iso"))
+            written[f"{name}_json"] = write_json(records, out / f"{name}.json")
     written["metrics_json"] = write_json(json.loads(json.dumps(payload, default=str)),
                                          out / "metrics.json")
     return written

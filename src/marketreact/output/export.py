@@ -26,7 +26,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,9 @@ from marketreact._typing import StrPath
 from marketreact.errors import InputError, InputProblem
 from marketreact.output.files import FORMULA_STARTS, atomic_write
 from marketreact.output.folder import MANIFEST, add_to_manifest, check_results_folder
+from marketreact.panel.measures import measure_words
 from marketreact.render import tables as paper
+from marketreact.render.summary import caar_bhar_table
 
 #: Rows an Excel sheet holds below its header row.
 EXCEL_MAX_ROWS = 1_048_575
@@ -189,16 +191,24 @@ def paper_tables(results: ResultsTables, levels: Sequence[float] = paper.DEFAULT
     t = results.tables
     out: list[paper.PaperTable] = []
     if results.kind == "study":
+        settings = results.summary.get("settings")
+        try:  # a volume or volatility study: its files name the measure (cav, caav ...)
+            words = measure_words(settings.get("measure") if isinstance(settings, dict)
+                                  else None)
+        except ValueError:
+            words = measure_words(None)
+        t = {name: words.generic(frame) for name, frame in t.items()}
         if "aggregate" in t and len(t["aggregate"]):
-            out.append(paper.caar_table(t["aggregate"], levels))
+            out.append(caar_bhar_table(t["aggregate"], levels, words))
         if "car" in t and len(t["car"]):
             events = t.get("events")
             labels = None
             if events is not None and {"event_id", "ticker"} <= set(events.columns):
                 labels = events.drop_duplicates("event_id").set_index("event_id")["ticker"]
-            out.append(paper.car_table(t["car"], levels, labels=labels, max_events=max_rows))
+            out.append(paper.car_table(t["car"], levels, labels=labels, max_events=max_rows,
+                                       words=words))
         if "aar" in t and len(t["aar"]):
-            out.append(paper.aar_table(t["aar"], levels))
+            out.append(paper.aar_table(t["aar"], levels, words=words))
     elif results.kind == "backtest":
         if {"metric", "value"} <= set(t["metrics"].columns):
             out.append(paper.key_value_table(t["metrics"], "metrics", "Backtest metrics"))
@@ -295,8 +305,10 @@ def write_xlsx(results: ResultsTables, path: StrPath) -> Path:
     """Write every table of ``results`` to one workbook, a sheet per table, atomically.
 
     The first sheet, ``about``, lists the folder, its kind and the scalars of its JSON
-    summary (settings, inputs, versions, counts). Text cells are stored as text, so a
-    value such as ``=HYPERLINK(...)`` from an input file never becomes a formula.
+    summary (settings, inputs, versions, counts, the command line); ``input_files``
+    (when the summary records them) each input file with its SHA-256 and date range.
+    Text cells are stored as text, so a value such as ``=HYPERLINK(...)`` from an input
+    file never becomes a formula.
 
     Raises
     ------
@@ -318,6 +330,13 @@ def write_xlsx(results: ResultsTables, path: StrPath) -> Path:
          *((k, v if not isinstance(v, list | dict) else json.dumps(v))
            for k, v in _flat(results.summary))], columns=["key", "value"])
     _append_sheet(book, _sheet_name("about", used), about)
+    records = results.summary.get("input_files")
+    if isinstance(records, list) and records and all(isinstance(r, dict) for r in records):
+        files = pd.DataFrame(records)
+        if "tickers" in files:
+            files["tickers"] = files["tickers"].map(
+                lambda v: " ".join(v) if isinstance(v, list) else v)
+        _append_sheet(book, _sheet_name("input_files", used), files)
     for name, frame in results.tables.items():
         _append_sheet(book, _sheet_name(name, used), frame)
     with atomic_open(path, "wb") as fh:
@@ -445,4 +464,104 @@ def export_results(folder: StrPath, fmt: ExportFormat | str, *,
     if any(_inside(p.parent, results.folder) and p.parent.resolve()
            == results.folder.resolve() for p in written):
         add_to_manifest(results.folder, "export")
+    return written
+
+
+#: File formats of plots, and what matplotlib writes for each.
+PLOT_FORMATS = ("png", "svg", "pdf")
+#: Metadata left out of each plot format, so that the same figure gives the same bytes.
+_PLOT_METADATA: dict[str, dict[str, Any]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+
+
+def save_plot(fig: Any, path: StrPath, fmt: str = "png") -> Path:
+    """Write a matplotlib figure as PNG, SVG or PDF, atomically.
+
+    No date or software version is written into the file, so a replayed run gives
+    the same bytes. The resolution of PNG is :data:`marketreact.render.figures.FIGURE_DPI`.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or path-like
+        Target file; its suffix should match ``fmt``.
+    fmt : {"png", "svg", "pdf"}
+        File format.
+    """
+    from marketreact.render.figures import FIGURE_DPI
+
+    kind = str(fmt).lower()
+    if kind not in PLOT_FORMATS:
+        raise InputError([InputProblem("command line", None, "--plot-format", str(fmt),
+                                       f"choose from {', '.join(PLOT_FORMATS)}")])
+    extra: dict[str, Any] = {"svg.hashsalt": "marketreact"} if kind == "svg" else {}
+    import matplotlib
+
+    with matplotlib.rc_context(extra), atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format=kind, dpi=FIGURE_DPI, metadata=_PLOT_METADATA[kind])
+    return Path(path)
+
+
+def export_into(folder: StrPath, formats: Sequence[ExportFormat | str], *,
+                stars: Sequence[float] | str | None = paper.DEFAULT_STARS,
+                max_rows: int | None = 60, name: StrPath | None = None) -> list[Path]:
+    """Write several export formats into a results folder being written (its staging folder).
+
+    The tables are read once; each format goes to its default name (``tables.xlsx``,
+    ``tables.tex``, ``tables.md``, ``parquet/``). Used by ``study --format`` and
+    ``backtest --format`` before the folder's manifest is written, so the files are
+    listed in it.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The folder holding the run's CSV tables.
+    formats : sequence of ExportFormat or str
+        Any of ``xlsx``, ``latex``, ``md``, ``parquet``.
+    stars : sequence of float or str, default (0.1, 0.05, 0.01)
+        Significance levels of the stars (LaTeX and Markdown).
+    max_rows : int or None, default 60
+        Events shown in the per-event LaTeX/Markdown table.
+    name : str or path-like, optional
+        The folder as the files should name it (the target, not the staging folder).
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+    """
+    kinds = []
+    for fmt in formats:
+        try:
+            kinds.append(ExportFormat(str(getattr(fmt, "value", fmt)).lower()))
+        except ValueError:
+            raise InputError([InputProblem("command line", None, "--format", str(fmt),
+                                           "choose xlsx, latex, md or parquet")]) from None
+    if not kinds:
+        return []
+    levels = paper.parse_stars(stars)
+    results = read_results(folder)
+    root = results.folder
+    shown = Path(name) if name is not None else root
+    written: list[Path] = []
+    tables: list[paper.PaperTable] | None = None
+    for kind in dict.fromkeys(kinds):
+        target = root / DEFAULT_NAMES[kind]
+        if kind is ExportFormat.xlsx:
+            written.append(write_xlsx(replace(results, folder=shown), target))
+        elif kind is ExportFormat.parquet:
+            target.mkdir(exist_ok=True)
+            written += write_parquet(results, target)
+        else:
+            if tables is None:
+                tables = paper_tables(results, levels, max_rows=max_rows)
+            if kind is ExportFormat.latex:
+                written.append(write_latex(tables, target, source=os.fspath(shown)))
+            else:
+                written.append(write_markdown(tables, target, title=f"{results.kind.capitalize()}"
+                                              f" results"))
     return written

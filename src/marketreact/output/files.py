@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import platform
 import re
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from marketreact._atomic import atomic_open
@@ -19,6 +21,8 @@ from marketreact.render.figures import FIGURE_DPI
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
 
 _VERSIONED = ("marketreact", "numpy", "pandas", "scipy", "statsmodels", "exchange_calendars",
               "yfinance")
@@ -70,25 +74,45 @@ def neutralise_formulas(values: pd.Series) -> pd.Series:
 
 
 def write_csv(frame: pd.DataFrame, path: StrPath) -> Path:
-    """Write ``frame`` as CSV (no index, ISO dates, full float precision) atomically.
+    """Write ``frame`` as CSV (no index, ISO dates, floats exactly) atomically.
 
-    Text cells that would run as spreadsheet formulas are neutralised unless the guard
-    is off (:func:`guard_formulas`).
+    Floats are written in their shortest exact form (reading the file back gives
+    the same doubles), missing values as empty cells, and a text cell is quoted
+    only when it holds a comma, a quote or a line break (as pandas and the csv
+    module do). The rows are formatted by Arrow's compute kernels in blocks of
+    :data:`CSV_BLOCK_ROWS`, so the time grows linearly with the rows and the
+    memory by one block; a column Arrow cannot type (mixed Python objects) sends
+    the table to pandas instead, with the same layout. Text cells that would run
+    as spreadsheet formulas are neutralised unless the guard is off
+    (:func:`guard_formulas`).
     """
-    out = frame.copy()
+    out = frame.copy(deep=False)
     for col in out.columns:
-        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
-            out[col] = out[col].map(lambda v: v.isoformat() if pd.notna(v) else "")
-        elif pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%d")
-        elif _GUARD["on"] and (pd.api.types.is_object_dtype(out[col])
-                               or pd.api.types.is_string_dtype(out[col])):
+        values = out[col]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            out[col] = values.map(lambda v: v.isoformat() if pd.notna(v) else None)
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            out[col] = values.dt.strftime("%Y-%m-%d")
+        elif isinstance(values.dtype, pd.CategoricalDtype):
+            out[col] = values.astype(object)
+        elif pd.api.types.is_bool_dtype(values):
+            out[col] = values.map({True: "True", False: "False"})
+        if _GUARD["on"] and (pd.api.types.is_object_dtype(out[col])
+                             or pd.api.types.is_string_dtype(out[col])):
             out[col] = neutralise_formulas(out[col])
-    # a bare carriage return in a text cell must be quoted, or readers split the row there
-    # (the csv module quotes only the line terminator's characters: here "\n")
+    header = ",".join(_quote_text(str(c)) for c in out.columns) + "\n"
+    try:  # block by block into the temporary file; an error leaves no file behind
+        with atomic_open(path, "wb") as fh:
+            fh.write(header.encode("utf-8"))
+            for lo in range(0, len(out), CSV_BLOCK_ROWS):
+                fh.write(_csv_lines(out.iloc[lo:lo + CSV_BLOCK_ROWS]))
+        return Path(path)
+    except (ImportError, TypeError, ValueError, NotImplementedError) as exc:  # Arrow* errors
+        log.debug("Arrow could not format %s (%s); writing with pandas", path, exc)
+    # the csv module quotes "\n" but not a bare "\r": then every text cell is quoted
     quoting = csv.QUOTE_NONNUMERIC if _has_carriage_return(out) else csv.QUOTE_MINIMAL
-    return atomic_write(path, lambda fh: out.to_csv(fh, index=False, float_format="%.10g",
-                                                    lineterminator="\n", quoting=quoting))
+    return atomic_write(path, lambda fh: out.to_csv(fh, index=False, lineterminator="\n",
+                                                    quoting=quoting))
 
 
 def _has_carriage_return(frame: pd.DataFrame) -> bool:
@@ -101,6 +125,64 @@ def _has_carriage_return(frame: pd.DataFrame) -> bool:
             except AttributeError:
                 continue
     return False
+
+
+#: Rows formatted at a time by :func:`write_csv`.
+CSV_BLOCK_ROWS = 200_000
+
+
+def _quote_text(text: str) -> str:
+    """One text cell as the csv module's minimal quoting writes it."""
+    if not _NEEDS_QUOTES.search(text):
+        return text
+    return '"' + text.replace('"', '""') + '"'
+
+
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+
+
+def _csv_lines(block: pd.DataFrame) -> bytes:
+    """The CSV lines of ``block`` (no header), formatted column by column with Arrow."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text_type = pa.large_string()  # 64-bit offsets: any block size
+
+    def _scalar(text: str) -> pa.Scalar:
+        return pa.scalar(text, text_type)
+
+    cells = []
+    for name in block.columns:
+        arr = pa.Array.from_pandas(block[name])  # NaN becomes null: an empty cell
+        if isinstance(arr, pa.ChunkedArray):  # pandas' Arrow-backed text columns
+            arr = arr.combine_chunks()
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            arr = arr.cast(text_type)
+            quote = pc.match_substring_regex(arr, r'[",\r\n]')
+            inner = pc.replace_substring(arr, '"', '""')
+            quoted = pc.binary_join_element_wise(_scalar('"'), inner, _scalar('"'), _scalar(""))
+            text = pc.if_else(quote, quoted, arr)
+        elif pa.types.is_null(arr.type):
+            text = pa.nulls(len(arr), text_type)
+        elif (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)
+              or pa.types.is_boolean(arr.type)):
+            text = pc.cast(arr, text_type)
+        else:
+            raise TypeError(f"column {name!r} of type {arr.type}")
+        cells.append(pc.fill_null(text, _scalar("")))
+    if not cells:
+        return b"\n" * len(block)
+    if len(cells) == 1:  # an empty cell alone on its line is written "" (as the csv module does)
+        cells[0] = pc.if_else(pc.equal(cells[0], _scalar("")), _scalar('""'), cells[0])
+    lines = pc.binary_join_element_wise(*cells, _scalar(","))
+    joined = pc.binary_join_element_wise(lines, _scalar(""), _scalar("\n"))  # line + "\n"
+    if isinstance(joined, pa.ChunkedArray):
+        joined = joined.combine_chunks()
+    if len(joined) == 0:
+        return b""
+    _, offsets, data = joined.buffers()
+    at = np.frombuffer(offsets, dtype=np.int64)[joined.offset:joined.offset + len(joined) + 1]
+    return data.to_pybytes()[int(at[0]):int(at[-1])]
 
 
 def write_json(obj: Any, path: StrPath) -> Path:

@@ -22,9 +22,10 @@ def write_intraday(result: IntradayResult, out: StrPath, *, inputs: dict[str, An
     """Write an intraday study into a folder.
 
     Files: ``events.csv``, ``abnormal_returns.csv``, ``aar.csv``, ``aggregate.csv``
-    (both with the Rinaudo-Saha columns ``rs``/``rs_p``), ``session.csv`` (the event
-    session, bar 0 to the close, the overnight AR), ``volume.csv`` (abnormal log bar
-    volume by relative bar), ``failures.csv``, ``summary.json``; with ``plots`` also
+    (both with the time-of-day rank columns ``rs``/``rs_p``, after Saha & Rinaudo
+    2014), ``session.csv`` (the event session, bar 0 to the close, the overnight
+    AR), ``volume.csv`` (abnormal log bar volume by relative bar), ``failures.csv``,
+    ``summary.json``; with ``plots`` also
     ``caar.png`` and up to :data:`MAX_EVENT_PLOTS` ``bars/<event>.png``.
 
     Parameters

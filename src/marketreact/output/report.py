@@ -15,6 +15,7 @@ a note saying where the full table is.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -29,6 +30,7 @@ from marketreact._typing import StrPath
 from marketreact._version import __version__
 from marketreact.errors import InputError
 from marketreact.output.folder import add_to_manifest, check_results_folder
+from marketreact.panel.measures import MeasureWords, measure_words
 from marketreact.render.html import (
     MAX_ROWS,
     backtest_cards,
@@ -92,11 +94,27 @@ class _Folder:
         return self._ok(self.root / name)
 
     def csv(self, name: str) -> pd.DataFrame | None:
+        """The table ``name``, with the generic column names of a study (``ar``, ``car`` ...)."""
         if not self.has(name):
             return None
         if name not in self._cache:
-            self._cache[name] = _read_csv(self.root / name)
+            self._cache[name] = self.words.generic(_read_csv(self.root / name))
         return self._cache[name]
+
+    @functools.cached_property
+    def words(self) -> MeasureWords:
+        """How the study in the folder names its measure (returns for other folders)."""
+        summary = self.json("summary.json") if self.has("summary.json") else None
+        settings = summary.get("settings") if isinstance(summary, dict) else None
+        measure = settings.get("measure") if isinstance(settings, dict) else None
+        try:
+            return measure_words(measure)
+        except ValueError:
+            return measure_words(None)
+
+    def shown(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (from :meth:`csv`) with the column names its file has."""
+        return self.words.named(frame)
 
     def json(self, name: str) -> Any:
         if not self.has(name):
@@ -175,7 +193,7 @@ def draw_missing_plots(results_dir: StrPath) -> list[Path]:
     ab = folder.csv("abnormal_returns.csv")
     if ab is not None and len(ab):
         write_study_plots(ab, folder.csv("car.csv"), folder.csv("events.csv"), root,
-                          overwrite=False)
+                          overwrite=False, measure=folder.words.measure)
     daily = folder.csv("daily.csv")
     if daily is not None and len(daily) and "equity.png" not in before and \
             {"date", "equity"} <= set(daily.columns):
@@ -253,38 +271,43 @@ def build_report(results_dir: StrPath, *, title: str | None = None,
         sections.append(("settings", "Settings", "".join(body)))
 
     # CAARs and tests
+    words = folder.words  # a volume or volatility study names its measure everywhere
+    caav, cav, av = words.cumulative_average, words.cumulative, words.short
     agg, aar = folder.csv("aggregate.csv"), folder.csv("aar.csv")
     if agg is not None or aar is not None or "caar.png" in pngs:
-        body = [img("caar.png", "CAAR over the event window (CAR summed from the first day "
-                                "of the window) with its 95% cross-sectional t band; bars: "
-                                "the daily AAR.")]
+        body = [img("caar.png", f"{caav} over the event window ({cav} summed from the first "
+                                "day of the window) with its 95% cross-sectional t band; "
+                                f"bars: the daily {words.average}.")]
         if agg is not None:
-            body.append("<h3>CAAR by CAR window, with the cross-event tests</h3>"
+            body.append(f"<h3>{caav} by {cav} window, with the cross-event tests</h3>"
                         '<p class="note">Each cell: the test statistic, its p-value in '
                         "parentheses, and * p &lt; 0.10, ** p &lt; 0.05, *** p &lt; 0.01.</p>"
-                        + frame_html(tests_by_window(agg), max_rows=max_rows,
+                        + frame_html(tests_by_window(agg, words), max_rows=max_rows,
                                      source="aggregate.csv")
                         + "<details><summary>aggregate.csv: every column</summary>"
-                        + frame_html(agg, max_rows=max_rows, source="aggregate.csv")
+                        + frame_html(folder.shown(agg), max_rows=max_rows,
+                                     source="aggregate.csv")
                         + "</details>")
         if aar is not None:
-            body.append("<details><summary>AAR and CAAR on each event day, with the tests "
-                        f"({len(aar)} days)</summary>"
-                        + frame_html(aar, max_rows=max_rows, source="aar.csv") + "</details>")
-        sections.append(("caar", "CAAR and tests", "".join(body)))
+            body.append(f"<details><summary>{words.average} and {caav} on each event day, "
+                        f"with the tests ({len(aar)} days)</summary>"
+                        + frame_html(folder.shown(aar), max_rows=max_rows, source="aar.csv")
+                        + "</details>")
+        sections.append(("caar", f"{caav} and tests", "".join(body)))
 
     # Per-event CARs
     car = folder.csv("car.csv")
     if car is not None or "car_bars.png" in pngs:
-        body = [img("car_bars.png", "Day-0 abnormal return and CAR of each event, with 95% "
-                                    "intervals from each event's own variance.")]
+        body = [img("car_bars.png", f"Day-0 {words.abnormal} ({av}) and {cav} of each event, "
+                                    "with 95% intervals from each event's own variance.")]
         if car is not None and len(car):
-            wide = car_wide(car, folder.csv("events.csv"))
-            body.append("<h3>CAR per event and window</h3>"
+            wide = car_wide(car, folder.csv("events.csv"), words)
+            body.append(f"<h3>{cav} per event and window</h3>"
                         + frame_html(wide, max_rows=max_rows, source="car.csv"))
             body.append("<details><summary>car.csv: every column</summary>"
-                        + frame_html(car, max_rows=max_rows, source="car.csv") + "</details>")
-        sections.append(("cars", "CARs per event", "".join(body)))
+                        + frame_html(folder.shown(car), max_rows=max_rows, source="car.csv")
+                        + "</details>")
+        sections.append(("cars", f"{cav}s per event", "".join(body)))
 
     # Events and failures
     events = folder.csv("events.csv")
@@ -458,6 +481,8 @@ def _cards(folder: _Folder, summary: Mapping[str, Any]) -> str:
     settings = summary.get("settings") or {}
     if settings.get("model"):
         items.append((str(settings["model"]), "normal-return model"))
+    if settings.get("measure") not in (None, "return"):
+        items.append((str(settings["measure"]), "measure"))
     if settings.get("estimation"):
         e = settings["estimation"]
         items.append((f"[{e[0]:+d}, {e[1]:+d}]", "estimation window"))
@@ -465,7 +490,9 @@ def _cards(folder: _Folder, summary: Mapping[str, Any]) -> str:
     if agg is not None and len(agg) and {"window", "caar"} <= set(agg.columns):
         first = agg.iloc[0]
         p = f", p = {format_value(first['p'])}" if "p" in agg else ""
-        items.append((f"{float(first['caar']):+.2%}", f"CAAR{first['window']}{p}"))
+        words = folder.words
+        items.append((words.value(float(first["caar"])),
+                      f"{words.cumulative_average}{first['window']}{p}"))
     return "".join(f"<div class=\"card\"><b>{escape(v)}</b><span>{escape(k)}</span></div>"
                    for v, k in items)
 

@@ -276,12 +276,17 @@ def intraday_markdown(rates: pd.DataFrame, settings: IntradaySimulation, command
         f"{', '.join(settings.tickers)} against {settings.market}. The intraday study fits the "
         f"market model on the regular bars of the {settings.estimation_sessions} previous "
         f"sessions, window {format_window(settings.window)} bars; an abnormal return is added "
-        f"to the event bar (and so to the {car_label}). Bootstrap off. `rs` is the "
-        "Rinaudo-Saha time-of-day rank (docs/intraday.md).",
+        f"to the event bar (and so to the {car_label}). Bootstrap off. The last row is the "
+        "time-of-day rank test after Saha & Rinaudo (2014) (test `rs` in "
+        "rejection_rates.csv; docs/intraday.md). Every drawn event is at its own random "
+        "time, so the simulation does not test events that share a news time (one "
+        "announcement on several stocks), which the cross-event tests treat as independent.",
         "",
         f"With {n} samples a well-specified {100 * settings.alpha:g}% test rejects between "
         f"{100 * lo:.1f}% and {100 * hi:.1f}% of the time in 95% of runs (binomial band); "
-        "rates outside it at 0% are marked `*`.",
+        "rates outside it at 0% are marked `*`. The rates at a non-zero abnormal return are "
+        "raw rejection rates, not size-adjusted: a test that rejects more often under the "
+        "null also looks more powerful.",
         "",
         "Rejection rates in %:",
         "",

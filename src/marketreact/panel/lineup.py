@@ -161,7 +161,7 @@ class Lineup:
 
 # -- prices ---------------------------------------------------------------------------------
 def price_table(prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame] | Any,
-                events: pd.DataFrame) -> TablePrices:
+                events: pd.DataFrame, *, volume_notes: bool = True) -> TablePrices:
     """Clean and stack the prices given to an analysis.
 
     Parameters
@@ -175,6 +175,10 @@ def price_table(prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame] | A
     events : pandas.DataFrame
         The events, with their ``ticker`` and ``market`` columns (markets
         assigned, see :func:`assign_markets`).
+    volume_notes : bool, default True
+        Keep the cleaning's notes about volume (filler rows, negative volumes).
+        An analysis of prices passes False: the rows are cleaned all the same,
+        but a note about volume would speak of data that plays no part in it.
 
     Returns
     -------
@@ -187,7 +191,7 @@ def price_table(prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame] | A
         not prices.
     """
     if isinstance(prices, PriceTable):
-        return TablePrices(prices, notes=_notes(prices, None))
+        return TablePrices(prices, notes=_notes(prices, None, volume_notes))
     if isinstance(prices, PriceFetch):
         fetched = prices
     elif isinstance(prices, Mapping):
@@ -203,18 +207,21 @@ def price_table(prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame] | A
     failures = dict(fetched.failures)
     for ticker in table.empty:  # nothing usable in the span: a failure, not a crash
         failures[ticker] = f"no usable prices for {ticker} in the span needed"
-    return TablePrices(table, failures, _notes(table, fetched), dict(fetched.suspects),
-                       fetched.frames)
+    return TablePrices(table, failures, _notes(table, fetched, volume_notes),
+                       dict(fetched.suspects), fetched.frames)
 
 
-def _notes(table: PriceTable, fetched: PriceFetch | None) -> tuple[str, ...]:
+def _notes(table: PriceTable, fetched: PriceFetch | None,
+           volume_notes: bool = True) -> tuple[str, ...]:
     """The source's then the cleaning's notes, ticker by ticker (tickers with prices only)."""
     empty = set(table.empty)
     found = fetched.notes if fetched is not None else {}
     out: list[str] = []
     for ticker in table.tickers:
         if ticker not in empty:
-            out.extend(str(n) for n in (*found.get(ticker, ()), *table.notes.get(ticker, ())))
+            cleaned = [n for n in table.notes.get(ticker, ())
+                       if volume_notes or n.field != "volume"]
+            out.extend(str(n) for n in (*found.get(ticker, ()), *cleaned))
     return tuple(out)
 
 

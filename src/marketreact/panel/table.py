@@ -134,7 +134,7 @@ class PriceTable(Mapping[str, pd.DataFrame]):
     price : numpy.ndarray
         Every row's adjusted price (the close where the adjusted close is missing).
     volume : numpy.ndarray
-        Every row's volume.
+        Every row's volume (NaN where absent or negative).
     keep : numpy.ndarray
         Rows that survive the cleaning rules.
     notes : dict of str to tuple of InputProblem
@@ -152,8 +152,8 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         self.offsets: IntArray = stacked.offsets
         self.dates: np.ndarray = stacked.dates
         self.price: FloatArray = stacked.price
-        self.volume: FloatArray = stacked.volume
         cleaning = clean_rows(stacked)
+        self.volume: FloatArray = cleaning.volume  # negative volumes made missing
         self.keep: BoolArray = cleaning.keep
         self.notes: dict[str, tuple[InputProblem, ...]] = cleaning.notes
         self._counts: IntArray = cleaning.counts
@@ -171,7 +171,11 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         i = self._row[ticker]
         keep = self.keep[self.offsets[i]:self.offsets[i + 1]]
         raw = self._raw[ticker]
-        return raw if keep.all() else raw.loc[keep]
+        frame = raw if keep.all() else raw.loc[keep]
+        if "volume" in frame.columns and (frame["volume"] < 0).any():
+            frame = frame.copy()
+            frame.loc[frame["volume"] < 0, "volume"] = np.nan
+        return frame
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._row)

@@ -143,16 +143,24 @@ def read_bars(path: StrPath, *, stamp: str = "start", interval: str | pd.Timedel
     problems: list[InputProblem] = []
     text = raw["timestamp"].str.strip()
     has_offset = text.str.contains(r"(?:Z|[+-]\d{2}:?\d{2})$", regex=True)
-    if (~has_offset).any() and tz is None:
-        i = int(np.flatnonzero(~has_offset.to_numpy())[0])
-        raise InputError([InputProblem(source, i + 2, "timestamp", text.iloc[i],
-                                       "has no UTC offset: give the zone (--bar-tz)")])
     ts = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
     if has_offset.any():
         ts[has_offset] = pd.to_datetime(text[has_offset], utc=True, errors="coerce",
                                         format="ISO8601")
+    naive = pd.to_datetime(text[~has_offset], errors="coerce", format="ISO8601")
+    # parse first: a stamp that is no time at all is reported as such, not as a naive one
+    unreadable = (has_offset & ts.isna()) | (~has_offset & pd.Series(
+        naive.isna(), index=text.index[~has_offset]).reindex(text.index, fill_value=False))
+    for i in np.flatnonzero(unreadable.to_numpy())[:20]:
+        problems.append(InputProblem(source, int(i) + 2, "timestamp", text.iloc[i],
+                                     "is not an ISO 8601 time"))
+    if problems:
+        raise InputError(problems)
+    if (~has_offset).any() and tz is None:
+        i = int(np.flatnonzero(~has_offset.to_numpy())[0])
+        raise InputError([InputProblem(source, i + 2, "timestamp", text.iloc[i],
+                                       "has no UTC offset: give the zone (--bar-tz)")])
     if (~has_offset).any():
-        naive = pd.to_datetime(text[~has_offset], errors="coerce", format="ISO8601")
         try:
             ts[~has_offset] = naive.dt.tz_localize(tz, ambiguous="NaT",
                                                    nonexistent="NaT").dt.tz_convert("UTC")
@@ -161,7 +169,7 @@ def read_bars(path: StrPath, *, stamp: str = "start", interval: str | pd.Timedel
                                            f"is not a time zone ({exc})")]) from None
     for i in np.flatnonzero(ts.isna().to_numpy())[:20]:
         problems.append(InputProblem(source, int(i) + 2, "timestamp", text.iloc[i],
-                                     "is not an ISO 8601 time (or falls in a DST gap)"))
+                                     f"falls in a daylight-saving gap or overlap of {tz}"))
     out = pd.DataFrame(index=pd.DatetimeIndex(ts, name="start"))
     for col in BAR_COLUMNS:
         if col not in raw.columns:

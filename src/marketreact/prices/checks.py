@@ -117,8 +117,7 @@ def find_suspects(frame: pd.DataFrame, source: str, *, field: str = "adj_close",
             skip.update(range(j + 1, k))
             rows = "the row" if k == i + 1 else f"the {k - i} rows"
             message = (f"price jumps from {before:g} to {after:g} on {date.date()} and is back "
-                       f"at {values[k]:g} on {nxt.date()}: a bad print? (events whose windows "
-                       f"contain it are not studied; fix or delete {rows})")
+                       f"at {values[k]:g} on {nxt.date()}: a bad print? (fix or delete {rows})")
             out.append(PriceSuspect(date, nxt, InputProblem(source, _where(lines, date), field,
                                                             shown, message)))
             continue
@@ -128,8 +127,7 @@ def find_suspects(frame: pd.DataFrame, source: str, *, field: str = "adj_close",
         up = bool(after > before)
         message = (f"price {'rises' if up else 'falls'} from {before:g} to {after:g} on "
                    f"{date.date()} (a factor of about {split:g}): looks like a split the "
-                   "prices are not adjusted for (events whose windows contain it are not "
-                   "studied; use split-adjusted prices)")
+                   "prices are not adjusted for (use split-adjusted prices)")
         out.append(PriceSuspect(date, date, InputProblem(source, _where(lines, date), field,
                                                          shown, message)))
     return tuple(out)

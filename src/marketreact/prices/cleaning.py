@@ -18,6 +18,9 @@ Rules
   removed (the session becomes a missing price) and counted in a note. A
   zero-volume row whose price moved is kept: index series often lack volume on
   real trading days. Rows are compared in the order given, never across tickers.
+* A negative volume is not a volume: the row keeps its price, its volume
+  becomes missing, and a note counts such rows (a volume study would otherwise
+  lose the session without a word, as the log of a negative number).
 
 Imports: the ground floor (errors, ``_typing``) only.
 """
@@ -75,11 +78,15 @@ class Cleaning:
         most one note per kind of removal).
     counts : numpy.ndarray
         ``(N,)`` int64: rows kept per ticker.
+    volume : numpy.ndarray
+        ``(R,)`` float: every row's volume, NaN where it was negative (the input
+        array itself when none was).
     """
 
     keep: BoolArray
     notes: dict[str, tuple[InputProblem, ...]]
     counts: IntArray
+    volume: FloatArray
 
 
 def date_ns(index: pd.Index) -> np.ndarray:
@@ -171,6 +178,11 @@ def clean_rows(rows: StackedRows, *, filler_notes: bool = True) -> Cleaning:
     def per_ticker(at: IntArray) -> IntArray:
         return np.bincount(np.searchsorted(offsets, at, side="right") - 1, minlength=n)
 
+    negative_volume = volume < 0
+    neg_rows = np.flatnonzero(negative_volume)
+    neg_counts = per_ticker(neg_rows)
+    if len(neg_rows):
+        volume = np.where(negative_volume, np.nan, volume)
     drop = ~(price > 0)  # missing, zero or negative
     drop_rows = np.flatnonzero(drop)
     drop_counts = per_ticker(drop_rows)
@@ -199,7 +211,7 @@ def clean_rows(rows: StackedRows, *, filler_notes: bool = True) -> Cleaning:
     counts = np.diff(offsets) - drop_counts - fill_counts
     notes: dict[str, tuple[InputProblem, ...]] = {}
     noted_fill = fill_counts if filler_notes else np.zeros_like(fill_counts)
-    for i in np.flatnonzero((bad_counts > 0) | (noted_fill > 0)):
+    for i in np.flatnonzero((bad_counts > 0) | (noted_fill > 0) | (neg_counts > 0)):
         ticker = tickers[i]
         found: list[InputProblem] = []
         if bad_counts[i]:
@@ -212,8 +224,14 @@ def clean_rows(rows: StackedRows, *, filler_notes: bool = True) -> Cleaning:
             found.append(InputProblem(ticker, None, "volume", None,
                                       f"{int(fill_counts[i])} flat zero-volume filler row(s) "
                                       "treated as missing"))
+        if neg_counts[i]:
+            first_row = neg_rows[np.searchsorted(neg_rows, offsets[i])]
+            first = pd.Timestamp(int(dates[first_row])).date()
+            found.append(InputProblem(ticker, None, "volume", None,
+                                      f"{int(neg_counts[i])} row(s) with a negative volume: "
+                                      f"volume taken as missing (first {first})"))
         notes[ticker] = tuple(found)
-    return Cleaning(keep, notes, counts)
+    return Cleaning(keep, notes, counts, volume)
 
 
 def clean_prices(frame: pd.DataFrame, source: str, *,
@@ -238,4 +256,7 @@ def clean_prices(frame: pd.DataFrame, source: str, *,
     """
     cleaning = clean_rows(stack_frames({source: frame}), filler_notes=filler_notes)
     kept = frame if cleaning.keep.all() else frame.loc[cleaning.keep]
+    if "volume" in kept.columns and (kept["volume"] < 0).any():
+        kept = kept.copy()
+        kept.loc[kept["volume"] < 0, "volume"] = np.nan
     return kept, list(cleaning.notes.get(source, ()))

@@ -32,6 +32,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from marketreact.panel.measures import MeasureWords, measure_words
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -152,7 +154,8 @@ def caar_band(abnormal_returns: pd.DataFrame, confidence: float = 0.95) -> pd.Da
 
 def caar_figure(abnormal_returns: pd.DataFrame, *, confidence: float = 0.95,
                 title: str | None = None,
-                groups: Mapping[str, str] | pd.Series | None = None) -> Figure:
+                groups: Mapping[str, str] | pd.Series | None = None,
+                words: MeasureWords | None = None) -> Figure:
     """CAAR over the event window with its confidence band, and the daily AAR as bars.
 
     Parameters
@@ -166,50 +169,59 @@ def caar_figure(abnormal_returns: pd.DataFrame, *, confidence: float = 0.95,
     groups : mapping of str to str, optional
         Group of each event id: one more CAAR line per group (without band),
         after the line of all events.
+    words : MeasureWords, optional
+        What the ``ar`` column measures (default: returns); a volume or
+        volatility study is titled, labelled and scaled as such.
 
     Returns
     -------
     matplotlib.figure.Figure
-        One axes; its first line is the CAAR in percent (all events), then one
-        line per group in sorted order.
+        One axes; its first line is the CAAR (in percent for returns; all
+        events), then one line per group in sorted order.
     """
+    w = words or measure_words(None)
+    scale = 100.0 if w.percent else 1.0
     band = caar_band(abnormal_returns, confidence)
     fig, axes = _figure(8.0, 4.6)
     ax = axes[0, 0]
     x = band["rel_day"].to_numpy()
     n_events = int(band["n"].max()) if len(band) else 0
-    ax.plot(x, band["caar"] * 100, color=_BLUE, marker="o", markersize=3.5, lw=2,
-            label="CAAR")
-    ax.fill_between(x, band["lo"] * 100, band["hi"] * 100, color=_BLUE, alpha=0.18, lw=0,
+    ax.plot(x, band["caar"] * scale, color=_BLUE, marker="o", markersize=3.5, lw=2,
+            label=w.cumulative_average)
+    ax.fill_between(x, band["lo"] * scale, band["hi"] * scale, color=_BLUE, alpha=0.18, lw=0,
                     label=f"{confidence:.0%} band (cross-sectional t)")
-    ax.bar(x, band["aar"] * 100, width=0.6, color=_GREY, alpha=0.45, label="AAR (daily)")
+    ax.bar(x, band["aar"] * scale, width=0.6, color=_GREY, alpha=0.45,
+           label=f"{w.average} (daily)")
     if groups is not None and len(abnormal_returns):
         of = pd.Series(groups).astype(str)
         label = abnormal_returns["event_id"].map(of)
         for k, name in enumerate(sorted(label.dropna().unique())):
             sub = caar_band(abnormal_returns.loc[(label == name).to_numpy()], confidence)
-            ax.plot(sub["rel_day"].to_numpy(), sub["caar"] * 100, lw=1.5, ls="-",
+            ax.plot(sub["rel_day"].to_numpy(), sub["caar"] * scale, lw=1.5, ls="-",
                     marker=".", markersize=3, color=f"C{(k + 1) % 10}",
-                    label=f"CAAR {name} (N={int(sub['n'].max()) if len(sub) else 0})")
+                    label=f"{w.cumulative_average} {name} "
+                          f"(N={int(sub['n'].max()) if len(sub) else 0})")
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(0, color=_RED, lw=1, ls="--", label="day 0")
     ax.set_xlabel("Event day (trading sessions relative to day 0)")
-    ax.set_ylabel("Abnormal return (%)")
-    _percent_axis(ax)
+    ax.set_ylabel(w.axis())  # for returns the ticks carry the "%"
+    if w.percent:
+        _percent_axis(ax)
     if len(x):
         ax.set_xlim(x.min() - 0.7, x.max() + 0.7)
         step = max(1, int(np.ceil(len(x) / 21)))
         ax.set_xticks(x[::step])
     ax.grid(alpha=0.3)
     ax.legend(loc="best", fontsize=8, frameon=False)
-    ax.set_title(title or f"Cumulative average abnormal return, {n_events} events "
-                          f"(CAR summed from day {x.min() if len(x) else 0:+d})")
+    ax.set_title(title or f"Cumulative average {w.abnormal}, {n_events} events "
+                          f"({w.cumulative} summed from day {x.min() if len(x) else 0:+d})")
     return fig
 
 
 def car_bars_figure(abnormal_returns: pd.DataFrame, car: pd.DataFrame, *,
                     window: str | None = None, confidence: float = 0.95,
-                    max_events: int = MAX_BAR_EVENTS, title: str | None = None) -> Figure:
+                    max_events: int = MAX_BAR_EVENTS, title: str | None = None,
+                    words: MeasureWords | None = None) -> Figure:
     """Day-0 abnormal return and CAR of each event, as bars with confidence intervals.
 
     Parameters
@@ -226,11 +238,15 @@ def car_bars_figure(abnormal_returns: pd.DataFrame, car: pd.DataFrame, *,
         With more events, only the ``max_events / 2`` lowest and highest CARs are drawn.
     title : str, optional
         Figure title.
+    words : MeasureWords, optional
+        What the ``ar`` and ``car`` columns measure (default: returns).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    w = words or measure_words(None)
+    scale = 100.0 if w.percent else 1.0
     _need(abnormal_returns, ("event_id", "rel_day", "ar"), "the AR/CAR bar chart")
     _need(car, ("event_id", "window", "car"), "the AR/CAR bar chart")
     windows = list(dict.fromkeys(car["window"]))
@@ -263,26 +279,27 @@ def car_bars_figure(abnormal_returns: pd.DataFrame, car: pd.DataFrame, *,
     fig, axes = _figure(8.0, height)
     ax = axes[0, 0]
     y = np.arange(len(ids))
-    ax.barh(y - 0.2, ar_v * 100, height=0.38, color=_ORANGE, label="AR on day 0",
-            xerr=None if ar_err is None else ar_err * 100,
+    ax.barh(y - 0.2, ar_v * scale, height=0.38, color=_ORANGE, label=f"{w.short} on day 0",
+            xerr=None if ar_err is None else ar_err * scale,
             error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#555"})
-    ax.barh(y + 0.2, car_v * 100, height=0.38, color=_BLUE, label=f"CAR{window}",
-            xerr=None if car_err is None else car_err * 100,
+    ax.barh(y + 0.2, car_v * scale, height=0.38, color=_BLUE, label=f"{w.cumulative}{window}",
+            xerr=None if car_err is None else car_err * scale,
             error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "#555"})
     ax.axvline(0, color="black", lw=0.8)
     ax.set_yticks(y, [_plain(e) for e in ids], fontsize=8 if len(ids) < 30 else 6)
     ax.invert_yaxis()
-    ax.set_xlabel(f"Abnormal return, whiskers: {confidence:.0%} interval")
-    _percent_axis(ax, "x")
+    ax.set_xlabel(f"{w.axis()}; whiskers: {confidence:.0%} interval")
+    if w.percent:
+        _percent_axis(ax, "x")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(loc="best", fontsize=8, frameon=False)
-    ax.set_title(title or f"Day-0 AR and CAR{window} per event{note}")
+    ax.set_title(title or f"Day-0 {w.short} and {w.cumulative}{window} per event{note}")
     return fig
 
 
 def event_price_figure(abnormal_returns: pd.DataFrame, event_id: str,
                        events: pd.DataFrame | None = None, *,
-                       title: str | None = None) -> Figure:
+                       title: str | None = None, words: MeasureWords | None = None) -> Figure:
     """A stock and its market index around one event, rebased to 100, day 0 marked.
 
     Both series are adjusted closes rebased to 100 on the last session before
@@ -299,11 +316,15 @@ def event_price_figure(abnormal_returns: pd.DataFrame, event_id: str,
         ``events.csv``: its ``ticker``, ``market`` and ``headline`` label the plot.
     title : str, optional
         Figure title.
+    words : MeasureWords, optional
+        What the ``ar`` column measures (default: returns): day 0's value is
+        written in the legend under its name.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
+    w = words or measure_words(None)
     _need(abnormal_returns, ("event_id", "rel_day", "date", "price"), "the price plot")
     rows = abnormal_returns.loc[abnormal_returns["event_id"] == event_id].sort_values("rel_day")
     if rows.empty:
@@ -350,7 +371,7 @@ def event_price_figure(abnormal_returns: pd.DataFrame, event_id: str,
         d0 = dates[zero[0]]
         label = f"day 0: {pd.Timestamp(d0).date()}"
         if "ar" in rows and np.isfinite(rows["ar"].to_numpy(dtype=float)[zero[0]]):
-            label += f" (AR {rows['ar'].to_numpy(dtype=float)[zero[0]]:+.1%})"
+            label += f" ({w.short} {w.value(rows['ar'].to_numpy(dtype=float)[zero[0]], 1)})"
         ax.axvline(0, color=_RED, lw=1.2, ls="--", label=label)
     step = max(1, int(np.ceil(len(rel) / 8)))
     ticks = [i for i in range(len(rel)) if rel[i] % step == 0]  # day 0 always among them

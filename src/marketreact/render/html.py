@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from marketreact.inference.base import p_column
+from marketreact.panel.measures import MeasureWords, measure_words
 from marketreact.windows import format_window
 
 #: Rows shown per table before it is cut (the CSV keeps them all).
@@ -312,18 +313,22 @@ def stars(p: float) -> str:
     return "***" if p < 0.01 else "**" if p < 0.05 else "*" if p < 0.1 else ""
 
 
-def tests_by_window(agg: pd.DataFrame) -> pd.DataFrame:
+def tests_by_window(agg: pd.DataFrame, words: MeasureWords | None = None) -> pd.DataFrame:
     """``aggregate.csv`` as one row per test and one column per CAR window.
 
     Each cell is ``statistic (p)`` with stars; the first rows are N, the CAAR and the
     mean BHAR. Tests are every ``X`` with an ``X_p`` column, in the file's order.
+    ``words`` names the measure of a volume or volatility study (``CAAV`` ...), whose
+    values are not percentages.
     """
     if "window" not in agg:
         return agg
+    named = words or measure_words(None)
     windows = [str(w) for w in agg["window"]]
     rows: list[dict[str, str]] = []
     lead = (("n", "N (events)", lambda v: format_value(v)),
-            ("caar", "CAAR", lambda v: f"{v:+.2%}" if np.isfinite(v) else ""),
+            ("caar", named.cumulative_average,
+             lambda v: named.value(v) if np.isfinite(v) else ""),
             ("mean_bhar", "mean BHAR", lambda v: f"{v:+.2%}" if np.isfinite(v) else ""))
     for col, label, fmt in lead:
         if col in agg:
@@ -344,10 +349,12 @@ def tests_by_window(agg: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["test", *windows])
 
 
-def car_wide(car: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
+def car_wide(car: pd.DataFrame, events: pd.DataFrame | None,
+             words: MeasureWords | None = None) -> pd.DataFrame:
     """The long ``car`` table as one row per event: ``CAR``, ``t`` and ``p`` of each window.
 
-    With ``events``, each row starts with the event's ticker and day 0.
+    With ``events``, each row starts with the event's ticker and day 0; ``words`` names
+    the cumulative measure of a volume or volatility study (``CAV`` ...).
     """
     if not {"event_id", "window", "car"} <= set(car.columns):
         return car
@@ -355,7 +362,7 @@ def car_wide(car: pd.DataFrame, events: pd.DataFrame | None) -> pd.DataFrame:
     wide = car.pivot_table(index="event_id", columns="window", values=values, aggfunc="first",
                            sort=False)
     windows = list(dict.fromkeys(car["window"]))
-    names = {"car": "CAR", "car_t": "t", "car_p": "p"}
+    names = {"car": (words or measure_words(None)).cumulative, "car_t": "t", "car_p": "p"}
     wide = wide.reindex(columns=[(v, w) for w in windows for v in values])
     wide.columns = [f"{names[str(c[0])]} {c[1]}" for c in wide.columns]
     order = list(dict.fromkeys(car["event_id"]))

@@ -87,7 +87,7 @@ def caar_by_bar_figure(abnormal_returns: pd.DataFrame, *, confidence: float = 0.
     ax.axhline(0, color="black", lw=0.8)
     ax.axvline(0, color=_RED, lw=1, ls="--", label="event bar")
     ax.set_xlabel(f"Relative bar ({interval} bars, 0 = the bar the news fell in)")
-    ax.set_ylabel("Abnormal return (%)")
+    ax.set_ylabel("Abnormal return")
     _percent_axis(ax)
     ax.legend(loc="best", fontsize=8, frameon=False)
     if title:
@@ -97,12 +97,19 @@ def caar_by_bar_figure(abnormal_returns: pd.DataFrame, *, confidence: float = 0.
 
 def event_bars_figure(abnormal_returns: pd.DataFrame, event_id: str, *,
                       title: str | None = None) -> Figure:
-    """One event's bars: price (left) and cumulative AR (right) on exchange time.
+    """One event's bars: price (left) and cumulative AR (right) at each bar's close.
+
+    Bar ``k`` of the window spans ``[k, k + 1]`` on the x axis; its close (and the
+    cumulative AR through it) is drawn at the bar's end, labelled with the time
+    the bar closed (``traded_to``), so news inside a bar lies between the two
+    ticks that bound it. Gaps between sessions are not drawn to scale.
 
     Parameters
     ----------
     abnormal_returns : pandas.DataFrame
-        ``event_id, bar_start, price, ar, news_time, rel_bar`` rows of the event.
+        ``event_id, rel_bar, price, ar, news_time`` rows of the event, with
+        ``traded_from``/``traded_to`` (the bar's part inside the session; without
+        them ``bar_start`` and the next bar's start are used).
     event_id : str
         The event.
     title : str, optional
@@ -121,32 +128,60 @@ def event_bars_figure(abnormal_returns: pd.DataFrame, event_id: str, *,
     if rows.empty:
         raise KeyError(f"no bars for event {event_id!r}")
     rows = rows.sort_values("rel_bar")
+    frm, to = _bar_spans(rows)
     fig, axes = _figure(8.0, 4.4)
     ax = axes[0, 0]
-    x = np.arange(len(rows))
-    labels = [pd.Timestamp(t).strftime("%m-%d %H:%M") for t in rows["bar_start"]]
-    ax.plot(x, rows["price"].to_numpy(float), color=_BLUE, marker="o", markersize=3,
+    n = len(rows)
+    ends = np.arange(1, n + 1)
+    ax.plot(ends, rows["price"].to_numpy(float), color=_BLUE, marker="o", markersize=3,
             label="close (adjusted)")
     ax.set_ylabel("Price")
     ax2 = ax.twinx()
-    ax2.plot(x, np.cumsum(np.nan_to_num(rows["ar"].to_numpy(float))) * 100, color=_ORANGE,
-             lw=1.5, label="cumulative AR (%)")
-    ax2.set_ylabel("Cumulative AR (%)")
+    car = np.concatenate([[0.0], np.cumsum(np.nan_to_num(rows["ar"].to_numpy(float)))])
+    ax2.plot(np.arange(n + 1), car * 100, color=_ORANGE, lw=1.5, label="cumulative AR")
+    ax2.set_ylabel("Cumulative AR")
     zero = np.flatnonzero(rows["rel_bar"].to_numpy() == 0)
     if zero.size:
-        ax.axvspan(zero[0] - 0.5, zero[0] + 0.5, color=_RED, alpha=0.12, label="event bar")
+        ax.axvspan(zero[0], zero[0] + 1, color=_RED, alpha=0.12, label="event bar")
     news = pd.Timestamp(rows["news_time"].iloc[0])
-    starts = pd.DatetimeIndex(rows["bar_start"])
-    k = int(np.searchsorted(starts.asi8, news.value, side="right")) - 1
-    if 0 <= k < len(starts):
-        nxt = starts[k + 1].value if k + 1 < len(starts) else starts[k].value + 1
-        frac = min(max((news.value - starts[k].value) / max(nxt - starts[k].value, 1), 0), 1)
-        ax.axvline(k - 0.5 + frac, color=_RED, lw=1.2, ls="--",
-                   label=f"news {news.strftime('%Y-%m-%d %H:%M')}")
-    step = max(len(x) // 10, 1)
-    ax.set_xticks(x[::step], labels[::step], rotation=45, ha="right", fontsize=7)
+    ax.axvline(_news_x(news, frm, to), color=_RED, lw=1.2, ls="--",
+               label=f"news {news.strftime('%Y-%m-%d %H:%M')}")
+    labels = [_stamp(frm[0])] + [_stamp(t) for t in to]
+    ticks = np.arange(n + 1)
+    step = max((n + 1) // 10, 1)
+    ax.set_xticks(ticks[::step], labels[::step], rotation=45, ha="right", fontsize=7)
+    ax.set_xlim(-0.3, n + 0.3)
+    ax.set_xlabel("Bar close (exchange time; the first tick is the first bar's open)",
+                  fontsize=8)
     ax.legend(loc="upper left", fontsize=8, frameon=False)
     ax2.legend(loc="lower right", fontsize=8, frameon=False)
     _percent_axis(ax2)
     ax.set_title(title or f"{event_id}: bars around the news")
     return fig
+
+
+def _stamp(t: pd.Timestamp) -> str:
+    return "" if pd.isna(t) else pd.Timestamp(t).strftime("%m-%d %H:%M")
+
+
+def _bar_spans(rows: pd.DataFrame) -> tuple[list[pd.Timestamp], list[pd.Timestamp]]:
+    """When each bar's trading began and ended (the next bar's start without ``traded_to``)."""
+    if "traded_from" in rows and "traded_to" in rows:
+        return ([pd.Timestamp(t) for t in rows["traded_from"]],
+                [pd.Timestamp(t) for t in rows["traded_to"]])
+    starts = [pd.Timestamp(t) for t in rows["bar_start"]]
+    step = (pd.Series(starts).diff().dropna().min() if len(starts) > 1
+            else pd.Timedelta(hours=1))
+    return starts, [*starts[1:], starts[-1] + step]
+
+
+def _news_x(news: pd.Timestamp, frm: list[pd.Timestamp], to: list[pd.Timestamp]) -> float:
+    """The x of the news time: inside bar ``k`` at ``k + fraction``, else a bar boundary."""
+    for k, (a, b) in enumerate(zip(frm, to, strict=True)):
+        if pd.isna(a) or pd.isna(b):
+            continue
+        if news < a:  # before this bar's trading (pre-open, or between sessions)
+            return float(k)
+        if news < b:
+            return k + (news - a) / (b - a)
+    return float(len(frm))

@@ -23,6 +23,7 @@ import pandas as pd
 
 from marketreact.errors import InputError, InputProblem
 from marketreact.inference.base import TEST_TITLES, WINDOW_TITLES, p_column
+from marketreact.panel.measures import MeasureWords, measure_words
 
 #: Default significance levels for one, two and three stars.
 DEFAULT_STARS: tuple[float, ...] = (0.1, 0.05, 0.01)
@@ -218,7 +219,8 @@ def _estimate_pair(row: pd.Series, est: str, t: str, p: str, levels: Sequence[fl
 
 
 def caar_table(aggregate: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS, *,
-               tests: Iterable[str] | None = None) -> PaperTable:
+               tests: Iterable[str] | None = None,
+               words: MeasureWords | None = None) -> PaperTable:
     """The CAAR table: CAR windows in columns, the estimates and every test in rows.
 
     Parameters
@@ -231,6 +233,9 @@ def caar_table(aggregate: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS,
     tests : iterable of str, optional
         Tests to show, in order (default: every test of the frame in table order,
         except the cross-sectional t, which stands in parentheses under the CAAR).
+    words : MeasureWords, optional
+        The measure of a volume or volatility study (rows and notes say ``CAAV``
+        ...); the frame keeps the generic column names.
 
     Returns
     -------
@@ -246,7 +251,8 @@ def caar_table(aggregate: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS,
     rows: list[tuple[Cell, ...]] = []
     rows.append((Cell("N"), *(Cell(value=_num(r, "n"), fmt="d") for _, r in frame.iterrows())))
     pairs = [_estimate_pair(r, "caar", "t", "p", levels) for _, r in frame.iterrows()]
-    rows.append((Cell("CAAR"), *(a for a, _ in pairs)))
+    w = words or measure_words(None)
+    rows.append((Cell(w.cumulative_average), *(a for a, _ in pairs)))
     rows.append((Cell(""), *(b for _, b in pairs)))
     rules = [len(rows) - 1]
     if "mean_bhar" in frame:
@@ -261,15 +267,16 @@ def caar_table(aggregate: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS,
                      *(Cell(value=_num(r, name), fmt=".2f",
                             stars=star_count(_num(r, pcol), levels))
                        for _, r in frame.iterrows())))
-    notes = ("CAAR: cumulative average abnormal return over the window; cross-sectional t "
-             "in parentheses. Test rows show each statistic with stars from its own p-value. "
-             + _stars_note(levels))
-    return PaperTable("caar", "Cumulative average abnormal returns by window", header,
+    notes = (f"{w.cumulative_average}: cumulative average {w.abnormal} over the window; "
+             "cross-sectional t in parentheses. Test rows show each statistic with stars from "
+             "its own p-value. " + _stars_note(levels))
+    return PaperTable("caar", f"Cumulative average {w.abnormal}s by window", header,
                       tuple(rows), notes.strip(), tuple(rules))
 
 
 def car_table(car: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS, *,
-              labels: pd.Series | None = None, max_events: int | None = None) -> PaperTable:
+              labels: pd.Series | None = None, max_events: int | None = None,
+              words: MeasureWords | None = None) -> PaperTable:
     """The per-event CAR table: events in rows, CAR windows in columns.
 
     Parameters
@@ -282,6 +289,8 @@ def car_table(car: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS, *,
         Extra label per event id (e.g. its ticker), shown in a second column.
     max_events : int, optional
         Show at most this many events (in the frame's order); a note says so.
+    words : MeasureWords, optional
+        The measure of a volume or volatility study (notes and title say so).
 
     Returns
     -------
@@ -313,15 +322,17 @@ def car_table(car: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS, *,
             top.append(a)
             below.append(b)
         rows += [tuple(top), tuple(below)]
-    notes = "CAR by event and window; t statistic in parentheses. " + _stars_note(levels)
+    w = words or measure_words(None)
+    notes = (f"{w.cumulative} by event and window; t statistic in parentheses. "
+             + _stars_note(levels))
     if len(shown) < len(events):
         notes += f" First {len(shown)} of {len(events)} events; all are in car.csv."
-    return PaperTable("car", "Cumulative abnormal returns by event", header, tuple(rows),
+    return PaperTable("car", f"Cumulative {w.abnormal}s by event", header, tuple(rows),
                       notes.strip())
 
 
 def aar_table(aar: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS, *,
-              tests: Iterable[str] = AAR_TESTS) -> PaperTable:
+              tests: Iterable[str] = AAR_TESTS, words: MeasureWords | None = None) -> PaperTable:
     """The AAR table: one row pair per event day.
 
     Parameters
@@ -333,6 +344,8 @@ def aar_table(aar: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS, *,
         Significance levels for the stars.
     tests : iterable of str
         Further test statistics shown as columns (with stars), when present.
+    words : MeasureWords, optional
+        The measure of a volume or volatility study (``AAV``, ``CAAV`` ...).
 
     Returns
     -------
@@ -341,7 +354,9 @@ def aar_table(aar: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS, *,
         and the chosen tests.
     """
     names = [t for t in tests if t in aar]
-    header = ("Day", "N", "AAR", "CAAR", *(SHORT_TITLES.get(t, t) for t in names))
+    w = words or measure_words(None)
+    header = ("Day", "N", w.average, w.cumulative_average,
+              *(SHORT_TITLES.get(t, t) for t in names))
     rows: list[tuple[Cell, ...]] = []
     for _, r in aar.iterrows():
         a, b = _estimate_pair(r, "aar", "t", "p", levels)
@@ -350,10 +365,10 @@ def aar_table(aar: pd.DataFrame, levels: Sequence[float] = DEFAULT_STARS, *,
                      *(Cell(value=_num(r, t), fmt=".2f",
                             stars=star_count(_num(r, f"{t}_p"), levels)) for t in names)))
         rows.append((Cell(""), Cell(""), b, Cell(""), *(Cell("") for _ in names)))
-    notes = ("AAR: average abnormal return of the day; cross-sectional t in parentheses. "
+    notes = (f"{w.average}: average {w.abnormal} of the day; cross-sectional t in parentheses. "
              + "".join(f"{SHORT_TITLES.get(t, t)}: {TEST_TITLES.get(t, t)}. " for t in names)
              + _stars_note(levels))
-    return PaperTable("aar", "Average abnormal returns by event day", header, tuple(rows),
+    return PaperTable("aar", f"Average {w.abnormal}s by event day", header, tuple(rows),
                       notes.strip())
 
 

@@ -186,7 +186,7 @@ _TEST_COLUMNS = (Column("test", 42, align="<"), Column("statistic", 11, ".4f"),
 
 
 def format_tests(table: pd.DataFrame, *, alternative: str, r_bar: float | None = None,
-                 width: int = WIDTH) -> str:
+                 width: int = WIDTH, label: str = "CAAR") -> str:
     """One block per CAR window listing every test, like a statsmodels summary table.
 
     Parameters
@@ -203,18 +203,22 @@ def format_tests(table: pd.DataFrame, *, alternative: str, r_bar: float | None =
         Average cross-correlation of estimation residuals, shown after the blocks.
     width : int, default 78
         Line width.
+    label : str, default "CAAR"
+        Name of the cumulative average in each block's heading (``CAAV`` for a
+        volume study ...).
 
     Returns
     -------
     str
     """
     lines: list[str] = []
-    for label, group in table.groupby("window", sort=False):
+    for window, group in table.groupby("window", sort=False):
         first = group.iloc[0]
         rows = [(str(r.test)[:41], "n/a", None, r.reason) if r.reason
                 else (str(r.test)[:41], r.statistic, r.pvalue, r.null)
                 for r in group.itertuples(index=False)]
-        heading = f"CAAR{label} = {first['caar']:.6f}   N = {int(first['n'])}   H1: {alternative}"
+        heading = (f"{label}{window} = {first['caar']:.6f}   N = {int(first['n'])}   "
+                   f"H1: {alternative}")
         lines.extend(block_lines(heading, _TEST_COLUMNS, rows, width))
     if r_bar is not None and math.isfinite(r_bar):
         lines.append(rule("-", width))

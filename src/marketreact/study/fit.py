@@ -28,12 +28,12 @@ from marketreact.events.catalogue import EventCatalogue, events_from_frame
 from marketreact.inference.base import CrossEventTests, TestInputs
 from marketreact.inference.battery import aar_table, aggregate_table, cross_event_tests
 from marketreact.inference.groups import group_differences
+from marketreact.inference.long_horizon import bhar_test_columns
 from marketreact.inference.multiple import Adjustment, adjust_tables
 from marketreact.models.diagnostics import (
     STALE_SHARE,
     pretrend_test,
     residual_diagnostics,
-    zero_return_share,
 )
 from marketreact.models.estimate import estimate, missing_price_reasons
 from marketreact.models.linear import BlockBuilder, EventBlock, block_from_fit
@@ -59,7 +59,7 @@ from marketreact.panel.lineup import (
     line_up,
     price_table,
 )
-from marketreact.panel.measures import Measure, measure_panel
+from marketreact.panel.measures import Measure, measure_panel, measure_words
 from marketreact.panel.returns import ExchangePanel, ReturnKind
 from marketreact.panel.screening import (
     MAX_LISTED_PAIRS,
@@ -72,6 +72,7 @@ from marketreact.panel.screening import (
     find_overlaps,
     overlap_drops,
     overlap_tally,
+    window_zero_shares,
 )
 from marketreact.panel.table import PriceTable
 from marketreact.prices.checks import (
@@ -242,7 +243,8 @@ class EventStudy:
                                         "events_with_overlap": 0,
                                         "estimation_pairs_not_listed": 0})
         frame, failures = assign_markets(frame, s.market, required=spec.uses_market)
-        priced = price_table(prices, frame)  # never reads or fetches (see load_prices)
+        priced = price_table(prices, frame,  # never reads or fetches (see load_prices)
+                             volume_notes=s.measure is Measure.volume)
         diagnostics.extend(priced.notes)
         suspects = self._suspects(priced)
         engine, owned = make_engine(self.engine, self.scheduler)
@@ -410,6 +412,7 @@ class EventStudy:
         group, sessions, day0 = lineup.events, lineup.sessions, lineup.day0
         stock_rows, market_rows = lineup.stock_rows, lineup.market_rows
         panel = measure_panel(lineup.panel, s.measure)
+        words = measure_words(s.measure)
         n_sessions = len(sessions)
         group = group.assign(**_zero_shares(lineup.panel, stock_rows, day0, s))
         first, last = panel.priced_range()
@@ -439,6 +442,17 @@ class EventStudy:
                                for why in dict.fromkeys(spoiled[spoiled != ""]))
         else:
             reasons = np.where(reasons == "", spoiled, reasons)
+        if s.measure is Measure.volume:  # a file without volume: say so, not "0 returns"
+            has_volume = np.isfinite(panel.returns).any(axis=1)
+            for rows, col in ((stock_rows, "ticker"), (market_rows, "market")):
+                if col == "market" and not spec.uses_market:
+                    continue
+                names = group[col].to_numpy()
+                for i in np.flatnonzero(~has_volume[rows] & (reasons == "")):
+                    reasons[i] = (f"the prices of {names[i]} have no positive volume in the "
+                                  "span needed (a volume study needs one"
+                                  + (", or --model constant-mean without a market)"
+                                     if col == "market" else ")"))
         bad = reasons != ""
         if bad.any():
             fail(group.loc[bad], list(reasons[bad]))
@@ -471,7 +485,7 @@ class EventStudy:
             unfit = ~short & ~np.isfinite(chunk.sigma2)
             pos = np.arange(len(group))[where]
             for i in np.flatnonzero(short):
-                fail_reasons[pos[i]] = (f"only {chunk.n[i]} estimation returns in "
+                fail_reasons[pos[i]] = (f"only {chunk.n[i]} estimation {words.values} in "
                                         f"{format_window(s.estimation)} "
                                         f"(need {s.min_estimation})")
                 if exclude is not None and exclude[pos[i]].any():
@@ -602,12 +616,15 @@ class EventStudy:
                                         "df", "bhar", "sessions", "missing"])
         if s.measure is Measure.volume:
             car["bhar"] = np.nan
-        if s.measure is Measure.volatility:
+        if s.measure is Measure.volatility:  # the tables hold the abnormal volatility
             arrays = volatility_arrays(arrays)
-            if len(car):
+            if len(car) and block is not None:
                 if isinstance(abnormal, _ARTable):
-                    abnormal.extra["av"] = arrays.ar
-                car["cav"] = np.asarray(arrays.car).T.ravel()
+                    abnormal.extra["abnormal_return"] = abnormal.ar  # what AVOL is built from
+                    abnormal.ar, abnormal.ar_var = arrays.ar, arrays.ar_var
+                car = self._car_table(events["event_id"], replace(
+                    block, car=np.asarray(arrays.car), car_var=np.asarray(arrays.car_var),
+                    df=np.asarray(arrays.df), bhar=np.full_like(block.bhar, np.nan)))
         aar, aggregate, tests = self._test_tables(arrays, car)
         fail_frame = failure_frame(failures, catalogue.frame["event_id"])
         extra = self._screen_report(events, arrays, car, screening or _Screening([], [], {}),
@@ -763,6 +780,11 @@ class EventStudy:
                 if len(car) == n_events * len(labels) else None)
         aar = aar_table(arrays.rel_days, arrays.ar, tests)
         aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, bhar=bhar)
+        if bhar is not None:  # Lyon-Barber-Tsai bootstrap beside battery's t and t_sa
+            boot = bhar_test_columns(bhar, n_boot=s.n_boot, seed=s.seed,
+                                     alternative=s.alternative)
+            for col in ("bhar_tsa_boot", "bhar_tsa_boot_p"):
+                aggregate[col] = boot[col]
         return aar, aggregate, tests
 
 
@@ -794,17 +816,14 @@ def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntA
 
 def _zero_shares(panel: ExchangePanel, stock_rows: IntArray, day0: IntArray,
                  s: StudySettings) -> dict[str, np.ndarray]:
-    """Share of zero returns of each event's stock in its event and estimation windows."""
-    out = {}
-    n_sessions = panel.returns.shape[1]
-    for name, (a, b) in (("zero_returns", s.window), ("zero_returns_estimation", s.estimation)):
-        pos = day0[:, None] + np.arange(a, b + 1)[None, :]
-        inside = (pos >= 0) & (pos < n_sessions)
-        posc = np.clip(pos, 0, max(n_sessions - 1, 0))
-        r = np.where(inside & (panel.span[stock_rows[:, None], posc] >= 1),
-                     panel.returns[stock_rows[:, None], posc], np.nan) if n_sessions else \
-            np.full(pos.shape, np.nan)
-        out[name] = zero_return_share(r)
+    """Share of zero returns of each event's stock in its event and estimation windows.
+
+    From running sums along the stocks' sessions (``window_zero_shares``: the counts of
+    ``zero_return_share`` on the gathered windows, without gathering them).
+    """
+    shares = window_zero_shares(panel.returns, panel.span, stock_rows, day0,
+                                (s.window, s.estimation))
+    out = {"zero_returns": shares[0], "zero_returns_estimation": shares[1]}
     out["stale"] = out["zero_returns"] >= STALE_SHARE
     return out
 

@@ -25,7 +25,7 @@ What is computed
 * **Tests**: the cross-event battery of :mod:`marketreact.inference.battery` on
   the bar ARs and the CAR windows, plus the CAR from the event bar to the
   session's close and over the whole event session (cross-sectional t), and
-  the Rinaudo-Saha (2014) time-of-day rank test
+  a time-of-day rank test after Saha & Rinaudo (2014)
   (:func:`marketreact.inference.intraday.rinaudo_saha`: columns ``rs``/``rs_p``
   of the AAR and CAAR tables; per event ``rs_rank0``/``rs_n0``/``rs_p0``, the
   rank of the bar-0 AR among the same-slot estimation residuals).
@@ -34,7 +34,12 @@ What is computed
   time-of-day slot of the estimation sessions (sessions where the ticker had
   traded by that bar); per bar in the long table (``abnormal_volume``), per
   event for bar 0 (``abvol0``) and across events by relative bar (``volume``
-  table: mean, median, cross-sectional t).
+  table: mean, median, cross-sectional t). The ``volume`` columns hold the
+  volume as read.
+* **Reference sets**: an estimation bar that is also a bar of the event's
+  window (a window reaching back into the previous session) is left out of the
+  same-slot reference of the rank test and of the normal volume, so no event
+  value is ranked against, or measured from, itself.
 
 Floor: ``study`` (imports render, models, inference, windows, panel and below).
 """
@@ -316,22 +321,26 @@ def _fit(s: IntradaySettings, frame: pd.DataFrame, panel: BarPanel) -> IntradayR
     labels = [format_window(w) for w in s.car_windows]
     aar = aar_table(rel, ar, tests).rename(columns={"rel_day": "rel_bar"})
     agg = aggregate_table(labels, car[k], tests)
-    # the same time of day on the estimation sessions: Rinaudo-Saha ranks, abnormal volume
+    # the same time of day on the estimation sessions: time-of-day ranks, abnormal volume
     slot_inv = np.unique(panel.slot, return_inverse=True)[1].astype(np.int64)
     d_of = (panel.ordinal[session0][:, None] - panel.ordinal[panel.session[est.pos]] - 1)
-    ref = _same_slot(slot_inv, d_of, est.pos, est.inside, fit.residuals, evt.pos, evt.inside,
+    # a window bar before the event session is also an estimation bar: it must not sit
+    # in its own reference set (window positions are the contiguous bar0 + rel)
+    est_ref = est.inside & ~((est.pos >= pos[:, :1]) & (est.pos <= pos[:, -1:]))
+    ref = _same_slot(slot_inv, d_of, est.pos, est_ref, fit.residuals, evt.pos, evt.inside,
                      s.estimation_sessions)
     rs_day, rs_win = rinaudo_saha(ar, ref[k], columns)
     aar["rs"], aar["rs_p"] = rs_day.stat, rs_day.pvalue
     agg["rs"], agg["rs_p"] = rs_win.stat, rs_win.pvalue
     r0 = time_of_day_ranks(ab.ar[:, [-a]], ref[:, :, [-a]])
     srow = np.maximum(stock_rows, 0)
-    traded_est = est.inside & np.isfinite(panel.close[srow[:, None], est.pos])
+    traded_est = est_ref & np.isfinite(panel.close[srow[:, None], est.pos])
     logv_est = np.where(traded_est, np.log1p(panel.volume[srow[:, None], est.pos]), np.nan)
     vref = _same_slot(slot_inv, d_of, est.pos, traded_est, logv_est, evt.pos, evt.inside,
                       s.estimation_sessions)
     traded_evt = evt.inside & np.isfinite(panel.close[srow[:, None], evt.pos])
-    logv = np.where(traded_evt, np.log1p(panel.volume[srow[:, None], evt.pos]), np.nan)
+    vol_evt = np.where(traded_evt, panel.volume[srow[:, None], evt.pos], np.nan)  # as read
+    logv = np.log1p(vol_evt)
     with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slots
         normal_v = (np.nanmedian(vref, axis=1) if s.volume_stat == "median"
@@ -360,7 +369,7 @@ def _fit(s: IntradaySettings, frame: pd.DataFrame, panel: BarPanel) -> IntradayR
         "car_to_close": cum_close.car, "car_session": cum_session.car,
         "crossings": crossings, "overnight": on_stock, "overnight_ar": on_ar,
         "rs_rank0": r0.rank[:, 0], "rs_n0": r0.n[:, 0], "rs_p0": r0.event_p()[:, 0],
-        "volume0": np.where(np.isfinite(logv[:, -a]), np.expm1(logv[:, -a]), np.nan),
+        "volume0": vol_evt[:, -a],
         "abvol0": abvol[:, -a],
     })
     for j, lab in enumerate(labels):
@@ -370,16 +379,21 @@ def _fit(s: IntradaySettings, frame: pd.DataFrame, panel: BarPanel) -> IntradayR
     pk, ink = evt.pos[k].ravel(), evt.inside[k].ravel()
     bar_times = pd.DatetimeIndex(np.where(ink, starts.asi8[pk], np.iinfo(np.int64).min),
                                  tz="UTC").tz_convert(panel.tz)
+    nat = np.iinfo(np.int64).min
+    traded_from = pd.DatetimeIndex(np.where(ink, panel.eff_start[pk], nat),
+                                   tz="UTC").tz_convert(panel.tz)
+    traded_to = pd.DatetimeIndex(np.where(ink, panel.eff_end[pk], nat),
+                                 tz="UTC").tz_convert(panel.tz)
     long = pd.DataFrame({
         "event_id": np.repeat(ev["event_id"].to_numpy(), len(rel)),
         "ticker": np.repeat(ev["ticker"].to_numpy(), len(rel)),
         "rel_bar": np.tile(rel, len(k)),
-        "bar_start": bar_times,
+        "bar_start": bar_times, "traded_from": traded_from, "traded_to": traded_to,
         "session": ink & (np.repeat(session0[k], len(rel)) != panel.session[pk]),
         "return": evt.y[k].ravel(), "market_return": evt.market[k].ravel(),
         "expected": ab.expected[k].ravel(), "ar": ar.ravel(),
         "ar_se": np.sqrt(ar_var[k]).ravel(),
-        "volume": np.expm1(logv[k]).ravel(), "normal_log_volume": normal_v[k].ravel(),
+        "volume": vol_evt[k].ravel(), "normal_log_volume": normal_v[k].ravel(),
         "abnormal_volume": abvol[k].ravel(),
         "price": np.where(ink, panel.close[np.repeat(np.maximum(stock_rows[k], 0), len(rel)),
                                            pk], np.nan),
@@ -513,7 +527,10 @@ class IntradayResult:
     failures : pandas.DataFrame
         Events left out and why.
     abnormal_returns : pandas.DataFrame
-        Long table: one row per event and relative bar.
+        Long table: one row per event and relative bar (``bar_start``: the bar's
+        stamp on the grid; ``traded_from``/``traded_to``: the part of the bar inside
+        the session, e.g. 09:30-10:00 for Lean's 09:00 bar; ``price`` is the close
+        struck at ``traded_to``).
     tests : CrossEventTests
         The battery's results.
     rel_bars : numpy.ndarray
@@ -532,9 +549,9 @@ class IntradayResult:
         The arrays the battery ran on (events kept).
     time_of_day_ref : numpy.ndarray
         ``(N, D, L2)`` estimation residuals at each event bar's time-of-day slot
-        (the Rinaudo-Saha reference).
+        (the reference of the time-of-day rank test).
     rinaudo_saha : tuple of TestResult
-        The Rinaudo-Saha test of the bars and of the CAR windows.
+        The time-of-day rank test (after Saha & Rinaudo 2014) of the bars and CAR windows.
     """
 
     settings: IntradaySettings
@@ -588,7 +605,7 @@ class IntradayResult:
         for d in self.session.to_dict("records"):
             lines.append(f"{d['window']:>14} {d['n']:>5d} {100 * d['caar']:>9.4f} "
                          f"{d['t']:>8.3f} {d['p']:>7.4f}")
-        lines.append("RS: Rinaudo-Saha rank among the same time of day of the estimation "
+        lines.append("RS: rank among the same time of day of the estimation "
                      "sessions; abn.vol: mean ln(1+volume) minus its same-time "
                      f"{self.settings.volume_stat}")
         if self.suspect_bars:

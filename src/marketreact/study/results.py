@@ -16,9 +16,11 @@ from marketreact.models.moments import (
     RESIDUAL_CHUNK,
     MomentSource,
 )
+from marketreact.panel.measures import measure_words
 from marketreact.panel.returns import ExchangePanel
 from marketreact.render.figures import caar_figure, car_bars_figure, event_price_figure
 from marketreact.render.html import result_html
+from marketreact.render.summary import Summary, caar_bhar_table
 from marketreact.render.text import Column, format_tests, summary_text, table_lines
 from marketreact.study.settings import StudySettings
 from marketreact.windows import (
@@ -160,19 +162,36 @@ class StudyResult:
         return len(self.events)
 
     def to_frame(self) -> pd.DataFrame:
-        """CARs of every event and window in one wide frame (event x window)."""
-        return self.car.pivot(index="event_id", columns="window", values="car")
+        """CARs of every event and window in one wide frame (event x window).
 
-    def summary(self) -> str:
-        """Summarise settings, CAAR per window with every test, and failures (statsmodels style)."""
+        Windows are columns in the order of ``settings.car_windows`` (numeric order as
+        given, not the text order of their labels).
+        """
+        wide = self.car.pivot(index="event_id", columns="window", values="car")
+        order = [format_window(w) for w in self.settings.car_windows]
+        return wide.reindex(columns=[w for w in order if w in wide.columns])
+
+    def summary(self) -> Summary:
+        """Summarise settings, CAAR per window with every test, and failures (statsmodels style).
+
+        Returns
+        -------
+        marketreact.render.summary.Summary
+            The text summary (a ``str``: printing it shows the text), with
+            ``as_text()``, ``as_html()`` and ``as_latex()`` (booktabs tables of the
+            settings and of the CAAR, test and BHAR-test rows by window).
+        """
         s = self.settings.to_dict()
         header = [("model", s["model"]), ("measure", s["measure"]),
                   ("estimation", format_window(self.settings.estimation)),
                   ("event window", format_window(self.settings.window)),
                   ("returns", s["returns"]), ("alternative", s["alternative"]),
                   ("events studied", str(self.n_events)), ("failed", str(len(self.failures)))]
-        aggregate = table_lines(_AGGREGATE_COLUMNS, self.aggregate[
-            ["window", "n", "caar", "t", "p", "mean_bhar"]].itertuples(index=False))
+        words = measure_words(self.settings.measure)  # BHARs exist for returns only
+        names = ["window", "n", "caar", "t", "p", *(["mean_bhar"] if words.percent else [])]
+        columns = [replace(c, header=words.cumulative_average) if c.header == "CAAR" else c
+                   for c in _AGGREGATE_COLUMNS[:len(names)]]
+        aggregate = table_lines(columns, self.aggregate[names].itertuples(index=False))
         tests = ""
         if self.tests is not None and len(self.aggregate):
             r_bar = np.asarray(self.tests.r_bar)
@@ -180,13 +199,17 @@ class StudyResult:
                 tests_frame(self.tests, list(self.aggregate["window"]),
                             self.aggregate["caar"].to_numpy()),
                 alternative=self.tests.alternative.value,
-                r_bar=float(r_bar) if r_bar.ndim == 0 else None)
+                r_bar=float(r_bar) if r_bar.ndim == 0 else None,
+                label=words.cumulative_average)
         failed = [f"  {row.event_id}: {row.reason}"
                   for row in self.failures.itertuples(index=False)]
-        return summary_text("Event study", header, [
+        text = summary_text("Event study", header, [
             self._screening_lines(), aggregate, self._adjusted_lines(), tests.splitlines(),
             self._pretrend_lines(), self._group_lines(),
             ["failed events:", *failed] if failed else []])
+        return Summary(text, title="Event study", header=header,
+                       tables=[caar_bhar_table(self.aggregate, words=words)]
+                       if len(self.aggregate) else [])
 
     def screening_lines(self) -> list[str]:
         """Lines on the screening, adjusted p-values, pre-event trend and groups (for the CLI)."""
@@ -476,6 +499,7 @@ def volatility_arrays(arrays: Any) -> Any:
 
 def plot_result(result: StudyResult, kind: str = "caar", **kwargs: Any) -> Figure:
     """Plot a :class:`~marketreact.study.StudyResult` (see ``StudyResult.plot``)."""
+    kwargs.setdefault("words", measure_words(result.settings.measure))
     if kind == "caar":
         if result.groups is not None and "groups" not in kwargs:
             kwargs["groups"] = result.groups
