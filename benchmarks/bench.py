@@ -126,6 +126,9 @@ STAGES: dict[str, Stage | list[Stage]] = {
     "CAR table": ("marketreact.study.fit", "EventStudy", "_car_table"),
     "cross-event tests": ("marketreact.study.fit", "EventStudy", "_test_tables"),
     # the non-parametric tests inside the cross-event tests
+    # since issue 17 the rank tests and GRANK share one ranking (rank_family); older
+    # checkouts time them apart
+    "rank tests + GRANK": ("marketreact.inference.battery", None, "rank_family"),
     "rank tests": ("marketreact.inference.battery", None, "rank_tests"),
     "generalized rank": ("marketreact.inference.battery", None, "generalized_rank"),
     "sign tests": ("marketreact.inference.battery", None, "sign_test"),
@@ -133,7 +136,8 @@ STAGES: dict[str, Stage | list[Stage]] = {
     "wilcoxon": ("marketreact.inference.battery", None, "wilcoxon_signed_rank"),
     "bootstrap": ("marketreact.inference.battery", None, "bootstrap"),
 }
-NONPARAMETRIC = ("rank tests", "generalized rank", "sign tests", "generalized sign", "wilcoxon",
+NONPARAMETRIC = ("rank tests + GRANK", "rank tests", "generalized rank", "sign tests",
+                 "generalized sign", "wilcoxon",
                  "bootstrap")
 #: The stages of ``Backtest.run``.
 BACKTEST_STAGES: dict[str, Stage | list[Stage]] = {

@@ -6,6 +6,7 @@ import numpy as np
 
 from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.backtest.fills import exit_sessions, leg_prices, trade_returns
+from marketreact.inference import _kernels
 
 _PLACEBO_CHUNK = 100
 
@@ -174,14 +175,18 @@ def placebo_sums(rng: np.random.Generator, draws: int, lo: IntArray, hi: IntArra
         cand = np.empty(n, dtype=np.int32)
         over = np.empty(n, dtype=bool)
         pn = np.empty(n)
+        compiled = _kernels.HAVE_NUMBA
         for d in range(draws):
             rng.random(out=u)
-            u *= room
-            cand[:] = u
-            np.greater_equal(cand, threshold, out=over)
-            cand += base
-            np.add(cand, shift, out=cand, where=over)
-            np.take(table, cand, out=pn)
+            if compiled:  # the same session arithmetic and gather, in one pass
+                _kernels.placebo_gather(u, room, threshold, base, shift, table, pn)
+            else:
+                u *= room
+                cand[:] = u
+                np.greater_equal(cand, threshold, out=over)
+                cand += base
+                np.add(cand, shift, out=cand, where=over)
+                np.take(table, cand, out=pn)
             if finite:
                 sums[d] = pn.sum()
                 counts[d] = n
@@ -194,16 +199,16 @@ def placebo_sums(rng: np.random.Generator, draws: int, lo: IntArray, hi: IntArra
     # computation, block by block.
     for start in range(0, draws, _PLACEBO_CHUNK):
         k = min(_PLACEBO_CHUNK, draws - start)
-        cand = placebo_entries(rng, k, lo, hi, actual, exclusion)
-        r2 = np.broadcast_to(rows, cand.shape)
-        mr2 = np.broadcast_to(m_rows, cand.shape)
-        e = next_entry[r2, cand]
-        ao = np.broadcast_to(at_open, cand.shape)
+        drawn = placebo_entries(rng, k, lo, hi, actual, exclusion)
+        r2 = np.broadcast_to(rows, drawn.shape)
+        mr2 = np.broadcast_to(m_rows, drawn.shape)
+        e = next_entry[r2, drawn]
+        ao = np.broadcast_to(at_open, drawn.shape)
         x = exit_sessions(e, ao, hold, next_close, r2)
         si, _, _, so = leg_prices(open_px, close_px, next_close, r2, e, ao, x)
         mi, _, _, mo = leg_prices(open_px, close_px, next_close, mr2, e, ao, x)
-        _, pn = trade_returns(si, so, mi, mo, np.broadcast_to(direction, cand.shape),
-                              np.broadcast_to(hedge, cand.shape), cost)
+        _, pn = trade_returns(si, so, mi, mo, np.broadcast_to(direction, drawn.shape),
+                              np.broadcast_to(hedge, drawn.shape), cost)
         fin = np.isfinite(pn)
         sums[start:start + k] = np.where(fin, pn, 0.0).sum(axis=1)
         counts[start:start + k] = fin.sum(axis=1)

@@ -39,6 +39,7 @@ _TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
 _NAIVE = re.compile(_TIME + r"$", re.IGNORECASE)
 _WITH_OFFSET = re.compile(_TIME + r"\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_SPACE = re.compile(r"\s")
 #: Years an event may fall in; anything else is a typo.
 YEARS = (1900, 2100)
 #: Every column name the package computes or uses internally: the catalogue's own
@@ -58,16 +59,22 @@ RESERVED_COLUMNS: frozenset[str] = frozenset({
     "n_headlines", "duplicate_ids", "overlaps_event", "overlaps_estimation", "zero_returns",
     "zero_returns_estimation", "stale", "clustered_day0",
     # car.csv
-    "window", "car", "car_se", "car_t", "car_p", "bhar", "sessions", "missing", "cav",
+    "window", "car", "car_se", "car_t", "car_p", "bhar", "sessions", "missing",
+    "bhar_ref",  # (a `reference` column is the catalogue's own: see --reference)
     # abnormal_returns.csv
     "rel_day", "return", "market_return", "expected", "ar", "ar_se", "span", "price",
-    "market_price", "av",
+    "market_price",
+    # the same files of volume and volatility studies (marketreact.panel.measures)
+    "log_volume", "market_log_volume", "expected_log_volume", "abnormal_return",
+    *(f"{c}{m}{s}" for m in ("av", "avol") for c in ("", "c", "a", "ca")
+      for s in ("", "_se", "_t", "_p")),
     # aar.csv and aggregate.csv (marketreact.inference.TEST_NAMES and their p-values)
-    "n", "aar", "caar", "mean_bhar", "t", "p", "boot_lo", "boot_hi",
+    "n", "aar", "caar", "mean_bhar", "t", "p", "boot_lo", "boot_hi", "mean_bhar_ref", "n_ref",
     *(name + suffix for name in ("bw1980", "bw1985", "patell", "bmp", "kp_patell", "kp_bmp",
                                  "lamb", "sign", "gsign", "rank", "wilcoxon", "boot",
                                  "skew_t", "csign", "mrank", "grank_t", "grank_z", "bhar_t",
-                                 "bhar_tsa")
+                                 "bhar_tsa", "bhar_tsa_boot", "bhar_ref_t", "bhar_ref_tsa",
+                                 "bhar_ref_tsa_boot")
       for suffix in ("", "_p", "_p_adj")),
     "t_p_adj",
     # failures.csv
@@ -86,29 +93,64 @@ _SENTIMENT_WORDS = {"positive": 1.0, "pos": 1.0, "negative": -1.0, "neg": -1.0, 
                     "neu": 0.0}
 
 
-def _matches(text: pd.Series, pattern: re.Pattern[str]) -> np.ndarray:
+#: Python's ``\s`` on ASCII text, for Arrow (RE2's ``\s`` leaves out ``\x0b`` and
+#: ``\x1c``-``\x1f``, so pandas would run a pattern with ``\s`` value by value in Python).
+_ASCII_SPACE = r"[\t\n\x0b\x0c\r\x1c-\x1f ]"
+
+
+def _matches(text: pd.Series, pattern: re.Pattern[str], search: bool = False) -> np.ndarray:
     r"""``text.str.match(pattern)`` as a bool array, run by Arrow where it gives the same answer.
 
-    Arrow's regular expressions read ``\\d`` as an ASCII digit, Python's as any decimal
-    digit: values with non-ASCII characters that Arrow does not match are checked again
-    with Python's ``re``.
+    With ``search``, ``text.str.contains(pattern)`` (a match anywhere). Arrow's regular
+    expressions read ``\d`` as an ASCII digit, Python's as any decimal digit, and
+    ``\s`` is given to Arrow as the ASCII characters Python counts as whitespace: on
+    ASCII values both agree, and values with non-ASCII characters that Arrow does not
+    match are checked again with Python's ``re``.
     """
+    arrow = pattern.pattern.replace(r"\s", _ASCII_SPACE)
+    case = not pattern.flags & re.IGNORECASE
     try:
-        fast = text.str.match(pattern.pattern, case=not pattern.flags & re.IGNORECASE)
-        out = fast.fillna(False).to_numpy(dtype=bool)
+        fast = (text.str.contains(arrow, case=case, regex=True) if search
+                else text.str.match(arrow, case=case))
+        out = np.array(fast.fillna(False), dtype=bool)  # a copy: Arrow's may be read-only
     except (TypeError, ValueError):  # a backend without that regex: Python's re
-        return text.str.match(pattern).fillna(False).to_numpy(dtype=bool)
+        fast = text.str.contains(pattern, regex=True) if search else text.str.match(pattern)
+        return fast.fillna(False).to_numpy(dtype=bool)
     again = ~out & ~text.str.isascii().fillna(True).to_numpy(dtype=bool)
     if again.any():
-        out[again] = [bool(pattern.match(v)) for v in text[again]]
+        find = pattern.search if search else pattern.match
+        out[again] = [bool(find(v)) for v in text[again]]
     return out
 
 
 def _year_in_range(text: pd.Series) -> np.ndarray:
-    """Return True where ``text`` does not start with a year outside :data:`YEARS`."""
-    year = pd.to_numeric(text.str.slice(0, 4).where(text.str.match(r"^\d{4}"), None),
-                         errors="coerce")
-    return (year.isna() | ((year >= YEARS[0]) & (year <= YEARS[1]))).to_numpy()
+    r"""Return True where ``text`` does not start with a year outside :data:`YEARS`.
+
+    The year is read by Arrow for ASCII values (four ASCII digits), and as before
+    (Python's ``\d``, ``pandas.to_numeric``) for the values with other characters.
+    """
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+    except ImportError:  # no Arrow: pandas alone
+        pa = pc = None
+    try:
+        if pa is None:
+            raise ValueError("no Arrow")
+        head = pa.array(text.str.slice(0, 4), type=pa.string())
+        digits = pc.fill_null(pc.match_substring_regex(head, "^[0-9]{4}"), False)
+        year = pc.cast(pc.if_else(digits, head, pa.scalar(None, pa.string())), pa.int64())
+        year_f = year.to_numpy(zero_copy_only=False).astype(float)
+        slow = ~pc.fill_null(pc.string_is_ascii(head), True).to_numpy(zero_copy_only=False)
+    except (TypeError, ValueError, ArithmeticError):  # pandas alone (ArrowInvalid is a ValueError)
+        year_f, slow = np.full(len(text), np.nan), np.ones(len(text), dtype=bool)
+    out = np.isnan(year_f) | ((year_f >= YEARS[0]) & (year_f <= YEARS[1]))
+    if slow.any():
+        sub = text[slow]
+        year = pd.to_numeric(sub.str.slice(0, 4).where(sub.str.match(r"^\d{4}"), None),
+                             errors="coerce")
+        out[slow] = (year.isna() | ((year >= YEARS[0]) & (year <= YEARS[1]))).to_numpy()
+    return out
 
 
 @dataclass(frozen=True)
@@ -172,9 +214,16 @@ def _split_plain_csv(text: str) -> tuple[list[str], list[list[str]], list[int]] 
     ends = np.flatnonzero(raw == 10)
     starts = np.concatenate([[0], ends + 1])
     ends = np.concatenate([ends, [len(raw)]])
-    commas = np.concatenate([[0], np.cumsum(raw == 44)])
-    per_line = commas[ends] - commas[starts]
-    if width < 2 or not (per_line == width - 1).all():
+    if width < 2 or starts[-1] >= len(raw):
+        return None  # an empty last line: the row-by-row reader says so
+    # per line [start, next start): its bytes and newline, which is no comma nor solid;
+    # counted by binary search in the positions (no running sum over every byte)
+    bounds = np.append(starts, len(raw))
+
+    def per_line(positions: np.ndarray) -> np.ndarray:
+        return np.diff(np.searchsorted(positions, bounds))
+
+    if not (per_line(np.flatnonzero(raw == 44)) == width - 1).all():
         return None  # ragged rows or blank lines: the row-by-row reader says which
     # Every line has `width` fields: split all fields at once and take every width-th.
     fields = body_text.replace("\n", ",").split(",")
@@ -182,9 +231,8 @@ def _split_plain_csv(text: str) -> tuple[list[str], list[list[str]], list[int]] 
     n = len(starts) - 1
     # Rows whose cells are all blank are skipped (as the csv module's reader does here):
     # lines with nothing but ASCII blanks and commas, checked exactly when non-ASCII.
-    solid = ~np.isin(raw, np.frombuffer(b" \t\x0b\x0c,", dtype=np.uint8)) & (raw < 128)
-    solid_sum = np.concatenate([[0], np.cumsum(solid)])
-    maybe = np.flatnonzero((solid_sum[ends] - solid_sum[starts])[1:] == 0)
+    hollow = np.isin(raw, np.frombuffer(b" \t\x0b\x0c,\n", dtype=np.uint8)) | (raw >= 128)
+    maybe = np.flatnonzero((per_line(np.flatnonzero(hollow)) == np.diff(bounds))[1:])
     blank = [int(i) for i in maybe
              if not raw[starts[i + 1]:ends[i + 1]].tobytes().decode("utf-8")
              .replace(",", "").strip()]
@@ -371,7 +419,7 @@ def _text_column(col: pd.Series) -> np.ndarray:
         i64 = ns.view(np.int64)
         day = np.int64(86_400 * 10**9)
         if aware:
-            fast = ~na & (i64 % 10**9 == 0) & (str(dtype.tz) == "UTC")
+            fast = ~na & (i64 % 10**9 == 0) & (str(getattr(dtype, "tz", None)) == "UTC")
             text = np.char.add(np.datetime_as_string(ns[fast], unit="s"), "+00:00")
         else:
             fast = ~na & (i64 % day == 0)
@@ -502,7 +550,7 @@ def _catalogue_from_columns(
     for col in REQUIRED:
         flag((raw[col] == "").to_numpy(), col, "value is empty")
     ticker = raw["ticker"].str.upper()
-    flag(ticker.str.contains(r"\s", regex=True).to_numpy(), "ticker", "ticker contains spaces")
+    flag(_matches(ticker, _SPACE, search=True), "ticker", "ticker contains spaces")
 
     ts_text = raw["timestamp"] if "timestamp" in raw else pd.Series("", index=raw.index)
     date_text = raw["date"] if "date" in raw else pd.Series("", index=raw.index)

@@ -62,9 +62,8 @@ from marketreact.inference.base import (
 from marketreact.inference.long_horizon import bhar_t, skewness_adjusted_t
 from marketreact.inference.nonparametric import (
     bootstrap,
-    generalized_rank,
     generalized_sign,
-    rank_tests,
+    rank_family,
     sign_test,
     wilcoxon_signed_rank,
 )
@@ -121,10 +120,8 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int,
     day.append(kolari_pynnonen(day[3], r_bar, patell_like=True))
     day.append(kolari_pynnonen(day[4], r_bar, patell_like=False))
     lamb_day, lamb_win = lamb(aar, n_days, factor, summ, windows)
-    ranked = rank_tests(est, ar, windows, extended=True)
-    assert isinstance(ranked, dict)
-    grank_day = generalized_rank(est, sigma2, sar)
-    grank_win = generalized_rank(est, sigma2, csar)
+    # the rank tests and GRANK from one ranking of each block of residuals
+    ranked, grank_day, grank_win = rank_family(est, ar, sigma2, sar, csar, windows)
     day += [lamb_day, sign_test(ar), generalized_sign(ar, summ), ranked["rank"][0],
             wilcoxon_signed_rank(ar), skewness_corrected_t(ar), ranked["csign"][0],
             ranked["mrank"][0], *grank_day]

@@ -11,7 +11,7 @@ import numpy as np
 from scipy import stats
 
 from marketreact._typing import FloatArray, IntArray
-from marketreact.inference import base
+from marketreact.inference import _kernels, base
 from marketreact.inference.base import (
     _NORMAL,
     Alternative,
@@ -97,6 +97,14 @@ def average_ranks(a: FloatArray) -> tuple[FloatArray, FloatArray]:
         for sl in _event_blocks(len(a), a.shape[1]):  # rows are ranked independently
             ranks_out[sl], ties_out[sl] = average_ranks(a[sl])
         return ranks_out, ties_out
+    if _kernels.HAVE_NUMBA and a.ndim in (2, 3):
+        x = np.ascontiguousarray(a, dtype=float)
+        x3 = _kernels.batch_view if x.ndim == 2 else _kernels.same
+        order, n_ok = _kernels.argsort_rows(x)
+        ranks = np.full(x.shape, np.nan)
+        ties = np.empty(x.shape[:-1])
+        _kernels.ranks_by_order(x3(x), x3(order), x3(n_ok), x3(ranks), x3(ties))
+        return ranks, ties
     ranks, ties, _ = _ranks_and_sorted(a)
     return ranks, ties
 
@@ -161,11 +169,19 @@ def rank_tests(est: FloatArray | RowBlocks, ar: FloatArray,
 
     Windows of ``mrank`` and ``csign`` cumulate as the rank test does.
     """
-    l1 = est.shape[-1]
-    u_sum, n_t, n_ev, g_sum = _rank_sums(est, ar, signs=extended)
+    ranked = _ranked_statistics(_rank_sums(est, ar, signs=extended), est.shape[-1], windows,
+                                extended)
+    return ranked if extended else ranked["rank"]
+
+
+def _ranked_statistics(sums: tuple[FloatArray, IntArray, IntArray, FloatArray | None],
+                       l1: int, windows: Sequence[slice], extended: bool
+                       ) -> dict[str, tuple[_Raw, _Raw]]:
+    """``rank`` (and with ``extended`` ``mrank``, ``csign``) from the score sums."""
+    u_sum, n_t, n_ev, g_sum = sums
     rank = _score_statistics("rank", u_sum, n_t, n_ev, None, l1, windows)
     if not extended:
-        return rank
+        return {"rank": rank}
     assert g_sum is not None
     with np.errstate(invalid="ignore", divide="ignore"):
         t_bar = n_t.sum(axis=-1) / n_ev
@@ -230,6 +246,10 @@ def _rank_sums(est: FloatArray | RowBlocks, ar: FloatArray, signs: bool = False
     values are ranked on their own; the sums run over events in order).
     """
     n, l1 = est.shape[-2], est.shape[-1]
+    if _kernels.HAVE_NUMBA and len(est.shape) in (2, 3):
+        ranked, _ = _compiled_pass(est, ar, signs, None, [])
+        assert ranked is not None
+        return ranked
     small = not _is_blocks(est) and (len(est.shape) != 2
                                      or n * l1 + ar.size <= base._BLOCK_ELEMENTS)
     blocks = [slice(None)] if small else _event_blocks(n, l1 + ar.shape[-1])
@@ -354,19 +374,30 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
     order = np.argsort(key, axis=-1, kind="stable")[..., None]
     xf = np.take_along_axis(xf, order, axis=-2)
     okf = np.take_along_axis(okf, order, axis=-2)
+    # the events with a missing value, when few: the counts of the rest need no product
+    gaps = None
+    if x.ndim == 2 and not complete:
+        gappy = ~okf.astype(bool).all(axis=-1)
+        if gappy.sum() * 2 < n:
+            gaps = np.flatnonzero(gappy), 1.0 - okf[gappy]
     out = []
     for lo in range(0, n_boot, block):
         b = min(block, n_boot - lo)
         idx = (rng.integers(0, n, size=(b, n), dtype=np.int32) if n
                else np.zeros((b, 0), np.int32))
-        counts = np.empty((b, n))
-        for r in range(b):  # how often each event was drawn in resample r
-            counts[r] = np.bincount(idx[r], minlength=n)
+        if _kernels.HAVE_NUMBA:
+            counts = np.zeros((b, n))
+            _kernels.bincount_rows(idx, counts)
+        else:
+            counts = np.empty((b, n))
+            for r in range(b):  # how often each event was drawn in resample r
+                counts[r] = np.bincount(idx[r], minlength=n)
         num = counts @ xf
         if complete and n:
             out.append(num / n)
             continue
-        den = counts @ okf
+        # with gaps: the same whole numbers, n draws less those of events without the value
+        den = counts @ okf if gaps is None else n - counts[:, gaps[0]] @ gaps[1]
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(np.where(den > 0, num / den, np.nan))
     return np.concatenate(out, axis=-2) if out else np.empty((*x.shape[:-2], 0, x.shape[-1]))
@@ -449,16 +480,55 @@ def generalized_rank(est: FloatArray | RowBlocks, sigma2: FloatArray, sx: FloatA
     grank_t, grank_z : _Raw
         Statistics shaped like ``sx`` without its event axis.
     """
+    sig, v, use = _grank_inputs(est, sigma2, sx)
+    n, l1 = est.shape[-2], est.shape[-1]
+    if _kernels.HAVE_NUMBA and v.shape[-1] and len(est.shape) in (2, 3):
+        _, sums = _compiled_pass(est, None, False, sig, [(v, use)])
+        return _grank_statistics(*sums[0])
+    return _grank_statistics(*_grank_sums_numpy(est, sig, v, use, n, l1))
+
+
+def _grank_inputs(est: Any, sigma2: FloatArray, sx: FloatArray
+                  ) -> tuple[FloatArray, FloatArray, np.ndarray]:
+    """Residual SDs ``s_i``, restandardised values ``v = sx / S_d`` and whether each enters."""
     sx = np.asarray(sx, float)
     sig = np.sqrt(np.asarray(sigma2, float))
-    n_cols = sx.shape[-1]
     with np.errstate(invalid="ignore", divide="ignore"):
         _, _, sd = _count_mean_sd(sx)
         v = sx / sd[..., None, :]
     has_var = np.isfinite(sig) & (sig > 0)
     use = np.isfinite(v) & has_var[..., None]
-    n = est.shape[-2]
-    l1 = est.shape[-1]
+    return sig, v, use
+
+
+def _grank_statistics(est_s: FloatArray, est_c: IntArray, u0_sum: FloatArray,
+                      n_col: IntArray) -> tuple[_Raw, _Raw]:
+    """GRANK's t and Z from the sums over events of the scores (KP 2011, eq. 7-9)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ubar_est = np.where(est_c > 0, est_s / np.maximum(est_c, 1), 0.0)
+        ubar0 = u0_sum / n_col
+        nn = n_col[..., None]
+        days = (est_c > 0).sum(axis=-1) + (n_col > 0)
+        s2 = ((est_c / nn * ubar_est**2).sum(axis=-1) + ubar0**2) / days
+        zstat = ubar0 / np.sqrt(s2)
+        tdays = days.astype(float)
+        tstat = zstat * np.sqrt((tdays - 2.0) / (tdays - 1.0 - zstat**2))
+    reason = _reasons((n_col < 1, "no events with estimation residuals"),
+                      (days < 3, "fewer than 3 days with ranks"),
+                      (s2 == 0, "zero variance of the mean rank"), shape=zstat.shape)
+    return (_raw("grank_t", tstat, base._T, tdays - 2.0, n_col, reason),
+            _raw("grank_z", zstat, _NORMAL, None, n_col, reason))
+
+
+def _grank_sums_numpy(est: FloatArray | RowBlocks, sig: FloatArray, v: FloatArray,
+                      use: np.ndarray, n: int, l1: int
+                      ) -> tuple[FloatArray, IntArray, FloatArray, IntArray]:
+    """GRANK's sums over events in numpy: ``(…, D, L1)`` score sums and counts, ``(…, D)``.
+
+    One ``(events x estimation days)`` comparison per column; large studies in
+    blocks of events (the running sums are carried, so blocks give the same numbers).
+    """
+    n_cols = v.shape[-1]
     small = not _is_blocks(est) and (len(est.shape) != 2
                                      or n * l1 * max(n_cols, 1) <= base._BLOCK_ELEMENTS)
     blocks = [slice(None)] if small else _event_blocks(n, l1 * max(n_cols, 1))
@@ -491,22 +561,92 @@ def generalized_rank(est: FloatArray | RowBlocks, sigma2: FloatArray, sx: FloatA
             k_v[..., d] = 1.0 + m - gt.sum(axis=-1) - 0.5 * eq.sum(axis=-1)
         u0_sum = _add_rows(u0_sum, np.where(ub, k_v / denom[..., None] - 0.5, 0.0))
         n_col = _add_rows(n_col, ub.astype(np.int64))
-    shape_dl = (*sx.shape[:-2], n_cols, l1)
+    shape_dl = (*v.shape[:-2], n_cols, l1)
     est_s = np.stack(est_sum, axis=-2) if n_cols else np.zeros(shape_dl)
     est_c = np.stack(est_cnt, axis=-2) if n_cols else np.zeros(shape_dl, np.int64)
-    u0_sum = np.asarray(u0_sum)
-    n_col = np.asarray(n_col)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ubar_est = np.where(est_c > 0, est_s / np.maximum(est_c, 1), 0.0)
-        ubar0 = u0_sum / n_col
-        nn = n_col[..., None]
-        days = (est_c > 0).sum(axis=-1) + (n_col > 0)
-        s2 = ((est_c / nn * ubar_est**2).sum(axis=-1) + ubar0**2) / days
-        zstat = ubar0 / np.sqrt(s2)
-        tdays = days.astype(float)
-        tstat = zstat * np.sqrt((tdays - 2.0) / (tdays - 1.0 - zstat**2))
-    reason = _reasons((n_col < 1, "no events with estimation residuals"),
-                      (days < 3, "fewer than 3 days with ranks"),
-                      (s2 == 0, "zero variance of the mean rank"), shape=zstat.shape)
-    return (_raw("grank_t", tstat, base._T, tdays - 2.0, n_col, reason),
-            _raw("grank_z", zstat, _NORMAL, None, n_col, reason))
+    return est_s, est_c, np.asarray(u0_sum), np.asarray(n_col)
+
+
+def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bool,
+                   sig: FloatArray | None, grank: list[tuple[FloatArray, np.ndarray]]
+                   ) -> tuple[tuple[FloatArray, IntArray, IntArray, FloatArray | None] | None,
+                              list[tuple[FloatArray, IntArray, FloatArray, IntArray]]]:
+    """The rank sums of :func:`_rank_sums` and GRANK's sums, in one pass over events.
+
+    Each block of estimation residuals is read and argsorted once; compiled loops
+    then rank the event-window values with them (the Corrado-type scores, when
+    ``ar`` is given) and re-rank them with each GRANK value of every ``(v, use)``
+    in ``grank`` (``sig``: the residual SDs). Events are added one after another
+    with the operations of the numpy code, so the numbers are the same.
+    """
+    n, l1 = est.shape[-2], est.shape[-1]
+    flat = len(est.shape) == 2
+    x3 = _kernels.batch_view if flat else _kernels.same
+    lead = tuple(est.shape[:-2])
+    width = l1 + (0 if ar is None else ar.shape[-1]) + 8 * len(grank)
+    small = not _is_blocks(est) and (not flat or n * width <= base._BLOCK_ELEMENTS)
+    blocks = [slice(None)] if small else _event_blocks(n, width)
+    ranked: Any = None
+    if ar is not None:
+        l2 = ar.shape[-1]
+        ranked = (np.zeros((*lead, l1 + l2)), np.zeros((*lead, l1 + l2), np.int64),
+                  np.zeros(lead, np.int64), np.zeros((*lead, l1 + l2)))
+    sums: list[Any] = [[np.zeros((*lead, v.shape[-1], l1)),
+                        np.zeros((*lead, v.shape[-1], l1), np.int64), None, None]
+                       for v, _ in grank]
+    for sl in blocks:
+        e = np.ascontiguousarray(_est_rows(est, sl), dtype=float)
+        order, n_e = _kernels.argsort_rows(e)
+        if ar is not None:
+            a = np.ascontiguousarray(ar[..., sl, :], dtype=float)
+            order_a, n_a = _kernels.argsort_rows(a)
+            u_sum, n_t, n_ev, g_sum = ranked
+            _kernels.rank_score_block(x3(e), x3(order), x3(n_e), x3(a), x3(order_a),
+                                      x3(n_a), signs, x3(u_sum), x3(n_t), x3(g_sum),
+                                      x3(n_ev))
+        if not grank:
+            continue
+        assert sig is not None
+        # z = e / s_i, its scores among themselves (z keeps the order of e: its argsort
+        # serves), m_i and T_i + 1 = m_i + 2
+        zf, base_u = np.empty(e.shape), np.empty(e.shape)
+        m, denom = np.empty(e.shape[:-1], np.int64), np.empty(e.shape[:-1])
+        _kernels.grank_prepare(x3(e), x3(np.ascontiguousarray(sig[..., sl], dtype=float)),
+                               x3(order), x3(n_e), x3(zf), x3(base_u), x3(m), x3(denom))
+        for (v, use), acc in zip(grank, sums, strict=True):
+            ub = np.ascontiguousarray(use[..., sl, :] & (m > 0)[..., None])
+            vb = np.ascontiguousarray(v[..., sl, :], dtype=float)
+            k_v = np.full(vb.shape, np.nan)
+            _kernels.grank_block(x3(zf), x3(base_u), x3(denom), x3(m), x3(vb), x3(ub),
+                                 x3(acc[0]), x3(acc[1]), x3(k_v))
+            with np.errstate(invalid="ignore"):
+                acc[2] = _add_rows(acc[2], np.where(ub, k_v / denom[..., None] - 0.5, 0.0))
+            acc[3] = _add_rows(acc[3], ub.astype(np.int64))
+    if ranked is not None and not signs:
+        ranked = (*ranked[:3], None)
+    return ranked, [(a, c, np.asarray(u0), np.asarray(nc)) for a, c, u0, nc in sums]
+
+
+def rank_family(est: FloatArray | RowBlocks, ar: FloatArray, sigma2: FloatArray,
+                sar: FloatArray, csar: FloatArray, windows: Sequence[slice]
+                ) -> tuple[dict[str, tuple[_Raw, _Raw]], tuple[_Raw, _Raw],
+                           tuple[_Raw, _Raw]]:
+    """The rank-based tests of the battery from one ranking of the residuals.
+
+    Returns what ``rank_tests(est, ar, windows, extended=True)``,
+    ``generalized_rank(est, sigma2, sar)`` and ``generalized_rank(est, sigma2, csar)``
+    return (the same numbers). With numba, each block of estimation residuals is read
+    and argsorted once for all of them; without, the three are computed apart.
+    """
+    if not (_kernels.HAVE_NUMBA and len(est.shape) in (2, 3)):
+        ranked = rank_tests(est, ar, windows, extended=True)
+        assert isinstance(ranked, dict)
+        return (ranked, generalized_rank(est, sigma2, sar),
+                generalized_rank(est, sigma2, csar))
+    sig, v_day, use_day = _grank_inputs(est, sigma2, sar)
+    _, v_win, use_win = _grank_inputs(est, sigma2, csar)
+    sums_ranked, sums = _compiled_pass(est, ar, True, sig,
+                                       [(v_day, use_day), (v_win, use_win)])
+    assert sums_ranked is not None
+    return (_ranked_statistics(sums_ranked, est.shape[-1], windows, extended=True),
+            _grank_statistics(*sums[0]), _grank_statistics(*sums[1]))

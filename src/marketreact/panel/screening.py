@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from marketreact._typing import BoolArray, IntArray, Window
+from marketreact._typing import BoolArray, FloatArray, IntArray, Window
 
 #: Columns of the overlap table (one row per pair: an event and another event in a window).
 OVERLAP_COLUMNS = ("event_id", "ticker", "day0", "other_id", "other_day0", "rel_day", "window",
@@ -407,3 +407,50 @@ def anchored_moments(events: pd.DataFrame) -> IntArray:
         ``(E,)`` int64.
     """
     return _order_key(events["timestamp"], events["date"])
+
+
+def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray,
+                       day0: IntArray, windows: Sequence[Window]) -> list[FloatArray]:
+    """Share of zero returns among each event's present returns, per window.
+
+    A return is present on a session inside the panel where it covers one session
+    (``span >= 1``) and is finite. For each window ``(a, b)`` of relative days the
+    share is ``#{r = 0} / #{present}`` over sessions ``day0 + a .. day0 + b`` of the
+    event's stock (NaN without any). The counts come from running sums along each
+    stock's sessions (two look-ups per event and window), not from gathering every
+    event's window: the same whole numbers, so the same shares as counting a
+    gathered ``(events x days)`` array.
+
+    Parameters
+    ----------
+    returns, span : numpy.ndarray
+        ``(N, T)`` returns and spans of the exchange panel.
+    stock_rows, day0 : numpy.ndarray
+        ``(E,)`` each event's panel row and day-0 session.
+    windows : sequence of (int, int)
+        Windows of relative days, inclusive.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ``(E,)`` shares, one array per window.
+    """
+    n_sessions = returns.shape[1]
+    rows, which = np.unique(np.asarray(stock_rows, np.int64), return_inverse=True)
+    r = returns[rows]
+    present = (span[rows] >= 1) & np.isfinite(r)
+    counts = []
+    for mask in (present, present & (r == 0)):
+        c = np.zeros((len(rows), n_sessions + 1), dtype=np.int64)
+        np.cumsum(mask, axis=1, out=c[:, 1:])
+        counts.append(c)
+    out = []
+    day0 = np.asarray(day0, np.int64)
+    for a, b in windows:
+        lo = np.clip(day0 + a, 0, n_sessions)
+        hi = np.maximum(np.clip(day0 + b + 1, 0, n_sessions), lo)
+        n_present = counts[0][which, hi] - counts[0][which, lo]
+        n_zero = counts[1][which, hi] - counts[1][which, lo]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(n_zero / n_present)
+    return out

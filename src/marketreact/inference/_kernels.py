@@ -1,0 +1,279 @@
+"""Compiled loops of the rank tests, the bootstrap and the placebo (numba when installed).
+
+The generalized rank test (GRANK) and the Corrado-type rank tests need, for every
+event, the ranks of its values among each other and sums of the resulting scores
+over events. numpy has no row-wise ``searchsorted`` and GRANK's re-ranking of the
+estimation residuals with each event-window value included has no vectorised form
+without an ``events x estimation days x columns`` temporary; the loops here do that
+work in one pass without temporaries when `numba <https://numba.pydata.org>`_ is
+installed (``pip install 'marketreact[fast]'``). Without it (or with the environment
+variable ``MARKETREACT_NO_NUMBA`` set) the callers in
+:mod:`marketreact.inference.nonparametric` and :mod:`marketreact.backtest.placebo` run
+their numpy code instead.
+
+Every kernel adds over events one after another, in event order, with the same
+floating-point operations as the numpy code it replaces (numpy sums an array over its
+event axis row after row), so both give the same numbers to the last bit;
+``tests/inference/test_fast_ranks.py`` and ``tests/backtest/test_placebo_kernel.py``
+check it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from marketreact._typing import FloatArray
+
+#: Whether the compiled kernels are used: numba is installed and ``MARKETREACT_NO_NUMBA``
+#: is not set. numba itself is imported (and the kernels compiled, or loaded from numba's
+#: cache) on first use, so importing the package stays light.
+HAVE_NUMBA: bool = (not os.environ.get("MARKETREACT_NO_NUMBA")
+                    and importlib.util.find_spec("numba") is not None)
+
+
+class _Kernel:
+    """A loop compiled by numba on its first call (cached on disk by numba)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+        self.compiled: Callable[..., Any] | None = None
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any) -> Any:
+        if self.compiled is None:
+            try:
+                import numba
+            except ImportError:  # pragma: no cover - a broken install: same numbers, slowly
+                self.compiled = self.fn
+            else:
+                # numpy's error model: x / 0 gives inf or NaN, as in the numpy code
+                self.compiled = numba.njit(cache=True, nogil=True,
+                                           error_model="numpy")(self.fn)
+        return self.compiled(*args)
+
+
+def _grank_block(z: FloatArray, base_u: FloatArray, denom: FloatArray, m: Any,
+                 v: FloatArray, use: Any, acc: FloatArray, cnt: Any,
+                 k_v: FloatArray) -> None:  # pragma: no cover - compiled
+    """Accumulate GRANK's estimation-day scores of one block of events, in place.
+
+    ``z`` (S, B, L1): standardised estimation residuals, NaN where missing;
+    ``base_u`` (S, B, L1): their scaled ranks among themselves (0 where missing);
+    ``denom``/``m`` (S, B): ``m_i + 2`` and ``m_i``; ``v``/``use`` (S, B, D): the
+    event-window values and whether they enter. Adds to ``acc``/``cnt`` (S, D, L1)
+    the scores ``U`` of each estimation day with the event's value of column ``d``
+    included and the events counted; writes the rank ``K`` of each ``v`` to ``k_v``.
+    """
+    n_s, n_b, n_l = z.shape
+    n_d = v.shape[2]
+    for s in range(n_s):
+        for i in range(n_b):
+            den = denom[s, i]
+            for d in range(n_d):
+                if not use[s, i, d]:
+                    continue
+                vv = v[s, i, d]
+                n_gt = 0
+                n_eq = 0
+                for t in range(n_l):
+                    zt = z[s, i, t]
+                    g = zt > vv
+                    e = zt == vv
+                    acc[s, d, t] += base_u[s, i, t] + (g + 0.5 * e) / den
+                    cnt[s, d, t] += zt == zt
+                    n_gt += g
+                    n_eq += e
+                k_v[s, i, d] = 1.0 + m[s, i] - n_gt - 0.5 * n_eq
+
+
+def _ranks_by_order(x: FloatArray, order: Any, n_sorted: Any, out: FloatArray,
+                    ties: FloatArray) -> None:
+    """Average ranks (1 = smallest) of the finite values of each row of ``x``, into ``out``.
+
+    ``order[s, i, :n_sorted[s, i]]`` lists positions of row ``i`` in an order in which
+    its finite values do not decrease (the argsort of the row, or of values that
+    ``x`` is a non-decreasing function of); positions whose ``x`` is not finite are
+    skipped. Each value gets ``(start + end) / 2 + 1`` over the positions of its tie
+    group, as :func:`~marketreact.inference.nonparametric.average_ranks`; ``out``
+    must hold NaN where ``x`` is not finite. ``ties[s, i]`` gets ``Σ (t³ - t)`` over
+    the tie groups (sizes ``t``) of the row.
+    """
+    n_s, n_b, n_l = x.shape
+    pos = np.empty(n_l, np.int64)
+    for s in range(n_s):
+        for i in range(n_b):
+            n = 0
+            for j in range(n_sorted[s, i]):
+                t = order[s, i, j]
+                if np.isfinite(x[s, i, t]):
+                    pos[n] = t
+                    n += 1
+            j = 0
+            tie = 0.0
+            while j < n:
+                k = j
+                val = x[s, i, pos[j]]
+                while k + 1 < n and x[s, i, pos[k + 1]] == val:
+                    k += 1
+                rank = (j + k) / 2.0 + 1.0
+                for q in range(j, k + 1):
+                    out[s, i, pos[q]] = rank
+                size = k - j + 1.0
+                tie += size * (size * size - 1.0)
+                j = k + 1
+            ties[s, i] = tie
+
+
+def _grank_prepare(e: FloatArray, sig: FloatArray, order: Any, n_e: Any, zf: FloatArray,
+                   base_u: FloatArray, m: Any, denom: FloatArray) -> None:
+    """GRANK's standardised residuals and their scores among themselves, for one block.
+
+    ``zf = e / s_i`` (NaN where not finite), ``m_i`` the finite ones, ``denom = m_i + 2``
+    and ``base_u = K / denom - 1/2`` with ``K`` the average rank of ``zf`` among the
+    event's (0 where missing); ``order``/``n_e`` are the argsort of ``e`` and its finite
+    count (``e / s_i`` keeps that order). The operations of the numpy code, fused.
+    """
+    n_s, n_b, n_l = e.shape
+    pos = np.empty(n_l, np.int64)
+    for s in range(n_s):
+        for i in range(n_b):
+            sg = sig[s, i]
+            cnt = 0
+            for t in range(n_l):
+                z = e[s, i, t] / sg
+                if np.isfinite(z):
+                    zf[s, i, t] = z
+                    cnt += 1
+                else:
+                    zf[s, i, t] = np.nan
+            m[s, i] = cnt
+            den = cnt + 2.0
+            denom[s, i] = den
+            for t in range(n_l):
+                base_u[s, i, t] = 0.0
+            n = 0
+            for j in range(n_e[s, i]):
+                t = order[s, i, j]
+                if np.isfinite(zf[s, i, t]):
+                    pos[n] = t
+                    n += 1
+            j = 0
+            while j < n:
+                k = j
+                val = zf[s, i, pos[j]]
+                while k + 1 < n and zf[s, i, pos[k + 1]] == val:
+                    k += 1
+                rank = (j + k) / 2.0 + 1.0
+                for q in range(j, k + 1):
+                    base_u[s, i, pos[q]] = rank / den - 0.5
+                j = k + 1
+
+
+def _rank_score_block(est: FloatArray, order_e: Any, n_e: Any, ar: FloatArray,
+                      order_a: Any, n_a: Any, signs: bool, u_sum: FloatArray, n_t: Any,
+                      g_sum: FloatArray, n_ev: Any) -> None:
+    """Corrado-type scores of one block of events added over events, in place.
+
+    Each event's estimation residuals ``est`` (S, B, L1) and event-window values
+    ``ar`` (S, B, L2) are ranked together (average ranks) by merging their two
+    argsorts (``order_e``, ``order_a``; the first ``n_e``/``n_a`` entries are the
+    finite values); ``U = K / (T_i + 1) - 1/2`` is added to ``u_sum``
+    (S, L1 + L2), the values with data to ``n_t`` and, with ``signs``,
+    ``sign(x - median_i)`` to ``g_sum``; events with data are counted in ``n_ev`` (S,).
+    """
+    n_s, n_b, l1 = est.shape
+    l2 = ar.shape[2]
+    vals = np.empty(l1 + l2)
+    cols = np.empty(l1 + l2, np.int64)
+    for s in range(n_s):
+        for i in range(n_b):
+            ne = n_e[s, i]
+            na = n_a[s, i]
+            t_i = ne + na
+            ie = 0
+            ia = 0
+            for j in range(t_i):  # merge the two sorted rows
+                if ia >= na or (ie < ne and est[s, i, order_e[s, i, ie]]
+                                <= ar[s, i, order_a[s, i, ia]]):
+                    cols[j] = order_e[s, i, ie]
+                    vals[j] = est[s, i, cols[j]]
+                    ie += 1
+                else:
+                    cols[j] = l1 + order_a[s, i, ia]
+                    vals[j] = ar[s, i, order_a[s, i, ia]]
+                    ia += 1
+            if t_i == 0:
+                continue
+            n_ev[s] += 1
+            med = (vals[max((t_i - 1) // 2, 0)] + vals[max(t_i // 2, 0)]) / 2.0
+            scale = t_i + 1.0
+            j = 0
+            while j < t_i:
+                k = j
+                while k + 1 < t_i and vals[k + 1] == vals[j]:
+                    k += 1
+                rank = (j + k) / 2.0 + 1.0
+                u = rank / scale - 0.5
+                for q in range(j, k + 1):
+                    c = cols[q]
+                    u_sum[s, c] += u
+                    n_t[s, c] += 1
+                    if signs:
+                        dev = vals[q] - med
+                        g_sum[s, c] += 1.0 if dev > 0 else (-1.0 if dev < 0 else 0.0)
+                j = k + 1
+
+
+def _bincount_rows(idx: Any, out: FloatArray) -> None:
+    """``out[r]`` = how often each event was drawn in resample ``r`` (rows of ``idx``).
+
+    ``out`` must hold zeros; the counts are whole numbers, as ``numpy.bincount`` gives.
+    """
+    n_r, n = idx.shape
+    for r in range(n_r):
+        for j in range(n):
+            out[r, idx[r, j]] += 1.0
+
+
+def _placebo_gather(u: FloatArray, room: FloatArray, threshold: Any, base: Any, shift: Any,
+                    table: FloatArray, out: FloatArray) -> None:
+    """One placebo draw: ``out[j] = table[base_j + trunc(u_j room_j) (+ shift_j past the band)]``.
+
+    The session arithmetic of :func:`marketreact.backtest.placebo.placebo_sums` (a double
+    product truncated to int32, compared with the band, offsets added) in one pass.
+    """
+    for j in range(u.shape[0]):
+        c = np.int32(u[j] * room[j])
+        if c >= threshold[j]:
+            c += shift[j]
+        out[j] = table[c + base[j]]
+
+
+grank_block = _Kernel(_grank_block)
+grank_prepare = _Kernel(_grank_prepare)
+placebo_gather = _Kernel(_placebo_gather)
+bincount_rows = _Kernel(_bincount_rows)
+ranks_by_order = _Kernel(_ranks_by_order)
+rank_score_block = _Kernel(_rank_score_block)
+
+
+def argsort_rows(a: FloatArray) -> tuple[Any, Any]:
+    """Each row's argsort with its non-finite values last, and the count of finite values."""
+    ok = np.isfinite(a)
+    return np.argsort(np.where(ok, a, np.inf), axis=-1), ok.sum(axis=-1)
+
+
+def batch_view(a: Any) -> Any:
+    """``a`` with a leading batch axis of length 1 (a view: the kernels write through it)."""
+    return a[None]
+
+
+def same(a: Any) -> Any:
+    """``a`` itself (the kernels' arrays when they already have a batch axis)."""
+    return a
