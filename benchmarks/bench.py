@@ -43,7 +43,8 @@ sys.path.insert(0, str(HERE))
 import synthetic  # noqa: E402
 
 CAR_WINDOWS = ((-1, 1), (0, 0), (0, 1), (-5, 5))
-TARGETS = {"fit_100k_s": 1.0, "all_tests_100k_s": 5.0, "fit_1m_s": 30.0, "peak_1m_gb": 4.0,
+#: Issue 17's targets (1M events with every test, inputs included in the memory).
+TARGETS = {"fit_100k_s": 1.0, "all_tests_100k_s": 5.0, "fit_1m_s": 15.0, "peak_1m_gb": 3.0,
            "speedup": 50.0}
 
 
@@ -722,8 +723,10 @@ def report(args: argparse.Namespace, info: dict, rows: list[dict], base: dict,
     if 1_000_000 in by:
         r = by[1_000_000]
         best = min(r["fit_s"])
-        checks.append(("1M events <= 30 s", best <= TARGETS["fit_1m_s"], f"{best:.2f} s"))
-        checks.append(("1M events peak memory <= 4 GB (the study, inputs included)",
+        checks.append((f"1M events, every test <= {TARGETS['fit_1m_s']:g} s",
+                       best <= TARGETS["fit_1m_s"], f"{best:.2f} s"))
+        checks.append((f"1M events peak memory <= {TARGETS['peak_1m_gb']:g} GB (the study, "
+                       "inputs included)",
                        r["cold_fit_peak"] <= TARGETS["peak_1m_gb"] * 1e9,
                        f"{fmt_gb(r['cold_fit_peak'])} GB"))
     large = [r for r in rows if r["size"] >= 100_000]

@@ -50,3 +50,4 @@ def test_negative_volume_is_noted_in_a_volume_study() -> None:
     assert "AAA" in note and "1 row(s)" in note
     # The session is missing from the estimation (139 log volumes instead of 140).
     assert int(result.events["n_estimation"].iloc[0]) == 139
+

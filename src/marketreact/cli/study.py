@@ -46,12 +46,9 @@ def _study_table(result: Any) -> Table:
 
 
 def _long_windows(result: Any) -> bool:
-    """Whether a CAR window is long enough (21 sessions or more) to show the BHAR tests."""
-    return any(b - a + 1 > LONG_WINDOW for a, b in result.settings.car_windows)
-
-
-#: Sessions beyond which a CAR window is long and the BHAR tests are printed.
-LONG_WINDOW = 20
+    """Whether a CAR window is long (``StudySettings.long_window``): BHAR tests are printed."""
+    long = result.settings.long_window
+    return any(b - a + 1 >= long for a, b in result.settings.car_windows)
 
 
 def _bhar_tables(result: Any) -> list[Table]:
@@ -79,7 +76,8 @@ def _bhar_tables(result: Any) -> list[Table]:
                           num(f"{prefix}_t_p", ".4f"), num(f"{prefix}_tsa", ".3f"),
                           num(f"{prefix}_tsa_p", ".4f"), num(f"{prefix}_tsa_boot_p", ".4f"))
         if agg.get(f"{prefix}_tsa_boot_p", pd.Series(dtype=float)).isna().all():
-            table.caption = "no bootstrap: it needs 12 events or more (resamples of n/4)"
+            table.caption = (f"no bootstrap: it is run for windows of {result.settings.long_window}"
+                             " periods or more, with 12 events or more (resamples of n/4)")
         out.append(table)
     return out
 
@@ -116,7 +114,7 @@ MONTH_SESSIONS = 23
 #: Settings of a monthly study when not given: windows in months.
 MONTHLY_DEFAULTS: dict[str, Any] = {"estimation": (-60, -2), "window": (-1, 12),
                                     "car_windows": ((0, 0), (0, 5), (0, 11)),
-                                    "min_estimation": 24}
+                                    "min_estimation": 24, "long_window": 1}
 
 
 def _monthly(frequency: str, given: dict[str, Any], input_kind: Any,

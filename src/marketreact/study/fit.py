@@ -780,11 +780,16 @@ class EventStudy:
                 if len(car) == n_events * len(labels) else None)
         aar = aar_table(arrays.rel_days, arrays.ar, tests)
         aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, bhar=bhar)
-        if bhar is not None:  # Lyon-Barber-Tsai bootstrap beside battery's t and t_sa
-            boot = bhar_test_columns(bhar, n_boot=s.n_boot, seed=s.seed,
-                                     alternative=s.alternative)
+        if bhar is not None:  # Lyon-Barber-Tsai bootstrap beside battery's t and t_sa,
+            # for the long windows only (see StudySettings.long_window)
+            long = [j for j, (a, b) in enumerate(s.car_windows) if b - a + 1 >= s.long_window]
             for col in ("bhar_tsa_boot", "bhar_tsa_boot_p"):
-                aggregate[col] = boot[col]
+                aggregate[col] = np.nan
+            if long:
+                boot = bhar_test_columns(bhar[:, long], n_boot=s.n_boot, seed=s.seed,
+                                         alternative=s.alternative)
+                for col in ("bhar_tsa_boot", "bhar_tsa_boot_p"):
+                    aggregate.loc[long, col] = boot[col]
         return aar, aggregate, tests
 
 

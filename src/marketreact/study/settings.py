@@ -129,6 +129,13 @@ class StudySettings:
     group : str, optional
         Catalogue column whose values split the events into groups (tests per
         group and between groups).
+    long_window : int
+        Windows of at least this many periods (sessions, or months in a monthly
+        study) are long-horizon windows: their mean BHAR also gets the
+        bootstrapped skewness-adjusted t of Lyon, Barber & Tsai (1999), which
+        corrects the right skew of long-run returns. Shorter windows leave it
+        empty (the conventional and skewness-adjusted t are there for every
+        window); 1 gives it to every window.
     """
 
     model: ModelName = ModelName.market_model
@@ -154,6 +161,7 @@ class StudySettings:
     clean_estimation: bool = False
     adjust: Adjustment = Adjustment.none
     group: str | None = None
+    long_window: int = 21
 
     def __post_init__(self) -> None:
         # Windows read back from JSON (``to_dict``) come as lists: keep them as tuples.
@@ -174,6 +182,9 @@ class StudySettings:
                         f"unknown {what} {value!r}; choose from "
                         f"{', '.join(m.value for m in enum)}")]) from None
         problems: list[tuple[str, str, str]] = []  # (field, value, message)
+        if not 1 <= self.long_window <= MAX_SESSIONS:
+            problems.append(("long_window", str(self.long_window),
+                             f"long_window must be 1 to {MAX_SESSIONS:,} periods"))
         if self.n_boot < 0:
             problems.append(("n_boot", str(self.n_boot), "n_boot must be 0 or more"))
         if self.n_boot > MAX_BOOTSTRAP:
@@ -256,4 +267,5 @@ class StudySettings:
             "clean_estimation": self.clean_estimation,
             "adjust": self.adjust.value,
             "group": self.group,
+            "long_window": self.long_window,
         }
