@@ -8,6 +8,7 @@ package registers them all; nothing outside the CLI imports it.
 from marketreact.cli import (
     articles,
     backtest,
+    calendar_time,
     export,
     intraday,
     news,
@@ -21,7 +22,7 @@ from marketreact.cli import (
 from marketreact.cli.app import app
 
 #: The modules whose commands are registered on :data:`app` when they are imported.
-COMMAND_MODULES = (news, study, intraday, articles, backtest, regress, report, export, replay,
-                   validate, prices)
+COMMAND_MODULES = (news, study, calendar_time, intraday, articles, backtest, regress, report,
+                   export, replay, validate, prices)
 
 __all__ = ["COMMAND_MODULES", "app"]

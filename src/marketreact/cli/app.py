@@ -39,8 +39,8 @@ from marketreact.errors import InputError, InputProblem, MarketReactError
 from marketreact.output.files import guard_formulas
 
 #: Commands in the order of the pipeline, as ``--help`` lists them.
-COMMAND_ORDER = ("news", "study", "intraday", "extract", "verify", "backtest", "score",
-                 "regress", "report", "export", "replay", "validate", "prices")
+COMMAND_ORDER = ("news", "study", "calendar-time", "intraday", "extract", "verify",
+                 "backtest", "score", "regress", "report", "export", "replay", "validate", "prices")
 
 
 EXIT_OK, EXIT_PARTIAL, EXIT_INPUT, EXIT_INTERNAL, EXIT_NOTHING = 0, 1, 2, 3, 4
