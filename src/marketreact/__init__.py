@@ -7,6 +7,8 @@ The main entry points:
   (``csv:DIR``, ``csv:FILE.csv``, ``yahoo``), a source or frames a user built,
   into what ``fit`` and ``run`` take;
 * :class:`EventStudy` -> :class:`StudyResult`: abnormal returns around dated news;
+* :class:`CalendarTimeStudy` -> :class:`CalendarTimeStudyResult`: calendar-time
+  portfolios of the firms after their news;
 * :class:`Backtest` -> :class:`BacktestResult`: trading the news.
 
 The top-level face of the package: it imports everything else and nothing imports
@@ -24,6 +26,7 @@ from marketreact.events.catalogue import EventCatalogue, events_from_frame, read
 from marketreact.models.spec import ModelName
 from marketreact.panel.returns import ReturnKind
 from marketreact.prices import load_prices
+from marketreact.study.calendar_time import CalendarTimeStudy, CalendarTimeStudyResult
 from marketreact.study.fit import EventStudy
 from marketreact.study.results import StudyResult
 from marketreact.study.settings import StudySettings
@@ -54,6 +57,8 @@ __all__ = [
     "Backtest",
     "BacktestResult",
     "BacktestSettings",
+    "CalendarTimeStudy",
+    "CalendarTimeStudyResult",
     "EventCatalogue",
     "EventStudy",
     "InputError",

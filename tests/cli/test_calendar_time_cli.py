@@ -1,9 +1,10 @@
 """``marketreact calendar-time`` on the mag-7 news against SPY.
 
-Reference: the portfolio series rebuilt here from the raw price CSVs with pandas (day 0
-from the news time and the NYSE closes of exchange_calendars' schedule, returns by
-``pct_change`` of the closes, the equal-weighted mean of the firms within [0, H] of an
-event) and regressed directly with statsmodels OLS and HAC (Newey-West) errors.
+Reference: the portfolio series rebuilt from the raw price CSVs with pandas
+(tests/_calendar_time_reference.py: day 0 from the news time and the NYSE closes of
+exchange_calendars' schedule, returns by ``pct_change`` of the closes, the
+equal-weighted mean of the firms within [0, H] of an event) and regressed directly with
+statsmodels OLS and HAC (Newey-West) errors.
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import json
 import math
 from pathlib import Path
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
 from typer.testing import CliRunner
 
+from _calendar_time_reference import reference_portfolio, write_mag7_monthly
 from marketreact.cli import app
 
 runner = CliRunner()
@@ -27,39 +28,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def mag7_monthly(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """First news of each stock in each month, Nov 2023 to Oct 2024 (docs/study.md: 84)."""
-    news = pd.read_csv(shared_data / "news" / "mag7_news.csv", parse_dates=["datetime"])
-    month = news["datetime"].dt.to_period("M")
-    news = news[(month >= pd.Period("2023-11")) & (month <= pd.Period("2024-10"))]
-    first = news.sort_values("datetime").groupby(
-        ["ticker", news["datetime"].dt.to_period("M")]).head(1)
-    path = tmp_path_factory.mktemp("ct") / "mag7_monthly_first_news.csv"
-    pd.DataFrame({
-        "event_id": first["ticker"] + "-" + first["datetime"].dt.strftime("%Y-%m"),
-        "ticker": first["ticker"],
-        "timestamp": first["datetime"].dt.tz_localize("America/New_York").map(
-            lambda t: t.isoformat())}).to_csv(path, index=False)
-    return path
-
-
-def _reference(events: Path, us: Path, horizon: int) -> pd.DataFrame:
-    """The portfolio's return and SPY's, per session with at least one firm."""
-    cat = pd.read_csv(events)
-    close = {t: pd.read_csv(us / f"{t}.csv", parse_dates=["Date"]).set_index("Date")["Close"]
-             for t in [*sorted(cat["ticker"].unique()), "SPY"]}
-    sessions = close["SPY"].loc["2023-06-01":].index
-    rets = pd.DataFrame({t: c.reindex(sessions) for t, c in close.items()}).pct_change()
-    closes = xcals.get_calendar("XNYS").schedule.loc[
-        sessions[0]:sessions[-1], "close"].reindex(sessions)
-    when = pd.to_datetime(cat["timestamp"], utc=True)
-    day0 = np.searchsorted(closes.to_numpy(), when.to_numpy(), side="right")
-    active = np.zeros((len(sessions), len(close) - 1), dtype=bool)
-    cols = {t: i for i, t in enumerate(rets.columns[:-1])}
-    for pos, tick in zip(day0, cat["ticker"], strict=True):  # 84 events: a loop is plain
-        active[pos:pos + horizon + 1, cols[tick]] = True
-    stock = rets.iloc[:, :-1].where(active)
-    out = pd.DataFrame({"ret": stock.mean(axis=1), "n": stock.notna().sum(axis=1),
-                        "mkt": rets["SPY"]}, index=sessions)
-    return out[(out["n"] > 0) & out["mkt"].notna()]
+    return write_mag7_monthly(shared_data, tmp_path_factory.mktemp("ct"))
 
 
 def test_alpha_matches_a_direct_statsmodels_hac_regression(
@@ -70,7 +39,7 @@ def test_alpha_matches_a_direct_statsmodels_hac_regression(
                               "--market", "SPY", "--horizon", "251", "--out", str(out)])
     assert res.exit_code == 0, res.output
     assert "Calendar-time portfolio" in res.stdout and "rf = 0" in res.stdout
-    ref = _reference(mag7_monthly, us, 251)
+    ref = reference_portfolio(mag7_monthly, us, 251)
     n = len(ref)
     lags = math.floor(4 * (n / 100) ** (2 / 9))  # Newey-West (1994) rule, by hand
     fit = sm.OLS(ref["ret"].to_numpy(), sm.add_constant(ref["mkt"].to_numpy())).fit(
@@ -147,7 +116,7 @@ def test_ff3_alpha_matches_statsmodels_on_the_french_file(
     fac = pd.read_csv(ff3, skiprows=4, skipfooter=2, engine="python", skipinitialspace=True)
     fac.index = pd.to_datetime(fac.pop("Date").astype(str), format="%Y%m%d")
     fac = fac / 100.0  # the file is in percent
-    data = _reference(mag7_monthly, us, 251).join(fac, how="inner")
+    data = reference_portfolio(mag7_monthly, us, 251).join(fac, how="inner")
     y = data["ret"] - data["RF"]
     fit = sm.OLS(y.to_numpy(), sm.add_constant(data[["Mkt-RF", "SMB", "HML"]].to_numpy())).fit(
         cov_type="HAC", cov_kwds={"maxlags": 3})

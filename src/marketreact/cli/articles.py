@@ -140,7 +140,7 @@ def verify(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing on success.")
                      ] = False,
 ) -> None:
-    """Check stated price moves against daily OHLC prices: supported, contradicted, unverifiable.
+    """Check stated price moves against prices or bars: supported, contradicted, unverifiable.
 
     With --bars, claims on tickers that have intraday bars on the claimed session are
     judged on the bars (a reversal in its order: the low before the high).

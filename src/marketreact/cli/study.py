@@ -263,7 +263,7 @@ def study(
         "skewness-adjusted and bootstrapped skewness-adjusted t, in car.csv (bhar_ref) "
         "and aggregate.csv (bhar_ref_*) [default: none].")] = None,
 ) -> None:
-    """Run an event study of abnormal returns around each event and write CSV results."""
+    """Run an event study of abnormal returns, volume or volatility; write CSV results."""
     from marketreact.events.catalogue import read_events
     from marketreact.output.study import write_study
     from marketreact.prices import load_prices, source_from_spec
