@@ -34,7 +34,7 @@ from marketreact.progress import progress_bar
 
 def _study_table(result: Any) -> Table:
     words = measure_words(result.settings.measure)
-    bhar = words.percent  # BHARs exist for returns only
+    bhar = words.has_bhar
     table = Table(title=f"{words.cumulative_average} by window (cross-sectional t)")
     for name in ("window", "N", words.cumulative_average, "t", "p",
                  *(("mean BHAR",) if bhar else ())):
@@ -55,7 +55,7 @@ def _bhar_tables(result: Any) -> list[Table]:
     """Mean BHAR by window with the conventional, LBT skewness-adjusted and bootstrapped t."""
     agg = result.aggregate
     out: list[Table] = []
-    if not measure_words(result.settings.measure).percent:
+    if not measure_words(result.settings.measure).has_bhar:
         return out  # BHARs are of returns: a volume or volatility study has none
     for prefix, mean_col, what in (("bhar", "mean_bhar", "the model's expected returns"),
                                    ("bhar_ref", "mean_bhar_ref", "the reference series")):

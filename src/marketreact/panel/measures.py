@@ -105,6 +105,11 @@ class MeasureWords:
         return "CA" + self.short
 
     @property
+    def has_bhar(self) -> bool:
+        """Whether the measure has buy-and-hold returns (returns only)."""
+        return "bhar" not in self.dropped
+
+    @property
     def title(self) -> str:
         """The abnormal quantity with a capital, e.g. ``"Abnormal log volume"``."""
         return self.abnormal[:1].upper() + self.abnormal[1:]

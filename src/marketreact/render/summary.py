@@ -43,7 +43,7 @@ def caar_bhar_table(aggregate: pd.DataFrame,
     its own p-value (``NAME_p``), and the mean reference BHAR when there is one.
     ``words`` names the measure of a volume or volatility study (no BHAR rows then).
     """
-    if words is not None and not words.percent:
+    if words is not None and not words.has_bhar:
         aggregate = aggregate.drop(columns=[c for c in aggregate.columns
                                             if str(c).startswith(words.dropped)])
     tests = [t for t in WINDOW_TITLES if t in aggregate and t != "t"]

@@ -188,7 +188,7 @@ class StudyResult:
                   ("returns", s["returns"]), ("alternative", s["alternative"]),
                   ("events studied", str(self.n_events)), ("failed", str(len(self.failures)))]
         words = measure_words(self.settings.measure)  # BHARs exist for returns only
-        names = ["window", "n", "caar", "t", "p", *(["mean_bhar"] if words.percent else [])]
+        names = ["window", "n", "caar", "t", "p", *(["mean_bhar"] if words.has_bhar else [])]
         columns = [replace(c, header=words.cumulative_average) if c.header == "CAAR" else c
                    for c in _AGGREGATE_COLUMNS[:len(names)]]
         aggregate = table_lines(columns, self.aggregate[names].itertuples(index=False))
