@@ -341,5 +341,20 @@ PricesOpt = Annotated[list[str], typer.Option(
     "Repeat to try several in order.")]
 CacheOpt = Annotated[Path | None, typer.Option(
     "--cache-dir", help="Cache folder for Yahoo prices (default: the user cache folder).")]
+FactorUnitsOpt = Annotated[str, typer.Option(
+    help="Units of --factors values: auto (Ken French files percent, other CSVs "
+         "decimal), percent or decimal.")]
+
+
+def read_factor_files(files: list[Path], units: str) -> Any:
+    """Read ``--factors`` files in ``--factor-units`` (one line naming the option when bad)."""
+    from marketreact.prices.factors import read_factors
+
+    percent = {"auto": None, "percent": True, "decimal": False}
+    if units not in percent:
+        raise InputError([InputProblem("command line", None, "--factor-units", units,
+                                       f"unknown factor units {units!r}; choose auto, "
+                                       "percent or decimal")])
+    return read_factors(*files, percent=percent[units])
 
 

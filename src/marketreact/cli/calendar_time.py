@@ -16,7 +16,15 @@ from typing import Annotated
 
 import typer
 
-from marketreact.cli.app import CacheOpt, PricesOpt, _console, app, handle_errors
+from marketreact.cli.app import (
+    CacheOpt,
+    FactorUnitsOpt,
+    PricesOpt,
+    _console,
+    app,
+    handle_errors,
+    read_factor_files,
+)
 from marketreact.errors import InputError, InputProblem
 from marketreact.output.folder import check_target, results_folder
 from marketreact.progress import progress_bar
@@ -62,9 +70,7 @@ def calendar_time(
         "--factors", help="Daily factor file (Ken French CSV or any factor CSV; repeat to "
         "merge files, e.g. the momentum factor); compounded into months with --frequency "
         "monthly [default: none: --model market on the --market index with rf = 0].")] = None,
-    factor_units: Annotated[str, typer.Option(
-        help="Units of --factors values: auto (Ken French files percent, other CSVs "
-             "decimal), percent or decimal.")] = "auto",
+    factor_units: FactorUnitsOpt = "auto",
     market: Annotated[str | None, typer.Option(
         help="Market index: its return is the market factor when no --factors file is given "
              "(rf = 0), and its dates are the monthly sessions [default: the events' own "
@@ -113,14 +119,7 @@ def calendar_time(
                               hac_lags=hac_lags, min_firms=min_firms, market=market)
     s = study.settings
     files = ", ".join(str(f) for f in factors or [])
-    factor_data = None
-    if factors:
-        from marketreact.prices.factors import read_factors
-
-        units = {"auto": None, "percent": True, "decimal": False}
-        if factor_units not in units:
-            raise _problem("--factor-units", factor_units, "choose auto, percent or decimal")
-        factor_data = read_factors(*factors, percent=units[factor_units])
+    factor_data = read_factor_files(factors, factor_units) if factors else None
     study.check_factors(factor_data, factor_source=files or None)  # before any price
     catalogue = read_events(events)
     frame = study.events_frame(catalogue, factor_data)

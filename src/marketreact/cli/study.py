@@ -16,12 +16,14 @@ from marketreact.cli.app import (
     EXIT_PARTIAL,
     CacheOpt,
     EngineName,
+    FactorUnitsOpt,
     PricesOpt,
     _console,
     _err,
     app,
     failure_lines,
     handle_errors,
+    read_factor_files,
 )
 from marketreact.cli.config import ConfigOpt, command_line, with_config
 from marketreact.cli.formats import FormatsOpt, PlotFormatOpt, parse_formats, parse_plot_format
@@ -176,9 +178,7 @@ def study(
         "--factors", help="Daily factor file (Ken French CSV or any factor CSV) for ff3, ff5, "
         "carhart4; repeat to merge files (e.g. the momentum factor) [default: none; the factor "
         "models then refuse to run].")] = None,
-    factor_units: Annotated[str, typer.Option(
-        help="Units of --factors values: auto (Ken French files percent, other CSVs "
-             "decimal), percent or decimal.")] = "auto",
+    factor_units: FactorUnitsOpt = "auto",
     lags: Annotated[int, typer.Option(help="Dimson model: lagged market returns.")] = 1,
     leads: Annotated[int, typer.Option(help="Dimson model: leading market returns.")] = 1,
     missing: Annotated[str, typer.Option(
@@ -302,16 +302,7 @@ def study(
     if suspect_prices is not None:
         given["suspect_prices"] = suspect_prices
     monthly = _monthly(frequency, given, input_kind, factors)
-    factor_data = None
-    if factors:
-        from marketreact.prices.factors import read_factors
-
-        units = {"auto": None, "percent": True, "decimal": False}
-        if factor_units not in units:
-            raise InputError([InputProblem("command line", None, "--factor-units",
-                                           factor_units, f"unknown factor units "
-                                           f"{factor_units!r}; choose auto, percent or decimal")])
-        factor_data = read_factors(*factors, percent=units[factor_units])
+    factor_data = read_factor_files(factors, factor_units) if factors else None
     source: Any
     if input_kind is InputKind.eventstudytools:
         from marketreact.events.eventstudytools import load_eventstudytools

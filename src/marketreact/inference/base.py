@@ -323,6 +323,19 @@ def _reasons(*pairs: tuple[np.ndarray, str], shape: tuple[int, ...]) -> np.ndarr
     return out
 
 
+def tail_p(upper: FloatArray, lower: FloatArray, alternative: Alternative) -> FloatArray:
+    """The p-value of ``alternative`` from a statistic's two tail probabilities.
+
+    ``greater``: the upper tail; ``less``: the lower tail; two-sided: twice the smaller
+    tail, capped at 1 (the rule of every test here, exact, bootstrap or asymptotic).
+    """
+    if alternative is Alternative.greater:
+        return upper
+    if alternative is Alternative.less:
+        return lower
+    return np.minimum(1.0, 2.0 * np.minimum(upper, lower))
+
+
 def _continuous_p(stat: FloatArray, dist: str, df: FloatArray | None,
                   alternative: Alternative) -> FloatArray:
     with np.errstate(invalid="ignore"):
@@ -332,13 +345,7 @@ def _continuous_p(stat: FloatArray, dist: str, df: FloatArray | None,
             upper, lower = stats.t.sf(stat, dfc), stats.t.cdf(stat, dfc)
         else:
             upper, lower = stats.norm.sf(stat), stats.norm.cdf(stat)
-    if alternative is Alternative.greater:
-        p = upper
-    elif alternative is Alternative.less:
-        p = lower
-    else:
-        p = np.minimum(1.0, 2.0 * np.minimum(upper, lower))
-    return np.where(np.isfinite(stat), p, np.nan)
+    return np.where(np.isfinite(stat), tail_p(upper, lower, alternative), np.nan)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,7 @@ import numpy as np
 from scipy import stats
 
 from marketreact._typing import FloatArray, IntArray
-from marketreact.inference.base import Alternative, TestResult, _reasons
+from marketreact.inference.base import Alternative, TestResult, _reasons, tail_p
 
 #: Most events for which the cross-event p-value is computed exactly.
 EXACT_EVENTS = 30
@@ -108,11 +108,7 @@ class TimeOfDayRanks:
             nn = np.where(self.n > 0, self.n, np.nan)
             lower = self.rank_high / nn
             upper = (nn - self.rank_low + 1.0) / nn
-        if alt is Alternative.less:
-            return lower
-        if alt is Alternative.greater:
-            return upper
-        return np.minimum(1.0, 2.0 * np.minimum(lower, upper))
+        return tail_p(upper, lower, alt)
 
 
 def time_of_day_ranks(x: FloatArray, ref: FloatArray) -> TimeOfDayRanks:
@@ -255,12 +251,7 @@ def _statistic(r: TimeOfDayRanks, alt: Alternative, what: str) -> TestResult:
         hi_j = r.rank_high[(*j[:-1], slice(None), j[-1])][rows]
         upper[j], lower[j] = _exact_sum_tails(n_j, lo_j.sum(), hi_j.sum())
         exact[j] = True
-    if alt is Alternative.greater:
-        p = upper
-    elif alt is Alternative.less:
-        p = lower
-    else:
-        p = np.minimum(1.0, 2.0 * np.minimum(upper, lower))
+    p = tail_p(upper, lower, alt)
     reason = _reasons((count < 1, f"no event {what} with same-time estimation bars"),
                       shape=z.shape)
     valid = (reason == "") & np.isfinite(z)

@@ -33,6 +33,7 @@ from marketreact.inference.base import (
     TestResult,
     _raw,
     _reasons,
+    tail_p,
 )
 from marketreact.inference.parametric import cross_sectional_t
 
@@ -264,11 +265,7 @@ def bootstrapped_skewness_adjusted_t(
         lo[j], hi[j] = np.quantile(draws, [alpha / 2, 1 - alpha / 2])
 
     def pfunc(alt: Alternative) -> FloatArray:
-        if alt is Alternative.greater:
-            return p_greater
-        if alt is Alternative.less:
-            return p_less
-        return np.minimum(1.0, 2.0 * np.minimum(p_greater, p_less))
+        return tail_p(p_greater, p_less, alt)
 
     reason = np.where(base_t.reason != "", base_t.reason, "")
     reason = np.where((reason == "") & (n_boot <= 0), "bootstrap switched off (n_boot = 0)",

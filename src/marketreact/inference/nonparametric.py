@@ -25,6 +25,7 @@ from marketreact.inference.base import (
     _raw,
     _reasons,
     _sum_rows,
+    tail_p,
 )
 from marketreact.inference.parametric import EstimationSummary, _summary
 
@@ -44,13 +45,7 @@ def sign_test(x: FloatArray) -> _Raw:
         stat = (w - n / 2.0) / np.sqrt(n / 4.0)
 
     def pfunc(alt: Alternative) -> FloatArray:
-        upper = stats.binom.sf(w - 1, n, 0.5)
-        lower = stats.binom.cdf(w, n, 0.5)
-        if alt is Alternative.greater:
-            return upper
-        if alt is Alternative.less:
-            return lower
-        return np.minimum(1.0, 2.0 * np.minimum(upper, lower))
+        return tail_p(stats.binom.sf(w - 1, n, 0.5), stats.binom.cdf(w, n, 0.5), alt)
 
     reason = _reasons((n < 1, "no non-zero abnormal returns"), shape=stat.shape)
     return _raw("sign", stat, "binomial", n, n, reason, pfunc=pfunc)
@@ -333,13 +328,7 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
         w = np.clip(w, 0, table.shape[1] - 1)
         lower = table[nn, w]
         upper = 1.0 - np.where(w > 0, table[nn, np.maximum(w - 1, 0)], 0.0)
-        if alt is Alternative.greater:
-            ex = upper
-        elif alt is Alternative.less:
-            ex = lower
-        else:
-            ex = np.minimum(1.0, 2.0 * np.minimum(upper, lower))
-        return np.where(exact, ex, approx)
+        return np.where(exact, tail_p(upper, lower, alt), approx)
 
     reason = _reasons((n < 1, "no non-zero values"), (var <= 0, "zero variance"),
                       shape=stat.shape)
@@ -438,11 +427,7 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
         p_less = (1.0 + above) / (b + 1.0)
 
     def pfunc(alt: Alternative) -> FloatArray:
-        if alt is Alternative.greater:
-            return p_greater
-        if alt is Alternative.less:
-            return p_less
-        return np.minimum(1.0, 2.0 * np.minimum(p_greater, p_less))
+        return tail_p(p_greater, p_less, alt)
 
     reason = _reasons((n < 2, "fewer than 2 events"), (se == 0, "zero bootstrap variance"),
                       shape=shape)
