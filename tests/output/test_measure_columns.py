@@ -110,3 +110,10 @@ def test_every_measure_column_is_reserved_for_the_study(goto, tmp_path: Path) ->
         for name in ("car.csv", "abnormal_returns.csv", "aar.csv", "aggregate.csv"):
             header = set(pd.read_csv(out / name, nrows=0).columns) - {"news", "is_goto"}
             assert header <= RESERVED_COLUMNS, (measure, name, header - RESERVED_COLUMNS)
+
+
+def test_notebook_html_of_a_volume_study_names_its_measure(goto) -> None:
+    events, prices = goto
+    html = EventStudy(StudySettings(measure="volume")).fit(events, prices)._repr_html_()
+    assert "CAAV by window" in html and "AV(0)" in html and "CAV[-1,+1]" in html
+    assert "CAAR" not in html and "mean_bhar" not in html

@@ -414,24 +414,28 @@ def result_html(events: pd.DataFrame, car: pd.DataFrame, aggregate: pd.DataFrame
     str
     """
     n_failed = 0 if failures is None else len(failures)
+    words = measure_words(settings.get("measure"))  # a volume study says CAAV, AV(0), CAV
     parts = [
         "<div>",
         f"<p><b>Event study</b>: {len(events)} events studied, "
         f"{n_failed} failed · model {escape(settings['model'])} · returns "
         f"{escape(settings['returns'])} · estimation "
         f"{escape(format_window(settings['estimation']))} · "
-        f"window {escape(format_window(settings['window']))}</p>",
-        frame_html(aggregate, max_rows=max_rows, caption="CAAR by window"),
+        f"window {escape(format_window(settings['window']))}"
+        f"{'' if words.has_bhar else ' · measure ' + escape(settings['measure'])}</p>",
+        frame_html(words.named(aggregate), max_rows=max_rows,
+                   caption=f"{words.cumulative_average} by window"),
     ]
     if len(events) and len(car):
         window = format_window(settings["car_windows"][0])
         table = events[["event_id", "ticker", "day0"]]
         if abnormal_returns is not None:
             ar0 = abnormal_returns.loc[abnormal_returns["rel_day"] == 0,
-                                       ["event_id", "ar"]].rename(columns={"ar": "AR(0)"})
+                                       ["event_id", "ar"]].rename(
+                                           columns={"ar": f"{words.short}(0)"})
             table = table.merge(ar0, on="event_id", how="left")
         sel = car.loc[car["window"] == window, ["event_id", "car", "car_t", "car_p"]].rename(
-            columns={"car": f"CAR{window}", "car_t": "t", "car_p": "p"})
+            columns={"car": f"{words.cumulative}{window}", "car_t": "t", "car_p": "p"})
         table = table.merge(sel, on="event_id", how="left")
         parts.append(frame_html(table, max_rows=max_rows, caption="Events"))
     if failures is not None and len(failures):
