@@ -419,19 +419,10 @@ def _reason(row: dict[Any, Any], tol: float) -> str:
     label = {"close_to_close": "close", "intraday_extreme": "high" if row["direction"] == "up"
              else "low"}[row["kind"]]
     value = row["close"] if label == "close" else row[label]
-    text = f"{label} {value:g} vs {base} = {row['measured_pct']:+.2f}%"
+    text = _against_bound(f"{label} {value:g} vs {base} = {row['measured_pct']:+.2f}%",
+                          row, word)
     if row["bound"] == "direction":
-        return text + (": the stated direction" if row["verdict"] == "supported"
-                       else ": not the stated direction")
-    a, b = row["accepted_from_pct"], row["accepted_to_pct"]
-    if np.isinf(b):
-        side = "at or above" if word == "within" else "below"
-        text += f", {side} the accepted minimum {a:+.2f}%"
-    elif np.isinf(a):
-        side = "at or below" if word == "within" else "above"
-        text += f", {side} the accepted maximum {b:+.2f}%"
-    else:
-        text += f", {word} the accepted {a:+.2f}%..{b:+.2f}%"
+        return text
     if row["kind"] == "intraday_extreme" and row["in_progress"] in ("yes", "unknown") \
             and row["bound"] == "extreme":
         text += " (published before the close: the day's extreme may have grown later)"
@@ -460,15 +451,22 @@ def _bar_reason(row: dict[Any, Any], tol: float) -> str:
     if row["kind"] == "intraday_level":
         return (f"{base}; session range {lo:+.2f}%..{hi:+.2f}% ({lows}, {highs}); stated "
                 f"level {word} the range ± {tol:g} pp")
-    text = f"{base}; {lows}, {highs}, close {cl:+.2f}%; measured {row['measured_pct']:+.2f}%"
+    return _against_bound(f"{base}; {lows}, {highs}, close {cl:+.2f}%; measured "
+                          f"{row['measured_pct']:+.2f}%", row, word)
+
+
+def _against_bound(text: str, row: dict[Any, Any], word: str) -> str:
+    """``text`` followed by how the measured move stands against the claim's bound."""
     if row["bound"] == "direction":
         return text + (": the stated direction" if row["verdict"] == "supported"
                        else ": not the stated direction")
     a, b = row["accepted_from_pct"], row["accepted_to_pct"]
     if np.isinf(b):
-        return text + f", {'at or above' if word == 'within' else 'below'} {a:+.2f}%"
+        side = "at or above" if word == "within" else "below"
+        return text + f", {side} the accepted minimum {a:+.2f}%"
     if np.isinf(a):
-        return text + f", {'at or below' if word == 'within' else 'above'} {b:+.2f}%"
+        side = "at or below" if word == "within" else "above"
+        return text + f", {side} the accepted maximum {b:+.2f}%"
     return text + f", {word} the accepted {a:+.2f}%..{b:+.2f}%"
 
 

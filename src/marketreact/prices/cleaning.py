@@ -211,25 +211,27 @@ def clean_rows(rows: StackedRows, *, filler_notes: bool = True) -> Cleaning:
     counts = np.diff(offsets) - drop_counts - fill_counts
     notes: dict[str, tuple[InputProblem, ...]] = {}
     noted_fill = fill_counts if filler_notes else np.zeros_like(fill_counts)
+
+    def first_date(rows: IntArray, i: int) -> object:
+        """Date of the first of ``rows`` that belongs to ticker ``i``."""
+        return pd.Timestamp(int(dates[rows[np.searchsorted(rows, offsets[i])]])).date()
+
     for i in np.flatnonzero((bad_counts > 0) | (noted_fill > 0) | (neg_counts > 0)):
         ticker = tickers[i]
         found: list[InputProblem] = []
         if bad_counts[i]:
-            first_row = bad_rows[np.searchsorted(bad_rows, offsets[i])]
-            first = pd.Timestamp(int(dates[first_row])).date()
             found.append(InputProblem(ticker, None, "adj_close", None,
                                       f"{int(bad_counts[i])} row(s) with a zero or negative "
-                                      f"price taken as missing (first {first})"))
+                                      f"price taken as missing (first {first_date(bad_rows, i)})"))
         if noted_fill[i]:
             found.append(InputProblem(ticker, None, "volume", None,
                                       f"{int(fill_counts[i])} flat zero-volume filler row(s) "
                                       "treated as missing"))
         if neg_counts[i]:
-            first_row = neg_rows[np.searchsorted(neg_rows, offsets[i])]
-            first = pd.Timestamp(int(dates[first_row])).date()
             found.append(InputProblem(ticker, None, "volume", None,
                                       f"{int(neg_counts[i])} row(s) with a negative volume: "
-                                      f"volume taken as missing (first {first})"))
+                                      "volume taken as missing "
+                                      f"(first {first_date(neg_rows, i)})"))
         notes[ticker] = tuple(found)
     return Cleaning(keep, notes, counts, volume)
 
