@@ -111,8 +111,6 @@ def _event_table(result: Any, window: str) -> Table:
     return table
 
 
-#: Sessions loaded per month of a monthly window (about 21 a month, with a margin).
-MONTH_SESSIONS = 23
 #: Settings of a monthly study when not given: windows in months.
 MONTHLY_DEFAULTS: dict[str, Any] = {"estimation": (-60, -2), "window": (-1, 12),
                                     "car_windows": ((0, 0), (0, 5), (0, 11)),
@@ -324,13 +322,13 @@ def study(
         raise InputError([InputProblem("command line", None, "--scheduler", scheduler,
                                        "--scheduler needs --engine dask")])
     news = read_events(confounders, strict=True) if confounders is not None else None
+    from marketreact.prices.monthly import MONTH_SESSIONS, monthly_prices
+
     per = MONTH_SESSIONS if monthly else 1  # load_prices counts sessions
     with progress_bar(quiet):
         price_data = load_prices(source, catalogue, before=settings.estimation[0] * per,
                                  after=settings.window[1] * per, market=settings.market)
         if monthly:
-            from marketreact.prices.monthly import monthly_prices
-
             price_data = monthly_prices(price_data)
         result = EventStudy(settings, engine=engine.value, scheduler=scheduler).fit(
             catalogue, price_data, factors=factor_data, confounders=news)
@@ -345,8 +343,6 @@ def study(
             ref_data = load_prices(source, ref_events, before=settings.estimation[0] * per,
                                    after=settings.window[1] * per, market=settings.market)
         if monthly:
-            from marketreact.prices.monthly import monthly_prices
-
             ref_data = monthly_prices(ref_data)
         result = with_reference_bhar(result, catalogue, ref_data.frames, column=reference)
         price_data = replace(price_data, frames={**ref_data.frames, **price_data.frames})

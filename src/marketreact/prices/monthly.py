@@ -25,6 +25,8 @@ from marketreact.prices.frames import PriceFetch
 #: A last month whose data end more than this many days before its last business day is
 #: partial and left out.
 PARTIAL_DAYS = 4
+#: Daily sessions to load per month of a monthly window (about 21 a month, with a margin).
+MONTH_SESSIONS = 23
 
 _HOW = {"open": "first", "high": "max", "low": "min", "close": "last", "adj_close": "last",
         "volume": "sum"}

@@ -37,7 +37,12 @@ from marketreact.panel.lineup import Lineup, assign_markets, line_up, price_tabl
 from marketreact.panel.returns import ReturnKind
 from marketreact.panel.table import PriceTable
 from marketreact.prices.frames import PriceFetch
-from marketreact.prices.monthly import PARTIAL_DAYS, month_ends, monthly_prices
+from marketreact.prices.monthly import (
+    MONTH_SESSIONS,
+    PARTIAL_DAYS,
+    month_ends,
+    monthly_prices,
+)
 
 #: Default horizon ``H`` by frequency: the study's long windows [0, 251] sessions and
 #: [0, 11] months.
@@ -47,8 +52,6 @@ DEFAULT_HORIZON = {"daily": 251, "monthly": 11}
 ESTIMATION = {"daily": 250, "monthly": 60}
 #: Largest horizon accepted.
 MAX_HORIZON = 10_000
-#: Sessions loaded per month (about 21 a month, with a margin), as ``study`` does.
-MONTH_SESSIONS = 23
 #: Frequencies and weightings accepted (``value`` is named, and refused: no firm sizes).
 FREQUENCIES = ("daily", "monthly")
 WEIGHTINGS = ("equal", "value")
@@ -409,7 +412,6 @@ __all__ = [
     "DEFAULT_HORIZON",
     "ESTIMATION",
     "MAX_HORIZON",
-    "MONTH_SESSIONS",
     "CalendarTimeSettings",
     "CalendarTimeStudy",
     "CalendarTimeStudyResult",
