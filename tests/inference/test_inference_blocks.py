@@ -52,3 +52,63 @@ def test_blocks_give_exactly_the_same_tests(seed, monkeypatch) -> None:
                 continue
             np.testing.assert_array_equal(b[name].stat, a[name].stat, err_msg=name)
             np.testing.assert_array_equal(b[name].pvalue, a[name].pvalue, err_msg=name)
+
+
+class _CountedBlocks:
+    """Residuals handed over a block at a time, as a study on the moment engine does."""
+
+    def __init__(self, est: np.ndarray) -> None:
+        self.est, self.rows_read = est, 0
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.est.shape
+
+    def rows(self, index: slice) -> np.ndarray:
+        part = self.est[index]
+        self.rows_read += len(part)
+        return part.copy()
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_residual_blocks_are_read_once_for_summary_and_ranks(compiled, monkeypatch) -> None:
+    # reference: the same tests on the residual array itself
+    from dataclasses import replace
+
+    from marketreact.inference import _kernels
+
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", compiled and _kernels.HAVE_NUMBA)
+    inputs = _inputs(2)
+    whole = cross_event_tests(inputs, "two-sided", n_boot=99, seed=3)
+    monkeypatch.setattr(inf_base, "_BLOCK_ELEMENTS", 2_000)
+    blocks = _CountedBlocks(np.asarray(inputs.est_residuals))
+    blocked = cross_event_tests(replace(inputs, est_residuals=blocks), "two-sided",
+                                n_boot=99, seed=3)
+    n = len(inputs.ar)
+    # with the compiled pass the summary rides along the ranking: one pass over the rows
+    assert blocks.rows_read == (n if _kernels.HAVE_NUMBA else blocks.rows_read)
+    assert blocks.rows_read >= n
+    np.testing.assert_array_equal(blocked.r_bar, whole.r_bar)
+    for group in ("days", "windows"):
+        a, b = getattr(whole, group), getattr(blocked, group)
+        for name in a:
+            if name == "boot":
+                continue
+            np.testing.assert_array_equal(b[name].stat, a[name].stat, err_msg=name)
+            np.testing.assert_array_equal(b[name].pvalue, a[name].pvalue, err_msg=name)
+
+
+def test_bootstrap_beside_the_other_tests_gives_the_same_numbers(monkeypatch) -> None:
+    # reference: the battery with the bootstrap run after the other tests, in one thread
+    import marketreact.inference.battery as battery
+
+    inputs = _inputs(4)
+    monkeypatch.setattr(battery, "OVERLAP_DRAWS_FROM", 10**9)
+    alone = cross_event_tests(inputs, "two-sided", n_boot=199, seed=5)
+    monkeypatch.setattr(battery, "OVERLAP_DRAWS_FROM", 10)  # a thread of its own
+    beside = cross_event_tests(inputs, "two-sided", n_boot=199, seed=5)
+    for group in ("days", "windows"):
+        a, b = getattr(alone, group), getattr(beside, group)
+        for name in a:
+            np.testing.assert_array_equal(b[name].stat, a[name].stat, err_msg=name)
+            np.testing.assert_array_equal(b[name].pvalue, a[name].pvalue, err_msg=name)

@@ -8,11 +8,13 @@ extra tests) against ``scipy.stats.rankdata`` row by row.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import stats
 
-from marketreact.inference import base
+from marketreact.inference import _kernels, base, nonparametric
 from marketreact.inference.nonparametric import bootstrap_means, rank_tests
 
 
@@ -47,13 +49,31 @@ def _old_bootstrap_means(x: np.ndarray, n_boot: int, seed: int, block: int = 128
 
 
 @pytest.mark.parametrize("missing", [False, True])
-def test_bootstrap_counts_in_one_bincount_equal_the_loop(missing: bool) -> None:
+@pytest.mark.parametrize("n_events", [300, nonparametric.OVERLAP_DRAWS_FROM])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_bootstrap_counts_equal_the_loop(missing: bool, n_events: int, compiled: bool,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # with and without the second thread drawing ahead, with and without numba
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", compiled and _kernels.HAVE_NUMBA)
     rng = np.random.default_rng(1)
-    x = rng.standard_t(3, (300, 6)) * 0.02
+    x = rng.standard_t(3, (n_events, 6)) * 0.02
     if missing:
         x[rng.random(x.shape) < 0.1] = np.nan
-    np.testing.assert_array_equal(bootstrap_means(x, 299, seed=7),
-                                  _old_bootstrap_means(x, 299, seed=7))
+    n_boot = 299 if n_events < 1000 else 41
+    np.testing.assert_array_equal(bootstrap_means(x, n_boot, seed=7),
+                                  _old_bootstrap_means(x, n_boot, seed=7))
+
+
+def test_bootstrap_of_a_batch_equals_the_loop() -> None:
+    x = np.random.default_rng(3).normal(size=(2, 150, 4))
+    x[0, 5, 1] = np.nan
+    np.testing.assert_array_equal(bootstrap_means(x, 199, seed=2),
+                                  _old_bootstrap_means(x, 199, seed=2))
+
+
+def test_bootstrap_of_no_events_is_missing() -> None:
+    means = bootstrap_means(np.empty((0, 3)), 9, seed=0)
+    assert means.shape == (9, 3) and np.isnan(means).all()
 
 
 def test_rank_test_alone_is_unchanged_by_the_shared_ranking() -> None:
@@ -78,3 +98,27 @@ def test_rank_test_alone_is_unchanged_by_the_shared_ranking() -> None:
     s = np.sqrt(np.sum(n_t / len(u) * ubar**2) / (n_t > 0).sum())
     ref = ubar[40:] / (s * np.sqrt(len(u) / n_t[40:]))
     np.testing.assert_allclose(day.stat, ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(500, 7), (1, 3), (0, 2)])
+def test_compiled_count_mean_sd_equals_numpy(shape, monkeypatch: pytest.MonkeyPatch) -> None:
+    # reference: the masked numpy sums (the code path without numba), bit for bit
+    rng = np.random.default_rng(5)
+    x = rng.standard_t(3, shape) * 0.02
+    x[rng.random(shape) < 0.2] = np.nan
+    if shape[1] > 2:
+        x[:, 2] = np.nan  # a column without a value
+    wide = np.repeat(x, 2, axis=1)[:, ::2]  # not contiguous
+    compiled = [base._count_mean_sd(a) for a in (x, wide)]
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    for a, got in zip((x, wide), compiled, strict=True):
+        for g, want in zip(got, base._count_mean_sd(a), strict=True):
+            np.testing.assert_array_equal(g, want)
+    # and against numpy's nan-aware reductions
+    n, mean, sd = compiled[0]
+    np.testing.assert_array_equal(n, np.isfinite(x).sum(axis=0))
+    if shape[0] > 1:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # the empty column
+            np.testing.assert_allclose(mean, np.nanmean(x, axis=0), rtol=1e-13)
+            np.testing.assert_allclose(sd, np.nanstd(x, axis=0, ddof=1), rtol=1e-12)

@@ -1,4 +1,4 @@
-"""Compiled loops of the rank tests, the bootstrap and the placebo (numba when installed).
+"""Compiled loops of the rank tests, the bootstrap, column moments and the placebo (numba).
 
 The generalized rank test (GRANK) and the Corrado-type rank tests need, for every
 event, the ranks of its values among each other and sums of the resulting scores
@@ -14,8 +14,10 @@ their numpy code instead.
 Every kernel adds over events one after another, in event order, with the same
 floating-point operations as the numpy code it replaces (numpy sums an array over its
 event axis row after row), so both give the same numbers to the last bit;
-``tests/inference/test_fast_ranks.py`` and ``tests/backtest/test_placebo_kernel.py``
-check it.
+``tests/inference/test_fast_ranks.py``, ``tests/inference/test_inference_speed.py`` and
+``tests/backtest/test_placebo_kernel.py`` check it. The count, mean and SD of each
+column of an ``events x columns`` array (:func:`marketreact.inference.base._count_mean_sd`,
+read by most tests) come from two passes of compiled loops instead of masked temporaries.
 """
 
 from __future__ import annotations
@@ -230,15 +232,47 @@ def _rank_score_block(est: FloatArray, order_e: Any, n_e: Any, ar: FloatArray,
                 j = k + 1
 
 
-def _bincount_rows(idx: Any, out: FloatArray) -> None:
-    """``out[r]`` = how often each event was drawn in resample ``r`` (rows of ``idx``).
+def _count_draws(idx: Any, out: FloatArray) -> None:
+    """``out`` = how often each event was drawn (``idx``: one resample's draws).
 
-    ``out`` must hold zeros; the counts are whole numbers, as ``numpy.bincount`` gives.
+    ``out`` is overwritten; the counts are whole numbers, as ``numpy.bincount`` gives.
     """
-    n_r, n = idx.shape
-    for r in range(n_r):
-        for j in range(n):
-            out[r, idx[r, j]] += 1.0
+    for j in range(out.shape[0]):
+        out[j] = 0.0
+    for j in range(idx.shape[0]):
+        out[idx[j]] += 1.0
+
+
+def _column_sums(x: FloatArray, n: Any, total: FloatArray) -> None:
+    """Per column of ``x`` (events x columns): finite values counted and summed, row by row.
+
+    The order of ``numpy.where(isfinite(x), x, 0).sum(axis=0)``: rows added one after
+    another (a missing value adds 0).
+    """
+    rows, cols = x.shape
+    for c in range(cols):
+        n[c] = 0
+        total[c] = 0.0
+    for i in range(rows):
+        for c in range(cols):
+            v = x[i, c]
+            if np.isfinite(v):
+                total[c] += v
+                n[c] += 1
+            else:
+                total[c] += 0.0
+
+
+def _column_squares(x: FloatArray, mean: FloatArray, out: FloatArray) -> None:
+    """Per column: the sum of squared deviations from ``mean`` of the finite values, row by row."""
+    rows, cols = x.shape
+    for c in range(cols):
+        out[c] = 0.0
+    for i in range(rows):
+        for c in range(cols):
+            v = x[i, c]
+            d = v - mean[c] if np.isfinite(v) else 0.0
+            out[c] += d * d
 
 
 def _placebo_gather(u: FloatArray, room: FloatArray, threshold: Any, base: Any, shift: Any,
@@ -258,7 +292,9 @@ def _placebo_gather(u: FloatArray, room: FloatArray, threshold: Any, base: Any, 
 grank_block = _Kernel(_grank_block)
 grank_prepare = _Kernel(_grank_prepare)
 placebo_gather = _Kernel(_placebo_gather)
-bincount_rows = _Kernel(_bincount_rows)
+count_draws = _Kernel(_count_draws)
+column_sums = _Kernel(_column_sums)
+column_squares = _Kernel(_column_squares)
 ranks_by_order = _Kernel(_ranks_by_order)
 rank_score_block = _Kernel(_rank_score_block)
 
@@ -277,3 +313,107 @@ def batch_view(a: Any) -> Any:
 def same(a: Any) -> Any:
     """``a`` itself (the kernels' arrays when they already have a batch axis)."""
     return a
+
+
+# -- the backtest's placebo: the lookup table and one draw --------------------------------------
+def _placebo_table(k_rows: Any, k_mrows: Any, k_open: Any, k_hedge: FloatArray, hold: int,
+                   next_entry: Any, next_close: Any, open_px: FloatArray, close_px: FloatArray,
+                   c0: int, table: FloatArray) -> None:  # pragma: no cover - compiled
+    """``table[k, w]`` = ``stock - h * market`` of key ``k`` entered at session ``c0 + w``.
+
+    The element-wise operations of ``backtest.placebo._gross_table`` (``exit_sessions``,
+    ``leg_prices``, ``price_out / price_in - 1`` of each leg), one cell at a time; the
+    market leg (row ``k_mrows[k]``) counts 0 for an unhedged key (``h == 0``).
+    """
+    n_t = close_px.shape[1]
+    t_nc = next_close.shape[1] - 1
+    for k in range(k_rows.shape[0]):
+        h = k_hedge[k]
+        ao = k_open[k]
+        for w in range(table.shape[1]):
+            r = k_rows[k]
+            e = next_entry[r, c0 + w]
+            x = next_close[r, max(min(e + hold - (1 if ao else 0), t_nc), 0)]
+            ee = min(e, n_t - 1)
+            xx = min(x, n_t - 1)
+            m = 0.0
+            stock = 0.0
+            for leg in range(2 if h != 0 else 1):
+                if leg == 1:
+                    r = k_mrows[k]
+                o = open_px[r, ee]
+                opened = ao and np.isfinite(o) and e < n_t
+                ce = next_close[r, ee]
+                s_in = ee if opened else ce
+                p_in = o if opened else close_px[r, min(ce, n_t - 1)]
+                if not (e < n_t and s_in <= x and s_in < n_t):
+                    p_in = np.nan
+                p_out = close_px[r, xx] if x < n_t else np.nan
+                if leg == 0:
+                    stock = p_out / p_in - 1.0
+                else:
+                    m = p_out / p_in - 1.0
+            table[k, w] = stock - h * m
+
+
+def _placebo_draw(u: FloatArray, room: FloatArray, threshold: Any, base: Any, shift: Any,
+                  table: FloatArray, direction: FloatArray, cost: FloatArray,
+                  out: FloatArray) -> int:  # pragma: no cover - compiled
+    """One placebo draw: ``out[j] = d_j * table[cell_j] - cost_j``, 0 where not finite.
+
+    ``cell_j = base_j + trunc(u_j room_j)`` (plus ``shift_j`` at or past the band), the
+    session arithmetic of ``backtest.placebo.placebo_sums``. Returns how many are finite.
+    """
+    n_fin = 0
+    for j in range(u.shape[0]):
+        c = np.int32(u[j] * room[j])
+        if c >= threshold[j]:
+            c += shift[j]
+        v = direction[j] * table[c + base[j]] - cost[j]
+        if np.isfinite(v):
+            out[j] = v
+            n_fin += 1
+        else:
+            out[j] = 0.0
+    return n_fin
+
+
+def _buy_hold_sums(last_close: Any, prices: FloatArray, rows: Any, pos: Any, tot: FloatArray,
+                   cnt: Any, n_kept: int) -> int:  # pragma: no cover - compiled
+    """Add the buy-and-hold paths of ``rows`` to ``tot``/``cnt``, as ``numpy.nanmean`` adds.
+
+    The path of row ``r`` at column ``g`` is its last close at or before session
+    ``pos[g]`` (NaN where none) over that of column 0; rows whose column-0 ratio is not
+    finite are left out. ``tot`` gets the NaN-as-0 values row after row (the first row
+    kept copied, as numpy's sum over the first axis starts), ``cnt`` the non-NaN ones;
+    ``n_kept`` counts the rows kept so far, and is returned updated.
+    """
+    n_g = pos.shape[0]
+    for i in range(rows.shape[0]):
+        r = rows[i]
+        first = np.nan
+        if pos[0] >= 0 and last_close[r, pos[0]] >= 0:
+            first = prices[r, last_close[r, pos[0]]]
+        if not np.isfinite(first / first):
+            continue
+        for g in range(n_g):
+            px = np.nan
+            if pos[g] >= 0 and last_close[r, pos[g]] >= 0:
+                px = prices[r, last_close[r, pos[g]]]
+            v = px / first
+            nan = np.isnan(v)
+            if nan:
+                v = 0.0
+            if n_kept == 0:
+                tot[g] = v
+                cnt[g] = 0 if nan else 1
+            else:
+                tot[g] += v
+                cnt[g] += 0 if nan else 1
+        n_kept += 1
+    return n_kept
+
+
+placebo_table = _Kernel(_placebo_table)
+placebo_draw = _Kernel(_placebo_draw)
+buy_hold_sums = _Kernel(_buy_hold_sums)

@@ -12,6 +12,7 @@ from scipy import stats
 
 from marketreact._lazy import pending_value
 from marketreact._typing import FloatArray, IntArray, Window
+from marketreact.inference import _kernels
 
 
 class Alternative(StrEnum):
@@ -305,7 +306,20 @@ def _expand(a: np.ndarray) -> np.ndarray:
 
 
 def _count_mean_sd(x: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
-    """Count, mean and sample SD (ddof 1) along the event axis, ignoring NaN."""
+    """Count, mean and sample SD (ddof 1) along the event axis, ignoring NaN.
+
+    For an ``(events, columns)`` array the compiled loops make the same sums in
+    two passes over ``x``, without the masked temporaries.
+    """
+    if _kernels.HAVE_NUMBA and x.ndim == 2 and x.dtype == np.float64:
+        n = np.empty(x.shape[1], dtype=np.int64)
+        total, squares = np.empty(x.shape[1]), np.empty(x.shape[1])
+        _kernels.column_sums(x, n, total)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+            _kernels.column_squares(x, mean, squares)
+            var = np.where(n > 1, squares / np.maximum(n - 1, 1), np.nan)
+        return n, mean, np.sqrt(var)
     ok = np.isfinite(x)
     n = ok.sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -61,13 +62,17 @@ from marketreact.inference.base import (
 )
 from marketreact.inference.long_horizon import bhar_t, skewness_adjusted_t
 from marketreact.inference.nonparametric import (
+    OVERLAP_DRAWS_FROM,
     bootstrap,
+    bootstrap_means,
     generalized_sign,
     rank_family,
     sign_test,
     wilcoxon_signed_rank,
 )
 from marketreact.inference.parametric import (
+    SummarisingBlocks,
+    SummaryInBlocks,
     brown_warner_1980,
     brown_warner_1985,
     cross_sectional_t,
@@ -98,6 +103,30 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int,
     dfe = np.asarray(inputs.df, float)
     windows = inputs.windows
     car, car_var = inputs.window_values()
+    # the bootstrap draws its resamples on a thread of its own while the other tests run
+    # (numpy's generator, the compiled loops and the matrix products release the GIL);
+    # the resamples, and so the numbers, are the same either way
+    both_x = np.concatenate([ar, car], axis=-1)
+    aside = ThreadPoolExecutor(1) if (n_boot > 0 and ar.shape[-2] >= OVERLAP_DRAWS_FROM) \
+        else None
+    resampled = None if aside is None else aside.submit(bootstrap_means, both_x, n_boot, seed)
+    try:
+        day, win, r_bar = _other_tests(ar, var, est, sigma2, dfe, windows, car, car_var)
+    finally:
+        if aside is not None:
+            aside.shutdown(wait=True)
+    both = bootstrap(both_x, n_boot, seed, confidence,
+                     means=None if resampled is None else resampled.result())
+    L2 = ar.shape[-1]
+    day.append(_split(both, slice(0, L2)))
+    win.append(_split(both, slice(L2, None)))
+    return day, win, r_bar
+
+
+def _other_tests(ar: FloatArray, var: FloatArray, est: Any, sigma2: FloatArray,
+                 dfe: FloatArray, windows: Sequence[slice], car: FloatArray,
+                 car_var: FloatArray) -> tuple[list[_Raw], list[_Raw], FloatArray]:
+    """Every test but the bootstrap, for days and windows."""
     ones = np.ones(ar.shape[-1], dtype=np.int64)
     lengths = np.array([c.stop - c.start for c in windows], dtype=np.int64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -111,7 +140,14 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int,
                                                             0.0).sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = fsum / nf
-    summ = summarise_estimation(est)
+    # the rank tests and GRANK from one ranking of each block of residuals; residuals
+    # computed block by block on demand are summarised on the same pass
+    along = SummaryInBlocks(est.shape[0]) if _is_blocks(est) else None
+    ranked, grank_day, grank_win = rank_family(
+        est if along is None else SummarisingBlocks(est, along), ar, sigma2, sar, csar,
+        windows)
+    summ = along.result() if along is not None and along.complete else (
+        summarise_estimation(est))
     r_bar = summ.r_bar
 
     day: list[_Raw] = [cross_sectional_t(ar), brown_warner_1980(ar, ones, summ),
@@ -120,8 +156,6 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int,
     day.append(kolari_pynnonen(day[3], r_bar, patell_like=True))
     day.append(kolari_pynnonen(day[4], r_bar, patell_like=False))
     lamb_day, lamb_win = lamb(aar, n_days, factor, summ, windows)
-    # the rank tests and GRANK from one ranking of each block of residuals
-    ranked, grank_day, grank_win = rank_family(est, ar, sigma2, sar, csar, windows)
     day += [lamb_day, sign_test(ar), generalized_sign(ar, summ), ranked["rank"][0],
             wilcoxon_signed_rank(ar), skewness_corrected_t(ar), ranked["csign"][0],
             ranked["mrank"][0], *grank_day]
@@ -133,10 +167,6 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int,
     win += [lamb_win, sign_test(car), generalized_sign(car, summ), ranked["rank"][1],
             wilcoxon_signed_rank(car), skewness_corrected_t(car), ranked["csign"][1],
             ranked["mrank"][1], *grank_win]
-    both = bootstrap(np.concatenate([ar, car], axis=-1), n_boot, seed, confidence)
-    L2 = ar.shape[-1]
-    day.append(_split(both, slice(0, L2)))
-    win.append(_split(both, slice(L2, None)))
     return day, win, r_bar
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from functools import lru_cache
 from typing import Any
 
@@ -336,22 +338,29 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
                 extra={"w_plus": w_plus, "exact": exact.astype(float)})
 
 
+#: From this many events on, the next resample's draws are made on a second thread
+#: while the current one is counted (the same draws, in the same order).
+OVERLAP_DRAWS_FROM = 50_000
+
+
 def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
                     block: int = 128) -> FloatArray:
     """Means of ``x`` over events resampled with replacement, ``(..., B, C)``.
 
     The same ``n_boot`` resamples of event indices (drawn from
-    ``numpy.random.default_rng(seed)``) serve every column and every leading
-    batch; missing values are left out of each resampled mean. Events are put
-    in a canonical order first (by a fingerprint of their values), so the
-    result does not depend on the order of the events. Each resample is a row
-    of counts (how often each event was drawn), so the means are one matrix
-    product per block of resamples.
+    ``numpy.random.default_rng(seed)``, resample after resample) serve every
+    column and every leading batch; missing values are left out of each
+    resampled mean. Events are put in a canonical order first (by a fingerprint
+    of their values), so the result does not depend on the order of the events.
+    Each resample is a row of counts (how often each event was drawn), so the
+    means are one matrix product per block of resamples. For many events the
+    draws of the next resample are made on a second thread while the current one
+    is counted: the draws, and so the means, are the same either way.
     """
     rng = np.random.default_rng(seed)
     n = x.shape[-2]
     # fewer resamples per block for many events (the draws are the same either way)
-    block = max(1, min(block, 8 * base._BLOCK_ELEMENTS // max(n, 1)))
+    block = max(1, min(block, n_boot, 8 * base._BLOCK_ELEMENTS // max(n, 1)))
     ok = np.isfinite(x)
     complete = bool(ok.all())
     xf = np.where(ok, x, 0.0)
@@ -360,40 +369,60 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
     # result does not depend on the order in which events were given
     weights = np.random.default_rng(12345).uniform(1.0, 2.0, size=(2, x.shape[-1]))
     key = xf @ weights[0] + okf @ weights[1]
+    del okf  # (a float copy of ok, as large as x: made again below only if needed)
     order = np.argsort(key, axis=-1, kind="stable")[..., None]
     xf = np.take_along_axis(xf, order, axis=-2)
-    okf = np.take_along_axis(okf, order, axis=-2)
+    ok = np.take_along_axis(ok, order, axis=-2)
     # the events with a missing value, when few: the counts of the rest need no product
-    gaps = None
+    gaps = okf = None
     if x.ndim == 2 and not complete:
-        gappy = ~okf.astype(bool).all(axis=-1)
+        gappy = ~ok.all(axis=-1)
         if gappy.sum() * 2 < n:
-            gaps = np.flatnonzero(gappy), 1.0 - okf[gappy]
-    out = []
-    for lo in range(0, n_boot, block):
-        b = min(block, n_boot - lo)
-        idx = (rng.integers(0, n, size=(b, n), dtype=np.int32) if n
-               else np.zeros((b, 0), np.int32))
+            gaps = np.flatnonzero(gappy), 1.0 - ok[gappy].astype(float)
+    if gaps is None and not complete:
+        okf = ok.astype(float)
+    out = np.full((*x.shape[:-2], n_boot, x.shape[-1]), np.nan)
+    if not (n_boot and n):  # no events: no resampled mean
+        return out
+    counts = np.empty((block, n))  # how often each event was drawn, a row per resample
+
+    def draw() -> IntArray:
+        return rng.integers(0, n, size=n, dtype=np.int32)
+
+    def count(idx: IntArray, row: FloatArray) -> None:
         if _kernels.HAVE_NUMBA:
-            counts = np.zeros((b, n))
-            _kernels.bincount_rows(idx, counts)
+            _kernels.count_draws(idx, row)
         else:
-            counts = np.empty((b, n))
-            for r in range(b):  # how often each event was drawn in resample r
-                counts[r] = np.bincount(idx[r], minlength=n)
-        num = counts @ xf
+            row[:] = np.bincount(idx, minlength=n)
+
+    def means(lo: int, b: int) -> None:
+        c = counts[:b]
+        num = c @ xf
         if complete and n:
-            out.append(num / n)
-            continue
+            out[..., lo:lo + b, :] = num / n
+            return
         # with gaps: the same whole numbers, n draws less those of events without the value
-        den = counts @ okf if gaps is None else n - counts[:, gaps[0]] @ gaps[1]
+        den = n - c[:, gaps[0]] @ gaps[1] if gaps is not None else c @ okf
         with np.errstate(invalid="ignore", divide="ignore"):
-            out.append(np.where(den > 0, num / den, np.nan))
-    return np.concatenate(out, axis=-2) if out else np.empty((*x.shape[:-2], 0, x.shape[-1]))
+            out[..., lo:lo + b, :] = np.where(den > 0, num / den, np.nan)
+
+    with ThreadPoolExecutor(1) if n >= OVERLAP_DRAWS_FROM else nullcontext() as pool:
+        pending = pool.submit(draw) if pool is not None else None
+        for r in range(n_boot):
+            if pending is not None:
+                idx = pending.result()
+                if r + 1 < n_boot:  # the next draws, while these are counted
+                    pending = pool.submit(draw)
+            else:
+                idx = draw()
+            count(idx, counts[r % block])
+            if r % block == block - 1 or r == n_boot - 1:
+                means(r - r % block, r % block + 1)
+    return out
 
 
 def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
-              confidence: float = 0.95) -> _Raw:
+              confidence: float = 0.95, means: FloatArray | None = None) -> _Raw:
     """Bootstrap of the mean over events with a percentile interval.
 
     Events are resampled with replacement ``n_boot`` times (seeded); the
@@ -402,7 +431,8 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
     interval: for ``greater`` it is ``(1 + #{θ* <= 0}) / (B + 1)``, for ``less``
     ``(1 + #{θ* >= 0}) / (B + 1)``, two-sided twice the smaller (capped at 1),
     so 0 lies outside the ``1-α`` interval about when ``p < α``. The statistic
-    shown is the mean divided by the bootstrap standard error.
+    shown is the mean divided by the bootstrap standard error. ``means``: the
+    resampled means when already drawn (``bootstrap_means(x, n_boot, seed)``).
     """
     n, mean, _ = _count_mean_sd(x)
     shape = mean.shape
@@ -411,7 +441,8 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
         reason = np.full(shape, "bootstrap switched off (n_boot = 0)", dtype=object)
         return _Raw("boot", nan, "bootstrap", None, n, reason,
                     pfunc=lambda alt: nan, extra={"lo": nan, "hi": nan})
-    means = bootstrap_means(x, n_boot, seed)
+    if means is None:
+        means = bootstrap_means(x, n_boot, seed)
     alpha = 1.0 - confidence
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

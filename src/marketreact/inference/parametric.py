@@ -103,49 +103,100 @@ def summarise_estimation(est: FloatArray) -> EstimationSummary:
     return EstimationSummary(m, var, frac, sd_avg, md - 1.0, np.where(kk >= 2, r, np.nan))
 
 
-def _summarise_in_blocks(est: FloatArray | RowBlocks) -> EstimationSummary:
-    """:func:`summarise_estimation` of a large ``(N, L1)`` array, a block of events at a time.
+class SummaryInBlocks:
+    """:func:`summarise_estimation` of ``(N, L1)`` residuals fed a block of events at a time.
 
-    Same arithmetic: per-event values row by row, sums over events in event order.
+    Same arithmetic as the whole-array summary: per-event values row by row, sums
+    over events in event order. Blocks must come in event order, each starting
+    where the last ended; a block that starts elsewhere (already seen) is ignored,
+    so the summary can ride along a pass that reads the residuals for another
+    purpose (see :class:`SummarisingBlocks`).
     """
-    n = est.shape[0]
-    m = np.empty(n, dtype=np.int64)
-    var = np.empty(n)
-    frac = np.empty(n)
-    use = np.empty(n, dtype=bool)
-    k: np.ndarray | None = None
-    efsum: np.ndarray | None = None
-    total: np.ndarray | None = None
-    with np.errstate(invalid="ignore", divide="ignore"):
-        for sl in _event_blocks(n, est.shape[1]):
-            part = _est_rows(est, sl)
+
+    def __init__(self, n: int) -> None:
+        self.n, self.next = n, 0
+        self.m = np.empty(n, dtype=np.int64)
+        self.var, self.frac = np.empty(n), np.empty(n)
+        self.use = np.empty(n, dtype=bool)
+        self.k: np.ndarray | None = None
+        self.efsum: np.ndarray | None = None
+        self.total: np.ndarray | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every event has been added."""
+        return self.next >= self.n
+
+    def add(self, sl: slice, part: FloatArray) -> None:
+        """Add the residuals ``part`` of the events ``sl`` (ignored unless they come next)."""
+        lo, hi, _ = sl.indices(self.n)
+        if lo != self.next or hi <= lo:
+            return
+        self.next = hi
+        with np.errstate(invalid="ignore", divide="ignore"):
             ok = np.isfinite(part)
             mb = ok.sum(axis=-1)
             ef = np.where(ok, part, 0.0)
             mean = ef.sum(axis=-1) / np.maximum(mb, 1)
             dev = np.where(ok, part - mean[..., None], 0.0)
             ss = (dev**2).sum(axis=-1)
-            m[sl] = mb
-            var[sl] = np.where(mb > 1, ss / np.maximum(mb - 1, 1), np.nan)
-            frac[sl] = (ok & (part > 0)).sum(axis=-1) / mb
-            k = _sum_rows(k, ok.astype(np.int64))
-            efsum = _sum_rows(efsum, ef)
+            self.m[sl] = mb
+            self.var[sl] = np.where(mb > 1, ss / np.maximum(mb - 1, 1), np.nan)
+            self.frac[sl] = (ok & (part > 0)).sum(axis=-1) / mb
+            self.k = _sum_rows(self.k, ok.astype(np.int64))
+            self.efsum = _sum_rows(self.efsum, ef)
             norm = np.sqrt(ss)
             ub = (mb >= 3) & (norm > 0)
-            use[sl] = ub
-            total = _sum_rows(total, np.where(ub[..., None],
-                                              dev / np.where(ub, norm, 1.0)[..., None], 0.0))
-        assert k is not None and efsum is not None and total is not None
-        avg = np.where(k > 0, efsum / np.maximum(k, 1), np.nan)
-        days = np.isfinite(avg)
-        md = days.sum(axis=-1)
-        mu = np.where(days, avg, 0.0).sum(axis=-1) / md
-        sd_avg = np.sqrt((np.where(days, avg - mu[..., None], 0.0) ** 2).sum(axis=-1)
-                         / (md - 1))
-        kk = float(use.sum())
-        r = ((total**2).sum(axis=-1) - kk) / (kk * (kk - 1.0))
-    return EstimationSummary(m, var, frac, sd_avg, md - 1.0,
-                             np.asarray(r if kk >= 2 else np.nan))
+            self.use[sl] = ub
+            self.total = _sum_rows(self.total, np.where(
+                ub[..., None], dev / np.where(ub, norm, 1.0)[..., None], 0.0))
+
+    def result(self) -> EstimationSummary:
+        """The summary of all the events (every block added)."""
+        k, efsum, total = self.k, self.efsum, self.total
+        assert self.complete and k is not None and efsum is not None and total is not None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg = np.where(k > 0, efsum / np.maximum(k, 1), np.nan)
+            days = np.isfinite(avg)
+            md = days.sum(axis=-1)
+            mu = np.where(days, avg, 0.0).sum(axis=-1) / md
+            sd_avg = np.sqrt((np.where(days, avg - mu[..., None], 0.0) ** 2).sum(axis=-1)
+                             / (md - 1))
+            kk = float(self.use.sum())
+            r = ((total**2).sum(axis=-1) - kk) / (kk * (kk - 1.0))
+        return EstimationSummary(self.m, self.var, self.frac, sd_avg, md - 1.0,
+                                 np.asarray(r if kk >= 2 else np.nan))
+
+
+class SummarisingBlocks:
+    """Residual blocks that feed a :class:`SummaryInBlocks` as another pass reads them.
+
+    A :class:`marketreact.inference.RowBlocks` wrapper: the rank tests read the
+    residuals block by block anyway, and recomputing them for the summary would
+    cost a second pass.
+    """
+
+    def __init__(self, est: RowBlocks, summary: SummaryInBlocks) -> None:
+        self.est, self.summary = est, summary
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(events, estimation days)``."""
+        return self.est.shape
+
+    def rows(self, index: slice) -> FloatArray:
+        """The residuals of the events in ``index`` (added to the summary on the way)."""
+        part = self.est.rows(index)
+        self.summary.add(index, part)
+        return part
+
+
+def _summarise_in_blocks(est: FloatArray | RowBlocks) -> EstimationSummary:
+    """:func:`summarise_estimation` of a large ``(N, L1)`` array, a block of events at a time."""
+    summary = SummaryInBlocks(est.shape[0])
+    for sl in _event_blocks(est.shape[0], est.shape[1]):
+        summary.add(sl, _est_rows(est, sl))
+    return summary.result()
 
 
 def _summary(est: FloatArray | EstimationSummary) -> EstimationSummary:

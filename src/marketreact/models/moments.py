@@ -195,6 +195,24 @@ def _fit_from_moments(moments: MomentPanel, pair: IntArray, lo: IntArray, hi: In
     return coef, inv, sigma2, n
 
 
+def _row_windows(a: np.ndarray, rows: IntArray, day0: IntArray, days: IntArray) -> np.ndarray:
+    """``a[rows[:, None], day0[:, None] + days]``, positions outside ``a`` clipped to its ends.
+
+    When ``days`` are consecutive and every window lies inside ``a``, each row's
+    window is copied as one slice of a sliding-window view (several times faster
+    than gathering element by element); otherwise the positions are gathered one
+    by one.
+    """
+    t = a.shape[1]
+    n_days = len(days)
+    if (len(day0) and n_days and (n_days == 1 or bool((np.diff(days) == 1).all()))
+            and day0.min() + days[0] >= 0 and day0.max() + days[-1] < t):
+        view = np.lib.stride_tricks.sliding_window_view(a, n_days, axis=1)
+        return view[rows, day0 + days[0]]
+    pos = np.clip(day0[:, None] + days[None, :], 0, t - 1)
+    return a.ravel().take(rows.reshape(-1, 1) * t + pos)
+
+
 def _event_window(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
                   day0: IntArray, rel_days: IntArray, uses_market: bool
                   ) -> tuple[FloatArray, IntArray, FloatArray, FloatArray | None, BoolArray]:
@@ -207,10 +225,8 @@ def _event_window(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
     if not every:
         inside = (posc >= 0) & (posc < t)
         np.clip(posc, 0, t - 1, out=posc)
-    flat = stock_rows[:, None] * t
-    flat = flat + posc
-    y = panel.returns.ravel().take(flat)
-    span = panel.span.ravel().take(flat)
+    y = _row_windows(panel.returns, stock_rows, day0, rel_days)
+    span = _row_windows(panel.span, stock_rows, day0, rel_days)
     if inside is not None:
         y[~inside] = np.nan
         span[~inside] = 0
@@ -478,27 +494,26 @@ class MomentSource:
         panel, spec = self.panel, self.plan.spec
         t = panel.returns.shape[1]
         day0, coef = self.day0[index], self.coef[index]
-        pos = day0[:, None] + self.plan.est_days[None, :]
-        inside = (pos >= 0) & (pos < t)
-        every = bool(inside.all())
-        if not every:
-            np.clip(pos, 0, t - 1, out=pos)
-        flat = self.stock_rows[index][:, None] * t + pos
-        y = panel.returns.ravel().take(flat)
-        one = panel.span.ravel().take(flat) == 1
-        fitted = np.broadcast_to(coef[:, :1], y.shape)
+        days = self.plan.est_days
+        every = (not len(day0)) or (day0.min() + days.min() >= 0
+                                    and day0.max() + days.max() < t)
+        rows = self.stock_rows[index]
+        resid = _row_windows(panel.returns, rows, day0, days)  # a copy: made residuals here
         if spec.uses_market:
             markets, which = np.unique(np.maximum(self.market_rows[index], 0),
                                        return_inverse=True)
             x1, ok = _market_one_session(panel, markets)
             x1[~ok] = np.nan  # no one-session market return: not used
-            x = x1.ravel().take(which.reshape(-1, 1) * t + pos)
-            x *= coef[:, 1:2]
-            fitted = fitted + x
-        resid = y - fitted
-        resid[~one] = np.nan
+            fitted = _row_windows(x1, which.reshape(-1), day0, days)
+            fitted *= coef[:, 1:2]
+            fitted += coef[:, :1]
+            resid -= fitted
+        else:
+            resid -= coef[:, :1]
+        np.copyto(resid, np.nan, where=_row_windows(panel.span, rows, day0, days) != 1)
         if not every:
-            resid[~inside] = np.nan
+            pos = day0[:, None] + days[None, :]
+            resid[(pos < 0) | (pos >= t)] = np.nan
         return resid
 
     def window(self, index: slice | IntArray) -> tuple[FloatArray, FloatArray, FloatArray,

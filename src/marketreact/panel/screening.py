@@ -5,8 +5,9 @@ News catalogues are not clean event lists: one story comes as several headlines
 (one event's day 0 inside another's event or estimation window), and many firms
 share a day 0. Everything here works on events already anchored to their day-0
 session (positions on one exchange's session axis, :mod:`marketreact.panel.lineup`),
-is pure and vectorised over events (``pd.factorize``, ``np.lexsort`` and
-``np.searchsorted``; no per-event Python loop).
+is pure and vectorised over events (``pd.factorize``, ``np.lexsort``,
+``np.searchsorted`` and Arrow string kernels for the joined id lists; no per-event
+Python loop).
 
 * :func:`find_duplicates`: events of one ticker with the same day 0; the
   first by publication time (then event id) represents them.
@@ -17,6 +18,9 @@ is pure and vectorised over events (``pd.factorize``, ``np.lexsort`` and
 * :func:`estimation_exclusions`: the estimation days that fall in another
   event's event window (``--clean-estimation``).
 * :func:`date_clusters`: events whose day 0 is shared with another firm's event.
+* :func:`group_join`, :func:`event_window_news`, :func:`prefixed`, :func:`lookup`: the
+  ``"; "``-joined id lists, the ``reason`` strings of screened.csv and id look-ups, done
+  by Arrow kernels.
 
 Relative days are counted in sessions of the exchange, like the windows.
 """
@@ -30,6 +34,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from marketreact._typing import BoolArray, FloatArray, IntArray, Window
 
@@ -140,10 +146,118 @@ def find_duplicates(tickers: pd.Series | np.ndarray, day0: IntArray,
     rep = first == np.arange(e)
     dup = ~rep
     if dup.any():  # a representative lists the others; each other names its representative
-        joined = pd.Series(ids[dup]).groupby(first[dup], sort=False).agg("; ".join)
-        others[joined.index.to_numpy()] = joined.to_numpy()
+        heads_with_others, joined = group_join(first[dup], ids[dup], "; ")
+        others[heads_with_others] = joined.to_numpy(zero_copy_only=False)
         others[dup] = ids[first[dup]]
     return Duplicates(first.astype(np.int64), n.astype(np.int64), others)
+
+
+def group_join(keys: np.ndarray | pd.Series, values: np.ndarray | pd.Series, sep: str = "; "
+               ) -> tuple[np.ndarray, pa.Array]:
+    """Join the values of each key, like ``Series(values).groupby(keys, sort=False).agg(sep.join)``.
+
+    Parameters
+    ----------
+    keys : numpy.ndarray or pandas.Series
+        ``(K,)`` group keys (integers or strings).
+    values : array-like of str
+        ``(K,)`` the strings to join, in the order they are joined within a group.
+    sep : str, default "; "
+        Separator.
+
+    Returns
+    -------
+    keys : numpy.ndarray
+        The distinct keys in order of first appearance.
+    joined : pyarrow.Array
+        ``large_string``: each key's values joined by ``sep`` in their order in ``values``.
+    """
+    codes, uniques = pd.factorize(keys if isinstance(keys, pd.Series) else np.asarray(keys))
+    order = np.argsort(codes, kind="stable")  # grouped, each group in its original order
+    offsets = np.zeros(len(uniques) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(codes, minlength=len(uniques)), out=offsets[1:])
+    taken = _arrow_strings(values).take(pa.array(order, pa.int64()))
+    lists = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), taken)
+    return np.asarray(uniques), pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
+
+
+def _arrow_strings(values: Any) -> pa.Array:
+    """``values`` (strings: numpy, pandas or Arrow) as one Arrow ``large_string`` array."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        if not isinstance(values, pd.Series | pd.Index):
+            values = np.asarray(values, dtype=object)
+        values = pa.array(values, from_pandas=True)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+    return values.cast(pa.large_string())
+
+
+def lookup(values: Any, index: Any) -> IntArray:
+    """Position of each value in ``index`` (its first), -1 where absent: a hash look-up in Arrow.
+
+    Parameters
+    ----------
+    values, index : array-like of str
+        ``(K,)`` strings to look up and ``(M,)`` strings to find them in.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(K,)`` int64 positions (like ``pandas.Index(index).get_indexer(values)`` for
+        distinct ``index`` values).
+    """
+    found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(index))
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def event_window_news(overlaps: pd.DataFrame, event_ids: np.ndarray | pd.Series) -> pa.Array:
+    """The other news in each event's event window, its ids joined by ``"; "``.
+
+    Parameters
+    ----------
+    overlaps : pandas.DataFrame
+        :func:`find_overlaps`'s table.
+    event_ids : array-like of str
+        ``(G,)`` the events asked about.
+
+    Returns
+    -------
+    pyarrow.Array
+        ``(G,)`` ``large_string``: the ``other_id`` of each event's ``window == "event"`` rows
+        in the table's order, joined by ``"; "`` (empty for an event without any).
+    """
+    sel = overlaps.loc[overlaps["window"] == "event"]
+    keys, joined = group_join(sel["event_id"], sel["other_id"], "; ")
+    at = lookup(event_ids, keys)
+    found = pa.array(at >= 0)
+    picked = joined.take(pa.array(np.maximum(at, 0))) if len(keys) else pa.nulls(
+        len(at), pa.large_string())
+    return pc.if_else(found, picked, pa.scalar("", pa.large_string()))
+
+
+def prefixed(prefix: str, values: np.ndarray | pa.Array) -> pd.api.extensions.ExtensionArray:
+    """``prefix + value`` for every value, as a pandas ``str`` array (no Python loop).
+
+    Parameters
+    ----------
+    prefix : str
+        The text put before each value.
+    values : numpy.ndarray or pyarrow.Array
+        ``(G,)`` strings.
+
+    Returns
+    -------
+    pandas.api.extensions.ExtensionArray
+        ``(G,)`` of dtype ``str``.
+    """
+    arrow = values if isinstance(values, pa.Array) else pa.array(
+        np.asarray(values, dtype=object), type=pa.large_string())
+    text = pc.binary_join_element_wise(pa.scalar(prefix, pa.large_string()),
+                                       arrow.cast(pa.large_string()),
+                                       pa.scalar("", pa.large_string()))
+    return pd.array(text, dtype="str")
 
 
 def _pairs(key: IntArray, other_key: IntArray, lo: int, hi: int) -> tuple[IntArray, IntArray]:
@@ -211,6 +325,8 @@ def overlap_tally(events: pd.DataFrame, day0: IntArray, window: Window, estimati
     return out
 
 
+_NONE = np.empty(0, dtype=np.int64)
+
 #: Most estimation-window overlap pairs listed in overlaps.csv; beyond it they are only counted.
 MAX_LISTED_PAIRS = 1_000_000
 
@@ -245,36 +361,76 @@ def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimati
         positions (``rel_day``: the other's day 0 in the event's relative days;
         ``window``: ``event`` or ``estimation``; ``source``: ``catalogue`` or
         ``confounders``). An event with the same day 0 (a duplicate kept) is in
-        its event window at ``rel_day`` 0.
+        its event window at ``rel_day`` 0. Rows run by event (the order of
+        ``events``), then ``rel_day``; ties keep source then window order.
+        ``event_id``, ``ticker`` and ``other_id`` are pandas ``str`` columns when
+        every listed (source, window) has pairs, else ``object`` (as the
+        concatenation of one frame per (source, window) gave them); ``window`` and
+        ``source`` are ``str``.
     """
     ids = events["event_id"].to_numpy(dtype=object)
     tick = events["ticker"].to_numpy(dtype=object)
     day0 = np.asarray(day0, np.int64)
     span = max(abs(v) for v in (*window, *estimation))
-    frames = []
-    for source, oids, otick, od0 in _sources(events, day0, confounders, confounder_day0):
+    names = [name for name in ("event", "estimation") if name in windows]
+    bounds = {"event": window, "estimation": estimation}
+    sources = _sources(events, day0, confounders, confounder_day0)
+    # the pairs of every (source, window) block, in that order, as integer positions (after
+    # an empty block, so that no concatenation below meets an empty list)
+    parts: list[tuple[IntArray, IntArray, int, int]] = [(_NONE, _NONE, 0, 0)]
+    for s, (source, _, otick, od0) in enumerate(sources):
         key, okey = _ticker_keys(tick, otick, day0, od0, span)
-        for name, (lo, hi) in (("event", window), ("estimation", estimation)):
-            if name not in windows:
-                continue
-            i, j = _pairs(key, okey, lo, hi)
+        for w, name in enumerate(names):
+            i, j = _pairs(key, okey, *bounds[name])
             if source == "catalogue":
                 mine = i != j
                 i, j = i[mine], j[mine]
-            frames.append(pd.DataFrame({
-                "event_id": ids[i], "ticker": tick[i], "day0": day0[i], "other_id": oids[j],
-                "other_day0": od0[j], "rel_day": od0[j] - day0[i], "window": name,
-                "source": source}))
-    out = pd.concat(frames, ignore_index=True)
-    if len(out):
-        pos = pd.Index(ids).get_indexer(out["event_id"])
-        out = out.iloc[np.lexsort((out["rel_day"].to_numpy(), pos))].reset_index(drop=True)
-    return out
+            parts.append((i, j, s, w))
+    # the others as positions in all sources' news one after the other
+    base = np.cumsum([0, *(len(src[3]) for src in sources)])
+    every_day0 = np.concatenate([src[3] for src in sources])
+    i = np.concatenate([p[0] for p in parts])
+    j = np.concatenate([p[1] + base[p[2]] for p in parts])
+    rel = every_day0[j] - day0[i]
+    # by event (its row in ``events``), then relative day; stable, so ties keep the block
+    # order (catalogue then confounders, event then estimation window) and the pair order
+    order = np.lexsort((rel, i))
+    block = np.concatenate([np.full(len(p[0]), k, dtype=np.int64)
+                            for k, p in enumerate(parts)])[order]
+    i, j, rel = i[order], j[order], rel[order]
+    # the id columns are pandas' ``str`` when every block has pairs and all ids are strings,
+    # else ``object`` (as a concatenation of one frame per block gives them)
+    texts = [ids, tick, *(src[1] for src in sources)]
+    as_str = (len(parts) > 1 and all(len(p[0]) for p in parts[1:])
+              and all(pd.api.types.infer_dtype(x) in ("string", "empty") for x in texts))
+    if as_str:
+        ids_a, tick_a, *oids_a = (pa.array(x, type=pa.large_string(), from_pandas=True)
+                                  for x in texts)
+        took = pa.array(i, pa.int64())
+        event_id = pd.array(ids_a.take(took), dtype="str")
+        ticker = pd.array(tick_a.take(took), dtype="str")
+        other = pd.array(pa.concat_arrays(oids_a).take(pa.array(j, pa.int64())), dtype="str")
+    else:
+        every_id = np.concatenate([src[1] for src in sources])
+        event_id, ticker, other = (pd.Series(x, dtype=object)
+                                   for x in (ids[i], tick[i], every_id[j]))
+    return pd.DataFrame({
+        "event_id": event_id, "ticker": ticker, "day0": day0[i], "other_id": other,
+        "other_day0": every_day0[j], "rel_day": rel,
+        "window": _labels([(names or [""])[p[3]] for p in parts], block),
+        "source": _labels([sources[p[2]][0] for p in parts], block)})
+
+
+def _labels(names: list[str], codes: IntArray) -> pd.api.extensions.ExtensionArray:
+    """``names[code]`` for every code as a pandas ``str`` array, taken in Arrow."""
+    table = pa.array(names, type=pa.large_string())
+    return pd.array(table.take(pa.array(codes, pa.int64())), dtype="str")
 
 
 def overlap_drops(event_ids: pd.Series | np.ndarray, day0: IntArray, moments: IntArray,
                   overlaps: pd.DataFrame, policy: OverlapPolicy,
-                  other_moments: dict[str, int] | None = None) -> BoolArray:
+                  other_moments: dict[str, int] | tuple[Any, IntArray] | None = None
+                  ) -> BoolArray:
     """Which events an overlap policy leaves out.
 
     ``drop-all`` leaves out every event with other news of its firm (another
@@ -293,9 +449,11 @@ def overlap_drops(event_ids: pd.Series | np.ndarray, day0: IntArray, moments: In
         :func:`find_overlaps`'s table.
     policy : OverlapPolicy
         The policy.
-    other_moments : dict of str to int, optional
-        Publication moments of the confounders by id (for same-day-0 ties);
-        without one a confounder on the same day 0 counts as earlier.
+    other_moments : dict of str to int or (array-like of str, numpy.ndarray), optional
+        Publication moments of the confounders by id (for same-day-0 ties), as a
+        mapping or as ``(ids, moments)`` arrays (an id given twice: its last
+        moment, as in a mapping built from them); without one a confounder on the
+        same day 0 counts as earlier.
 
     Returns
     -------
@@ -307,21 +465,26 @@ def overlap_drops(event_ids: pd.Series | np.ndarray, day0: IntArray, moments: In
     if policy is OverlapPolicy.keep or not len(overlaps):
         return drop
     sel = overlaps.loc[overlaps["window"] == "event"]
-    index = pd.Index(np.asarray(event_ids, dtype=object))
-    i = index.get_indexer(sel["event_id"].to_numpy())
+    index = _arrow_strings(event_ids)
+    i = lookup(sel["event_id"], index)
     if policy is OverlapPolicy.drop_all:
         drop[i[i >= 0]] = True
         return drop
     rel = sel["rel_day"].to_numpy()
-    j = index.get_indexer(sel["other_id"].to_numpy())
+    j = lookup(sel["other_id"], index)
     from_cat = (sel["source"].to_numpy() == "catalogue") & (j >= 0)
     mine = np.asarray(moments, np.int64)[i]
     theirs = np.where(from_cat, np.asarray(moments, np.int64)[np.maximum(j, 0)],
                       np.iinfo(np.int64).min)
-    if other_moments:
-        names = pd.Index(list(other_moments))
-        values = np.fromiter(other_moments.values(), dtype=np.int64, count=len(names))
-        k = names.get_indexer(sel["other_id"].to_numpy()[~from_cat])
+    if isinstance(other_moments, dict):
+        other_moments = (np.fromiter(other_moments, dtype=object, count=len(other_moments)),
+                         np.fromiter(other_moments.values(), dtype=np.int64,
+                                     count=len(other_moments)))
+    if other_moments is not None and len(other_moments[0]):
+        # reversed, so that the look-up (the first match) finds an id's last moment
+        names = _arrow_strings(other_moments[0])[::-1]
+        values = np.asarray(other_moments[1], np.int64)[::-1]
+        k = lookup(sel["other_id"].to_numpy(dtype=object)[~from_cat], names)
         theirs[~from_cat] = np.where(k >= 0, values[np.maximum(k, 0)], np.iinfo(np.int64).min)
     tie_break = np.where(from_cat, j < i, True)
     earlier = (rel < 0) | ((rel == 0) & ((theirs < mine) | ((theirs == mine) & tie_break)))

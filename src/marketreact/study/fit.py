@@ -68,10 +68,12 @@ from marketreact.panel.screening import (
     anchored_moments,
     date_clusters,
     estimation_exclusions,
+    event_window_news,
     find_duplicates,
     find_overlaps,
     overlap_drops,
     overlap_tally,
+    prefixed,
     window_zero_shares,
 )
 from marketreact.panel.table import PriceTable
@@ -307,7 +309,7 @@ class EventStudy:
             screened.append(pd.DataFrame({
                 "event_id": ids[gone], "ticker": ev["ticker"].to_numpy()[gone],
                 "day0": dates(day0[gone]), "action": action,
-                "reason": ["same ticker and day 0 as " + str(x) for x in dups.others[gone]]}))
+                "reason": prefixed("same ticker and day 0 as ", dups.others[gone])}))
             screening.counts["duplicates_left_out"] += int(gone.sum())
         keep_rows = rep if s.duplicates is not DuplicatePolicy.keep else np.ones(len(ev), bool)
         all_tickers, all_day0 = ev["ticker"].to_numpy(dtype=object)[placed], day0[placed]
@@ -317,7 +319,7 @@ class EventStudy:
         screening.counts["distinct_events"] += dups.n_groups
         conf, conf_day0 = None, None
         if confounders is not None and len(confounders):
-            conf = confounders.loc[confounders["ticker"].isin(set(ev["ticker"]))]
+            conf = confounders.loc[confounders["ticker"].isin(ev["ticker"].unique())]
             if len(conf):
                 conf_day0 = np.asarray(anchor_day0(lineup.sessions, conf["timestamp"],
                                                    conf["date"], conf["timing"]), np.int64)
@@ -354,19 +356,17 @@ class EventStudy:
             shown = overlaps.assign(day0=dates(overlaps["day0"].to_numpy()),
                                     other_day0=dates(overlaps["other_day0"].to_numpy()))
             screening.overlaps.append(shown)
-        other_moments = (dict(zip(conf["event_id"], anchored_moments(conf), strict=True))
+        other_moments = ((conf["event_id"], anchored_moments(conf))
                          if conf is not None and len(conf) else None)
         drop = overlap_drops(ev["event_id"], day0, anchored_moments(ev), overlaps,
                              s.overlap, other_moments)
         if drop.any():
-            sel = overlaps.loc[overlaps["window"] == "event"]
-            why = sel.groupby("event_id", sort=False)["other_id"].agg("; ".join)
             gone_ids = ev["event_id"].to_numpy(dtype=object)[drop]
             screened.append(pd.DataFrame({
                 "event_id": gone_ids, "ticker": ev["ticker"].to_numpy()[drop],
                 "day0": dates(day0[drop]), "action": f"left out (overlap={s.overlap.value})",
-                "reason": ["other news in the event window: " + str(why.get(x, ""))
-                           for x in gone_ids]}))
+                "reason": prefixed("other news in the event window: ",
+                                   event_window_news(overlaps, gone_ids))}))
             screening.counts["overlap_left_out"] += int(drop.sum())
             lineup = lineup.subset(~drop)
             ev, day0 = lineup.events, lineup.day0
