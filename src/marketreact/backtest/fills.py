@@ -25,18 +25,24 @@ def next_valid(valid: BoolArray) -> IntArray:
         is always ``T``, so a position ``T`` may be looked up safely).
     """
     n, t = valid.shape
-    idx = np.where(valid, np.arange(t), t)
-    out = np.full((n, t + 1), t, dtype=np.int64)
-    if t:
-        out[:, :t] = np.minimum.accumulate(idx[:, ::-1], axis=1)[:, ::-1]
+    out = np.empty((n, t + 1), dtype=np.int64)
+    out[:, t] = t
+    if t:  # in place: column j where valid, else t, then the running minimum from the right
+        body = out[:, :t]
+        np.multiply(valid, np.arange(t, dtype=np.int64) - t, out=body)
+        body += t
+        rev = body[:, ::-1]
+        np.minimum.accumulate(rev, axis=1, out=rev)
     return out
 
 
 def last_valid(valid: BoolArray) -> IntArray:
     """Index of the last valid column at or before each column (-1 when none), ``(N, T)``."""
     t = valid.shape[1]
-    idx = np.where(valid, np.arange(t), -1)
-    return np.maximum.accumulate(idx, axis=1).astype(np.int64) if t else idx.astype(np.int64)
+    idx = np.where(valid, np.arange(t, dtype=np.int64), np.int64(-1))
+    if t:
+        np.maximum.accumulate(idx, axis=1, out=idx)
+    return idx
 
 
 def entry_sessions(known_ns: IntArray, opens_ns: IntArray, closes_ns: IntArray,

@@ -87,6 +87,7 @@ from marketreact.backtest.settings import (
 from marketreact.calendar import TradingSessions, exchange_timezone, session_opens
 from marketreact.errors import InputError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
+from marketreact.inference import _kernels
 from marketreact.models.linear import abnormal_returns, fit_linear
 from marketreact.models.spec import MODELS, ModelName
 from marketreact.panel.lineup import (
@@ -664,6 +665,18 @@ class Backtest:
     @staticmethod
     def _benchmark(parts: list[_Trades], grid: pd.DatetimeIndex) -> FloatArray:
         """Equal-weight buy and hold of the traded stocks from the grid's first close."""
+        if _kernels.HAVE_NUMBA and len(grid):  # the same sums in one pass, no (N, G) arrays
+            tot = np.zeros(len(grid))
+            cnt = np.zeros(len(grid), dtype=np.int64)
+            kept = 0
+            for p in parts:
+                pos = np.searchsorted(p.data.sessions.labels.asi8, grid.asi8, side="right") - 1
+                kept = _kernels.buy_hold_sums(p.data.last_close, p.data.panel.prices,
+                                              np.unique(p.rows), pos, tot, cnt, kept)
+            if not kept:
+                return np.full(len(grid), np.nan)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.asarray(tot / cnt, dtype=float)  # numpy.nanmean's division
         paths = []
         for p in parts:
             data: _Exchange = p.data

@@ -275,23 +275,8 @@ def _column_squares(x: FloatArray, mean: FloatArray, out: FloatArray) -> None:
             out[c] += d * d
 
 
-def _placebo_gather(u: FloatArray, room: FloatArray, threshold: Any, base: Any, shift: Any,
-                    table: FloatArray, out: FloatArray) -> None:
-    """One placebo draw: ``out[j] = table[base_j + trunc(u_j room_j) (+ shift_j past the band)]``.
-
-    The session arithmetic of :func:`marketreact.backtest.placebo.placebo_sums` (a double
-    product truncated to int32, compared with the band, offsets added) in one pass.
-    """
-    for j in range(u.shape[0]):
-        c = np.int32(u[j] * room[j])
-        if c >= threshold[j]:
-            c += shift[j]
-        out[j] = table[c + base[j]]
-
-
 grank_block = _Kernel(_grank_block)
 grank_prepare = _Kernel(_grank_prepare)
-placebo_gather = _Kernel(_placebo_gather)
 count_draws = _Kernel(_count_draws)
 column_sums = _Kernel(_column_sums)
 column_squares = _Kernel(_column_squares)
