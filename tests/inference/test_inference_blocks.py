@@ -97,18 +97,3 @@ def test_residual_blocks_are_read_once_for_summary_and_ranks(compiled, monkeypat
             np.testing.assert_array_equal(b[name].stat, a[name].stat, err_msg=name)
             np.testing.assert_array_equal(b[name].pvalue, a[name].pvalue, err_msg=name)
 
-
-def test_bootstrap_beside_the_other_tests_gives_the_same_numbers(monkeypatch) -> None:
-    # reference: the battery with the bootstrap run after the other tests, in one thread
-    import marketreact.inference.battery as battery
-
-    inputs = _inputs(4)
-    monkeypatch.setattr(battery, "OVERLAP_DRAWS_FROM", 10**9)
-    alone = cross_event_tests(inputs, "two-sided", n_boot=199, seed=5)
-    monkeypatch.setattr(battery, "OVERLAP_DRAWS_FROM", 10)  # a thread of its own
-    beside = cross_event_tests(inputs, "two-sided", n_boot=199, seed=5)
-    for group in ("days", "windows"):
-        a, b = getattr(alone, group), getattr(beside, group)
-        for name in a:
-            np.testing.assert_array_equal(b[name].stat, a[name].stat, err_msg=name)
-            np.testing.assert_array_equal(b[name].pvalue, a[name].pvalue, err_msg=name)

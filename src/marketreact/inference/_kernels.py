@@ -243,6 +243,18 @@ def _count_draws(idx: Any, out: FloatArray) -> None:
         out[idx[j]] += 1.0
 
 
+def _draws_with_value(counts: FloatArray, events: Any, columns: Any, n: int,
+                      out: FloatArray) -> None:
+    """``out[c]`` = ``n`` less the draws (``counts``) of the events missing column ``c``.
+
+    ``events``/``columns``: the positions of the missing values. Whole numbers, exact.
+    """
+    for c in range(out.shape[0]):
+        out[c] = n
+    for k in range(events.shape[0]):
+        out[columns[k]] -= counts[events[k]]
+
+
 def _column_sums(x: FloatArray, n: Any, total: FloatArray) -> None:
     """Per column of ``x`` (events x columns): finite values counted and summed, row by row.
 
@@ -278,6 +290,7 @@ def _column_squares(x: FloatArray, mean: FloatArray, out: FloatArray) -> None:
 grank_block = _Kernel(_grank_block)
 grank_prepare = _Kernel(_grank_prepare)
 count_draws = _Kernel(_count_draws)
+draws_with_value = _Kernel(_draws_with_value)
 column_sums = _Kernel(_column_sums)
 column_squares = _Kernel(_column_squares)
 ranks_by_order = _Kernel(_ranks_by_order)

@@ -373,36 +373,41 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
     order = np.argsort(key, axis=-1, kind="stable")[..., None]
     xf = np.take_along_axis(xf, order, axis=-2)
     ok = np.take_along_axis(ok, order, axis=-2)
-    # the events with a missing value, when few: the counts of the rest need no product
-    gaps = okf = None
-    if x.ndim == 2 and not complete:
-        gappy = ~ok.all(axis=-1)
-        if gappy.sum() * 2 < n:
-            gaps = np.flatnonzero(gappy), 1.0 - ok[gappy].astype(float)
-    if gaps is None and not complete:
+    # with missing values a resampled mean divides by the draws of the events that have the
+    # value: n less the draws of those that do not (whole numbers, so exact in any order)
+    missing = okf = None
+    if not complete and x.ndim == 2:
+        missing = np.nonzero(~ok)  # (event, column) of every missing value
+    elif not complete:
         okf = ok.astype(float)
     out = np.full((*x.shape[:-2], n_boot, x.shape[-1]), np.nan)
     if not (n_boot and n):  # no events: no resampled mean
         return out
     counts = np.empty((block, n))  # how often each event was drawn, a row per resample
+    dens = np.empty((block, x.shape[-1]))  # the draws with a value, by column
 
     def draw() -> IntArray:
         return rng.integers(0, n, size=n, dtype=np.int32)
 
-    def count(idx: IntArray, row: FloatArray) -> None:
+    def count(idx: IntArray, r: int) -> None:
+        row = counts[r]
         if _kernels.HAVE_NUMBA:
             _kernels.count_draws(idx, row)
+            if missing is not None:
+                _kernels.draws_with_value(row, missing[0], missing[1], n, dens[r])
         else:
             row[:] = np.bincount(idx, minlength=n)
+            if missing is not None:
+                dens[r] = n - np.bincount(missing[1], weights=row[missing[0]],
+                                          minlength=x.shape[-1])
 
     def means(lo: int, b: int) -> None:
         c = counts[:b]
         num = c @ xf
-        if complete and n:
+        if complete:
             out[..., lo:lo + b, :] = num / n
             return
-        # with gaps: the same whole numbers, n draws less those of events without the value
-        den = n - c[:, gaps[0]] @ gaps[1] if gaps is not None else c @ okf
+        den = dens[:b] if missing is not None else c @ okf
         with np.errstate(invalid="ignore", divide="ignore"):
             out[..., lo:lo + b, :] = np.where(den > 0, num / den, np.nan)
 
@@ -415,14 +420,14 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
                     pending = pool.submit(draw)
             else:
                 idx = draw()
-            count(idx, counts[r % block])
+            count(idx, r % block)
             if r % block == block - 1 or r == n_boot - 1:
                 means(r - r % block, r % block + 1)
     return out
 
 
 def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
-              confidence: float = 0.95, means: FloatArray | None = None) -> _Raw:
+              confidence: float = 0.95) -> _Raw:
     """Bootstrap of the mean over events with a percentile interval.
 
     Events are resampled with replacement ``n_boot`` times (seeded); the
@@ -431,8 +436,7 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
     interval: for ``greater`` it is ``(1 + #{θ* <= 0}) / (B + 1)``, for ``less``
     ``(1 + #{θ* >= 0}) / (B + 1)``, two-sided twice the smaller (capped at 1),
     so 0 lies outside the ``1-α`` interval about when ``p < α``. The statistic
-    shown is the mean divided by the bootstrap standard error. ``means``: the
-    resampled means when already drawn (``bootstrap_means(x, n_boot, seed)``).
+    shown is the mean divided by the bootstrap standard error.
     """
     n, mean, _ = _count_mean_sd(x)
     shape = mean.shape
@@ -441,8 +445,7 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
         reason = np.full(shape, "bootstrap switched off (n_boot = 0)", dtype=object)
         return _Raw("boot", nan, "bootstrap", None, n, reason,
                     pfunc=lambda alt: nan, extra={"lo": nan, "hi": nan})
-    if means is None:
-        means = bootstrap_means(x, n_boot, seed)
+    means = bootstrap_means(x, n_boot, seed)
     alpha = 1.0 - confidence
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
