@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from marketreact._textio import check_separator, read_input
 from marketreact._typing import StrPath
@@ -245,6 +247,74 @@ def _split_plain_csv(text: str) -> tuple[list[str], list[list[str]], list[int]] 
     return header, columns, lines
 
 
+#: The bytes a row of blank cells may hold besides its commas (ASCII blanks; any
+#: non-ASCII character is checked exactly), as :func:`_split_plain_csv` reads them.
+_BLANK_BYTES = frozenset(b" \t\x0b\x0c")
+_MAYBE_BLANK = r"^[\t\x0b\x0c \x{80}-\x{10FFFF}]*$"
+
+
+def _arrow_plain_csv(text: str) -> tuple[list[str], list[pa.ChunkedArray], list[int]] | None:
+    """:func:`_split_plain_csv` read by Arrow: the columns as Arrow text, or None.
+
+    The same texts qualify (no quotes, carriage returns or NUL, no empty line, every
+    line as wide as the header: Arrow refuses a ragged row), so splitting on newlines
+    and commas is all there is to it: Arrow reads every cell as text (an empty cell is
+    ``""``, never null), and the rows of blanks :func:`_split_plain_csv` skips are
+    dropped here. ``None`` without Arrow text in pandas or for any other text (the csv
+    module reads it).
+    """
+    if _text_dtype().storage != "pyarrow":
+        return None
+    if '"' in text or "\r" in text or "\x00" in text:
+        return None
+    body_text = text[:-1] if text.endswith("\n") else text
+    first_nl = body_text.find("\n")
+    if first_nl <= 0 or body_text.endswith("\n") or "\n\n" in body_text:
+        return None  # empty lines: the row-by-row reader
+    header = body_text[:first_nl].split(",")
+    width = len(header)
+    if width < 2:
+        return None
+    import pyarrow.csv as pacsv
+
+    n = body_text.count("\n", first_nl)
+    body = body_text[first_nl + 1:].encode("utf-8")
+    names = [f"c{j}" for j in range(width)]
+    try:
+        table = pacsv.read_csv(
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=",", quote_char=False,
+                                              double_quote=False, escape_char=False,
+                                              newlines_in_values=False,
+                                              ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.large_string()), null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, ValueError):
+        return None  # a ragged row
+    if table.num_rows != n:
+        return None
+    # A row of blanks has a blank first cell: only those rows are looked at, line by
+    # line (its cells joined by commas), as _split_plain_csv looks at them.
+    first = table.column(0)
+    maybe = np.flatnonzero(pc.fill_null(pc.match_substring_regex(first, _MAYBE_BLANK), False)
+                           .to_numpy(zero_copy_only=False))
+    blank = []
+    for i in maybe.tolist():
+        line = ",".join(table.column(j)[i].as_py() for j in range(width))
+        if all(b in _BLANK_BYTES or b == 44 or b >= 128 for b in line.encode("utf-8")) \
+                and not line.replace(",", "").strip():
+            blank.append(i)
+    lines = np.arange(2, n + 2)
+    if blank:
+        keep = np.ones(n, dtype=bool)
+        keep[blank] = False
+        table = table.filter(pa.array(keep))
+        lines = lines[keep]
+    return header, [table.column(j) for j in range(width)], lines.tolist()
+
+
 def _read_csv_rows(text: str, source: str) -> tuple[list[str], list[list[str]], list[int]]:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
@@ -362,7 +432,7 @@ def read_events(path: StrPath, *, strict: bool = True) -> EventCatalogue:
     elif path.suffix.lower() in {".jsonl", ".ndjson", ".json"}:
         header, rows, lines, read_problems = _read_jsonl_rows(text, source)
     else:
-        plain = _split_plain_csv(text)
+        plain = _arrow_plain_csv(text) or _split_plain_csv(text)
         if plain is not None:
             header, columns, lines = plain
             header = [h.strip() for h in header]
@@ -380,9 +450,77 @@ def events_from_frame(frame: pd.DataFrame, *, source: str = "<frame>",
     row ``i`` is reported as line ``i + 2`` as if the frame were a CSV file.
     """
     header = [str(c) for c in frame.columns]
-    columns = [_text_column(frame.iloc[:, j]) for j in range(frame.shape[1])]
+    columns = [_frame_column(frame.iloc[:, j]) for j in range(frame.shape[1])]
     lines = list(range(2, len(frame) + 2))
     return _catalogue_from_columns(header, columns, lines, source, strict, [])
+
+
+@dataclass(frozen=True)
+class _Moments:
+    """A datetime column of a frame, kept as it is until its text is asked for.
+
+    :func:`_catalogue_from_columns` checks a UTC ``timestamp`` column and a naive
+    ``date`` column on the values; any other use reads the text of :func:`_text_column`.
+    """
+
+    values: pd.Series
+
+
+def _text_dtype() -> pd.StringDtype:
+    """The dtype ``astype(str)`` gives a column of text (Arrow-backed where it can be)."""
+    return pd.Series([""], dtype=object).astype(str).dtype
+
+
+def _frame_column(col: pd.Series) -> np.ndarray | pa.ChunkedArray | _Moments:
+    """A column of a frame for :func:`_catalogue_from_columns`.
+
+    Datetime columns stay typed (:class:`_Moments`), Arrow-backed text stays Arrow (a
+    missing value is the text :func:`_cell` gives it), anything else is the text of
+    :func:`_text_column`.
+    """
+    dtype = col.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype) or (isinstance(dtype, np.dtype)
+                                                 and dtype.kind == "M"):
+        return _Moments(col.reset_index(drop=True))
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        arrow = col.array.__arrow_array__()
+        if pa.types.is_large_string(arrow.type) or pa.types.is_string(arrow.type):
+            return pc.fill_null(arrow, _cell(dtype.na_value))
+    return _text_column(col)
+
+
+def _text_series(col: object) -> pd.Series:
+    """One column as stripped text: ``Series(col).fillna("").astype(str).str.strip()``.
+
+    Arrow text is kept in Arrow (no round trip through Python strings).
+    """
+    if isinstance(col, _Moments):
+        col = _text_column(col.values)
+    dtype = _text_dtype()
+    if dtype.storage == "pyarrow":
+        arrow = None
+        if isinstance(col, (pa.Array, pa.ChunkedArray)):
+            arrow = col
+        else:
+            try:
+                arrow = pa.array(np.asarray(col, dtype=object), type=pa.large_string(),
+                                 from_pandas=True)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, UnicodeError):
+                arrow = None  # not all text: pandas turns each value to text
+            else:
+                arrow = pc.fill_null(arrow, "")
+        if arrow is not None:
+            if not pa.types.is_large_string(arrow.type):
+                arrow = pc.cast(arrow, pa.large_string())
+            arrow = pc.utf8_trim_whitespace(arrow)
+            if isinstance(arrow, pa.ChunkedArray):  # one chunk: faster kernels after
+                arrow = arrow.combine_chunks()
+            arrow = pa.chunked_array([arrow])
+            return pd.Series(pd.arrays.ArrowStringArray(arrow, dtype=dtype))
+    if isinstance(col, (pa.Array, pa.ChunkedArray)):
+        col = col.to_pylist()
+    text = pd.Series(np.asarray(col, dtype=object), dtype=object).fillna("")
+    return text.astype(str).str.strip()
 
 
 def _cell(v: object) -> str:
@@ -443,6 +581,206 @@ def _text_column(col: pd.Series) -> np.ndarray:
         return out
     out[:] = [_cell(v) for v in col]
     return out
+
+
+def _nat(n: int) -> np.ndarray:
+    return np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+
+
+def _in_years(values: pd.Series) -> np.ndarray:
+    """True where a datetime's year (wall time) is within :data:`YEARS` (NaT: False)."""
+    year = values.dt.year.to_numpy(dtype=float, na_value=np.nan)
+    return (year >= YEARS[0]) & (year <= YEARS[1])
+
+
+@dataclass(frozen=True)
+class _StampChecks:
+    """The checks of the ``timestamp`` column, one bool array per message.
+
+    ``has`` (not empty), ``naive`` (no UTC offset), ``far`` (year out of range),
+    ``unread`` (not an ISO 8601 timestamp with an offset) and ``parsed`` (UTC, ns).
+    """
+
+    has: np.ndarray
+    naive: np.ndarray
+    far: np.ndarray
+    unread: np.ndarray
+    parsed: np.ndarray
+
+    @classmethod
+    def read(cls, text: pd.Series) -> _StampChecks:
+        """Check timestamps given as text."""
+        n = len(text)
+        has = (text != "").to_numpy()
+        if has.any() and not has.all():  # the checks on the rows with a timestamp only
+            sub = cls.read(text[has])
+            out = cls(has, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool),
+                      np.zeros(n, dtype=bool), _nat(n))
+            for name in ("naive", "far", "unread", "parsed"):
+                getattr(out, name)[has] = getattr(sub, name)
+            return out
+        shaped = _matches(text, _WITH_OFFSET)
+        naive = np.zeros(n, dtype=bool)
+        other = has & ~shaped  # a text with an offset has none of the naive shape
+        if other.any():
+            naive[other] = _matches(text[other], _NAIVE)
+        far = np.zeros(n, dtype=bool)
+        unread = np.zeros(n, dtype=bool)
+        parsed = _nat(n)
+        if has.any():
+            far = has & ~_year_in_range(text)
+            shaped = shaped & ~far
+            read = np.zeros(n, dtype=bool)
+            if shaped.any():  # mostly distinct values: no cache of unique values
+                stamps = pd.to_datetime(text[shaped], format="ISO8601", utc=True,
+                                        errors="coerce", cache=False)
+                parsed[shaped] = (stamps.astype("datetime64[ns, UTC]").dt.tz_localize(None)
+                                  .to_numpy("datetime64[ns]"))
+                read[shaped] = stamps.notna().to_numpy()
+            unread = has & ~naive & ~far & ~read
+        return cls(has, naive, far, unread, parsed)
+
+    @classmethod
+    def of(cls, typed: _Moments | None, text: pd.Series) -> _StampChecks:
+        """Check a column of text, or a datetime column of a frame as its text would be.
+
+        A UTC column's values within :data:`YEARS` are what their text would parse to
+        (ISO 8601 with ``+00:00``); every other value is checked on its text.
+        """
+        if typed is None:
+            return cls.read(text)
+        values = typed.values
+        n = len(values)
+        dtype = values.dtype
+        na = values.isna().to_numpy()
+        if isinstance(dtype, pd.DatetimeTZDtype) and str(dtype.tz) == "UTC":
+            regular = ~na & _in_years(values)
+            rest = ~na & ~regular
+        else:
+            regular = np.zeros(n, dtype=bool)
+            rest = np.ones(n, dtype=bool)
+        parsed = _nat(n)
+        if regular.any():
+            parsed[regular] = (values[regular].dt.tz_convert("UTC").dt.tz_localize(None)
+                               .to_numpy("datetime64[ns]"))
+        out = cls(~na, np.zeros(n, dtype=bool), np.zeros(n, dtype=bool),
+                  np.zeros(n, dtype=bool), parsed)
+        if rest.any():
+            sub = cls.read(_text_series(_text_column(values[rest])))
+            for name in ("has", "naive", "far", "unread", "parsed"):
+                getattr(out, name)[rest] = getattr(sub, name)
+        return out
+
+    @property
+    def stamps(self) -> pd.Series:
+        """``parsed`` as a UTC Series."""
+        return pd.Series(self.parsed).dt.tz_localize("UTC")
+
+
+def _has_date(typed: _Moments | None, text: pd.Series) -> np.ndarray:
+    """True where the ``date`` column is not empty."""
+    if typed is None:
+        return (text != "").to_numpy()
+    return ~typed.values.isna().to_numpy()
+
+
+@dataclass(frozen=True)
+class _DateChecks:
+    """The checks of the ``date`` column on the rows that ``need`` a date.
+
+    ``far`` (year out of range), ``unread`` (not YYYY-MM-DD) and ``parsed`` (naive, ns).
+    """
+
+    far: np.ndarray
+    unread: np.ndarray
+    parsed: np.ndarray
+
+    @classmethod
+    def read(cls, text: pd.Series, need: np.ndarray) -> _DateChecks:
+        """Check dates given as text."""
+        n = len(text)
+        far = np.zeros(n, dtype=bool)
+        unread = np.zeros(n, dtype=bool)
+        parsed = _nat(n)
+        if need.any() and not need.all():  # the checks on the rows that need a date only
+            sub = cls.read(text[need], np.ones(int(need.sum()), dtype=bool))
+            far[need], unread[need], parsed[need] = sub.far, sub.unread, sub.parsed
+        elif need.any():
+            shaped = _matches(text, _ISO_DATE)
+            far = need & shaped & ~_year_in_range(text)
+            take = need & shaped & ~far
+            read = np.zeros(n, dtype=bool)
+            if take.any():
+                days = pd.to_datetime(text[take], format="%Y-%m-%d", errors="coerce")
+                parsed[take] = days.astype("datetime64[ns]").to_numpy("datetime64[ns]")
+                read[take] = days.notna().to_numpy()
+            unread = need & ~far & ~read
+        return cls(far, unread, parsed)
+
+    @classmethod
+    def of(cls, typed: _Moments | None, text: pd.Series, need: np.ndarray) -> _DateChecks:
+        """Check a column of text, or a datetime column of a frame as its text would be.
+
+        A naive column's values at midnight within :data:`YEARS` are what their text
+        (``YYYY-MM-DD``) would parse to; every other value is checked on its text.
+        """
+        if typed is None:
+            return cls.read(text, need)
+        values = typed.values
+        n = len(values)
+        if isinstance(values.dtype, np.dtype):
+            midnight = (values == values.dt.normalize()).to_numpy()
+            regular = need & midnight & _in_years(values)
+        else:
+            regular = np.zeros(n, dtype=bool)
+        rest = need & ~regular
+        parsed = _nat(n)
+        if regular.any():
+            parsed[regular] = values[regular].to_numpy("datetime64[ns]")
+        out = cls(np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), parsed)
+        if rest.any():
+            sub = cls.read(_text_series(_text_column(values[rest])), np.ones(rest.sum(), bool))
+            for name in ("far", "unread", "parsed"):
+                getattr(out, name)[rest] = getattr(sub, name)
+        return out
+
+    @property
+    def dates(self) -> pd.Series:
+        """``parsed`` as a Series."""
+        return pd.Series(self.parsed)
+
+
+def _duplicated(text: pd.Series) -> np.ndarray:
+    """``text.duplicated(keep="first")`` as a bool array, by Arrow for Arrow text.
+
+    Arrow numbers the distinct values in order of first appearance, so a row repeats an
+    earlier one exactly when its number is not above every number before it.
+    """
+    if isinstance(text.array, pd.arrays.ArrowStringArray):
+        encoded = pc.dictionary_encode(text.array.__arrow_array__())
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        if not len(codes):
+            return np.zeros(0, dtype=bool)
+        before = np.maximum.accumulate(np.concatenate([[-1], codes[:-1]]))
+        return codes <= before
+    return text.duplicated(keep="first").to_numpy()
+
+
+def _to_numbers(text: pd.Series) -> pd.Series:
+    """``pandas.to_numeric(text, errors="coerce")``, reading each distinct value once.
+
+    When fewer than half the values are distinct, the distinct values are read (the
+    same set of values, so the same dtype) and spread back over the rows.
+    """
+    codes, uniques = pd.factorize(text)
+    if len(uniques) * 2 >= len(text) or (codes < 0).any():
+        return pd.to_numeric(text, errors="coerce")
+    numbers = pd.to_numeric(pd.Series(uniques, dtype=text.dtype), errors="coerce")
+    if not isinstance(numbers.dtype, np.dtype):
+        return pd.to_numeric(text, errors="coerce")
+    return pd.Series(numbers.to_numpy()[codes], index=text.index, name=text.name)
 
 
 def is_reserved(name: str) -> bool:
@@ -530,21 +868,28 @@ def _catalogue_from_columns(
     if not rows and not problems:
         raise InputError([InputProblem(source, 1, None, None,
                                        "no events: the file has a header but no rows")])
-    raw = pd.DataFrame({i: pd.Series(np.asarray(col, dtype=object), dtype=object)
-                        for i, col in enumerate(columns)})
-    raw.columns = header
-    raw = raw.fillna("")
-    raw = raw.apply(lambda s: s.astype(str).str.strip())
+    n = len(lines)
+    typed = {h: col for h, col in zip(header, columns, strict=True)
+             if h in ("timestamp", "date") and isinstance(col, _Moments)}
+    raw = pd.DataFrame({h: _text_series(col) for h, col in zip(header, columns, strict=True)
+                        if h not in typed}, columns=[h for h in header if h not in typed])
+    raw.index = pd.RangeIndex(n)
+    index = raw.index
     line_arr = np.asarray(lines, dtype=np.int64)
-    bad = np.zeros(len(raw), dtype=bool)
+    bad = np.zeros(n, dtype=bool)
     if problems:
         where = {line: i for i, line in enumerate(lines)}
         bad[[where[p.line] for p in problems if p.line in where]] = True
 
+    def text_at(idx: int, column: str) -> str:
+        if column in typed:  # the text a file would hold (see _text_column)
+            return str(_text_series(_text_column(typed[column].values.iloc[[idx]])).iloc[0])
+        return raw.at[idx, column]
+
     def flag(mask: np.ndarray, column: str, message: str) -> None:
         for idx in np.flatnonzero(mask):
             problems.append(InputProblem(source, int(line_arr[idx]), column,
-                                         raw.at[idx, column], message))
+                                         text_at(int(idx), column), message))
         bad[mask] = True
 
     for col in REQUIRED:
@@ -552,77 +897,65 @@ def _catalogue_from_columns(
     ticker = raw["ticker"].str.upper()
     flag(_matches(ticker, _SPACE, search=True), "ticker", "ticker contains spaces")
 
-    ts_text = raw["timestamp"] if "timestamp" in raw else pd.Series("", index=raw.index)
-    date_text = raw["date"] if "date" in raw else pd.Series("", index=raw.index)
-    has_ts = (ts_text != "").to_numpy()
-    has_date = (date_text != "").to_numpy()
-    flag(~has_ts & ~has_date, "timestamp" if "timestamp" in raw else "date",
+    empty = pd.Series("", index=index)
+    ts = _StampChecks.of(typed.get("timestamp"), raw.get("timestamp", empty))
+    has_ts = ts.has
+    has_date = _has_date(typed.get("date"), raw.get("date", empty))
+    flag(~has_ts & ~has_date, "timestamp" if "timestamp" in header else "date",
          "event has neither a timestamp nor a date")
-    shaped_ts = _matches(ts_text, _WITH_OFFSET)
-    naive = has_ts & _matches(ts_text, _NAIVE)
-    flag(naive, "timestamp",
+    flag(ts.naive, "timestamp",
          "timestamp has no UTC offset; write it as e.g. 2023-12-05T10:30:00+07:00 or ...Z")
-    timestamps = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-    if has_ts.any():
-        far = has_ts & ~_year_in_range(ts_text)
-        flag(far, "timestamp", f"year out of range ({YEARS[0]}-{YEARS[1]})")
-        shaped_ts = shaped_ts & ~far
-        parsed = pd.to_datetime(ts_text.where(shaped_ts, None), format="ISO8601",
-                                utc=True, errors="coerce")
-        flag(has_ts & ~naive & ~far & (~shaped_ts | parsed.isna().to_numpy()), "timestamp",
-             "not an ISO 8601 timestamp with a UTC offset (e.g. 2023-12-05T10:30:00+07:00)")
-        timestamps = parsed.astype("datetime64[ns, UTC]")
-    dates = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    flag(ts.far, "timestamp", f"year out of range ({YEARS[0]}-{YEARS[1]})")
+    flag(ts.unread, "timestamp",
+         "not an ISO 8601 timestamp with a UTC offset (e.g. 2023-12-05T10:30:00+07:00)")
+    timestamps = ts.stamps
     need_date = has_date & ~has_ts
-    if need_date.any():
-        shaped = _matches(date_text, _ISO_DATE)
-        far_d = need_date & shaped & ~_year_in_range(date_text)
-        flag(far_d, "date", f"year out of range ({YEARS[0]}-{YEARS[1]})")
-        shaped = shaped & ~far_d
-        parsed_d = pd.to_datetime(date_text.where(need_date & shaped, None), format="%Y-%m-%d",
-                                  errors="coerce")
-        flag(need_date & ~far_d & (~shaped | parsed_d.isna().to_numpy()), "date",
-             "not a date in YYYY-MM-DD form")
-        dates = parsed_d.astype("datetime64[ns]")
+    day = _DateChecks.of(typed.get("date"), raw.get("date", empty), need_date)
+    flag(day.far, "date", f"year out of range ({YEARS[0]}-{YEARS[1]})")
+    flag(day.unread, "date", "not a date in YYYY-MM-DD form")
+    dates = day.dates
     timing = (raw["timing"].str.lower() if "timing" in raw
-              else pd.Series("", index=raw.index)).replace("", "unknown")
+              else pd.Series("", index=index)).replace("", "unknown")
     flag(need_date & ~timing.isin(TIMINGS).to_numpy(), "timing",
          f"timing must be one of {', '.join(TIMINGS)}")
     timing = timing.where(need_date, "")
 
     codes, uniques = pd.factorize(ticker)  # one look-up per ticker, not per row
     by_ticker = np.array([exchange_for_ticker(t) or "" for t in uniques] + [""], dtype=object)
-    exchange = pd.Series(by_ticker[codes], index=raw.index)
+    exchange = pd.Series(by_ticker[codes], index=index)
     if "exchange" in raw:
         given = raw["exchange"] != ""
         codes, uniques = pd.factorize(raw["exchange"])
         norm = [normalise_exchange(v) if v else "" for v in uniques]
-        mapped = pd.Series(np.array([*norm, ""], dtype=object)[codes], index=raw.index)
+        mapped = pd.Series(np.array([*norm, ""], dtype=object)[codes], index=index)
         flag((given & mapped.isna()).to_numpy(), "exchange",
              "unknown exchange (use a MIC such as XIDX or XNYS)")
         exchange = exchange.where(~given, mapped.fillna(""))
-    named = (raw["exchange"] != "").to_numpy() if "exchange" in raw else np.zeros(len(raw), bool)
+    named = (raw["exchange"] != "").to_numpy() if "exchange" in raw else np.zeros(n, bool)
     flag((exchange == "").to_numpy() & (ticker != "").to_numpy() & ~named, "ticker",
          "cannot tell the exchange from the ticker suffix; add an 'exchange' column")
 
     sentiment = None
     if "sentiment" in raw:
-        words = raw["sentiment"].str.lower().map(_SENTIMENT_WORDS)
-        numbers = pd.to_numeric(raw["sentiment"], errors="coerce")
-        sentiment = numbers.fillna(words)
-        flag(((raw["sentiment"] != "") & sentiment.isna()).to_numpy(), "sentiment",
+        given = raw["sentiment"] != ""
+        sentiment = _to_numbers(raw["sentiment"])
+        words = (given & sentiment.isna()).to_numpy()  # only these may be words
+        if words.any():
+            sentiment = sentiment.astype(float)
+            sentiment[words] = (raw["sentiment"][words].str.lower().map(_SENTIMENT_WORDS)
+                                .to_numpy(dtype=float))
+        flag((given & sentiment.isna()).to_numpy(), "sentiment",
              "sentiment must be a number or positive/negative/neutral")
 
     ids = raw["event_id"]
-    flag(ids.duplicated(keep="first").to_numpy() & (ids != "").to_numpy(), "event_id",
-         "duplicate event_id")
+    flag(_duplicated(ids) & (ids != "").to_numpy(), "event_id", "duplicate event_id")
 
     out = pd.DataFrame({
         "event_id": ids,
         "ticker": ticker,
         "exchange": exchange,
         "market": (raw["market"].str.upper() if "market" in raw
-                   else pd.Series("", index=raw.index)),
+                   else pd.Series("", index=index)),
         "timestamp": timestamps,
         "date": dates,
         "timing": timing,
@@ -633,7 +966,7 @@ def _catalogue_from_columns(
             out[col] = raw[col]
     if sentiment is not None:
         out["sentiment"] = sentiment.astype(float)
-    extras = [c for c in raw.columns if c not in REQUIRED + OPTIONAL]
+    extras = [c for c in header if c not in REQUIRED + OPTIONAL]
     for col in extras:
         numeric = pd.to_numeric(raw[col].replace("", None), errors="coerce")
         all_numeric = bool((numeric.notna() | (raw[col] == "")).all()) and numeric.notna().any()
