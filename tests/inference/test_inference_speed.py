@@ -122,3 +122,15 @@ def test_compiled_count_mean_sd_equals_numpy(shape, monkeypatch: pytest.MonkeyPa
             warnings.simplefilter("ignore", RuntimeWarning)  # the empty column
             np.testing.assert_allclose(mean, np.nanmean(x, axis=0), rtol=1e-13)
             np.testing.assert_allclose(sd, np.nanstd(x, axis=0, ddof=1), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.int64])
+def test_compiled_row_sums_equal_numpy_axis0_sums(dtype, monkeypatch: pytest.MonkeyPatch) -> None:
+    # reference: numpy summing the running total and the block over axis 0 (rows in order)
+    rng = np.random.default_rng(6)
+    part = (rng.standard_t(2, (3000, 5)) * 1e3).astype(dtype)
+    total = (rng.normal(size=5) * 1e6).astype(dtype)
+    want = np.concatenate([total[None], part]).sum(axis=0)
+    np.testing.assert_array_equal(base._sum_rows(total, part), want)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    np.testing.assert_array_equal(base._sum_rows(total, part), want)

@@ -255,6 +255,13 @@ def _draws_with_value(counts: FloatArray, events: Any, columns: Any, n: int,
         out[columns[k]] -= counts[events[k]]
 
 
+def _add_rows(total: Any, part: Any) -> None:
+    """``total += part[0] + part[1] + ...``, rows added one after another (numpy's order)."""
+    for i in range(part.shape[0]):
+        for c in range(part.shape[1]):
+            total[c] += part[i, c]
+
+
 def _column_sums(x: FloatArray, n: Any, total: FloatArray) -> None:
     """Per column of ``x`` (events x columns): finite values counted and summed, row by row.
 
@@ -290,6 +297,7 @@ def _column_squares(x: FloatArray, mean: FloatArray, out: FloatArray) -> None:
 grank_block = _Kernel(_grank_block)
 grank_prepare = _Kernel(_grank_prepare)
 count_draws = _Kernel(_count_draws)
+add_rows = _Kernel(_add_rows)
 draws_with_value = _Kernel(_draws_with_value)
 column_sums = _Kernel(_column_sums)
 column_squares = _Kernel(_column_squares)

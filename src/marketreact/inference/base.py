@@ -117,6 +117,11 @@ def _sum_rows(total: np.ndarray | None, part: np.ndarray) -> np.ndarray:
     """
     if total is None:
         return part.sum(axis=0)
+    if (_kernels.HAVE_NUMBA and part.ndim == 2 and total.ndim == 1
+            and total.dtype == part.dtype and part.dtype in (np.float64, np.int64)):
+        out = total.copy()  # the same additions, without copying the block
+        _kernels.add_rows(out, part)
+        return out
     both = np.empty((len(part) + 1, *part.shape[1:]), dtype=np.result_type(total, part))
     both[0] = total
     both[1:] = part
