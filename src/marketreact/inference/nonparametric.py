@@ -596,7 +596,10 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
     then rank the event-window values with them (the Corrado-type scores, when
     ``ar`` is given) and re-rank them with each GRANK value of every ``(v, use)``
     in ``grank`` (``sig``: the residual SDs). Events are added one after another
-    with the operations of the numpy code, so the numbers are the same.
+    with the operations of the numpy code, so the numbers are the same. With several
+    blocks, the next block's residuals, orders and GRANK scores are made on a second
+    thread while the current block's sums are added (the compiled loops and numpy's
+    sorts and gathers release the GIL; the sums stay on one thread, in event order).
     """
     n, l1 = est.shape[-2], est.shape[-1]
     flat = len(est.shape) == 2
@@ -613,34 +616,55 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
     sums: list[Any] = [[np.zeros((*lead, v.shape[-1], l1)),
                         np.zeros((*lead, v.shape[-1], l1), np.int64), None, None]
                        for v, _ in grank]
-    for sl in blocks:
+    def prepare(sl: slice) -> tuple[Any, ...]:
+        """A block's residuals, their order, the window values' order, GRANK's scores."""
         e = np.ascontiguousarray(_est_rows(est, sl), dtype=float)
         order, n_e = _kernels.argsort_rows(e)
+        a = order_a = n_a = None
         if ar is not None:
             a = np.ascontiguousarray(ar[..., sl, :], dtype=float)
             order_a, n_a = _kernels.argsort_rows(a)
-            u_sum, n_t, n_ev, g_sum = ranked
-            _kernels.rank_score_block(x3(e), x3(order), x3(n_e), x3(a), x3(order_a),
-                                      x3(n_a), signs, x3(u_sum), x3(n_t), x3(g_sum),
-                                      x3(n_ev))
-        if not grank:
-            continue
-        assert sig is not None
-        # z = e / s_i, its scores among themselves (z keeps the order of e: its argsort
-        # serves), m_i and T_i + 1 = m_i + 2
-        zf, base_u = np.empty(e.shape), np.empty(e.shape)
-        m, denom = np.empty(e.shape[:-1], np.int64), np.empty(e.shape[:-1])
-        _kernels.grank_prepare(x3(e), x3(np.ascontiguousarray(sig[..., sl], dtype=float)),
-                               x3(order), x3(n_e), x3(zf), x3(base_u), x3(m), x3(denom))
-        for (v, use), acc in zip(grank, sums, strict=True):
-            ub = np.ascontiguousarray(use[..., sl, :] & (m > 0)[..., None])
-            vb = np.ascontiguousarray(v[..., sl, :], dtype=float)
-            k_v = np.full(vb.shape, np.nan)
-            _kernels.grank_block(x3(zf), x3(base_u), x3(denom), x3(m), x3(vb), x3(ub),
-                                 x3(acc[0]), x3(acc[1]), x3(k_v))
-            with np.errstate(invalid="ignore"):
-                acc[2] = _add_rows(acc[2], np.where(ub, k_v / denom[..., None] - 0.5, 0.0))
-            acc[3] = _add_rows(acc[3], ub.astype(np.int64))
+        scores = None
+        if grank:
+            assert sig is not None
+            # z = e / s_i, its scores among themselves (z keeps the order of e: its argsort
+            # serves), m_i and T_i + 1 = m_i + 2
+            zf, base_u = np.empty(e.shape), np.empty(e.shape)
+            m, denom = np.empty(e.shape[:-1], np.int64), np.empty(e.shape[:-1])
+            _kernels.grank_prepare(x3(e), x3(np.ascontiguousarray(sig[..., sl], dtype=float)),
+                                   x3(order), x3(n_e), x3(zf), x3(base_u), x3(m), x3(denom))
+            scores = zf, base_u, m, denom
+        return e, order, n_e, a, order_a, n_a, scores
+
+    # with several blocks, the next one is prepared on a second thread while this one is
+    # added up (one thread prepares them, in order; the sums stay in this one: same numbers)
+    with ThreadPoolExecutor(1) if len(blocks) > 1 else nullcontext() as pool:
+        pending = pool.submit(prepare, blocks[0]) if pool is not None else None
+        for k, sl in enumerate(blocks):
+            if pool is not None:
+                e, order, n_e, a, order_a, n_a, scores = pending.result()
+                if k + 1 < len(blocks):
+                    pending = pool.submit(prepare, blocks[k + 1])
+            else:
+                e, order, n_e, a, order_a, n_a, scores = prepare(sl)
+            if ar is not None:
+                u_sum, n_t, n_ev, g_sum = ranked
+                _kernels.rank_score_block(x3(e), x3(order), x3(n_e), x3(a), x3(order_a),
+                                          x3(n_a), signs, x3(u_sum), x3(n_t), x3(g_sum),
+                                          x3(n_ev))
+            if scores is None:
+                continue
+            zf, base_u, m, denom = scores
+            for (v, use), acc in zip(grank, sums, strict=True):
+                ub = np.ascontiguousarray(use[..., sl, :] & (m > 0)[..., None])
+                vb = np.ascontiguousarray(v[..., sl, :], dtype=float)
+                k_v = np.full(vb.shape, np.nan)
+                _kernels.grank_block(x3(zf), x3(base_u), x3(denom), x3(m), x3(vb), x3(ub),
+                                     x3(acc[0]), x3(acc[1]), x3(k_v))
+                with np.errstate(invalid="ignore"):
+                    acc[2] = _add_rows(acc[2], np.where(ub, k_v / denom[..., None] - 0.5,
+                                                        0.0))
+                acc[3] = _add_rows(acc[3], ub.astype(np.int64))
     if ranked is not None and not signs:
         ranked = (*ranked[:3], None)
     return ranked, [(a, c, np.asarray(u0), np.asarray(nc)) for a, c, u0, nc in sums]
