@@ -127,6 +127,7 @@ def _other_tests(ar: FloatArray, var: FloatArray, est: Any, sigma2: FloatArray,
                                                             0.0).sum(axis=-2)
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = fsum / nf
+    del factor_i  # as large as the ARs: not held through the rank pass
     # the rank tests and GRANK from one ranking of each block of residuals; residuals
     # computed block by block on demand are summarised on the same pass
     along = SummaryInBlocks(est.shape[0]) if _is_blocks(est) else None
