@@ -77,6 +77,10 @@ def _grank_block(z: FloatArray, base_u: FloatArray, denom: FloatArray, m: Any,
     for s in range(n_s):
         for i in range(n_b):
             den = denom[s, i]
+            # (1[z > v] + 1/2 1[z = v]) / den takes three values (the indicators exclude
+            # each other): divided once per event, the same numbers as dividing each time
+            above = 1.0 / den
+            tied = 0.5 / den
             for d in range(n_d):
                 if not use[s, i, d]:
                     continue
@@ -87,7 +91,7 @@ def _grank_block(z: FloatArray, base_u: FloatArray, denom: FloatArray, m: Any,
                     zt = z[s, i, t]
                     g = zt > vv
                     e = zt == vv
-                    acc[s, d, t] += base_u[s, i, t] + (g + 0.5 * e) / den
+                    acc[s, d, t] += base_u[s, i, t] + (above if g else (tied if e else 0.0))
                     cnt[s, d, t] += zt == zt
                     n_gt += g
                     n_eq += e
