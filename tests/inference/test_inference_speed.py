@@ -134,3 +134,24 @@ def test_compiled_row_sums_equal_numpy_axis0_sums(dtype, monkeypatch: pytest.Mon
     np.testing.assert_array_equal(base._sum_rows(total, part), want)
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
     np.testing.assert_array_equal(base._sum_rows(total, part), want)
+
+
+def test_skewness_corrected_t_with_products_equals_the_power_form() -> None:
+    # reference: the statistic as computed before, with numpy's general power dev**3
+    # (the product differs by an ulp per term: equal to 1e-12, as issue 17 requires)
+    from marketreact.inference.parametric import skewness_corrected_t
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_t(3, (5000, 6)) * 0.02 + 0.001
+    x[rng.random(x.shape) < 0.05] = np.nan
+    n, mean, sd = base._count_mean_sd(x)
+    nf = n.astype(float)
+    dev = np.where(np.isfinite(x), x - mean, 0.0)
+    gamma = nf / ((nf - 1.0) * (nf - 2.0)) * (dev**3).sum(axis=-2) / sd**3
+    s = mean / sd
+    want = np.sqrt(nf) * (s + gamma * s**2 / 3.0 + gamma**2 * s**3 / 27.0 + gamma / (6.0 * nf))
+    got = skewness_corrected_t(x)
+    np.testing.assert_allclose(got.stat, want, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got.extra["gamma"], gamma, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got.extra["gamma"], stats.skew(x, bias=False, nan_policy="omit"),
+                               rtol=1e-10)

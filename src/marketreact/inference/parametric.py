@@ -375,7 +375,8 @@ def skewness_corrected_t(x: FloatArray) -> _Raw:
     nf = n.astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         dev = np.where(ok, x - mean[..., None, :], 0.0)
-        gamma = nf / ((nf - 1.0) * (nf - 2.0)) * (dev**3).sum(axis=-2) / sd**3
+        # dev * dev * dev, not dev**3: numpy's general power is ~20x slower (1 ulp apart)
+        gamma = nf / ((nf - 1.0) * (nf - 2.0)) * (dev * dev * dev).sum(axis=-2) / sd**3
         s = mean / sd
         stat = np.sqrt(nf) * (s + gamma * s**2 / 3.0 + gamma**2 * s**3 / 27.0
                               + gamma / (6.0 * nf))
