@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from marketreact.inference import _kernels, base, nonparametric
+from marketreact.inference import _kernels, base
 from marketreact.inference.nonparametric import bootstrap_means, rank_tests
 
 
@@ -49,11 +49,11 @@ def _old_bootstrap_means(x: np.ndarray, n_boot: int, seed: int, block: int = 128
 
 
 @pytest.mark.parametrize("missing", [False, True])
-@pytest.mark.parametrize("n_events", [300, nonparametric.OVERLAP_DRAWS_FROM])
+@pytest.mark.parametrize("n_events", [300, 50_000])
 @pytest.mark.parametrize("compiled", [True, False])
 def test_bootstrap_counts_equal_the_loop(missing: bool, n_events: int, compiled: bool,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    # with and without the second thread drawing ahead, with and without numba
+    # few and many events (blocks of resamples), with and without numba
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", compiled and _kernels.HAVE_NUMBA)
     rng = np.random.default_rng(1)
     x = rng.standard_t(3, (n_events, 6)) * 0.02

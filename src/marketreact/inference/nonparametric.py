@@ -338,11 +338,6 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
                 extra={"w_plus": w_plus, "exact": exact.astype(float)})
 
 
-#: From this many events on, the next resample's draws are made on a second thread
-#: while the current one is counted (the same draws, in the same order).
-OVERLAP_DRAWS_FROM = 50_000
-
-
 def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
                     block: int = 128) -> FloatArray:
     """Means of ``x`` over events resampled with replacement, ``(..., B, C)``.
@@ -353,9 +348,7 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
     resampled mean. Events are put in a canonical order first (by a fingerprint
     of their values), so the result does not depend on the order of the events.
     Each resample is a row of counts (how often each event was drawn), so the
-    means are one matrix product per block of resamples. For many events the
-    draws of the next resample are made on a second thread while the current one
-    is counted: the draws, and so the means, are the same either way.
+    means are one matrix product per block of resamples.
     """
     rng = np.random.default_rng(seed)
     n = x.shape[-2]
@@ -411,18 +404,12 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
         with np.errstate(invalid="ignore", divide="ignore"):
             out[..., lo:lo + b, :] = np.where(den > 0, num / den, np.nan)
 
-    with ThreadPoolExecutor(1) if n >= OVERLAP_DRAWS_FROM else nullcontext() as pool:
-        pending = pool.submit(draw) if pool is not None else None
-        for r in range(n_boot):
-            if pending is not None:
-                idx = pending.result()
-                if r + 1 < n_boot:  # the next draws, while these are counted
-                    pending = pool.submit(draw)
-            else:
-                idx = draw()
-            count(idx, r % block)
-            if r % block == block - 1 or r == n_boot - 1:
-                means(r - r % block, r % block + 1)
+    # (drawing the next resample on a second thread while this one is counted was timed:
+    # no gain, the matrix products already use both cores)
+    for r in range(n_boot):
+        count(draw(), r % block)
+        if r % block == block - 1 or r == n_boot - 1:
+            means(r - r % block, r % block + 1)
     return out
 
 
