@@ -333,3 +333,32 @@ def _moments(frame: pd.DataFrame) -> np.ndarray:
     from marketreact.panel.screening import anchored_moments
 
     return anchored_moments(frame)
+
+
+def test_study_overlap_table_is_built_when_read(prices, catalogue) -> None:
+    # reference: find_overlaps on the studied events, dates read off the sessions
+    from marketreact._lazy import is_pending
+
+    cat, conf = catalogue
+    res = EventStudy(n_boot=0, duplicates="keep", overlap="keep", window=(-5, 5),
+                     car_windows=((-1, 1),)).fit(cat, prices, confounders=conf)
+    assert is_pending(res, "overlaps")  # not built by the fit
+    table = res.overlaps
+    assert not is_pending(res, "overlaps") and len(table) > 0
+    frame = cat.frame
+    days = prices["MKT"].index
+    from marketreact.calendar import anchor_day0
+
+    sessions = exchange_sessions("XNYS", days[0], days[-1])
+    cf = conf.frame
+    day0 = _day0(frame, prices)
+    conf_day0 = np.asarray(anchor_day0(sessions, cf["timestamp"], cf["date"], cf["timing"]))
+    placed = (day0 > 0) & (day0 < len(days))
+    inside = (conf_day0 > 0) & (conf_day0 < len(days))
+    want = find_overlaps(frame.loc[placed], day0[placed], (-5, 5), (-250, -11),
+                         cf.loc[inside], conf_day0[inside])
+    pd.testing.assert_series_equal(table["event_id"], want["event_id"], check_dtype=False)
+    pd.testing.assert_series_equal(table["other_id"], want["other_id"], check_dtype=False)
+    np.testing.assert_array_equal(table["rel_day"].to_numpy(), want["rel_day"].to_numpy())
+    np.testing.assert_array_equal(table["day0"].to_numpy(),
+                                  days.to_numpy()[want["day0"].to_numpy()])

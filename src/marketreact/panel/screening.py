@@ -337,6 +337,8 @@ def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimati
                   windows: Sequence[str] = ("event", "estimation")) -> pd.DataFrame:
     """Other news of the same ticker inside each event's event or estimation window.
 
+    The table of :func:`overlap_pairs` (``overlap_pairs(...).frame()``).
+
     Parameters
     ----------
     events : pandas.DataFrame
@@ -368,6 +370,28 @@ def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimati
         concatenation of one frame per (source, window) gave them); ``window`` and
         ``source`` are ``str``.
     """
+    return overlap_pairs(events, day0, window, estimation, confounders, confounder_day0,
+                         windows).frame()
+
+
+def overlap_pairs(events: pd.DataFrame, day0: IntArray, window: Window, estimation: Window,
+                  confounders: pd.DataFrame | None = None,
+                  confounder_day0: IntArray | None = None,
+                  windows: Sequence[str] = ("event", "estimation")) -> OverlapPairs:
+    """The pairs of :func:`find_overlaps` as positions, the table built only when asked for.
+
+    At a million events the event-window pairs alone are millions of rows of text; a study
+    that is not written out never needs them as a table.
+
+    Parameters
+    ----------
+    events, day0, window, estimation, confounders, confounder_day0, windows
+        As for :func:`find_overlaps`.
+
+    Returns
+    -------
+    OverlapPairs
+    """
     ids = events["event_id"].to_numpy(dtype=object)
     tick = events["ticker"].to_numpy(dtype=object)
     day0 = np.asarray(day0, np.int64)
@@ -398,27 +422,77 @@ def find_overlaps(events: pd.DataFrame, day0: IntArray, window: Window, estimati
     block = np.concatenate([np.full(len(p[0]), k, dtype=np.int64)
                             for k, p in enumerate(parts)])[order]
     i, j, rel = i[order], j[order], rel[order]
-    # the id columns are pandas' ``str`` when every block has pairs and all ids are strings,
-    # else ``object`` (as a concatenation of one frame per block gives them)
-    texts = [ids, tick, *(src[1] for src in sources)]
-    as_str = (len(parts) > 1 and all(len(p[0]) for p in parts[1:])
-              and all(pd.api.types.infer_dtype(x) in ("string", "empty") for x in texts))
-    if as_str:
-        ids_a, tick_a, *oids_a = (pa.array(x, type=pa.large_string(), from_pandas=True)
-                                  for x in texts)
-        took = pa.array(i, pa.int64())
-        event_id = pd.array(ids_a.take(took), dtype="str")
-        ticker = pd.array(tick_a.take(took), dtype="str")
-        other = pd.array(pa.concat_arrays(oids_a).take(pa.array(j, pa.int64())), dtype="str")
-    else:
-        every_id = np.concatenate([src[1] for src in sources])
-        event_id, ticker, other = (pd.Series(x, dtype=object)
-                                   for x in (ids[i], tick[i], every_id[j]))
-    return pd.DataFrame({
-        "event_id": event_id, "ticker": ticker, "day0": day0[i], "other_id": other,
-        "other_day0": every_day0[j], "rel_day": rel,
-        "window": _labels([(names or [""])[p[3]] for p in parts], block),
-        "source": _labels([sources[p[2]][0] for p in parts], block)})
+    sizes = tuple((len(p[0]), p[2], p[3]) for p in parts)
+    return OverlapPairs(ids, tick, day0, tuple(sources), tuple(names), sizes, i, j, rel,
+                        block, every_day0)
+
+
+@dataclass(frozen=True, eq=False)
+class OverlapPairs:
+    """(event, other news) pairs as positions, sorted as :func:`find_overlaps` lists them.
+
+    Attributes
+    ----------
+    ids, tickers : numpy.ndarray
+        ``(E,)`` event ids and tickers.
+    day0 : numpy.ndarray
+        ``(E,)`` day-0 positions.
+    sources : tuple
+        ``(source, ids, tickers, day0)`` of each source of other news.
+    names : tuple of str
+        The windows listed.
+    parts : tuple
+        ``(pairs, source, window)`` of each (source, window) block.
+    i, j, rel, block : numpy.ndarray
+        ``(P,)`` the event's row, the other's position in all sources one after the
+        other, the other's day 0 in the event's relative days, and the pair's block.
+    every_day0 : numpy.ndarray
+        Day 0 of all sources' news one after the other.
+    """
+
+    ids: np.ndarray
+    tickers: np.ndarray
+    day0: IntArray
+    sources: tuple[Any, ...]
+    names: tuple[str, ...]
+    parts: tuple[tuple[int, int, int], ...]
+    i: IntArray
+    j: IntArray
+    rel: IntArray
+    block: IntArray
+    every_day0: IntArray
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+    def frame(self) -> pd.DataFrame:
+        """The table of :func:`find_overlaps`."""
+        ids, tick, day0, sources, parts = (self.ids, self.tickers, self.day0, self.sources,
+                                           self.parts)
+        i, j, rel, block, names = self.i, self.j, self.rel, self.block, self.names
+        every_day0 = self.every_day0
+        # the id columns are pandas' ``str`` when every block has pairs and all ids are
+        # strings, else ``object`` (as a concatenation of one frame per block gives them)
+        texts = [ids, tick, *(src[1] for src in sources)]
+        as_str = (len(parts) > 1 and all(p[0] for p in parts[1:])
+                  and all(pd.api.types.infer_dtype(x) in ("string", "empty") for x in texts))
+        if as_str:
+            ids_a, tick_a, *oids_a = (pa.array(x, type=pa.large_string(), from_pandas=True)
+                                      for x in texts)
+            took = pa.array(i, pa.int64())
+            event_id = pd.array(ids_a.take(took), dtype="str")
+            ticker = pd.array(tick_a.take(took), dtype="str")
+            other = pd.array(pa.concat_arrays(oids_a).take(pa.array(j, pa.int64())),
+                             dtype="str")
+        else:
+            every_id = np.concatenate([src[1] for src in sources])
+            event_id, ticker, other = (pd.Series(x, dtype=object)
+                                       for x in (ids[i], tick[i], every_id[j]))
+        return pd.DataFrame({
+            "event_id": event_id, "ticker": ticker, "day0": day0[i], "other_id": other,
+            "other_day0": every_day0[j], "rel_day": rel,
+            "window": _labels([(names or [""])[p[2]] for p in parts], block),
+            "source": _labels([sources[p[1]][0] for p in parts], block)})
 
 
 def _labels(names: list[str], codes: IntArray) -> pd.api.extensions.ExtensionArray:

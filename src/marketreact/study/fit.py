@@ -65,13 +65,15 @@ from marketreact.panel.screening import (
     MAX_LISTED_PAIRS,
     OVERLAP_COLUMNS,
     DuplicatePolicy,
+    OverlapPairs,
+    OverlapPolicy,
     anchored_moments,
     date_clusters,
     estimation_exclusions,
     event_window_news,
     find_duplicates,
-    find_overlaps,
     overlap_drops,
+    overlap_pairs,
     overlap_tally,
     prefixed,
     window_zero_shares,
@@ -129,11 +131,44 @@ class _ExchangeStudy:
 
 @dataclass
 class _Screening:
-    """What the screening of the catalogue found, gathered over exchanges."""
+    """What the screening of the catalogue found, gathered over exchanges.
 
-    overlaps: list[pd.DataFrame]
+    ``overlaps``: each exchange's pairs (or their table, when it was built) and its
+    session labels, made into overlaps.csv's table only when it is read.
+    """
+
+    overlaps: list[tuple[OverlapPairs | pd.DataFrame, np.ndarray]]
     screened: list[pd.DataFrame]
     counts: dict[str, int]
+
+
+def _session_dates(labels: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    """The dates of session positions ``pos`` (NaT past the last session)."""
+    out = np.full(len(pos), np.datetime64("NaT"), dtype="datetime64[ns]")
+    inside = pos < len(labels)
+    out[inside] = labels[pos[inside]]
+    return out
+
+
+class _OverlapTable(Thunk):
+    """overlaps.csv's table: every exchange's pairs with their dates, built on first access.
+
+    At a million events the event-window pairs are millions of rows of text; a study that
+    is not written out, or whose overlaps are never read, does not build them.
+    """
+
+    def __init__(self, parts: list[tuple[OverlapPairs | pd.DataFrame, np.ndarray]]) -> None:
+        self.parts = parts
+
+    def __call__(self) -> pd.DataFrame:
+        frames = []
+        for pairs, labels in self.parts:
+            table = pairs if isinstance(pairs, pd.DataFrame) else pairs.frame()
+            frames.append(table.assign(
+                day0=_session_dates(labels, table["day0"].to_numpy()),
+                other_day0=_session_dates(labels, table["other_day0"].to_numpy())))
+        return (pd.concat(frames, ignore_index=True) if frames
+                else pd.DataFrame(columns=list(OVERLAP_COLUMNS)))
 
 
 _SCREENED_COLUMNS = ["event_id", "ticker", "day0", "action", "reason"]
@@ -276,14 +311,11 @@ class EventStudy:
         s = self.settings
         if not len(lineup):
             return lineup, None
-        ev, day0, labels = lineup.events, lineup.day0, lineup.sessions.labels
+        ev, day0, labels = lineup.events, lineup.day0, lineup.sessions.labels.to_numpy()
         n_sessions = len(labels)
 
         def dates(pos: np.ndarray) -> np.ndarray:
-            out = np.full(len(pos), np.datetime64("NaT"), dtype="datetime64[ns]")
-            inside = pos < n_sessions
-            out[inside] = labels.to_numpy()[pos[inside]]
-            return out
+            return _session_dates(labels, pos)
 
         moments = anchored_moments(ev)
         ids = ev["event_id"].to_numpy(dtype=object)
@@ -341,8 +373,11 @@ class EventStudy:
         listed = ("event", "estimation") if n_estimation <= MAX_LISTED_PAIRS else ("event",)
         if len(listed) == 1:
             screening.counts["estimation_pairs_not_listed"] += n_estimation
-        overlaps = find_overlaps(ev.loc[placed], day0[placed], s.window, s.estimation, conf,
-                                 conf_day0, windows=listed)
+        pairs = overlap_pairs(ev.loc[placed], day0[placed], s.window, s.estimation, conf,
+                              conf_day0, windows=listed)
+        # the table only where a policy reads it; overlaps.csv's is built when it is read
+        overlaps = (pairs.frame() if len(pairs) and s.overlap is not OverlapPolicy.keep
+                    else pd.DataFrame(columns=list(OVERLAP_COLUMNS)))
         ev = ev.assign(**counts)
         lineup = lineup.with_events(ev)
         for name in ("event", "estimation"):
@@ -352,10 +387,8 @@ class EventStudy:
             int(v.sum()) for (_, src), v in tally.items() if src == "confounders"))
         screening.counts["events_with_overlap"] += int(
             ((counts["overlaps_event"] + counts["overlaps_estimation"]) > 0).sum())
-        if len(overlaps):
-            shown = overlaps.assign(day0=dates(overlaps["day0"].to_numpy()),
-                                    other_day0=dates(overlaps["other_day0"].to_numpy()))
-            screening.overlaps.append(shown)
+        if len(pairs):
+            screening.overlaps.append((overlaps if len(overlaps) else pairs, labels))
         other_moments = ((conf["event_id"], anchored_moments(conf))
                          if conf is not None and len(conf) else None)
         drop = overlap_drops(ev["event_id"], day0, anchored_moments(ev), overlaps,
@@ -640,8 +673,7 @@ class EventStudy:
         s = self.settings
         counts = dict(screening.counts)
         n = len(events)
-        overlaps = (pd.concat(screening.overlaps, ignore_index=True) if screening.overlaps
-                    else pd.DataFrame(columns=list(OVERLAP_COLUMNS)))
+        overlaps = _OverlapTable(screening.overlaps)
         screened = (pd.concat(screening.screened, ignore_index=True) if screening.screened
                     else pd.DataFrame(columns=_SCREENED_COLUMNS))
         if counts.get("duplicates_left_out"):

@@ -111,7 +111,8 @@ class StudyResult:
         The test objects behind the test columns (distributions, reasons).
     overlaps : pandas.DataFrame
         ``event_id, ticker, day0, other_id, other_day0, rel_day, window, source``:
-        other news of each event's firm inside its event or estimation window.
+        other news of each event's firm inside its event or estimation window
+        (built on first access: millions of rows at a million events).
     screened : pandas.DataFrame
         ``event_id, ticker, day0, action, reason``: events merged or left out by
         the duplicates and overlap policies (not failures).
@@ -298,7 +299,7 @@ class StudyResult:
         return plot_result(self, kind, **kwargs)
 
 
-deferred(StudyResult, "abnormal_returns", "event_diagnostics")
+deferred(StudyResult, "abnormal_returns", "event_diagnostics", "overlaps")
 
 
 _AGGREGATE_COLUMNS = (Column("window", 10, align="<"), Column("N", 6, "d"),
