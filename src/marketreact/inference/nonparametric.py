@@ -353,7 +353,7 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
     rng = np.random.default_rng(seed)
     n = x.shape[-2]
     # fewer resamples per block for many events (the draws are the same either way)
-    block = max(1, min(block, n_boot, 8 * base._BLOCK_ELEMENTS // max(n, 1)))
+    block = max(1, min(block, n_boot, 4 * base._BLOCK_ELEMENTS // max(n, 1)))
     ok = np.isfinite(x)
     complete = bool(ok.all())
     xf = np.where(ok, x, 0.0)

@@ -232,12 +232,19 @@ def pretrend_test(rel_days: IntArray, ar: FloatArray, ar_var: FloatArray) -> Pre
         return PretrendTest((), 0, nan, nan, nan, nan, "the event window has no pre-event day")
     a = np.asarray(ar, float)[:, cols]
     v = np.asarray(ar_var, float)[:, cols]
+    # standardised ARs (NaN without a positive variance), in place: a million events' worth
+    # of temporaries would otherwise be the study's peak of memory
     with np.errstate(invalid="ignore", divide="ignore"):
-        sar = np.where(v > 0, a / np.sqrt(v), np.nan)
+        sar = np.sqrt(v)
+        np.divide(a, sar, out=sar)
+    sar[~(v > 0)] = np.nan
+    del v
     ok = np.isfinite(sar)
     n_t = ok.sum(axis=0)
+    sar[~ok] = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
-        z = np.where(ok, sar, 0.0).sum(axis=0) / np.sqrt(n_t)
+        z = sar.sum(axis=0) / np.sqrt(n_t)
+    del sar
     chi2 = float(np.sum(z**2)) if (n_t > 0).all() else nan
     chi2_p = float(stats.chi2.sf(chi2, k)) if np.isfinite(chi2) else nan
     full = np.isfinite(a).all(axis=1)

@@ -637,7 +637,6 @@ class EventStudy:
                             p.block.y, p.block.market, p.block.expected,
                             p.block.span), rows)
                 for p, rows in zip(parts, places, strict=True)])
-            car = self._car_table(events["event_id"], block)
         else:
             arrays = StudyArrays(evt_days, np.empty((0, len(evt_days))),
                                  np.empty((0, len(evt_days))), np.empty((0, L1)), np.empty(0),
@@ -645,20 +644,30 @@ class EventStudy:
                                  tuple(s.car_windows), np.empty((0, W)), np.empty((0, W)))
             events = pd.DataFrame(columns=["event_id", "ticker", "exchange", "market", "day0"])
             abnormal = pd.DataFrame(columns=list(_AR_COLUMNS))
+        car_block = block
+        if s.measure is Measure.volatility:  # the tables hold the abnormal volatility
+            arrays = volatility_arrays(arrays)
+            if block is not None and len(block.car):
+                if isinstance(abnormal, _ARTable):
+                    abnormal.extra["abnormal_return"] = abnormal.ar  # what AVOL is built from
+                    abnormal.ar, abnormal.ar_var = arrays.ar, arrays.ar_var
+                car_block = replace(
+                    block, car=np.asarray(arrays.car), car_var=np.asarray(arrays.car_var),
+                    df=np.asarray(arrays.df), bhar=np.full_like(block.bhar, np.nan))
+        # (N, W) BHARs for the mean-BHAR tests (none in a volume or volatility study), laid
+        # out window by window as in car.csv (sums over events then run as they always did)
+        bhar = _window_major(np.empty((0, W)) if car_block is None
+                             else car_block.bhar if s.measure is not Measure.volume
+                             else np.full_like(car_block.bhar, np.nan))
+        aar, aggregate, tests = self._test_tables(arrays, bhar)
+        # the CAR table after the tests, so that it is not held through their temporaries
+        if car_block is not None:
+            car = self._car_table(events["event_id"], car_block)
+        else:
             car = pd.DataFrame(columns=["event_id", "window", "car", "car_se", "car_t", "car_p",
                                         "df", "bhar", "sessions", "missing"])
         if s.measure is Measure.volume:
             car["bhar"] = np.nan
-        if s.measure is Measure.volatility:  # the tables hold the abnormal volatility
-            arrays = volatility_arrays(arrays)
-            if len(car) and block is not None:
-                if isinstance(abnormal, _ARTable):
-                    abnormal.extra["abnormal_return"] = abnormal.ar  # what AVOL is built from
-                    abnormal.ar, abnormal.ar_var = arrays.ar, arrays.ar_var
-                car = self._car_table(events["event_id"], replace(
-                    block, car=np.asarray(arrays.car), car_var=np.asarray(arrays.car_var),
-                    df=np.asarray(arrays.df), bhar=np.full_like(block.bhar, np.nan)))
-        aar, aggregate, tests = self._test_tables(arrays, car)
         fail_frame = failure_frame(failures, catalogue.frame["event_id"])
         extra = self._screen_report(events, arrays, car, screening or _Screening([], [], {}),
                                     diagnostics)
@@ -748,6 +757,9 @@ class EventStudy:
         assert s.group is not None
         labels = events[s.group].astype("string").fillna("(none)").to_numpy(dtype=object)
         est = np.asarray(arrays.est_residuals, float)
+        # (N, W) BHARs: car.csv is window-major, events in order within each window
+        n_win, n_events = len(s.car_windows), len(events)
+        bhar = car["bhar"].to_numpy(dtype=float).reshape(n_win, n_events).T
         aars, aggs = [], []
         for name in sorted(pd.unique(labels)):
             rows = np.flatnonzero(labels == name)
@@ -756,8 +768,7 @@ class EventStudy:
                           df=arrays.df[rows], day0=arrays.day0[rows],
                           car=None if arrays.car is None else arrays.car[rows],
                           car_var=None if arrays.car_var is None else arrays.car_var[rows])
-            ids = set(events["event_id"].to_numpy()[rows])
-            a, g, _ = self._test_tables(sub, car.loc[car["event_id"].isin(ids)])
+            a, g, _ = self._test_tables(sub, _window_major(bhar[rows]))
             a.insert(0, "group", name)
             g.insert(0, "group", name)
             aars.append(a)
@@ -799,30 +810,34 @@ class EventStudy:
             "sessions": by_window(block.car_sessions), "missing": by_window(block.car_missing),
         }, copy=False)
 
-    def _test_tables(self, arrays: StudyArrays, car: pd.DataFrame
+    def _test_tables(self, arrays: StudyArrays, bhar: np.ndarray
                      ) -> tuple[pd.DataFrame, pd.DataFrame, CrossEventTests]:
-        """Build the AAR and CAR-window tables with every cross-event test (inference.py)."""
+        """Build the AAR and CAR-window tables with every cross-event test (inference.py).
+
+        ``bhar``: the ``(N, W)`` BHARs of the mean-BHAR tests.
+        """
         s = self.settings
         tests = cross_event_tests(TestInputs.from_study(arrays), s.alternative,
                                   n_boot=s.n_boot, seed=s.seed)
         labels = [format_window(w) for w in s.car_windows]
-        # (N, W) BHARs for the mean-BHAR tests: car.csv is window-major (see _car_table)
-        n_events = len(arrays.ar)
-        bhar = (car["bhar"].to_numpy(dtype=float).reshape(len(labels), n_events).T
-                if len(car) == n_events * len(labels) else None)
         aar = aar_table(arrays.rel_days, arrays.ar, tests)
         aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, bhar=bhar)
-        if bhar is not None:  # Lyon-Barber-Tsai bootstrap beside battery's t and t_sa,
-            # for the long windows only (see StudySettings.long_window)
-            long = [j for j, (a, b) in enumerate(s.car_windows) if b - a + 1 >= s.long_window]
+        # the Lyon-Barber-Tsai bootstrap beside the battery's t and t_sa, for the long
+        # windows only (see StudySettings.long_window)
+        long = [j for j, (a, b) in enumerate(s.car_windows) if b - a + 1 >= s.long_window]
+        for col in ("bhar_tsa_boot", "bhar_tsa_boot_p"):
+            aggregate[col] = np.nan
+        if long:
+            boot = bhar_test_columns(bhar[:, long], n_boot=s.n_boot, seed=s.seed,
+                                     alternative=s.alternative)
             for col in ("bhar_tsa_boot", "bhar_tsa_boot_p"):
-                aggregate[col] = np.nan
-            if long:
-                boot = bhar_test_columns(bhar[:, long], n_boot=s.n_boot, seed=s.seed,
-                                         alternative=s.alternative)
-                for col in ("bhar_tsa_boot", "bhar_tsa_boot_p"):
-                    aggregate.loc[long, col] = boot[col]
+                aggregate.loc[long, col] = boot[col]
         return aar, aggregate, tests
+
+
+def _window_major(a: np.ndarray) -> np.ndarray:
+    """``a`` (events x windows) stored window by window, as car.csv's column reads."""
+    return np.ascontiguousarray(a.T).T
 
 
 def _general_chunk(panel: ExchangePanel, stock_rows: IntArray, market_rows: IntArray,
