@@ -603,6 +603,7 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
     sums: list[Any] = [[np.zeros((*lead, v.shape[-1], l1)),
                         np.zeros((*lead, v.shape[-1], l1), np.int64), None, None]
                        for v, _ in grank]
+
     def prepare(sl: slice) -> tuple[Any, ...]:
         """A block's residuals, their order, the window values' order, GRANK's scores."""
         e = np.ascontiguousarray(_est_rows(est, sl), dtype=float)
