@@ -136,17 +136,16 @@ def _ranks_by_order(x: FloatArray, order: Any, n_sorted: Any, out: FloatArray,
             ties[s, i] = tie
 
 
-def _grank_prepare(e: FloatArray, sig: FloatArray, order: Any, n_e: Any, zf: FloatArray,
-                   base_u: FloatArray, m: Any, denom: FloatArray) -> None:
-    """GRANK's standardised residuals and their scores among themselves, for one block.
+def _grank_prepare(e: FloatArray, sig: FloatArray, zf: FloatArray, m: Any,
+                   denom: FloatArray) -> None:
+    """GRANK's standardised residuals of one block, as the numpy code makes them.
 
-    ``zf = e / s_i`` (NaN where not finite), ``m_i`` the finite ones, ``denom = m_i + 2``
-    and ``base_u = K / denom - 1/2`` with ``K`` the average rank of ``zf`` among the
-    event's (0 where missing); ``order``/``n_e`` are the argsort of ``e`` and its finite
-    count (``e / s_i`` keeps that order). The operations of the numpy code, fused.
+    ``zf = e / s_i`` (NaN where not finite), ``m_i`` the finite ones and
+    ``denom = m_i + 2``. Their scores among themselves come from
+    :func:`_ranks_by_order`'s ranks of ``zf`` (the argsort of ``e`` serves: dividing by
+    ``s_i > 0`` keeps the order).
     """
     n_s, n_b, n_l = e.shape
-    pos = np.empty(n_l, np.int64)
     for s in range(n_s):
         for i in range(n_b):
             sg = sig[s, i]
@@ -159,26 +158,7 @@ def _grank_prepare(e: FloatArray, sig: FloatArray, order: Any, n_e: Any, zf: Flo
                 else:
                     zf[s, i, t] = np.nan
             m[s, i] = cnt
-            den = cnt + 2.0
-            denom[s, i] = den
-            for t in range(n_l):
-                base_u[s, i, t] = 0.0
-            n = 0
-            for j in range(n_e[s, i]):
-                t = order[s, i, j]
-                if np.isfinite(zf[s, i, t]):
-                    pos[n] = t
-                    n += 1
-            j = 0
-            while j < n:
-                k = j
-                val = zf[s, i, pos[j]]
-                while k + 1 < n and zf[s, i, pos[k + 1]] == val:
-                    k += 1
-                rank = (j + k) / 2.0 + 1.0
-                for q in range(j, k + 1):
-                    base_u[s, i, pos[q]] = rank / den - 0.5
-                j = k + 1
+            denom[s, i] = cnt + 2.0
 
 
 def _rank_score_block(est: FloatArray, order_e: Any, n_e: Any, ar: FloatArray,

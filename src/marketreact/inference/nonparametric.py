@@ -615,13 +615,18 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
         scores = None
         if grank:
             assert sig is not None
-            # z = e / s_i, its scores among themselves (z keeps the order of e: its argsort
-            # serves), m_i and T_i + 1 = m_i + 2
-            zf, base_u = np.empty(e.shape), np.empty(e.shape)
+            # z = e / s_i, m_i and T_i + 1 = m_i + 2; z's scores among themselves from its
+            # average ranks (z keeps the order of e: its argsort serves), 0 where missing
+            zf, ranks = np.empty(e.shape), np.full(e.shape, np.nan)
             m, denom = np.empty(e.shape[:-1], np.int64), np.empty(e.shape[:-1])
             _kernels.grank_prepare(x3(e), x3(np.ascontiguousarray(sig[..., sl], dtype=float)),
-                                   x3(order), x3(n_e), x3(zf), x3(base_u), x3(m), x3(denom))
-            scores = zf, base_u, m, denom
+                                   x3(zf), x3(m), x3(denom))
+            _kernels.ranks_by_order(x3(zf), x3(order), x3(n_e), x3(ranks),
+                                    x3(np.empty(e.shape[:-1])))
+            with np.errstate(invalid="ignore"):
+                ranks /= denom[..., None]
+                ranks -= 0.5
+            scores = zf, np.where(np.isnan(ranks), 0.0, ranks), m, denom
         return e, order, n_e, a, order_a, n_a, scores
 
     # with several blocks, the next one is prepared on a second thread while this one is
