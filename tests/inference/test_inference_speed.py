@@ -1,25 +1,29 @@
 """The faster inference paths give today's numbers.
 
 Reference: the bootstrap's previous construction of the resample counts (one
-``numpy.bincount`` per resample, from the same ``default_rng(seed)`` draws), written out
-here; and the rank test computed before the shared ranking (``rank_tests`` without the
+``numpy.bincount`` per resample, from the same ``default_rng(seed)`` draws, or from a
+generator per resample spawned by ``numpy.random.SeedSequence``), written out here; and
+the rank test computed before the shared ranking (``rank_tests`` without the
 extra tests) against ``scipy.stats.rankdata`` row by row.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
 import pytest
 from scipy import stats
 
-from marketreact.inference import _kernels, base
+from marketreact.inference import _kernels, base, nonparametric, parametric
 from marketreact.inference.nonparametric import bootstrap_means, rank_tests
 
 
-def _old_bootstrap_means(x: np.ndarray, n_boot: int, seed: int, block: int = 128) -> np.ndarray:
+def _old_bootstrap_means(x: np.ndarray, n_boot: int, seed: int, block: int = 128,
+                         streams: str = "sequential") -> np.ndarray:
     rng = np.random.default_rng(seed)
+    own = np.random.SeedSequence(seed).spawn(n_boot)
     n = x.shape[-2]
     block = max(1, min(block, 8 * base._BLOCK_ELEMENTS // max(n, 1)))
     ok = np.isfinite(x)
@@ -34,7 +38,12 @@ def _old_bootstrap_means(x: np.ndarray, n_boot: int, seed: int, block: int = 128
     out = []
     for lo in range(0, n_boot, block):
         b = min(block, n_boot - lo)
-        idx = rng.integers(0, n, size=(b, n), dtype=np.int32)
+        if streams == "sequential":
+            idx = rng.integers(0, n, size=(b, n), dtype=np.int32)
+        else:  # resample r from the r-th generator spawned by SeedSequence(seed)
+            idx = np.stack([np.random.default_rng(own[r]).integers(0, n, size=n,
+                                                                   dtype=np.int32)
+                            for r in range(lo, lo + b)])
         counts = np.empty((b, n))
         for r in range(b):
             counts[r] = np.bincount(idx[r], minlength=n)
@@ -48,27 +57,80 @@ def _old_bootstrap_means(x: np.ndarray, n_boot: int, seed: int, block: int = 128
     return np.concatenate(out, axis=-2)
 
 
+@pytest.mark.parametrize("streams", ["sequential", "per-resample"])
 @pytest.mark.parametrize("missing", [False, True])
 @pytest.mark.parametrize("n_events", [300, 50_000])
 @pytest.mark.parametrize("compiled", [True, False])
-def test_bootstrap_counts_equal_the_loop(missing: bool, n_events: int, compiled: bool,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    # few and many events (blocks of resamples), with and without numba
+def test_bootstrap_counts_equal_the_loop(streams: str, missing: bool, n_events: int,
+                                         compiled: bool, monkeypatch: pytest.MonkeyPatch
+                                         ) -> None:
+    # few and many events (blocks of resamples; 50,000 events are drawn on several
+    # threads), with and without numba, for both sources of draws
     monkeypatch.setattr(_kernels, "HAVE_NUMBA", compiled and _kernels.HAVE_NUMBA)
     rng = np.random.default_rng(1)
     x = rng.standard_t(3, (n_events, 6)) * 0.02
     if missing:
         x[rng.random(x.shape) < 0.1] = np.nan
     n_boot = 299 if n_events < 1000 else 41
-    np.testing.assert_array_equal(bootstrap_means(x, n_boot, seed=7),
-                                  _old_bootstrap_means(x, n_boot, seed=7))
+    np.testing.assert_array_equal(bootstrap_means(x, n_boot, seed=7, streams=streams),
+                                  _old_bootstrap_means(x, n_boot, 7, streams=streams))
 
 
 def test_bootstrap_of_a_batch_equals_the_loop() -> None:
     x = np.random.default_rng(3).normal(size=(2, 150, 4))
     x[0, 5, 1] = np.nan
-    np.testing.assert_array_equal(bootstrap_means(x, 199, seed=2),
-                                  _old_bootstrap_means(x, 199, seed=2))
+    for streams in ("sequential", "per-resample"):
+        np.testing.assert_array_equal(bootstrap_means(x, 199, seed=2, streams=streams),
+                                      _old_bootstrap_means(x, 199, 2, streams=streams))
+
+
+def test_bootstrap_draws_do_not_depend_on_the_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a generator per resample: drawn on one thread or several, the same numbers
+    x = np.random.default_rng(4).normal(size=(3000, 5))
+    x[7, 2] = np.nan
+    monkeypatch.setattr(nonparametric, "_PARALLEL_DRAWS", 10**9)
+    one = bootstrap_means(x, 97, seed=3)
+    monkeypatch.setattr(nonparametric, "_PARALLEL_DRAWS", 1)
+    np.testing.assert_array_equal(bootstrap_means(x, 97, seed=3), one)
+
+
+@pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="the compiled counting loop")
+def test_a_count_too_large_for_the_compact_counter_is_counted_again() -> None:
+    # 70,000 draws of one event overflow the uint16 counter: the kernel says so and the
+    # caller counts with numpy.bincount instead (reference: bincount)
+    n = 70_000
+    idx = np.zeros(n, np.int32)
+    out, dens = np.empty(n), np.empty(0)
+    no = np.empty(0, np.intp)
+    assert not _kernels.count_draws(idx, np.empty(n, np.uint16), no, no, out, dens)
+    idx = np.random.default_rng(0).integers(0, n, n, dtype=np.int32)
+    assert _kernels.count_draws(idx, np.empty(n, np.uint16), no, no, out, dens)
+    np.testing.assert_array_equal(out, np.bincount(idx, minlength=n))
+
+
+def test_bootstrap_falls_back_when_the_compact_count_overflows(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the fallback path (what runs after an overflow) gives the same numbers
+    x = np.random.default_rng(5).normal(size=(400, 3))
+    x[3, 1] = np.nan
+    ref = bootstrap_means(x, 49, seed=1)
+    monkeypatch.setattr(_kernels, "count_draws", lambda *a: False)
+    np.testing.assert_array_equal(bootstrap_means(x, 49, seed=1), ref)
+
+
+def test_the_two_bootstrap_streams_agree_within_monte_carlo_error() -> None:
+    # the same resampling with other random numbers: 999 resamples of 2,000 events; the
+    # bootstrap SE of the mean differs by its Monte Carlo error only (relative SD of an SD
+    # estimate from B draws about 1/sqrt(2(B-1)) = 2.2%), and both are near the plug-in
+    # s/sqrt(n) (ddof 0), the SE the bootstrap estimates
+    x = np.random.default_rng(6).standard_t(4, (2000, 3)) * 0.02
+    a = bootstrap_means(x, 999, seed=0, streams="per-resample")
+    b = bootstrap_means(x, 999, seed=0, streams="sequential")
+    se_a, se_b = a.std(axis=0, ddof=1), b.std(axis=0, ddof=1)
+    plug_in = x.std(axis=0) / np.sqrt(len(x))
+    np.testing.assert_allclose(se_a, plug_in, rtol=3 * 0.0224)
+    np.testing.assert_allclose(se_b, plug_in, rtol=3 * 0.0224)
+    assert not np.array_equal(a, b)
 
 
 def test_bootstrap_of_no_events_is_missing() -> None:
@@ -155,3 +217,33 @@ def test_skewness_corrected_t_with_products_equals_the_power_form() -> None:
     np.testing.assert_allclose(got.extra["gamma"], gamma, rtol=1e-12, atol=0)
     np.testing.assert_allclose(got.extra["gamma"], stats.skew(x, bias=False, nan_policy="omit"),
                                rtol=1e-10)
+
+
+@pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="the compiled summary loop")
+@pytest.mark.parametrize("days", [5, 8, 130, 240, 261])
+def test_compiled_estimation_summary_equals_numpy(days: int,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # reference: SummaryInBlocks.add's numpy code (pairwise row sums, masked deviations,
+    # running sums over events), bit for bit, in two blocks; rows with no, one, two and
+    # constant values included
+    rng = np.random.default_rng(days)
+    x = rng.standard_t(3, (300, days)) * 10.0 ** rng.uniform(-4, 1, (300, 1))
+    x[rng.random(x.shape) < 0.15] = np.nan
+    x[0] = np.nan
+    x[1, 1:] = np.nan
+    x[2, 2:] = np.nan
+    x[3] = 0.01
+
+    def summarise() -> parametric.EstimationSummary:
+        summary = parametric.SummaryInBlocks(len(x))
+        summary.add(slice(0, 123), x[:123])
+        summary.add(slice(123, 300), x[123:])
+        return summary.result()
+
+    got = summarise()
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    want = summarise()
+    for field in dataclasses.fields(got):
+        np.testing.assert_array_equal(getattr(got, field.name), getattr(want, field.name),
+                                      err_msg=field.name)
+    assert np.isnan(got.var[:2]).all() and got.var[3] < 1e-30  # constant, up to rounding

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 import marketreact.study.engine as engine_mod
 import marketreact.study.fit as study_mod
 from _cleaning_reference import reference_clean_prices
-from marketreact import EventStudy, StudySettings, events_from_frame
+from marketreact import EventStudy, StudySettings, _compiled, events_from_frame
 from marketreact._lazy import is_pending
 from marketreact.calendar import exchange_sessions
 from marketreact.models.linear import BlockBuilder, EventBlock
@@ -154,6 +154,27 @@ def test_moment_path_equals_the_general_path(frames, events, model, kind) -> Non
     assert (general.n < 240).any() and (general.span > 1).any()
     if model is ModelName.market_model:
         assert np.isnan(general.sigma2[:4]).all() and np.isnan(fast.coef[:4]).all()
+
+
+@pytest.mark.skipif(not _compiled.HAVE_NUMBA, reason="the compiled residual loop")
+@pytest.mark.parametrize("model", MOMENT_MODELS)
+def test_compiled_residuals_equal_the_numpy_residuals(frames, events, model,
+                                                      monkeypatch) -> None:
+    # reference: MomentSource.residuals' numpy code (gathers, fitted values, span mask),
+    # bit for bit, with estimation windows that run off the start of the panel too
+    panel = _panel(frames, ReturnKind.simple)
+    stock, market, day0 = _rows(panel, events)
+    plan = ChunkPlan(MODELS[model], (-250, -11), (-10, 10), CARS, False)
+    general = _general(panel, stock, market, day0, plan)
+    day0 = day0.copy()
+    day0[:3] = [5, 120, 300]
+    source = MomentSource(panel, stock, market, day0, general.coef, general.sigma2, plan)
+    picks = [slice(None), slice(3, 40), np.array([7, 2, 2, 150])]
+    got = [source.residuals(index) for index in picks]
+    monkeypatch.setattr(_compiled, "HAVE_NUMBA", False)
+    for index, values in zip(picks, got, strict=True):
+        np.testing.assert_array_equal(values, source.residuals(index))
+    assert np.isnan(got[0][0, :200]).all() and np.isfinite(got[0]).any()
 
 
 def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:

@@ -254,3 +254,17 @@ def test_overlap_tally_counts_the_pairs_find_overlaps_lists() -> None:
                                windows=("event",))
     assert set(only_event["window"]) == {"event"}
     assert len(only_event) == int((pairs["window"] == "event").sum())
+
+
+def test_event_id_ranks_from_arrow_equal_numpy_unique() -> None:
+    # reference: numpy.unique's inverse of the ids as str (the order that breaks ties among
+    # duplicates), for a pandas str column ranked by Arrow; text with shared prefixes,
+    # accents, non-Latin letters, digits and the empty string
+    from marketreact.panel.screening import _id_ranks
+
+    ids = ["b", "a", "ab", "a", "", "Z", "é", "e\u0301", "日本", "10", "9", "ß", "ab "]
+    ids = ids * 3 + [f"n{i}" for i in range(200)]
+    want = np.unique(np.asarray(ids).astype(str), return_inverse=True)[1]
+    column = pd.Series(ids, dtype="str")
+    np.testing.assert_array_equal(_id_ranks(column), want)
+    np.testing.assert_array_equal(_id_ranks(np.asarray(ids, dtype=object)), want)

@@ -267,7 +267,7 @@ MAX_PROBLEMS = 20
 
 
 #: Study settings whose command-line option has another name.
-_OPTION_OF = {"car_windows": "car", "n_boot": "bootstrap"}
+_OPTION_OF = {"car_windows": "car", "n_boot": "bootstrap", "boot_streams": "bootstrap_streams"}
 
 
 def _option_problem(problem: InputProblem) -> InputProblem:

@@ -177,7 +177,7 @@ def with_config(func: F) -> F:
 
 
 #: Study settings whose command-line option has another name.
-_OPTION_OF = {"car_windows": "car", "n_boot": "bootstrap"}
+_OPTION_OF = {"car_windows": "car", "n_boot": "bootstrap", "boot_streams": "bootstrap_streams"}
 
 
 def _blame_file(exc: InputError, path: Path, from_file: dict[str, str],

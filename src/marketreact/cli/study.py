@@ -232,6 +232,10 @@ def study(
         help="Adjust p-values across the event-window days and CAR windows: none, holm or "
              "bh (Benjamini-Hochberg).")] = "none",
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    bootstrap_streams: Annotated[str, typer.Option(
+        help="Where the bootstrap's draws come from: per-resample (a generator for each "
+             "resample, drawn on every core) or sequential (one generator for all, as in "
+             "earlier releases: reproduces their numbers).")] = "per-resample",
     skip_invalid: Annotated[bool, typer.Option(
         help="Study the valid rows of a catalogue with bad rows (reported in failures.csv).")
     ] = False,
@@ -280,6 +284,7 @@ def study(
         "model": model, "returns": returns, "lags": lags, "leads": leads, "missing": missing,
         "method": method, "hac_lags": hac_lags, "measure": measure.value,
         "alternative": alternative.value, "n_boot": bootstrap, "seed": seed,
+        "boot_streams": bootstrap_streams,
         "duplicates": duplicates, "overlap": overlap, "clean_estimation": clean_estimation,
         "adjust": adjust,
     }

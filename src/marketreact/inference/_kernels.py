@@ -22,42 +22,16 @@ read by most tests) come from two passes of compiled loops instead of masked tem
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import os
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from marketreact import _compiled
 from marketreact._typing import FloatArray
 
-#: Whether the compiled kernels are used: numba is installed and ``MARKETREACT_NO_NUMBA``
-#: is not set. numba itself is imported (and the kernels compiled, or loaded from numba's
-#: cache) on first use, so importing the package stays light.
-HAVE_NUMBA: bool = (not os.environ.get("MARKETREACT_NO_NUMBA")
-                    and importlib.util.find_spec("numba") is not None)
-
-
-class _Kernel:
-    """A loop compiled by numba on its first call (cached on disk by numba)."""
-
-    def __init__(self, fn: Callable[..., Any]) -> None:
-        self.fn = fn
-        self.compiled: Callable[..., Any] | None = None
-        functools.update_wrapper(self, fn)
-
-    def __call__(self, *args: Any) -> Any:
-        if self.compiled is None:
-            try:
-                import numba
-            except ImportError:  # pragma: no cover - a broken install: same numbers, slowly
-                self.compiled = self.fn
-            else:
-                # numpy's error model: x / 0 gives inf or NaN, as in the numpy code
-                self.compiled = numba.njit(cache=True, nogil=True,
-                                           error_model="numpy")(self.fn)
-        return self.compiled(*args)
+#: Whether the compiled kernels are used (see :mod:`marketreact._compiled`).
+HAVE_NUMBA: bool = _compiled.HAVE_NUMBA
+_Kernel = _compiled.Kernel
 
 
 def _grank_block(z: FloatArray, base_u: FloatArray, denom: FloatArray, m: Any,
@@ -216,27 +190,137 @@ def _rank_score_block(est: FloatArray, order_e: Any, n_e: Any, ar: FloatArray,
                 j = k + 1
 
 
-def _count_draws(idx: Any, out: FloatArray) -> None:
+def _count_draws(idx: Any, scratch: Any, events: Any, columns: Any, out: FloatArray,
+                 dens: FloatArray) -> bool:
     """``out`` = how often each event was drawn (``idx``: one resample's draws).
 
-    ``out`` is overwritten; the counts are whole numbers, as ``numpy.bincount`` gives.
+    The counting runs in ``scratch`` (``uint16``, small enough to stay in a core's
+    cache) and is copied to ``out`` (overwritten; whole numbers, as ``numpy.bincount``
+    gives). ``events``/``columns``: the positions of the missing values;
+    ``dens[c]`` becomes the draws of the events that have column ``c``, the number
+    of draws less those of the events missing it (whole numbers, exact). Returns
+    ``False``, and the caller counts again another way, if a count overflowed
+    ``scratch`` (an event drawn 65,536 times or more: the counts then add up to
+    less than the draws).
     """
+    n = idx.shape[0]
+    for j in range(scratch.shape[0]):
+        scratch[j] = 0
+    for j in range(n):
+        scratch[idx[j]] += 1
+    total = 0
     for j in range(out.shape[0]):
-        out[j] = 0.0
-    for j in range(idx.shape[0]):
-        out[idx[j]] += 1.0
-
-
-def _draws_with_value(counts: FloatArray, events: Any, columns: Any, n: int,
-                      out: FloatArray) -> None:
-    """``out[c]`` = ``n`` less the draws (``counts``) of the events missing column ``c``.
-
-    ``events``/``columns``: the positions of the missing values. Whole numbers, exact.
-    """
-    for c in range(out.shape[0]):
-        out[c] = n
+        total += scratch[j]
+        out[j] = scratch[j]
+    if total != n:
+        return False
+    for c in range(dens.shape[0]):
+        dens[c] = n
     for k in range(events.shape[0]):
-        out[columns[k]] -= counts[events[k]]
+        dens[columns[k]] -= scratch[events[k]]
+    return True
+
+
+def _pairwise_sum(a: FloatArray, n: int) -> float:  # pragma: no cover - compiled
+    """``a[:n].sum()`` as numpy adds a contiguous row: pairwise, blocks of 8 lanes.
+
+    numpy halves a row (at a multiple of 8) until the pieces hold 128 values or
+    fewer, adds each piece in 8 lanes and adds the halves' sums; this walks the
+    same tree with a stack instead of recursion (numba caches no recursive loops).
+    """
+    los = np.empty(64, np.int64)
+    ns = np.empty(64, np.int64)
+    lefts = np.empty(64)
+    sides = np.zeros(64, np.int64)  # 0: the left half is next, 1: the right half
+    top = 0
+    los[0], ns[0] = 0, n
+    while True:
+        lo, m = los[top], ns[top]
+        if m > 128:  # split: the left half first
+            half = m // 2
+            half -= half % 8
+            top += 1
+            los[top], ns[top], sides[top] = lo, half, 0
+            continue
+        if m < 8:
+            res = 0.0
+            for j in range(lo, lo + m):
+                res += a[j]
+        else:
+            r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+            r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+            j = lo + 8
+            stop = lo + m - m % 8
+            while j < stop:
+                r0 += a[j]
+                r1 += a[j + 1]
+                r2 += a[j + 2]
+                r3 += a[j + 3]
+                r4 += a[j + 4]
+                r5 += a[j + 5]
+                r6 += a[j + 6]
+                r7 += a[j + 7]
+                j += 8
+            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while j < lo + m:
+                res += a[j]
+                j += 1
+        # hand the sum up: a left half waits for its right half, a right half completes
+        # its parent (left + right), which is handed up in turn
+        while top > 0 and sides[top] == 1:
+            top -= 1
+            res = lefts[top] + res
+        if top == 0:
+            return res
+        parent = top - 1
+        lefts[parent] = res
+        los[top] = los[parent] + ns[top]
+        ns[top] = ns[parent] - ns[top]
+        sides[top] = 1
+
+
+def _summarise_rows(part: FloatArray, m: Any, var: FloatArray, frac: FloatArray, use: Any,
+                    k: Any, efsum: FloatArray, total: FloatArray) -> None:  # pragma: no cover
+    """``SummaryInBlocks.add`` of one block of residuals ``part`` (events x days), compiled.
+
+    Writes each event's ``m``, ``var``, ``frac`` and ``use`` and adds to the running
+    sums ``k``, ``efsum`` and ``total`` event after event, with numpy's operations
+    (its pairwise row sums included), so the numbers are the same.
+    """
+    n_b, n_l = part.shape
+    ef = np.empty(n_l)
+    sq = np.empty(n_l)
+    for i in range(n_b):
+        mb = 0
+        pos = 0
+        for j in range(n_l):
+            v = part[i, j]
+            if np.isfinite(v):
+                mb += 1
+                ef[j] = v
+                if v > 0:
+                    pos += 1
+            else:
+                ef[j] = 0.0
+        mean = _pairwise_sum(ef, n_l) / max(mb, 1)
+        for j in range(n_l):
+            efsum[j] += ef[j]
+            if np.isfinite(part[i, j]):
+                k[j] += 1
+                d = part[i, j] - mean
+            else:
+                d = 0.0
+            ef[j] = d  # now the deviations
+            sq[j] = d * d
+        ss = _pairwise_sum(sq, n_l)
+        m[i] = mb
+        var[i] = ss / max(mb - 1, 1) if mb > 1 else np.nan
+        frac[i] = pos / mb
+        norm = np.sqrt(ss)
+        ub = mb >= 3 and norm > 0
+        use[i] = ub
+        for j in range(n_l):
+            total[j] += ef[j] / norm if ub else 0.0
 
 
 def _add_rows(total: Any, part: Any) -> None:
@@ -282,7 +366,7 @@ grank_block = _Kernel(_grank_block)
 grank_prepare = _Kernel(_grank_prepare)
 count_draws = _Kernel(_count_draws)
 add_rows = _Kernel(_add_rows)
-draws_with_value = _Kernel(_draws_with_value)
+summarise_rows = _Kernel(_summarise_rows, helpers=("_pairwise_sum",))
 column_sums = _Kernel(_column_sums)
 column_squares = _Kernel(_column_squares)
 ranks_by_order = _Kernel(_ranks_by_order)

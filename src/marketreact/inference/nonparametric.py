@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
@@ -91,8 +94,20 @@ def average_ranks(a: FloatArray) -> tuple[FloatArray, FloatArray]:
     if a.ndim == 2 and a.size > base._BLOCK_ELEMENTS and len(a) > 1:
         ranks_out = np.empty(a.shape)
         ties_out = np.empty(len(a))
-        for sl in _event_blocks(len(a), a.shape[1]):  # rows are ranked independently
+        blocks = _event_blocks(len(a), a.shape[1])
+
+        def rank_block(sl: slice) -> None:
             ranks_out[sl], ties_out[sl] = average_ranks(a[sl])
+
+        # rows are ranked independently: the blocks go to every core (numpy's sort and
+        # the compiled loop release the GIL), with the same numbers as one after another
+        workers = min(os.cpu_count() or 1, len(blocks))
+        with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
+            if pool is None:
+                for sl in blocks:
+                    rank_block(sl)
+            else:
+                list(pool.map(rank_block, blocks))
         return ranks_out, ties_out
     if _kernels.HAVE_NUMBA and a.ndim in (2, 3):
         x = np.ascontiguousarray(a, dtype=float)
@@ -338,19 +353,42 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
                 extra={"w_plus": w_plus, "exact": exact.astype(float)})
 
 
-def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
-                    block: int = 128) -> FloatArray:
+#: Events from which the bootstrap draws and counts its resamples on several threads (below
+#: it, thread start-up costs more than it saves; the numbers are the same either way).
+_PARALLEL_DRAWS = 20_000
+
+class BootstrapStreams(StrEnum):
+    """Where the bootstrap's random draws come from (see :func:`bootstrap_means`)."""
+
+    per_resample = "per-resample"
+    sequential = "sequential"
+
+
+def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
+                    streams: BootstrapStreams | str = BootstrapStreams.per_resample
+                    ) -> FloatArray:
     """Means of ``x`` over events resampled with replacement, ``(..., B, C)``.
 
-    The same ``n_boot`` resamples of event indices (drawn from
-    ``numpy.random.default_rng(seed)``, resample after resample) serve every
-    column and every leading batch; missing values are left out of each
-    resampled mean. Events are put in a canonical order first (by a fingerprint
-    of their values), so the result does not depend on the order of the events.
-    Each resample is a row of counts (how often each event was drawn), so the
-    means are one matrix product per block of resamples.
+    The same ``n_boot`` resamples of event indices serve every column and every
+    leading batch; missing values are left out of each resampled mean. Events are
+    put in a canonical order first (by a fingerprint of their values), so the
+    result does not depend on the order of the events. Each resample is a row of
+    counts (how often each event was drawn), so the means are one matrix product
+    per block of resamples.
+
+    ``streams`` says where each resample's ``n`` uniform draws come from; both are
+    the same scheme (resampling ``n`` of ``n`` events with replacement, each
+    resample independent of the others), with different random numbers:
+
+    * ``per-resample`` (default): resample ``b`` draws from a generator of its own,
+      ``numpy.random.default_rng(SeedSequence(seed).spawn(n_boot)[b])``, so
+      resamples are drawn and counted on several threads at once with the same
+      numbers however many there are;
+    * ``sequential``: one generator, ``numpy.random.default_rng(seed)``, draws
+      resample after resample (the scheme of earlier releases, kept so that their
+      results can be reproduced).
     """
-    rng = np.random.default_rng(seed)
+    streams = BootstrapStreams(streams)
     n = x.shape[-2]
     # fewer resamples per block for many events (the draws are the same either way)
     block = max(1, min(block, n_boot, 4 * base._BLOCK_ELEMENTS // max(n, 1)))
@@ -378,21 +416,33 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
         return out
     counts = np.empty((block, n))  # how often each event was drawn, a row per resample
     dens = np.empty((block, x.shape[-1]))  # the draws with a value, by column
+    if streams is BootstrapStreams.sequential:
+        rng = np.random.default_rng(seed)
 
-    def draw() -> IntArray:
-        return rng.integers(0, n, size=n, dtype=np.int32)
+        def draw(r: int) -> IntArray:
+            return rng.integers(0, n, size=n, dtype=np.int32)
+    else:
+        own = np.random.SeedSequence(seed).spawn(n_boot)
 
-    def count(idx: IntArray, r: int) -> None:
-        row = counts[r]
+        def draw(r: int) -> IntArray:
+            return np.random.default_rng(own[r]).integers(0, n, size=n, dtype=np.int32)
+
+    scratch = threading.local()  # each thread's uint16 counts (see _kernels.count_draws)
+    no_cells = np.empty(0, np.intp)
+    cells = missing if missing is not None else (no_cells, no_cells)
+
+    def count(r: int, lo: int) -> None:
+        idx, row, den = draw(r), counts[r - lo], dens[r - lo]
         if _kernels.HAVE_NUMBA:
-            _kernels.count_draws(idx, row)
-            if missing is not None:
-                _kernels.draws_with_value(row, missing[0], missing[1], n, dens[r])
-        else:
-            row[:] = np.bincount(idx, minlength=n)
-            if missing is not None:
-                dens[r] = n - np.bincount(missing[1], weights=row[missing[0]],
-                                          minlength=x.shape[-1])
+            if not hasattr(scratch, "counts"):
+                scratch.counts = np.empty(n, np.uint16)
+            if _kernels.count_draws(idx, scratch.counts, cells[0], cells[1], row,
+                                    den if missing is not None else den[:0]):
+                return
+        row[:] = np.bincount(idx, minlength=n)
+        if missing is not None:
+            den[:] = n - np.bincount(missing[1], weights=row[missing[0]],
+                                     minlength=x.shape[-1])
 
     def means(lo: int, b: int) -> None:
         c = counts[:b]
@@ -404,17 +454,25 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int,
         with np.errstate(invalid="ignore", divide="ignore"):
             out[..., lo:lo + b, :] = np.where(den > 0, num / den, np.nan)
 
-    # (drawing the next resample on a second thread while this one is counted was timed:
-    # no gain, the matrix products already use both cores)
-    for r in range(n_boot):
-        count(draw(), r % block)
-        if r % block == block - 1 or r == n_boot - 1:
-            means(r - r % block, r % block + 1)
+    # resamples with generators of their own are drawn and counted on every core (numpy's
+    # generators and the counting loop release the GIL; each resample has its own row)
+    workers = min(os.cpu_count() or 1, block)
+    parallel = streams is BootstrapStreams.per_resample and workers > 1 and n >= _PARALLEL_DRAWS
+    with ThreadPoolExecutor(workers) if parallel else nullcontext() as pool:
+        for lo in range(0, n_boot, block):
+            hi = min(lo + block, n_boot)
+            if pool is not None:
+                list(pool.map(count, range(lo, hi), [lo] * (hi - lo)))
+            else:
+                for r in range(lo, hi):
+                    count(r, lo)
+            means(lo, hi - lo)
     return out
 
 
 def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
-              confidence: float = 0.95) -> _Raw:
+              confidence: float = 0.95,
+              streams: BootstrapStreams | str = BootstrapStreams.per_resample) -> _Raw:
     """Bootstrap of the mean over events with a percentile interval.
 
     Events are resampled with replacement ``n_boot`` times (seeded); the
@@ -423,7 +481,8 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
     interval: for ``greater`` it is ``(1 + #{θ* <= 0}) / (B + 1)``, for ``less``
     ``(1 + #{θ* >= 0}) / (B + 1)``, two-sided twice the smaller (capped at 1),
     so 0 lies outside the ``1-α`` interval about when ``p < α``. The statistic
-    shown is the mean divided by the bootstrap standard error.
+    shown is the mean divided by the bootstrap standard error. ``streams``: see
+    :func:`bootstrap_means`.
     """
     n, mean, _ = _count_mean_sd(x)
     shape = mean.shape
@@ -432,7 +491,7 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
         reason = np.full(shape, "bootstrap switched off (n_boot = 0)", dtype=object)
         return _Raw("boot", nan, "bootstrap", None, n, reason,
                     pfunc=lambda alt: nan, extra={"lo": nan, "hi": nan})
-    means = bootstrap_means(x, n_boot, seed)
+    means = bootstrap_means(x, n_boot, seed, streams=streams)
     alpha = 1.0 - confidence
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

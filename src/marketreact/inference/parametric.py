@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from marketreact._typing import FloatArray, IntArray
-from marketreact.inference import base
+from marketreact.inference import _kernels, base
 from marketreact.inference.base import (
     _NORMAL,
     _T,
@@ -133,6 +133,15 @@ class SummaryInBlocks:
         if lo != self.next or hi <= lo:
             return
         self.next = hi
+        if _kernels.HAVE_NUMBA and part.ndim == 2:
+            n_l = part.shape[-1]
+            if self.k is None or self.efsum is None or self.total is None:
+                self.k = np.zeros(n_l, np.int64)
+                self.efsum, self.total = np.zeros(n_l), np.zeros(n_l)
+            _kernels.summarise_rows(np.ascontiguousarray(part, dtype=float), self.m[sl],
+                                    self.var[sl], self.frac[sl], self.use[sl], self.k,
+                                    self.efsum, self.total)
+            return
         with np.errstate(invalid="ignore", divide="ignore"):
             ok = np.isfinite(part)
             mb = ok.sum(axis=-1)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from marketreact import _compiled
 from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.models.linear import EventBlock
 from marketreact.models.spec import ChunkPlan, Estimator, ModelSpec
@@ -211,6 +212,37 @@ def _row_windows(a: np.ndarray, rows: IntArray, day0: IntArray, days: IntArray) 
         return view[rows, day0 + days[0]]
     pos = np.clip(day0[:, None] + days[None, :], 0, t - 1)
     return a.ravel().take(rows.reshape(-1, 1) * t + pos)
+
+
+def _residual_rows_loop(returns: FloatArray, span: Any, market: FloatArray, rows: Any,
+                        which: Any, day0: Any, days: Any, coef: FloatArray,
+                        uses_market: bool, out: FloatArray) -> None:  # pragma: no cover
+    """Estimation residuals of a block of events, written to ``out`` (compiled).
+
+    ``out[i, k] = returns[r, p] - (market[w, p] * b + a)`` (``- a`` without a market)
+    at ``r = rows[i]``, ``p = day0[i] + days[k]``, ``w = which[i]`` and
+    ``(a, b) = coef[i]``; NaN where ``p`` is outside the panel or the return does not
+    span one session (``span != 1``). The same operations, in the same order, as the
+    numpy code of :meth:`MomentSource.residuals`, so the same numbers.
+    """
+    t = returns.shape[1]
+    for i in range(rows.shape[0]):
+        r, w = rows[i], which[i]
+        a = coef[i, 0]
+        b = coef[i, 1] if uses_market else 0.0
+        for k in range(days.shape[0]):
+            p = day0[i] + days[k]
+            if p < 0 or p >= t or span[r, p] != 1:
+                out[i, k] = np.nan
+            elif uses_market:
+                fitted = market[w, p] * b
+                fitted += a
+                out[i, k] = returns[r, p] - fitted
+            else:
+                out[i, k] = returns[r, p] - a
+
+
+_residual_rows = _compiled.Kernel(_residual_rows_loop)
 
 
 def _event_window(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
@@ -498,6 +530,20 @@ class MomentSource:
         every = (not len(day0)) or (day0.min() + days.min() >= 0
                                     and day0.max() + days.max() < t)
         rows = self.stock_rows[index]
+        if _compiled.HAVE_NUMBA:
+            market = np.empty((0, t))
+            which: IntArray = np.zeros(len(rows), np.int64)
+            if spec.uses_market:
+                markets, which = np.unique(np.maximum(self.market_rows[index], 0),
+                                           return_inverse=True)
+                market, ok = _market_one_session(panel, markets)
+                market[~ok] = np.nan  # no one-session market return: not used
+            resid = np.empty((len(rows), len(days)))
+            _residual_rows(panel.returns, panel.span, market, np.asarray(rows, np.int64),
+                           np.asarray(which, np.int64).reshape(-1),
+                           np.asarray(day0, np.int64), np.asarray(days, np.int64),
+                           np.ascontiguousarray(coef, dtype=float), spec.uses_market, resid)
+            return resid
         resid = _row_windows(panel.returns, rows, day0, days)  # a copy: made residuals here
         if spec.uses_market:
             markets, which = np.unique(np.maximum(self.market_rows[index], 0),

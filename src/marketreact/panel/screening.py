@@ -126,10 +126,10 @@ def find_duplicates(tickers: pd.Series | np.ndarray, day0: IntArray,
     if not e:
         none = np.empty(0, dtype=np.int64)
         return Duplicates(none, none, np.empty(0, dtype=object))
-    codes, _ = pd.factorize(pd.Series(np.asarray(tickers, dtype=object)))
+    codes = _codes(tickers)
     ids = np.asarray(event_ids, dtype=object)
     # ties broken by event id, so that the result never depends on the catalogue's order
-    _, tie = np.unique(ids.astype(str), return_inverse=True)
+    tie = _id_ranks(event_ids)
     key = np.zeros(e, dtype=np.int64) if moments is None else np.asarray(moments, np.int64)
     order = np.lexsort((tie, key, np.asarray(day0), codes))  # last key sorts first
     c, d = codes[order], np.asarray(day0)[order]
@@ -260,6 +260,32 @@ def prefixed(prefix: str, values: np.ndarray | pa.Array) -> pd.api.extensions.Ex
     return pd.array(text, dtype="str")
 
 
+def _is_text_column(values: Any) -> bool:
+    """Whether ``values`` is a pandas string column or array (Arrow-backed ``str``)."""
+    return (isinstance(values, pd.Series | pd.api.extensions.ExtensionArray)
+            and isinstance(values.dtype, pd.StringDtype))
+
+
+def _id_ranks(event_ids: Any) -> IntArray:
+    """Dense ranks of the ids in text order (``numpy.unique``'s inverse of their ``str``).
+
+    A pandas string column is ranked by Arrow (several times faster than numpy's sort
+    of fixed-width text; UTF-8 byte order is code-point order, as numpy's).
+    """
+    if _is_text_column(event_ids):
+        ranks = pc.rank(pa.array(event_ids, type=pa.large_string()), sort_keys="ascending",
+                        tiebreaker="dense")
+        return np.asarray(ranks, dtype=np.int64) - 1
+    _, tie = np.unique(np.asarray(event_ids, dtype=object).astype(str), return_inverse=True)
+    return tie.reshape(-1).astype(np.int64)
+
+
+def _codes(values: Any) -> IntArray:
+    """``pandas.factorize`` codes (by first appearance) of an array or column."""
+    codes, _ = pd.factorize(values if isinstance(values, pd.Series) else pd.Series(values))
+    return codes.astype(np.int64)
+
+
 def _pairs(key: IntArray, other_key: IntArray, lo: int, hi: int) -> tuple[IntArray, IntArray]:
     """Pairs ``(i, j)`` with ``key[i] + lo <= other_key[j] <= key[i] + hi`` (j over sorted keys)."""
     order = np.argsort(other_key, kind="stable")
@@ -277,16 +303,26 @@ def _pairs(key: IntArray, other_key: IntArray, lo: int, hi: int) -> tuple[IntArr
 def _ticker_keys(tickers: np.ndarray, other_tickers: np.ndarray, day0: IntArray,
                  other_day0: IntArray, span: int) -> tuple[IntArray, IntArray]:
     """Keys ``code * stride + day0`` so that a key range never crosses tickers."""
-    codes, _ = pd.factorize(pd.Series(np.concatenate([tickers, other_tickers])))
+    if other_tickers is tickers:  # the catalogue's news among themselves: one encoding
+        codes = np.tile(_codes(tickers), 2)
+    else:
+        codes = _codes(pd.concat([pd.Series(tickers), pd.Series(other_tickers)],
+                                 ignore_index=True))
     stride = int(max(np.max(day0, initial=0), np.max(other_day0, initial=0))) + 2 * span + 2
     keys = codes.astype(np.int64) * stride + np.concatenate([day0, other_day0]) + span
     return keys[:len(tickers)], keys[len(tickers):]
 
 
 def _sources(events: pd.DataFrame, day0: IntArray, confounders: pd.DataFrame | None,
-             confounder_day0: IntArray | None) -> list[tuple[str, Any, Any, IntArray]]:
-    ids = events["event_id"].to_numpy(dtype=object)
-    tick = events["ticker"].to_numpy(dtype=object)
+             confounder_day0: IntArray | None, ids: Any = None, tick: Any = None
+             ) -> list[tuple[str, Any, Any, IntArray]]:
+    """``(source, ids, tickers, day0)`` of the catalogue and the confounders.
+
+    ``ids``/``tick``: the events' own (the catalogue's entry then holds these very
+    objects), else read from ``events``.
+    """
+    ids = events["event_id"].to_numpy(dtype=object) if ids is None else ids
+    tick = events["ticker"].to_numpy(dtype=object) if tick is None else tick
     sources = [("catalogue", ids, tick, np.asarray(day0, np.int64))]
     if confounders is not None and confounder_day0 is not None and len(confounders):
         sources.append(("confounders", confounders["event_id"].to_numpy(dtype=object),
@@ -309,11 +345,12 @@ def overlap_tally(events: pd.DataFrame, day0: IntArray, window: Window, estimati
     dict of (window, source) to numpy.ndarray
         ``(E,)`` counts for ``("event" | "estimation", "catalogue" | "confounders")``.
     """
-    tick = events["ticker"].to_numpy(dtype=object)
+    tick = events["ticker"].array
     day0 = np.asarray(day0, np.int64)
     span = max(abs(v) for v in (*window, *estimation))
     out: dict[tuple[str, str], IntArray] = {}
-    for source, _, otick, od0 in _sources(events, day0, confounders, confounder_day0):
+    for source, _, otick, od0 in _sources(events, day0, confounders, confounder_day0,
+                                          ids=events["event_id"].array, tick=tick):
         key, okey = _ticker_keys(tick, otick, day0, od0, span)
         sk = np.sort(okey)
         for name, (lo, hi) in (("event", window), ("estimation", estimation)):
@@ -398,7 +435,7 @@ def overlap_pairs(events: pd.DataFrame, day0: IntArray, window: Window, estimati
     span = max(abs(v) for v in (*window, *estimation))
     names = [name for name in ("event", "estimation") if name in windows]
     bounds = {"event": window, "estimation": estimation}
-    sources = _sources(events, day0, confounders, confounder_day0)
+    sources = _sources(events, day0, confounders, confounder_day0, ids=ids, tick=tick)
     # the pairs of every (source, window) block, in that order, as integer positions (after
     # an empty block, so that no concatenation below meets an empty list)
     parts: list[tuple[IntArray, IntArray, int, int]] = [(_NONE, _NONE, 0, 0)]

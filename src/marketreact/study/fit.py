@@ -323,7 +323,7 @@ class EventStudy:
         # them" (such events fail later with that reason): never grouped or paired
         placed = (day0 > 0) & (day0 < n_sessions)
         dups = find_duplicates(ev["ticker"], np.where(placed, day0, -1 - np.arange(len(ev))),
-                               ids, moments)
+                               ev["event_id"], moments)
         rep = dups.representative
         ev = ev.assign(n_headlines=dups.n_headlines,
                        duplicate_ids=np.where(rep, dups.others, ""))
@@ -818,7 +818,7 @@ class EventStudy:
         """
         s = self.settings
         tests = cross_event_tests(TestInputs.from_study(arrays), s.alternative,
-                                  n_boot=s.n_boot, seed=s.seed)
+                                  n_boot=s.n_boot, seed=s.seed, boot_streams=s.boot_streams)
         labels = [format_window(w) for w in s.car_windows]
         aar = aar_table(arrays.rel_days, arrays.ar, tests)
         aggregate = aggregate_table(labels, np.asarray(arrays.car), tests, bhar=bhar)

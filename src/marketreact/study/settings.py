@@ -13,6 +13,7 @@ from marketreact.calendar import (
 from marketreact.errors import InputError, InputProblem
 from marketreact.inference.base import Alternative
 from marketreact.inference.multiple import Adjustment
+from marketreact.inference.nonparametric import BootstrapStreams
 from marketreact.models.spec import (
     Method,
     MissingPolicy,
@@ -53,6 +54,7 @@ _CHOICES: dict[str, tuple[type[Enum], str]] = {
     "duplicates": (DuplicatePolicy, "duplicates policy"),
     "overlap": (OverlapPolicy, "overlap policy"),
     "adjust": (Adjustment, "p-value adjustment"),
+    "boot_streams": (BootstrapStreams, "bootstrap streams"),
 }
 
 
@@ -106,6 +108,12 @@ class StudySettings:
         Bootstrap resamples of events for the bootstrap test (0: off).
     seed : int
         Seed of the bootstrap.
+    boot_streams : BootstrapStreams
+        Where the bootstrap's draws come from: ``per-resample`` (default; a
+        generator for each resample, so resamples are drawn on every core) or
+        ``sequential`` (one generator, resample after resample: the scheme of
+        earlier releases, to reproduce their numbers). The same resampling either
+        way, with other random numbers.
     suspect_prices : SuspectPolicy
         ``fail`` (default): an event whose estimation or event window holds a
         suspect price (a bad print, an unadjusted split; see
@@ -155,6 +163,7 @@ class StudySettings:
     alternative: Alternative = Alternative.two_sided
     n_boot: int = 999
     seed: int = 0
+    boot_streams: BootstrapStreams = BootstrapStreams.per_resample
     suspect_prices: SuspectPolicy = SuspectPolicy.fail
     duplicates: DuplicatePolicy = DuplicatePolicy.merge
     overlap: OverlapPolicy = OverlapPolicy.keep
@@ -261,6 +270,7 @@ class StudySettings:
             "alternative": self.alternative.value,
             "n_boot": self.n_boot,
             "seed": self.seed,
+            "boot_streams": self.boot_streams.value,
             "suspect_prices": self.suspect_prices.value,
             "duplicates": self.duplicates.value,
             "overlap": self.overlap.value,
