@@ -324,11 +324,13 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
     ``'asymptotic'`` respectively.
     """
     ok = np.isfinite(x) & (x != 0)
-    a = np.where(ok, np.abs(x), np.nan)
-    ranks_t, tie_term = average_ranks(np.ascontiguousarray(np.swapaxes(a, -1, -2)))
-    ranks = np.swapaxes(ranks_t, -1, -2)
+    # |x| ranked column by column (a column-major copy: the masked values are not kept)
+    ranks_t, tie_term = average_ranks(np.ascontiguousarray(
+        np.swapaxes(np.where(ok, np.abs(x), np.nan), -1, -2)))
     n = ok.sum(axis=-2)
-    w_plus = np.where(ok & (x > 0), ranks, 0.0).sum(axis=-2)
+    # ranks are multiples of 1/2 far below 2**52: their sums are exact in any order
+    w_plus = np.sum(ranks_t, axis=-1, where=np.swapaxes(ok & (x > 0), -1, -2))
+    del ranks_t
     has_ties = tie_term > 0
     nf = n.astype(float)
     mean = nf * (nf + 1) / 4.0
@@ -414,8 +416,17 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
     out = np.full((*x.shape[:-2], n_boot, x.shape[-1]), np.nan)
     if not (n_boot and n):  # no events: no resampled mean
         return out
-    counts = np.empty((block, n))  # how often each event was drawn, a row per resample
-    dens = np.empty((block, x.shape[-1]))  # the draws with a value, by column
+    # resamples with generators of their own are drawn and counted on every core (numpy's
+    # generators and the counting loop release the GIL; each resample has its own row),
+    # the next block while this one's means are taken (two sets of rows, half as many)
+    workers = min(os.cpu_count() or 1, block)
+    parallel = (streams is BootstrapStreams.per_resample and workers > 1
+                and n >= _PARALLEL_DRAWS)
+    if parallel:
+        block = max(1, block)
+    # how often each event was drawn, a row per resample; the draws with a value, by column
+    counts = [np.empty((block, n)) for _ in range(1 + parallel)]
+    dens = [np.empty((block, x.shape[-1])) for _ in range(1 + parallel)]
     if streams is BootstrapStreams.sequential:
         rng = np.random.default_rng(seed)
 
@@ -431,8 +442,8 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
     no_cells = np.empty(0, np.intp)
     cells = missing if missing is not None else (no_cells, no_cells)
 
-    def count(r: int, lo: int) -> None:
-        idx, row, den = draw(r), counts[r - lo], dens[r - lo]
+    def count(r: int, lo: int, rows: FloatArray, cols: FloatArray) -> None:
+        idx, row, den = draw(r), rows[r - lo], cols[r - lo]
         if _kernels.HAVE_NUMBA:
             if not hasattr(scratch, "counts"):
                 scratch.counts = np.empty(n, np.uint16)
@@ -444,29 +455,37 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
             den[:] = n - np.bincount(missing[1], weights=row[missing[0]],
                                      minlength=x.shape[-1])
 
-    def means(lo: int, b: int) -> None:
-        c = counts[:b]
+    def means(lo: int, b: int, rows: FloatArray, cols: FloatArray) -> None:
+        c = rows[:b]
         num = c @ xf
         if complete:
             out[..., lo:lo + b, :] = num / n
             return
-        den = dens[:b] if missing is not None else c @ okf
+        den = cols[:b] if missing is not None else c @ okf
         with np.errstate(invalid="ignore", divide="ignore"):
             out[..., lo:lo + b, :] = np.where(den > 0, num / den, np.nan)
 
-    # resamples with generators of their own are drawn and counted on every core (numpy's
-    # generators and the counting loop release the GIL; each resample has its own row)
-    workers = min(os.cpu_count() or 1, block)
-    parallel = streams is BootstrapStreams.per_resample and workers > 1 and n >= _PARALLEL_DRAWS
-    with ThreadPoolExecutor(workers) if parallel else nullcontext() as pool:
-        for lo in range(0, n_boot, block):
+    starts = list(range(0, n_boot, block))
+    if not parallel:
+        for lo in starts:
             hi = min(lo + block, n_boot)
-            if pool is not None:
-                list(pool.map(count, range(lo, hi), [lo] * (hi - lo)))
-            else:
-                for r in range(lo, hi):
-                    count(r, lo)
-            means(lo, hi - lo)
+            for r in range(lo, hi):
+                count(r, lo, counts[0], dens[0])
+            means(lo, hi - lo, counts[0], dens[0])
+        return out
+    with ThreadPoolExecutor(workers) as pool:
+
+        def submit(k: int) -> list[Any]:
+            lo, hi = starts[k], min(starts[k] + block, n_boot)
+            return [pool.submit(count, r, lo, counts[k % 2], dens[k % 2])
+                    for r in range(lo, hi)]
+
+        pending = submit(0)
+        for k, lo in enumerate(starts):
+            for job in pending:
+                job.result()
+            pending = submit(k + 1) if k + 1 < len(starts) else []
+            means(lo, min(block, n_boot - lo), counts[k % 2], dens[k % 2])
     return out
 
 

@@ -300,9 +300,13 @@ class EventStudy:
                                             suspects=suspects, engine=engine, exclude=exclude)
                 if part is not None:
                     parts.append(part)
+                del group, lineup, part  # (not held through the next exchange or the tests)
         finally:
             if owned:
                 engine.close()
+        # the stacked price table is not read again: not held through the cross-event tests
+        # (hundreds of MB at a million events)
+        del priced, suspects, frame
         return self._assemble(parts, failures, diagnostics, catalogue, screening)
 
     def _screen(self, lineup: Lineup, confounders: pd.DataFrame | None, screening: _Screening,
