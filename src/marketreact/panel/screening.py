@@ -716,7 +716,8 @@ def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray
     counts = []
     for mask in (present, present & (r == 0)):
         c = np.zeros((len(rows), n_sessions + 1), dtype=np.int64)
-        np.cumsum(mask, axis=1, out=c[:, 1:])
+        c[:, 1:] = mask  # (a running sum of int64 in place: five times faster than of bool)
+        np.cumsum(c[:, 1:], axis=1, out=c[:, 1:])
         counts.append(c)
     out = []
     day0 = np.asarray(day0, np.int64)
