@@ -2,7 +2,7 @@
 
 Reference: the bootstrap's previous construction of the resample counts (one
 ``numpy.bincount`` per resample, from the same ``default_rng(seed)`` draws, or from a
-generator per resample spawned by ``numpy.random.SeedSequence``), written out here; and
+SFC64 generator per resample seeded by ``numpy.random.SeedSequence.spawn``), written out here; and
 the rank test computed before the shared ranking (``rank_tests`` without the
 extra tests) against ``scipy.stats.rankdata`` row by row.
 """
@@ -40,10 +40,9 @@ def _old_bootstrap_means(x: np.ndarray, n_boot: int, seed: int, block: int = 128
         b = min(block, n_boot - lo)
         if streams == "sequential":
             idx = rng.integers(0, n, size=(b, n), dtype=np.int32)
-        else:  # resample r from the r-th generator spawned by SeedSequence(seed)
-            idx = np.stack([np.random.default_rng(own[r]).integers(0, n, size=n,
-                                                                   dtype=np.int32)
-                            for r in range(lo, lo + b)])
+        else:  # resample r from an SFC64 generator seeded by the r-th spawned sequence
+            idx = np.stack([np.random.Generator(np.random.SFC64(own[r])).integers(
+                0, n, size=n, dtype=np.int32) for r in range(lo, lo + b)])
         counts = np.empty((b, n))
         for r in range(b):
             counts[r] = np.bincount(idx[r], minlength=n)
@@ -94,6 +93,21 @@ def test_bootstrap_draws_do_not_depend_on_the_threads(monkeypatch: pytest.Monkey
     np.testing.assert_array_equal(bootstrap_means(x, 97, seed=3), one)
 
 
+@pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="the compiled drawing loop")
+@pytest.mark.parametrize("n", [1, 2, 3, 1000, 65_537, 300_000])
+def test_compiled_draws_equal_numpy_sfc64_integers(n: int) -> None:
+    # reference: numpy's own Generator(SFC64(seed)).integers(0, n, size=n, dtype=int32),
+    # counted by numpy.bincount; 300,000 events reject a few words per resample (Lemire)
+    for child in np.random.SeedSequence(n).spawn(3):
+        want = np.bincount(np.random.Generator(np.random.SFC64(child)).integers(
+            0, n, size=n, dtype=np.int32), minlength=n)
+        state = np.random.SFC64(child).state["state"]["state"]
+        out, no = np.empty(n), np.empty(0, np.intp)
+        assert _kernels.draw_counts(state, np.empty(n, np.uint16), no, no, out,
+                                    np.empty(0))
+        np.testing.assert_array_equal(out, want)
+
+
 @pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="the compiled counting loop")
 def test_a_count_too_large_for_the_compact_counter_is_counted_again() -> None:
     # 70,000 draws of one event overflow the uint16 counter: the kernel says so and the
@@ -115,7 +129,11 @@ def test_bootstrap_falls_back_when_the_compact_count_overflows(
     x[3, 1] = np.nan
     ref = bootstrap_means(x, 49, seed=1)
     monkeypatch.setattr(_kernels, "count_draws", lambda *a: False)
+    monkeypatch.setattr(_kernels, "draw_counts", lambda *a: False)
     np.testing.assert_array_equal(bootstrap_means(x, 49, seed=1), ref)
+    for streams in ("sequential", "per-resample"):
+        np.testing.assert_array_equal(bootstrap_means(x, 49, seed=1, streams=streams),
+                                      _old_bootstrap_means(x, 49, 1, streams=streams))
 
 
 def test_the_two_bootstrap_streams_agree_within_monte_carlo_error() -> None:

@@ -190,24 +190,15 @@ def _rank_score_block(est: FloatArray, order_e: Any, n_e: Any, ar: FloatArray,
                 j = k + 1
 
 
-def _count_draws(idx: Any, scratch: Any, events: Any, columns: Any, out: FloatArray,
-                 dens: FloatArray) -> bool:
-    """``out`` = how often each event was drawn (``idx``: one resample's draws).
+def _finish_counts(scratch: Any, n: int, events: Any, columns: Any, out: FloatArray,
+                   dens: FloatArray) -> bool:  # pragma: no cover - compiled
+    """Copy the counts of ``scratch`` to ``out`` and the draws with a value to ``dens``.
 
-    The counting runs in ``scratch`` (``uint16``, small enough to stay in a core's
-    cache) and is copied to ``out`` (overwritten; whole numbers, as ``numpy.bincount``
-    gives). ``events``/``columns``: the positions of the missing values;
-    ``dens[c]`` becomes the draws of the events that have column ``c``, the number
-    of draws less those of the events missing it (whole numbers, exact). Returns
-    ``False``, and the caller counts again another way, if a count overflowed
-    ``scratch`` (an event drawn 65,536 times or more: the counts then add up to
-    less than the draws).
+    ``dens[c]`` becomes ``n`` less the counts of the events missing column ``c``
+    (``events``/``columns``: the positions of the missing values; whole numbers,
+    exact). Returns ``False`` if a count overflowed ``scratch`` (an event drawn
+    65,536 times or more: the counts then add up to less than the ``n`` draws).
     """
-    n = idx.shape[0]
-    for j in range(scratch.shape[0]):
-        scratch[j] = 0
-    for j in range(n):
-        scratch[idx[j]] += 1
     total = 0
     for j in range(out.shape[0]):
         total += scratch[j]
@@ -219,6 +210,64 @@ def _count_draws(idx: Any, scratch: Any, events: Any, columns: Any, out: FloatAr
     for k in range(events.shape[0]):
         dens[columns[k]] -= scratch[events[k]]
     return True
+
+
+def _count_draws(idx: Any, scratch: Any, events: Any, columns: Any, out: FloatArray,
+                 dens: FloatArray) -> bool:  # pragma: no cover - compiled
+    """``out`` = how often each event was drawn (``idx``: one resample's draws).
+
+    The counting runs in ``scratch`` (``uint16``, small enough to stay in a core's
+    cache) and is copied to ``out`` (overwritten; whole numbers, as ``numpy.bincount``
+    gives); see :func:`_finish_counts` for ``dens`` and the ``False`` it may return,
+    after which the caller counts again another way.
+    """
+    for j in range(scratch.shape[0]):
+        scratch[j] = 0
+    for j in range(idx.shape[0]):
+        scratch[idx[j]] += 1
+    return _finish_counts(scratch, idx.shape[0], events, columns, out, dens)
+
+
+def _draw_counts(state: Any, scratch: Any, events: Any, columns: Any, out: FloatArray,
+                 dens: FloatArray) -> bool:  # pragma: no cover - compiled
+    """Draw ``n = len(out)`` events with replacement and count them, as :func:`_count_draws`.
+
+    The draws are those of ``numpy.random.Generator(SFC64(...)).integers(0, n,
+    size=n, dtype=numpy.int32)`` for a new generator whose 256-bit state is
+    ``state``: SFC64's step (Doty-Humphrey's small fast chaotic generator, as numpy
+    implements it), each 64-bit output giving two 32-bit words (low half first), and
+    Lemire's multiply-and-reject map of a word to ``0 .. n-1`` (numpy's bounded
+    32-bit integers). Counted as they are drawn, without the array of draws.
+    """
+    n = out.shape[0]
+    for j in range(scratch.shape[0]):
+        scratch[j] = 0
+    s0, s1, s2, s3 = state[0], state[1], state[2], state[3]
+    low = np.uint64(0xFFFFFFFF)
+    bound = np.uint64(n)
+    threshold = (low - np.uint64(n - 1)) % bound  # words below it are rejected
+    half = np.uint64(0)
+    has_half = False
+    drawn = 0
+    while drawn < n:
+        if has_half:
+            word = half
+            has_half = False
+        else:
+            tmp = s0 + s1 + s3
+            s3 += np.uint64(1)
+            s0 = s1 ^ (s1 >> np.uint64(11))
+            s1 = s2 + (s2 << np.uint64(3))
+            s2 = ((s2 << np.uint64(24)) | (s2 >> np.uint64(40))) + tmp
+            word = tmp & low
+            half = tmp >> np.uint64(32)
+            has_half = True
+        m = word * bound
+        if (m & low) < threshold:
+            continue
+        scratch[m >> np.uint64(32)] += 1
+        drawn += 1
+    return _finish_counts(scratch, n, events, columns, out, dens)
 
 
 def _pairwise_sum(a: FloatArray, n: int) -> float:  # pragma: no cover - compiled
@@ -364,7 +413,8 @@ def _column_squares(x: FloatArray, mean: FloatArray, out: FloatArray) -> None:
 
 grank_block = _Kernel(_grank_block)
 grank_prepare = _Kernel(_grank_prepare)
-count_draws = _Kernel(_count_draws)
+count_draws = _Kernel(_count_draws, helpers=("_finish_counts",))
+draw_counts = _Kernel(_draw_counts, helpers=("_finish_counts",))
 add_rows = _Kernel(_add_rows)
 summarise_rows = _Kernel(_summarise_rows, helpers=("_pairwise_sum",))
 column_sums = _Kernel(_column_sums)

@@ -383,9 +383,10 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
     resample independent of the others), with different random numbers:
 
     * ``per-resample`` (default): resample ``b`` draws from a generator of its own,
-      ``numpy.random.default_rng(SeedSequence(seed).spawn(n_boot)[b])``, so
-      resamples are drawn and counted on several threads at once with the same
-      numbers however many there are;
+      ``numpy.random.Generator(SFC64(SeedSequence(seed).spawn(n_boot)[b]))``
+      (``integers(0, n, size=n, dtype=int32)``), so resamples are drawn and counted
+      on several threads at once with the same numbers however many there are (with
+      numba a compiled loop makes the same draws and counts them as it goes);
     * ``sequential``: one generator, ``numpy.random.default_rng(seed)``, draws
       resample after resample (the scheme of earlier releases, kept so that their
       results can be reproduced).
@@ -435,22 +436,36 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
     else:
         own = np.random.SeedSequence(seed).spawn(n_boot)
 
+        def generator(r: int) -> np.random.SFC64:
+            return np.random.SFC64(own[r])
+
         def draw(r: int) -> IntArray:
-            return np.random.default_rng(own[r]).integers(0, n, size=n, dtype=np.int32)
+            return np.random.Generator(generator(r)).integers(0, n, size=n, dtype=np.int32)
 
     scratch = threading.local()  # each thread's uint16 counts (see _kernels.count_draws)
     no_cells = np.empty(0, np.intp)
     cells = missing if missing is not None else (no_cells, no_cells)
 
     def count(r: int, lo: int, rows: FloatArray, cols: FloatArray) -> None:
-        idx, row, den = draw(r), rows[r - lo], cols[r - lo]
+        row, den = rows[r - lo], cols[r - lo]
+        idx = None
         if _kernels.HAVE_NUMBA:
             if not hasattr(scratch, "counts"):
                 scratch.counts = np.empty(n, np.uint16)
-            if _kernels.count_draws(idx, scratch.counts, cells[0], cells[1], row,
-                                    den if missing is not None else den[:0]):
-                return
-        row[:] = np.bincount(idx, minlength=n)
+            den_or_none = den if missing is not None else den[:0]
+            if streams is BootstrapStreams.per_resample:  # drawn and counted in one loop
+                state = generator(r).state["state"]["state"]
+                if _kernels.draw_counts(state, scratch.counts, cells[0], cells[1], row,
+                                        den_or_none):
+                    return
+            else:
+                idx = draw(r)
+                if _kernels.count_draws(idx, scratch.counts, cells[0], cells[1], row,
+                                        den_or_none):
+                    return
+        # without numba, or after an overflow of the compact counts (the same draws: a
+        # resample's own generator starts afresh, the sequential draws are kept)
+        row[:] = np.bincount(draw(r) if idx is None else idx, minlength=n)
         if missing is not None:
             den[:] = n - np.bincount(missing[1], weights=row[missing[0]],
                                      minlength=x.shape[-1])

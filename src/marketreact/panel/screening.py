@@ -439,8 +439,10 @@ def overlap_pairs(events: pd.DataFrame, day0: IntArray, window: Window, estimati
     # the pairs of every (source, window) block, in that order, as integer positions (after
     # an empty block, so that no concatenation below meets an empty list)
     parts: list[tuple[IntArray, IntArray, int, int]] = [(_NONE, _NONE, 0, 0)]
+    text = events["ticker"].array  # (its codes come from Arrow, not from Python objects)
     for s, (source, _, otick, od0) in enumerate(sources):
-        key, okey = _ticker_keys(tick, otick, day0, od0, span)
+        key, okey = _ticker_keys(text, text if source == "catalogue" else otick, day0, od0,
+                                 span)
         for w, name in enumerate(names):
             i, j = _pairs(key, okey, *bounds[name])
             if source == "catalogue":
