@@ -359,6 +359,7 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
 #: it, thread start-up costs more than it saves; the numbers are the same either way).
 _PARALLEL_DRAWS = 20_000
 
+
 class BootstrapStreams(StrEnum):
     """Where the bootstrap's random draws come from (see :func:`bootstrap_means`)."""
 
@@ -418,13 +419,12 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
     if not (n_boot and n):  # no events: no resampled mean
         return out
     # resamples with generators of their own are drawn and counted on every core (numpy's
-    # generators and the counting loop release the GIL; each resample has its own row),
-    # the next block while this one's means are taken (two sets of rows, half as many)
+    # generators and the counting loops release the GIL; each resample has its own row),
+    # the next block while this one's means are taken (two sets of rows: halving the blocks
+    # instead was slower, every block reads all of ``xf``)
     workers = min(os.cpu_count() or 1, block)
     parallel = (streams is BootstrapStreams.per_resample and workers > 1
                 and n >= _PARALLEL_DRAWS)
-    if parallel:
-        block = max(1, block)
     # how often each event was drawn, a row per resample; the draws with a value, by column
     counts = [np.empty((block, n)) for _ in range(1 + parallel)]
     dens = [np.empty((block, x.shape[-1])) for _ in range(1 + parallel)]
