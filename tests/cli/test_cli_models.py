@@ -98,6 +98,8 @@ def test_dimson_lags_and_missing_policy_options(tmp_path: Path, goto_events: Pat
     (["--hac-lags", "3"], "HAC"),
     (["--missing", "zero"], "unknown missing-price policy 'zero'"),
     (["--sessions", "exchange"], "unknown sessions 'exchange'"),
+    (["--bootstrap-streams", "parallel"], "unknown bootstrap streams 'parallel'; choose from "
+                                          "per-resample, sequential"),
 ])
 def test_bad_options_are_one_clear_line(tmp_path: Path, goto_events: Path, prices_dir: Path,
                                         args: list[str], message: str) -> None:
@@ -105,3 +107,13 @@ def test_bad_options_are_one_clear_line(tmp_path: Path, goto_events: Path, price
     assert res.exit_code == 2
     assert message in res.output
     assert "Traceback" not in res.output
+
+
+def test_bootstrap_streams_reach_the_study_and_its_summary(tmp_path: Path, goto_events: Path,
+                                                           prices_dir: Path) -> None:
+    # the sequential stream of earlier releases, asked for on the command line, is what the
+    # study records (and replays)
+    res = study(["--bootstrap-streams", "sequential"], goto_events, prices_dir, tmp_path)
+    assert res.exit_code == 0, res.output
+    settings = json.loads((tmp_path / "summary.json").read_text())["settings"]
+    assert settings["boot_streams"] == "sequential"

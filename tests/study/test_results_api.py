@@ -163,6 +163,7 @@ def test_study_settings_convert_text_to_enums_once() -> None:
     ("measure", "price", "unknown measure 'price'"),
     ("alternative", "both", "unknown alternative 'both'"),
     ("method", "fast", "unknown method 'fast'"),
+    ("boot_streams", "parallel", "unknown bootstrap streams 'parallel'; choose from"),
 ])
 def test_an_unknown_choice_is_one_problem_naming_the_setting(field: str, value: str,
                                                              message: str) -> None:
