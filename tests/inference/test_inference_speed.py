@@ -265,3 +265,12 @@ def test_compiled_estimation_summary_equals_numpy(days: int,
         np.testing.assert_array_equal(getattr(got, field.name), getattr(want, field.name),
                                       err_msg=field.name)
     assert np.isnan(got.var[:2]).all() and got.var[3] < 1e-30  # constant, up to rounding
+
+
+@pytest.mark.parametrize("size", [1000, 300_001])
+def test_t_survival_function_equals_scipy(size: int) -> None:
+    # reference: scipy.stats.t.sf on the same numbers (300,001 values run on two threads)
+    rng = np.random.default_rng(size)
+    x = np.abs(rng.standard_t(3, size)).reshape(-1, 1) * np.ones((1, 3))
+    df = rng.integers(1, 300, size).astype(float)[:, None]
+    np.testing.assert_array_equal(base.t_sf(x, df), stats.t.sf(x, df))

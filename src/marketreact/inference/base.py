@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from marketreact._lazy import pending_value
 from marketreact._typing import FloatArray, IntArray, Window
@@ -340,6 +342,32 @@ def _reasons(*pairs: tuple[np.ndarray, str], shape: tuple[int, ...]) -> np.ndarr
     for cond, text in reversed(pairs):
         out = np.where(np.broadcast_to(cond, shape), text, out)
     return out
+
+
+#: Values from which :func:`t_sf` splits its work between threads.
+_PARALLEL_SF = 200_000
+
+
+def t_sf(x: FloatArray, df: FloatArray) -> FloatArray:
+    """Survival function of Student's t, ``P(T_df > x)``, elementwise.
+
+    ``scipy.special.stdtr(df, -x)``, which is what ``scipy.stats.t.sf(x, df)``
+    computes (the same numbers); a large array is split between two threads (the
+    ufunc releases the GIL), about twice as fast on two cores.
+    """
+    x, df = np.broadcast_arrays(np.asarray(x, float), np.asarray(df, float))
+    if x.size < _PARALLEL_SF or (os.cpu_count() or 1) < 2:
+        return np.asarray(special.stdtr(df, -x), float)
+    flat_x, flat_df = x.reshape(-1), df.reshape(-1)
+    out = np.empty(flat_x.shape)
+    half = len(flat_x) // 2
+
+    def part(sl: slice) -> None:
+        out[sl] = special.stdtr(flat_df[sl], -flat_x[sl])
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(part, (slice(0, half), slice(half, None))))
+    return out.reshape(x.shape)
 
 
 def tail_p(upper: FloatArray, lower: FloatArray, alternative: Alternative) -> FloatArray:

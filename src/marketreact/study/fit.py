@@ -18,14 +18,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from marketreact._lazy import Thunk, pending_value
 from marketreact._typing import IntArray
 from marketreact.calendar import anchor_day0
 from marketreact.errors import InputError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame
-from marketreact.inference.base import CrossEventTests, TestInputs
+from marketreact.inference.base import CrossEventTests, TestInputs, t_sf
 from marketreact.inference.battery import aar_table, aggregate_table, cross_event_tests
 from marketreact.inference.groups import group_differences
 from marketreact.inference.long_horizon import bhar_test_columns
@@ -800,7 +799,7 @@ class EventStudy:
         df = np.broadcast_to(block.df[:, None], (e, n_win))
         p = np.full(t.shape, np.nan)
         finite = np.isfinite(t)
-        p[finite] = 2 * stats.t.sf(np.abs(t[finite]), np.maximum(df[finite], 1))
+        p[finite] = 2 * t_sf(np.abs(t[finite]), np.maximum(df[finite], 1))
         names = pd.Series([format_window(w) for w in s.car_windows], dtype="str")
 
         def by_window(a: np.ndarray) -> np.ndarray:
