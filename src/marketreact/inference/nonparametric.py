@@ -32,7 +32,7 @@ from marketreact.inference.base import (
     _sum_rows,
     tail_p,
 )
-from marketreact.inference.parametric import EstimationSummary, _summary
+from marketreact.inference.parametric import EstimationSummary, SummarisingBlocks, _summary
 
 
 def sign_test(x: FloatArray) -> _Raw:
@@ -697,9 +697,14 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
                         np.zeros((*lead, v.shape[-1], l1), np.int64), None, None]
                        for v, _ in grank]
 
+    # an estimation summary riding on the pass is fed on this (the summing) thread, block
+    # after block: the preparing thread is the busier one
+    summary = est.summary if isinstance(est, SummarisingBlocks) else None
+    source = est.est if isinstance(est, SummarisingBlocks) else est
+
     def prepare(sl: slice) -> tuple[Any, ...]:
         """A block's residuals, their order, the window values' order, GRANK's scores."""
-        e = np.ascontiguousarray(_est_rows(est, sl), dtype=float)
+        e = np.ascontiguousarray(_est_rows(source, sl), dtype=float)
         order, n_e = _kernels.argsort_rows(e)
         a = order_a = n_a = None
         if ar is not None:
@@ -733,6 +738,8 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
                     pending = pool.submit(prepare, blocks[k + 1])
             else:
                 e, order, n_e, a, order_a, n_a, scores = prepare(sl)
+            if summary is not None:
+                summary.add(sl, e)
             if ar is not None:
                 u_sum, n_t, n_ev, g_sum = ranked
                 _kernels.rank_score_block(x3(e), x3(order), x3(n_e), x3(a), x3(order_a),
