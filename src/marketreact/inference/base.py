@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -348,6 +349,21 @@ def _reasons(*pairs: tuple[np.ndarray, str], shape: tuple[int, ...]) -> np.ndarr
 _PARALLEL_SF = 200_000
 
 
+def _each_on_cores(fn: Callable[[Any], None], items: Sequence[Any]) -> None:
+    """``fn(item)`` for every item, on a thread per core when there are several.
+
+    ``fn`` writes its own output; it gains only where the work releases the GIL
+    (numpy's sorts and ufuncs, the compiled loops). The same results either way.
+    """
+    workers = min(os.cpu_count() or 1, len(items))
+    if workers <= 1:
+        for item in items:
+            fn(item)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(fn, items))
+
+
 def t_sf(x: FloatArray, df: FloatArray) -> FloatArray:
     """Survival function of Student's t, ``P(T_df > x)``, elementwise.
 
@@ -356,17 +372,16 @@ def t_sf(x: FloatArray, df: FloatArray) -> FloatArray:
     ufunc releases the GIL), about twice as fast on two cores.
     """
     x, df = np.broadcast_arrays(np.asarray(x, float), np.asarray(df, float))
-    if x.size < _PARALLEL_SF or (os.cpu_count() or 1) < 2:
+    if x.size < _PARALLEL_SF:
         return np.asarray(special.stdtr(df, -x), float)
     flat_x, flat_df = x.reshape(-1), df.reshape(-1)
     out = np.empty(flat_x.shape)
-    half = len(flat_x) // 2
+    cuts = np.linspace(0, len(flat_x), (os.cpu_count() or 1) + 1).astype(int)
 
     def part(sl: slice) -> None:
         out[sl] = special.stdtr(flat_df[sl], -flat_x[sl])
 
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(part, (slice(0, half), slice(half, None))))
+    _each_on_cores(part, [slice(a, b) for a, b in itertools.pairwise(cuts)])
     return out.reshape(x.shape)
 
 

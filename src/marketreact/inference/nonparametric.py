@@ -23,6 +23,7 @@ from marketreact.inference.base import (
     RowBlocks,
     _continuous_p,
     _count_mean_sd,
+    _each_on_cores,
     _est_rows,
     _event_blocks,
     _is_blocks,
@@ -101,13 +102,7 @@ def average_ranks(a: FloatArray) -> tuple[FloatArray, FloatArray]:
 
         # rows are ranked independently: the blocks go to every core (numpy's sort and
         # the compiled loop release the GIL), with the same numbers as one after another
-        workers = min(os.cpu_count() or 1, len(blocks))
-        with ThreadPoolExecutor(workers) if workers > 1 else nullcontext() as pool:
-            if pool is None:
-                for sl in blocks:
-                    rank_block(sl)
-            else:
-                list(pool.map(rank_block, blocks))
+        _each_on_cores(rank_block, blocks)
         return ranks_out, ties_out
     if _kernels.HAVE_NUMBA and a.ndim in (2, 3):
         x = np.ascontiguousarray(a, dtype=float)
@@ -432,7 +427,7 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
         rng = np.random.default_rng(seed)
 
         def draw(r: int) -> IntArray:
-            return rng.integers(0, n, size=n, dtype=np.int32)
+            return np.asarray(rng.integers(0, n, size=n, dtype=np.int32))
     else:
         own = np.random.SeedSequence(seed).spawn(n_boot)
 
@@ -440,7 +435,8 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
             return np.random.SFC64(own[r])
 
         def draw(r: int) -> IntArray:
-            return np.random.Generator(generator(r)).integers(0, n, size=n, dtype=np.int32)
+            return np.asarray(np.random.Generator(generator(r)).integers(0, n, size=n,
+                                                                         dtype=np.int32))
 
     scratch = threading.local()  # each thread's uint16 counts (see _kernels.count_draws)
     no_cells = np.empty(0, np.intp)
@@ -699,8 +695,8 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
 
     # an estimation summary riding on the pass is fed on this (the summing) thread, block
     # after block: the preparing thread is the busier one
-    summary = est.summary if isinstance(est, SummarisingBlocks) else None
-    source = est.est if isinstance(est, SummarisingBlocks) else est
+    source, summary = ((est.est, est.summary) if isinstance(est, SummarisingBlocks)
+                       else (est, None))
 
     def prepare(sl: slice) -> tuple[Any, ...]:
         """A block's residuals, their order, the window values' order, GRANK's scores."""
