@@ -103,22 +103,22 @@ def test_compiled_draws_equal_numpy_sfc64_integers(n: int) -> None:
             0, n, size=n, dtype=np.int32), minlength=n)
         state = np.random.SFC64(child).state["state"]["state"]
         out, no = np.empty(n), np.empty(0, np.intp)
-        assert _kernels.draw_counts(state, np.empty(n, np.uint16), no, no, out,
+        assert _kernels.draw_counts(state, np.empty(n, np.uint8), no, no, out,
                                     np.empty(0))
         np.testing.assert_array_equal(out, want)
 
 
 @pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="the compiled counting loop")
 def test_a_count_too_large_for_the_compact_counter_is_counted_again() -> None:
-    # 70,000 draws of one event overflow the uint16 counter: the kernel says so and the
+    # 300 draws of one event overflow the uint8 counter: the kernel says so and the
     # caller counts with numpy.bincount instead (reference: bincount)
-    n = 70_000
+    n = 300
     idx = np.zeros(n, np.int32)
     out, dens = np.empty(n), np.empty(0)
     no = np.empty(0, np.intp)
-    assert not _kernels.count_draws(idx, np.empty(n, np.uint16), no, no, out, dens)
+    assert not _kernels.count_draws(idx, np.empty(n, np.uint8), no, no, out, dens)
     idx = np.random.default_rng(0).integers(0, n, n, dtype=np.int32)
-    assert _kernels.count_draws(idx, np.empty(n, np.uint16), no, no, out, dens)
+    assert _kernels.count_draws(idx, np.empty(n, np.uint8), no, no, out, dens)
     np.testing.assert_array_equal(out, np.bincount(idx, minlength=n))
 
 
@@ -274,3 +274,29 @@ def test_t_survival_function_equals_scipy(size: int) -> None:
     x = np.abs(rng.standard_t(3, size)).reshape(-1, 1) * np.ones((1, 3))
     df = rng.integers(1, 300, size).astype(float)[:, None]
     np.testing.assert_array_equal(base.t_sf(x, df), stats.t.sf(x, df))
+
+
+@pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="the packed-key argsort")
+def test_packed_key_argsort_orders_rows_as_numpy_argsort() -> None:
+    # reference: numpy.argsort with non-finite values last; ties may come in any order, so
+    # the rows' values in the two orders are compared, and each order is a permutation
+    rng = np.random.default_rng(8)
+    a = rng.standard_t(4, (400, 240)) * 0.02
+    a[rng.random(a.shape) < 0.03] = np.nan
+    a[:, 7] = -np.inf
+    a[3, :] = 0.0
+    a[4, :] = -0.0
+    a[4, ::2] = 0.0  # -0.0 and 0.0 are ties
+    a[5] = 1.0 + np.arange(240) * 2.0**-50  # differ only in the bits the keys drop
+    a[6] = a[5][::-1]  # the same reversed: too many moves, argsorted outright
+    a[7, 100:] = a[7, :140]  # many exact ties
+    for rows in (a, a[:, :3], a[:1], rng.standard_normal((2, 3, 17)), a[:, :2]):
+        order, n_ok = _kernels.argsort_rows(rows)
+        ok = np.isfinite(rows)
+        want = np.argsort(np.where(ok, rows, np.inf), axis=-1)
+        np.testing.assert_array_equal(n_ok, ok.sum(axis=-1))
+        keyed = np.where(ok, rows, np.inf)
+        np.testing.assert_array_equal(np.take_along_axis(keyed, order, -1),
+                                      np.take_along_axis(keyed, want, -1))
+        np.testing.assert_array_equal(np.sort(order, axis=-1),
+                                      np.broadcast_to(np.arange(rows.shape[-1]), rows.shape))

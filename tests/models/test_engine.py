@@ -229,6 +229,34 @@ def test_study_results_are_the_same_on_both_paths(frames, events, monkeypatch) -
     pd.testing.assert_frame_equal(again.car, fast.car)
 
 
+def test_local_engine_threads_give_each_tasks_result_in_task_order() -> None:
+    # reference: the same tasks one after another in the calling thread
+    import time
+
+    def square(panel, k, pause):
+        time.sleep(pause)  # the first tasks of each pair finish last
+        return panel + k * k
+
+    tasks = [(k, 0.02 if k % 2 == 0 else 0.0) for k in range(9)]
+    one = list(LocalEngine(workers=1).run(100, square, tasks))
+    assert one == [100 + k * k for k in range(9)]
+    assert list(LocalEngine(workers=2).run(100, square, tasks)) == one
+    assert list(LocalEngine(workers=3).run(100, square, tasks[:1])) == one[:1]
+
+
+def test_a_study_on_threads_equals_the_study_on_one_thread(frames, events, monkeypatch) -> None:
+    # reference: the local engine computing its chunks one after another (bit for bit)
+    monkeypatch.setattr(study_mod, "CHUNK_EVENTS", 17)  # several chunks and fit groups
+    monkeypatch.setattr(engine_mod, "FIT_EVENTS", 23)
+    cat = events_from_frame(events)
+    threaded = EventStudy(engine=LocalEngine(workers=2)).fit(cat, frames)
+    single = EventStudy(engine=LocalEngine(workers=1)).fit(cat, frames)
+    assert threaded.n_events > 100
+    for name in ("events", "abnormal_returns", "car", "aar", "aggregate", "failures"):
+        pd.testing.assert_frame_equal(getattr(threaded, name), getattr(single, name),
+                                      check_exact=True, obj=name)
+
+
 def test_events_of_several_exchanges_come_back_in_catalogue_order(frames, events) -> None:
     mixed = events.assign(exchange=np.where(np.arange(len(events)) % 3 == 0, "XLON", ""))
     res = EventStudy().fit(events_from_frame(mixed), frames)
@@ -281,6 +309,9 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
             expected_jumpy.append(t)
     assert table.jumpy(1.8) == expected_jumpy
     assert "JUMP" in expected_jumpy
+    with pytest.MonkeyPatch.context() as mp:  # the other path (compiled loop / numpy): the same
+        mp.setattr(_compiled, "HAVE_NUMBA", not _compiled.HAVE_NUMBA)
+        assert table.jumpy(1.8) == expected_jumpy
     sessions = exchange_sessions("XNYS", DAYS[0], DAYS[-1], table.index_of("MKT"), "MKT")
     tickers = ["S3", "MKT", "S1", "INF", "MKT2", "S0"]
     in_order = [t for t in odd if t not in ("SHUFFLED", "EMPTY")]

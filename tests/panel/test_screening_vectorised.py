@@ -335,16 +335,22 @@ def _moments(frame: pd.DataFrame) -> np.ndarray:
     return anchored_moments(frame)
 
 
-def test_study_overlap_table_is_built_when_read(prices, catalogue) -> None:
+def test_study_overlap_table_is_built_when_read(prices, catalogue, monkeypatch) -> None:
     # reference: find_overlaps on the studied events, dates read off the sessions
     from marketreact._lazy import is_pending
+    from marketreact.study import fit as fit_module
 
+    calls: list[int] = []
+    found = fit_module.overlap_pairs
+    monkeypatch.setattr(fit_module, "overlap_pairs",
+                        lambda *a, **k: calls.append(1) or found(*a, **k))
     cat, conf = catalogue
     res = EventStudy(n_boot=0, duplicates="keep", overlap="keep", window=(-5, 5),
                      car_windows=((-1, 1),)).fit(cat, prices, confounders=conf)
     assert is_pending(res, "overlaps")  # not built by the fit
+    assert not calls  # with overlap=keep no policy reads the pairs: not even found yet
     table = res.overlaps
-    assert not is_pending(res, "overlaps") and len(table) > 0
+    assert not is_pending(res, "overlaps") and len(table) > 0 and calls
     frame = cat.frame
     days = prices["MKT"].index
     from marketreact.calendar import anchor_day0

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from marketreact import _compiled
 from marketreact.models.diagnostics import zero_return_share
 from marketreact.panel.screening import window_zero_shares
 
@@ -28,8 +29,15 @@ def _gathered(returns, span, stock_rows, day0, a, b):
         return zero_return_share(r)
 
 
+@pytest.fixture(params=[True, False], ids=["compiled", "numpy"])
+def compiled(request, monkeypatch) -> bool:
+    """Each test on both paths: the compiled running counts and numpy's running sums."""
+    monkeypatch.setattr(_compiled, "HAVE_NUMBA", request.param)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_window_zero_shares_equal_the_gathered_windows(seed) -> None:
+def test_window_zero_shares_equal_the_gathered_windows(seed, compiled) -> None:
     rng = np.random.default_rng(seed)
     n, t, e = 30, 120, 2000
     returns = np.round(rng.standard_normal((n, t)), 1) * (rng.random((n, t)) < 0.7)
@@ -43,7 +51,7 @@ def test_window_zero_shares_equal_the_gathered_windows(seed) -> None:
         np.testing.assert_array_equal(share, _gathered(returns, span, rows, day0, a, b))
 
 
-def test_no_sessions_and_no_events() -> None:
+def test_no_sessions_and_no_events(compiled) -> None:
     got = window_zero_shares(np.zeros((3, 0)), np.zeros((3, 0), np.int64),
                              np.array([0, 2]), np.array([0, 5]), [(-1, 1)])
     assert np.isnan(got[0]).all() and got[0].shape == (2,)

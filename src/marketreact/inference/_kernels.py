@@ -55,25 +55,59 @@ def _grank_block(z: FloatArray, base_u: FloatArray, denom: FloatArray, m: Any,
             # each other): divided once per event, the same numbers as dividing each time
             above = 1.0 / den
             tied = 0.5 / den
+            zi, ui = z[s, i], base_u[s, i]  # (row views: the loop below compiles tighter)
             for d in range(n_d):
                 if not use[s, i, d]:
                     continue
                 vv = v[s, i, d]
+                a_d, c_d = acc[s, d], cnt[s, d]
                 n_gt = 0
                 n_eq = 0
                 for t in range(n_l):
-                    zt = z[s, i, t]
-                    g = zt > vv
-                    e = zt == vv
-                    acc[s, d, t] += base_u[s, i, t] + (above if g else (tied if e else 0.0))
-                    cnt[s, d, t] += zt == zt
-                    n_gt += g
-                    n_eq += e
+                    zt = zi[t]
+                    x = ui[t]  # adding 0.0 otherwise: the same number
+                    if zt > vv:
+                        x = x + above
+                        n_gt += 1
+                    elif zt == vv:
+                        x = x + tied
+                        n_eq += 1
+                    a_d[t] += x
+                    c_d[t] += zt == zt
                 k_v[s, i, d] = 1.0 + m[s, i] - n_gt - 0.5 * n_eq
 
 
+def _rank_row(x: FloatArray, order: Any, n_sorted: int, pos: Any, out: FloatArray
+              ) -> tuple[float, int]:  # pragma: no cover - compiled
+    """Average ranks of the finite values of one row ``x``, into ``out`` (see below).
+
+    Only the finite values' places of ``out`` are written; ``pos[:n]`` gets those places
+    in rank order. Returns ``Σ (t³ - t)`` over the tie groups and ``n``.
+    """
+    n = 0
+    for j in range(n_sorted):
+        t = order[j]
+        if np.isfinite(x[t]):
+            pos[n] = t
+            n += 1
+    j = 0
+    tie = 0.0
+    while j < n:
+        k = j
+        val = x[pos[j]]
+        while k + 1 < n and x[pos[k + 1]] == val:
+            k += 1
+        rank = (j + k) / 2.0 + 1.0
+        for q in range(j, k + 1):
+            out[pos[q]] = rank
+        size = k - j + 1.0
+        tie += size * (size * size - 1.0)
+        j = k + 1
+    return tie, n
+
+
 def _ranks_by_order(x: FloatArray, order: Any, n_sorted: Any, out: FloatArray,
-                    ties: FloatArray) -> None:
+                    ties: FloatArray) -> None:  # pragma: no cover - compiled
     """Average ranks (1 = smallest) of the finite values of each row of ``x``, into ``out``.
 
     ``order[s, i, :n_sorted[s, i]]`` lists positions of row ``i`` in an order in which
@@ -88,26 +122,28 @@ def _ranks_by_order(x: FloatArray, order: Any, n_sorted: Any, out: FloatArray,
     pos = np.empty(n_l, np.int64)
     for s in range(n_s):
         for i in range(n_b):
-            n = 0
-            for j in range(n_sorted[s, i]):
-                t = order[s, i, j]
-                if np.isfinite(x[s, i, t]):
-                    pos[n] = t
-                    n += 1
-            j = 0
-            tie = 0.0
-            while j < n:
-                k = j
-                val = x[s, i, pos[j]]
-                while k + 1 < n and x[s, i, pos[k + 1]] == val:
-                    k += 1
-                rank = (j + k) / 2.0 + 1.0
-                for q in range(j, k + 1):
-                    out[s, i, pos[q]] = rank
-                size = k - j + 1.0
-                tie += size * (size * size - 1.0)
-                j = k + 1
-            ties[s, i] = tie
+            ties[s, i] = _rank_row(x[s, i], order[s, i], n_sorted[s, i], pos, out[s, i])[0]
+
+
+def _grank_scores(z: FloatArray, order: Any, n_sorted: Any, denom: FloatArray,
+                  out: FloatArray) -> None:  # pragma: no cover - compiled
+    """GRANK's scores of each row of ``z`` among themselves, into ``out``.
+
+    ``rank / denom - 1/2`` (average ranks as :func:`_ranks_by_order` gives them, ``denom``
+    of shape (S, B)) where ``z`` is finite and 0 elsewhere: what the numpy code makes of
+    the ranks (dividing, subtracting a half, NaN to 0) in one pass, the same numbers.
+    """
+    n_s, n_b, n_l = z.shape
+    pos = np.empty(n_l, np.int64)
+    for s in range(n_s):
+        for i in range(n_b):
+            row = out[s, i]
+            for t in range(n_l):
+                row[t] = 0.0
+            n = _rank_row(z[s, i], order[s, i], n_sorted[s, i], pos, row)[1]
+            den = denom[s, i]
+            for q in range(n):
+                row[pos[q]] = row[pos[q]] / den - 0.5
 
 
 def _grank_prepare(e: FloatArray, sig: FloatArray, zf: FloatArray, m: Any,
@@ -196,8 +232,9 @@ def _finish_counts(scratch: Any, n: int, events: Any, columns: Any, out: FloatAr
 
     ``dens[c]`` becomes ``n`` less the counts of the events missing column ``c``
     (``events``/``columns``: the positions of the missing values; whole numbers,
-    exact). Returns ``False`` if a count overflowed ``scratch`` (an event drawn
-    65,536 times or more: the counts then add up to less than the ``n`` draws).
+    exact). Returns ``False`` if a count overflowed ``scratch`` (with ``uint8`` counts,
+    an event drawn 256 times or more: the counts then add up to less than the ``n``
+    draws).
     """
     total = 0
     for j in range(out.shape[0]):
@@ -216,7 +253,7 @@ def _count_draws(idx: Any, scratch: Any, events: Any, columns: Any, out: FloatAr
                  dens: FloatArray) -> bool:  # pragma: no cover - compiled
     """``out`` = how often each event was drawn (``idx``: one resample's draws).
 
-    The counting runs in ``scratch`` (``uint16``, small enough to stay in a core's
+    The counting runs in ``scratch`` (``uint8``, small enough to stay in a core's
     cache) and is copied to ``out`` (overwritten; whole numbers, as ``numpy.bincount``
     gives); see :func:`_finish_counts` for ``dens`` and the ``False`` it may return,
     after which the caller counts again another way.
@@ -419,14 +456,103 @@ add_rows = _Kernel(_add_rows)
 summarise_rows = _Kernel(_summarise_rows, helpers=("_pairwise_sum",))
 column_sums = _Kernel(_column_sums)
 column_squares = _Kernel(_column_squares)
-ranks_by_order = _Kernel(_ranks_by_order)
+ranks_by_order = _Kernel(_ranks_by_order, helpers=("_rank_row",))
+grank_scores = _Kernel(_grank_scores, helpers=("_rank_row",))
 rank_score_block = _Kernel(_rank_score_block)
 
 
+#: Rows up to this length are argsorted by sorting packed keys (:func:`argsort_rows`).
+_PACKED_ROWS = 4096
+
+
 def argsort_rows(a: FloatArray) -> tuple[Any, Any]:
-    """Each row's argsort with its non-finite values last, and the count of finite values."""
+    """Each row's argsort with its non-finite values last, and the count of finite values.
+
+    The order of tied values is unspecified (callers rank by value). With numba, short
+    rows (a row of estimation residuals) are ordered by sorting 64-bit keys instead
+    (numpy sorts rows of integers about three times as fast as it argsorts floats): each
+    key holds the value's order-preserving bits with its column in the lowest ones
+    (:func:`_row_keys`), and a last pass (:func:`_order_from_keys`) puts the few values
+    that the dropped low bits left out of order back in order, so the order is exact.
+    """
+    n_l = a.shape[-1]
+    if HAVE_NUMBA and a.ndim >= 1 and 1 < n_l <= _PACKED_ROWS and a.size:
+        flat = np.ascontiguousarray(a, dtype=float).reshape(-1, n_l)
+        bits = (n_l - 1).bit_length()
+        keys = np.empty(flat.shape, np.uint64)
+        row_keys(flat, bits, keys)
+        keys.sort(axis=-1)
+        order = keys.view(np.int64)  # each key's column is read before its place is written
+        n_ok = np.empty(len(flat), np.int64)
+        order_from_keys(flat, keys, bits, order, n_ok)
+        return order.reshape(a.shape), n_ok.reshape(a.shape[:-1])
     ok = np.isfinite(a)
     return np.argsort(np.where(ok, a, np.inf), axis=-1), ok.sum(axis=-1)
+
+
+def _row_keys(a: FloatArray, bits: int, keys: Any) -> None:  # pragma: no cover - compiled
+    """Sort keys of each row of ``a`` (R, L): the value's order, then its column.
+
+    A float's bits read as an unsigned integer keep the order of the values once
+    negative values have all their bits flipped and the others their sign bit set;
+    non-finite values get the largest key (last). The lowest ``bits`` bits are then
+    replaced by the column ``t < 2**bits``.
+    """
+    u = a.view(np.uint64)
+    low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    sign = np.uint64(1) << np.uint64(63)
+    for i in range(a.shape[0]):
+        for t in range(a.shape[1]):
+            w = u[i, t]
+            if not np.isfinite(a[i, t]):
+                k = ~np.uint64(0)
+            elif w & sign:
+                k = ~w
+            else:
+                k = w | sign
+            keys[i, t] = (k & ~low) | np.uint64(t)
+
+
+def _order_from_keys(a: FloatArray, keys: Any, bits: int, order: Any,
+                     n_ok: Any) -> None:  # pragma: no cover - compiled
+    """The argsort of each row from its sorted keys (see :func:`_row_keys`), and its finite count.
+
+    Values that differ only in the dropped low bits (relative differences below about
+    ``2**(bits - 52)``) may come out of order: an insertion pass over the finite values
+    puts them in order (a few moves per row at most; a row that would need many is
+    argsorted outright instead).
+    """
+    low = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+    n_l = a.shape[1]
+    vals = np.empty(n_l)
+    for i in range(a.shape[0]):
+        row, o = a[i], order[i]
+        n = 0
+        for j in range(n_l):
+            t = np.int64(keys[i, j] & low)
+            o[j] = t
+            vals[j] = row[t]
+            n += np.isfinite(row[t])  # (the finite values come first)
+        n_ok[i] = n
+        moves = 0
+        for j in range(1, n):
+            if vals[j - 1] <= vals[j]:  # in order (nearly always)
+                continue
+            t, v = o[j], vals[j]
+            k = j
+            while k > 0 and vals[k - 1] > v:
+                o[k], vals[k] = o[k - 1], vals[k - 1]
+                k -= 1
+            o[k], vals[k] = t, v
+            moves += j - k
+            if moves > 4 * n_l:  # far from sorted: argsort the finite values outright
+                head = o[:n].copy()
+                o[:n] = head[np.argsort(row[head], kind="mergesort")]
+                break
+
+
+row_keys = _Kernel(_row_keys)
+order_from_keys = _Kernel(_order_from_keys)
 
 
 def batch_view(a: Any) -> Any:

@@ -40,7 +40,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -69,6 +70,7 @@ from marketreact.inference.nonparametric import (
     wilcoxon_signed_rank,
 )
 from marketreact.inference.parametric import (
+    EstimationSummary,
     SummarisingBlocks,
     SummaryInBlocks,
     brown_warner_1980,
@@ -101,22 +103,38 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int, confidence: float,
     dfe = np.asarray(inputs.df, float)
     windows = inputs.windows
     car, car_var = inputs.window_values()
-    day, win, r_bar = _other_tests(ar, var, est, sigma2, dfe, windows, car, car_var)
-    # after the other tests, not beside them: a thread of its own saved about a tenth of
-    # the time at a million events but held its 0.6 GB during the rank pass
-    both = bootstrap(np.concatenate([ar, car], axis=-1), n_boot, seed, confidence, streams)
+    ranked = _rank_pass(ar, var, est, sigma2, windows, car, car_var)
+    # the bootstrap on a thread of its own beside the tests that follow the rank pass (one
+    # thread most of their time: the bootstrap's draws fill the other core), not beside the
+    # rank pass itself, which keeps both cores and its blocks' memory busy already
+    with ThreadPoolExecutor(1) as pool:
+        boot = pool.submit(bootstrap, np.concatenate([ar, car], axis=-1), n_boot, seed,
+                           confidence, streams)
+        day, win = _other_tests(ar, car, dfe, windows, ranked)
+        both = boot.result()
     L2 = ar.shape[-1]
     day.append(_split(both, slice(0, L2)))
     win.append(_split(both, slice(L2, None)))
-    return day, win, r_bar
+    return day, win, ranked.summary.r_bar
 
 
-def _other_tests(ar: FloatArray, var: FloatArray, est: Any, sigma2: FloatArray,
-                 dfe: FloatArray, windows: Sequence[slice], car: FloatArray,
-                 car_var: FloatArray) -> tuple[list[_Raw], list[_Raw], FloatArray]:
-    """Every test but the bootstrap, for days and windows."""
-    ones = np.ones(ar.shape[-1], dtype=np.int64)
-    lengths = np.array([c.stop - c.start for c in windows], dtype=np.int64)
+class _Ranked(NamedTuple):
+    """What the rank pass leaves for the other tests (see :func:`_rank_pass`)."""
+
+    sar: FloatArray
+    csar: FloatArray
+    factor: FloatArray
+    n_days: IntArray
+    aar: FloatArray
+    ranked: dict[str, tuple[_Raw, _Raw]]
+    grank_day: tuple[_Raw, _Raw]
+    grank_win: tuple[_Raw, _Raw]
+    summary: EstimationSummary
+
+
+def _rank_pass(ar: FloatArray, var: FloatArray, est: Any, sigma2: FloatArray,
+               windows: Sequence[slice], car: FloatArray, car_var: FloatArray) -> _Ranked:
+    """The standardised values, the rank tests, GRANK and the estimation summary."""
     with np.errstate(invalid="ignore", divide="ignore"):
         # an event without residual variance (a price frozen at a floor) has no SAR
         sar = np.where(var > 0, ar / np.sqrt(var), np.nan)
@@ -137,26 +155,33 @@ def _other_tests(ar: FloatArray, var: FloatArray, est: Any, sigma2: FloatArray,
         windows)
     summ = along.result() if along is not None and along.complete else (
         summarise_estimation(est))
-    r_bar = summ.r_bar
+    return _Ranked(sar, csar, factor, n_days, aar, ranked, grank_day, grank_win, summ)
 
+
+def _other_tests(ar: FloatArray, car: FloatArray, dfe: FloatArray, windows: Sequence[slice],
+                 r: _Ranked) -> tuple[list[_Raw], list[_Raw]]:
+    """Every test but the bootstrap, for days and windows, after the rank pass."""
+    ones = np.ones(ar.shape[-1], dtype=np.int64)
+    lengths = np.array([c.stop - c.start for c in windows], dtype=np.int64)
+    summ, ranked = r.summary, r.ranked
     day: list[_Raw] = [cross_sectional_t(ar), brown_warner_1980(ar, ones, summ),
-                       brown_warner_1985(ar, ones, summ), patell(sar, dfe)]
-    day.append(cross_sectional_t(sar, "bmp"))
-    day.append(kolari_pynnonen(day[3], r_bar, patell_like=True))
-    day.append(kolari_pynnonen(day[4], r_bar, patell_like=False))
-    lamb_day, lamb_win = lamb(aar, n_days, factor, summ, windows)
+                       brown_warner_1985(ar, ones, summ), patell(r.sar, dfe)]
+    day.append(cross_sectional_t(r.sar, "bmp"))
+    day.append(kolari_pynnonen(day[3], summ.r_bar, patell_like=True))
+    day.append(kolari_pynnonen(day[4], summ.r_bar, patell_like=False))
+    lamb_day, lamb_win = lamb(r.aar, r.n_days, r.factor, summ, windows)
     day += [lamb_day, sign_test(ar), generalized_sign(ar, summ), ranked["rank"][0],
             wilcoxon_signed_rank(ar), skewness_corrected_t(ar), ranked["csign"][0],
-            ranked["mrank"][0], *grank_day]
+            ranked["mrank"][0], *r.grank_day]
     win: list[_Raw] = [cross_sectional_t(car), brown_warner_1980(car, lengths, summ),
-                       brown_warner_1985(car, lengths, summ), patell(csar, dfe)]
-    win.append(cross_sectional_t(csar, "bmp"))
-    win.append(kolari_pynnonen(win[3], r_bar, patell_like=True))
-    win.append(kolari_pynnonen(win[4], r_bar, patell_like=False))
+                       brown_warner_1985(car, lengths, summ), patell(r.csar, dfe)]
+    win.append(cross_sectional_t(r.csar, "bmp"))
+    win.append(kolari_pynnonen(win[3], summ.r_bar, patell_like=True))
+    win.append(kolari_pynnonen(win[4], summ.r_bar, patell_like=False))
     win += [lamb_win, sign_test(car), generalized_sign(car, summ), ranked["rank"][1],
             wilcoxon_signed_rank(car), skewness_corrected_t(car), ranked["csign"][1],
-            ranked["mrank"][1], *grank_win]
-    return day, win, r_bar
+            ranked["mrank"][1], *r.grank_win]
+    return day, win
 
 
 def _split(raw: _Raw, cols: slice) -> _Raw:

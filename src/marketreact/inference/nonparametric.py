@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import warnings
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
@@ -306,6 +308,30 @@ def _signed_rank_cdf(n_max: int = 50) -> FloatArray:
     return table
 
 
+def _signed_rank_sums(x: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """``W⁺`` and ``Σ(t³ - t)`` of each column of ``x`` (events on the second-to-last axis).
+
+    The non-zero ``|x|`` of each column are ranked (average ranks) and the ranks of
+    the positive values added up, a block of columns at a time on every core: only a
+    block's ranks are ever held, not those of every column at once.
+    """
+    n = x.shape[-2]
+    lead = (*x.shape[:-2], x.shape[-1])
+    # a column per row (a view of a 2-D x)
+    cols = np.moveaxis(x, -2, -1).reshape(math.prod(lead), n)
+    w_plus, ties = np.empty(len(cols)), np.empty(len(cols))
+
+    def block(sl: slice) -> None:
+        c = cols[sl]
+        ok = np.isfinite(c) & (c != 0)
+        ranks, ties[sl] = average_ranks(np.where(ok, np.abs(c), np.nan))
+        # ranks are multiples of 1/2 far below 2**52: their sums are exact in any order
+        w_plus[sl] = np.sum(ranks, axis=-1, where=ok & (c > 0))
+
+    _each_on_cores(block, _event_blocks(len(cols), n))
+    return w_plus.reshape(lead), ties.reshape(lead)
+
+
 def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
     """Wilcoxon signed-rank test that the values are symmetric about zero.
 
@@ -319,13 +345,8 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
     ``'asymptotic'`` respectively.
     """
     ok = np.isfinite(x) & (x != 0)
-    # |x| ranked column by column (a column-major copy: the masked values are not kept)
-    ranks_t, tie_term = average_ranks(np.ascontiguousarray(
-        np.swapaxes(np.where(ok, np.abs(x), np.nan), -1, -2)))
     n = ok.sum(axis=-2)
-    # ranks are multiples of 1/2 far below 2**52: their sums are exact in any order
-    w_plus = np.sum(ranks_t, axis=-1, where=np.swapaxes(ok & (x > 0), -1, -2))
-    del ranks_t
+    w_plus, tie_term = _signed_rank_sums(x)
     has_ties = tie_term > 0
     nf = n.astype(float)
     mean = nf * (nf + 1) / 4.0
@@ -438,7 +459,7 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
             return np.asarray(np.random.Generator(generator(r)).integers(0, n, size=n,
                                                                          dtype=np.int32))
 
-    scratch = threading.local()  # each thread's uint16 counts (see _kernels.count_draws)
+    scratch = threading.local()  # each thread's uint8 counts (see _kernels.count_draws)
     no_cells = np.empty(0, np.intp)
     cells = missing if missing is not None else (no_cells, no_cells)
 
@@ -447,7 +468,7 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
         idx = None
         if _kernels.HAVE_NUMBA:
             if not hasattr(scratch, "counts"):
-                scratch.counts = np.empty(n, np.uint16)
+                scratch.counts = np.empty(n, np.uint8)
             den_or_none = den if missing is not None else den[:0]
             if streams is BootstrapStreams.per_resample:  # drawn and counted in one loop
                 state = generator(r).state["state"]["state"]
@@ -673,9 +694,10 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
     ``ar`` is given) and re-rank them with each GRANK value of every ``(v, use)``
     in ``grank`` (``sig``: the residual SDs). Events are added one after another
     with the operations of the numpy code, so the numbers are the same. With several
-    blocks, the next block's residuals, orders and GRANK scores are made on a second
-    thread while the current block's sums are added (the compiled loops and numpy's
-    sorts and gathers release the GIL; the sums stay on one thread, in event order).
+    blocks, the next blocks' residuals, orders and GRANK scores are made on other
+    threads (one per core, up to two) while the current block's sums are added (the
+    compiled loops and numpy's sorts and gathers release the GIL; the sums stay on one
+    thread, in event order).
     """
     n, l1 = est.shape[-2], est.shape[-1]
     flat = len(est.shape) == 2
@@ -683,7 +705,10 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
     lead = tuple(est.shape[:-2])
     width = l1 + (0 if ar is None else ar.shape[-1]) + 8 * len(grank)
     small = not _is_blocks(est) and (not flat or n * width <= base._BLOCK_ELEMENTS)
-    blocks = [slice(None)] if small else _event_blocks(n, width)
+    # with several blocks, ``ahead`` of them are prepared at once (one per core), each half
+    # as large: the blocks in memory at any time take about the room of two whole ones
+    ahead = 1 if small else max(1, min(2, os.cpu_count() or 1))
+    blocks = [slice(None)] if small else _event_blocks(n, width * ahead)
     ranked: Any = None
     if ar is not None:
         l2 = ar.shape[-1]
@@ -711,27 +736,24 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
             assert sig is not None
             # z = e / s_i, m_i and T_i + 1 = m_i + 2; z's scores among themselves from its
             # average ranks (z keeps the order of e: its argsort serves), 0 where missing
-            zf, ranks = np.empty(e.shape), np.full(e.shape, np.nan)
+            zf, base_u = np.empty(e.shape), np.empty(e.shape)
             m, denom = np.empty(e.shape[:-1], np.int64), np.empty(e.shape[:-1])
             _kernels.grank_prepare(x3(e), x3(np.ascontiguousarray(sig[..., sl], dtype=float)),
                                    x3(zf), x3(m), x3(denom))
-            _kernels.ranks_by_order(x3(zf), x3(order), x3(n_e), x3(ranks),
-                                    x3(np.empty(e.shape[:-1])))
-            with np.errstate(invalid="ignore"):
-                ranks /= denom[..., None]
-                ranks -= 0.5
-            scores = zf, np.where(np.isnan(ranks), 0.0, ranks), m, denom
+            _kernels.grank_scores(x3(zf), x3(order), x3(n_e), x3(denom), x3(base_u))
+            scores = zf, base_u, m, denom
         return e, order, n_e, a, order_a, n_a, scores
 
-    # with several blocks, the next one is prepared on a second thread while this one is
-    # added up (one thread prepares them, in order; the sums stay in this one: same numbers)
-    with ThreadPoolExecutor(1) if len(blocks) > 1 else nullcontext() as pool:
-        pending = pool.submit(prepare, blocks[0]) if pool is not None else None
+    # with several blocks, the next ones are prepared on other threads while this one is
+    # added up (the sums stay in this thread, block after block, in order: same numbers)
+    with ThreadPoolExecutor(ahead) if len(blocks) > 1 else nullcontext() as pool:
+        pending = (deque(pool.submit(prepare, b) for b in blocks[:ahead])
+                   if pool is not None else deque())
         for k, sl in enumerate(blocks):
             if pool is not None:
-                e, order, n_e, a, order_a, n_a, scores = pending.result()
-                if k + 1 < len(blocks):
-                    pending = pool.submit(prepare, blocks[k + 1])
+                e, order, n_e, a, order_a, n_a, scores = pending.popleft().result()
+                if k + ahead < len(blocks):
+                    pending.append(pool.submit(prepare, blocks[k + ahead]))
             else:
                 e, order, n_e, a, order_a, n_a, scores = prepare(sl)
             if summary is not None:

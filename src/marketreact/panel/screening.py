@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from marketreact import _compiled
 from marketreact._typing import BoolArray, FloatArray, IntArray, Window
 
 #: Columns of the overlap table (one row per pair: an event and another event in a window).
@@ -704,6 +705,32 @@ def anchored_moments(events: pd.DataFrame) -> IntArray:
     return _order_key(events["timestamp"], events["date"])
 
 
+def _running_counts_loop(returns: FloatArray, span: Any, rows: Any, present: Any,
+                         zero: Any) -> None:  # pragma: no cover - compiled
+    """Running counts of present and of zero returns along each of ``rows`` (compiled).
+
+    ``present[k, p]`` = the returns of row ``rows[k]`` before session ``p`` that span one
+    session or more and are finite; ``zero[k, p]`` = those equal to 0. Column 0 is 0.
+    """
+    for k in range(rows.shape[0]):
+        r = rows[k]
+        n_present = 0
+        n_zero = 0
+        present[k, 0] = 0
+        zero[k, 0] = 0
+        for p in range(returns.shape[1]):
+            v = returns[r, p]
+            if span[r, p] >= 1 and np.isfinite(v):
+                n_present += 1
+                if v == 0:
+                    n_zero += 1
+            present[k, p + 1] = n_present
+            zero[k, p + 1] = n_zero
+
+
+_running_counts = _compiled.Kernel(_running_counts_loop)
+
+
 def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray,
                        day0: IntArray, windows: Sequence[Window]) -> list[FloatArray]:
     """Share of zero returns among each event's present returns, per window.
@@ -732,14 +759,18 @@ def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray
     """
     n_sessions = returns.shape[1]
     rows, which = np.unique(np.asarray(stock_rows, np.int64), return_inverse=True)
-    r = returns[rows]
-    present = (span[rows] >= 1) & np.isfinite(r)
-    counts = []
-    for mask in (present, present & (r == 0)):
-        c = np.zeros((len(rows), n_sessions + 1), dtype=np.int64)
-        c[:, 1:] = mask  # (a running sum of int64 in place: five times faster than of bool)
-        np.cumsum(c[:, 1:], axis=1, out=c[:, 1:])
-        counts.append(c)
+    if _compiled.HAVE_NUMBA:  # both running counts in one pass, no temporaries
+        counts = [np.empty((len(rows), n_sessions + 1), np.int64) for _ in range(2)]
+        _running_counts(returns, span, rows, counts[0], counts[1])
+    else:
+        r = returns[rows]
+        present = (span[rows] >= 1) & np.isfinite(r)
+        counts = []
+        for mask in (present, present & (r == 0)):
+            c = np.zeros((len(rows), n_sessions + 1), dtype=np.int64)
+            c[:, 1:] = mask  # (a running sum of int64 in place: five times faster than of bool)
+            np.cumsum(c[:, 1:], axis=1, out=c[:, 1:])
+            counts.append(c)
     out = []
     day0 = np.asarray(day0, np.int64)
     for a, b in windows:

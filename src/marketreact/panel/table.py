@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from marketreact import _compiled
 from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.calendar import TradingSessions
 from marketreact.errors import InputProblem
@@ -112,6 +113,32 @@ class _Stacked:
             if not use.all():
                 pos, prow, px, vol = pos[use], prow[use], px[use], vol[use]
             yield prow, pos, px, vol
+
+
+
+def _jumpy_tickers_loop(price: FloatArray, keep: BoolArray, offsets: IntArray, factor: float,
+                        out: BoolArray) -> None:  # pragma: no cover - compiled
+    """Flag in ``out`` the tickers whose consecutive prices ever move by ``factor`` or more.
+
+    ``out[k]`` becomes True when two consecutive kept, finite prices of ticker ``k``
+    (rows ``offsets[k]`` to ``offsets[k + 1]``) have ``max(r, 1 / r) >= factor`` for
+    ``r = p[j] / p[j - 1]``: what the numpy code of :meth:`PriceTable.jumpy` finds.
+    """
+    for k in range(offsets.shape[0] - 1):
+        prev = np.nan
+        for j in range(offsets[k], offsets[k + 1]):
+            p = price[j]
+            if not (keep[j] and np.isfinite(p)):
+                continue
+            if np.isfinite(prev):
+                ratio = p / prev
+                if max(ratio, 1.0 / ratio) >= factor:
+                    out[k] = True
+                    break
+            prev = p
+
+
+_jumpy_tickers = _compiled.Kernel(_jumpy_tickers_loop)
 
 
 class PriceTable(Mapping[str, pd.DataFrame]):
@@ -240,6 +267,10 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         :func:`~marketreact.prices.checks.find_suspects` (which looks at jumps of at
         least its ``JUMP_FACTOR``); the others need no closer look.
         """
+        if _compiled.HAVE_NUMBA:  # one pass, no temporaries; the same tickers
+            flagged = np.zeros(len(self.tickers), np.bool_)
+            _jumpy_tickers(self.price, self.keep, self.offsets, float(factor), flagged)
+            return [self.tickers[i] for i in np.flatnonzero(flagged)]
         use = self.keep & np.isfinite(self.price)
         p = self.price[use]
         if len(p) < 2:

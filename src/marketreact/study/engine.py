@@ -37,7 +37,10 @@ the moments there in one task, so only the event indices travel per chunk.
 from __future__ import annotations
 
 import logging
+import os
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -81,15 +84,39 @@ class Engine(Protocol):
 
 
 class LocalEngine:
-    """Compute the tasks one after another in this process."""
+    """Compute the tasks in this process, on up to ``workers`` threads (one per core).
+
+    The tasks are numpy work on the panel, which releases the GIL for most of its
+    time: with several threads the next tasks are computed while the caller reads
+    the current one's result. Results come in task order, and each task computes
+    the same numbers on any thread.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Threads (default: the cores, up to 2); 1 computes the tasks one after
+        another in the calling thread.
+    """
 
     name = "local"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers if workers is not None else min(2, os.cpu_count() or 1)
 
     def run(self, panel: PanelLike, fn: TaskFn, tasks: Sequence[tuple[Any, ...]]
             ) -> Iterator[Any]:
         """Yield ``fn(panel, *task)`` for every task, in order."""
-        for task in tasks:
-            yield fn(panel, *task)
+        if self.workers <= 1 or len(tasks) <= 1:
+            for task in tasks:
+                yield fn(panel, *task)
+            return
+        with ThreadPoolExecutor(self.workers) as pool:
+            pending = deque(pool.submit(fn, panel, *task) for task in tasks[:self.workers])
+            for k in range(len(tasks)):
+                done = pending.popleft().result()
+                if k + self.workers < len(tasks):
+                    pending.append(pool.submit(fn, panel, *tasks[k + self.workers]))
+                yield done
 
     def close(self) -> None:
         """Nothing to release."""

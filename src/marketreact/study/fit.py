@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -99,6 +99,7 @@ from marketreact.study.results import (
 from marketreact.study.settings import StudySettings
 from marketreact.windows import (
     CHUNK_EVENTS,
+    Window,
     format_window,
     gather,
 )
@@ -132,13 +133,22 @@ class _ExchangeStudy:
 class _Screening:
     """What the screening of the catalogue found, gathered over exchanges.
 
-    ``overlaps``: each exchange's pairs (or their table, when it was built) and its
-    session labels, made into overlaps.csv's table only when it is read.
+    ``overlaps``: each exchange's pairs (their table, when a policy built it, else the
+    call that finds them) and its session labels, made into overlaps.csv's table only
+    when it is read.
     """
 
-    overlaps: list[tuple[OverlapPairs | pd.DataFrame, np.ndarray]]
+    overlaps: list[tuple[pd.DataFrame | Callable[[], OverlapPairs], np.ndarray]]
     screened: list[pd.DataFrame]
     counts: dict[str, int]
+
+
+def _placed_pairs(events: pd.DataFrame, placed: np.ndarray, day0: IntArray, window: Window,
+                  estimation: Window, confounders: pd.DataFrame | None,
+                  confounder_day0: IntArray | None, windows: Sequence[str]) -> OverlapPairs:
+    """:func:`overlap_pairs` of the ``placed`` events (day 0 inside the sessions)."""
+    return overlap_pairs(events.loc[placed], day0[placed], window, estimation, confounders,
+                         confounder_day0, windows=windows)
 
 
 def _session_dates(labels: np.ndarray, pos: np.ndarray) -> np.ndarray:
@@ -156,13 +166,14 @@ class _OverlapTable(Thunk):
     is not written out, or whose overlaps are never read, does not build them.
     """
 
-    def __init__(self, parts: list[tuple[OverlapPairs | pd.DataFrame, np.ndarray]]) -> None:
+    def __init__(self, parts: list[tuple[pd.DataFrame | Callable[[], OverlapPairs],
+                                         np.ndarray]]) -> None:
         self.parts = parts
 
     def __call__(self) -> pd.DataFrame:
         frames = []
         for pairs, labels in self.parts:
-            table = pairs if isinstance(pairs, pd.DataFrame) else pairs.frame()
+            table = pairs if isinstance(pairs, pd.DataFrame) else pairs().frame()
             frames.append(table.assign(
                 day0=_session_dates(labels, table["day0"].to_numpy()),
                 other_day0=_session_dates(labels, table["other_day0"].to_numpy())))
@@ -376,11 +387,19 @@ class EventStudy:
         listed = ("event", "estimation") if n_estimation <= MAX_LISTED_PAIRS else ("event",)
         if len(listed) == 1:
             screening.counts["estimation_pairs_not_listed"] += n_estimation
-        pairs = overlap_pairs(ev.loc[placed], day0[placed], s.window, s.estimation, conf,
-                              conf_day0, windows=listed)
-        # the table only where a policy reads it; overlaps.csv's is built when it is read
-        overlaps = (pairs.frame() if len(pairs) and s.overlap is not OverlapPolicy.keep
-                    else pd.DataFrame(columns=list(OVERLAP_COLUMNS)))
+        find_pairs = functools.partial(_placed_pairs, ev, placed, day0, s.window,
+                                       s.estimation, conf, conf_day0, listed)
+        overlaps = pd.DataFrame(columns=list(OVERLAP_COLUMNS))
+        if s.overlap is OverlapPolicy.keep:
+            # no policy reads the pairs: overlaps.csv's table finds them when it is read
+            n_listed = sum(int(v.sum()) for (w, _), v in tally.items() if w in listed)
+            if n_listed:
+                screening.overlaps.append((find_pairs, labels))
+        else:
+            pairs = find_pairs()
+            if len(pairs):
+                overlaps = pairs.frame()
+                screening.overlaps.append((overlaps, labels))
         ev = ev.assign(**counts)
         lineup = lineup.with_events(ev)
         for name in ("event", "estimation"):
@@ -390,8 +409,6 @@ class EventStudy:
             int(v.sum()) for (_, src), v in tally.items() if src == "confounders"))
         screening.counts["events_with_overlap"] += int(
             ((counts["overlaps_event"] + counts["overlaps_estimation"]) > 0).sum())
-        if len(pairs):
-            screening.overlaps.append((overlaps if len(overlaps) else pairs, labels))
         other_moments = ((conf["event_id"], anchored_moments(conf))
                          if conf is not None and len(conf) else None)
         drop = overlap_drops(ev["event_id"], day0, anchored_moments(ev), overlaps,
