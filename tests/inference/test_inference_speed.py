@@ -237,6 +237,22 @@ def test_skewness_corrected_t_with_products_equals_the_power_form() -> None:
                                rtol=1e-10)
 
 
+def test_compiled_cube_sums_equal_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    # reference: the numpy path of skewness_corrected_t (masked deviations cubed, summed
+    # over events row by row): the compiled loop gives the same bits
+    from marketreact.inference.parametric import skewness_corrected_t
+
+    rng = np.random.default_rng(10)
+    x = rng.standard_t(3, (4000, 7)) * 0.02 - 0.002
+    x[rng.random(x.shape) < 0.04] = np.nan
+    x[:, 6] = np.nan  # a column without values
+    got = skewness_corrected_t(x)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    want = skewness_corrected_t(x)
+    np.testing.assert_array_equal(got.stat, want.stat)
+    np.testing.assert_array_equal(got.extra["gamma"], want.extra["gamma"])
+
+
 @pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="the compiled summary loop")
 @pytest.mark.parametrize("days", [5, 8, 130, 240, 261])
 def test_compiled_estimation_summary_equals_numpy(days: int,
@@ -300,3 +316,16 @@ def test_packed_key_argsort_orders_rows_as_numpy_argsort() -> None:
                                       np.take_along_axis(keyed, want, -1))
         np.testing.assert_array_equal(np.sort(order, axis=-1),
                                       np.broadcast_to(np.arange(rows.shape[-1]), rows.shape))
+
+
+def test_bootstrap_may_put_its_values_in_the_callers_scratch() -> None:
+    # reference: the same resamples from a copy that is left alone
+    x = np.random.default_rng(9).normal(size=(500, 4))
+    x[[3, 40], [1, 2]] = np.nan
+    want = bootstrap_means(x.copy(), 99, seed=4)
+    scratch = x.copy()
+    np.testing.assert_array_equal(bootstrap_means(scratch, 99, seed=4, overwrite_x=True), want)
+    assert not np.array_equal(scratch, x, equal_nan=True)  # its memory was used
+    kept = x.copy()
+    bootstrap_means(kept, 99, seed=4)
+    np.testing.assert_array_equal(kept, x)  # without overwrite_x the input is left alone

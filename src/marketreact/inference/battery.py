@@ -109,7 +109,7 @@ def _compute(inputs: TestInputs, n_boot: int, seed: int, confidence: float,
     # rank pass itself, which keeps both cores and its blocks' memory busy already
     with ThreadPoolExecutor(1) as pool:
         boot = pool.submit(bootstrap, np.concatenate([ar, car], axis=-1), n_boot, seed,
-                           confidence, streams)
+                           confidence, streams, overwrite_x=True)  # (its own copy)
         day, win = _other_tests(ar, car, dfe, windows, ranked)
         both = boot.result()
     L2 = ar.shape[-1]

@@ -328,7 +328,7 @@ def _signed_rank_sums(x: FloatArray) -> tuple[FloatArray, FloatArray]:
         # ranks are multiples of 1/2 far below 2**52: their sums are exact in any order
         w_plus[sl] = np.sum(ranks, axis=-1, where=ok & (c > 0))
 
-    _each_on_cores(block, _event_blocks(len(cols), n))
+    _each_on_cores(block, _event_blocks(len(cols), 2 * n))  # (a few columns per block)
     return w_plus.reshape(lead), ties.reshape(lead)
 
 
@@ -384,8 +384,8 @@ class BootstrapStreams(StrEnum):
 
 
 def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
-                    streams: BootstrapStreams | str = BootstrapStreams.per_resample
-                    ) -> FloatArray:
+                    streams: BootstrapStreams | str = BootstrapStreams.per_resample,
+                    overwrite_x: bool = False) -> FloatArray:
     """Means of ``x`` over events resampled with replacement, ``(..., B, C)``.
 
     The same ``n_boot`` resamples of event indices serve every column and every
@@ -407,6 +407,9 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
     * ``sequential``: one generator, ``numpy.random.default_rng(seed)``, draws
       resample after resample (the scheme of earlier releases, kept so that their
       results can be reproduced).
+
+    ``overwrite_x``: ``x`` (float64, C-ordered) is the caller's scratch, whose memory
+    may hold the values put in order (saving a copy as large as ``x``).
     """
     streams = BootstrapStreams(streams)
     n = x.shape[-2]
@@ -414,7 +417,12 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
     block = max(1, min(block, n_boot, 4 * base._BLOCK_ELEMENTS // max(n, 1)))
     ok = np.isfinite(x)
     complete = bool(ok.all())
-    xf = np.where(ok, x, 0.0)
+    reuse = overwrite_x and x.dtype == np.float64 and x.flags.c_contiguous and x.flags.writeable
+    if reuse:
+        xf = x
+        np.copyto(xf, 0.0, where=~ok)
+    else:
+        xf = np.where(ok, x, 0.0)
     okf = ok.astype(float)
     # resample events in a canonical order (by a fingerprint of their values), so that the
     # result does not depend on the order in which events were given
@@ -422,7 +430,10 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
     key = xf @ weights[0] + okf @ weights[1]
     del okf  # (a float copy of ok, as large as x: made again below only if needed)
     order = np.argsort(key, axis=-1, kind="stable")[..., None]
-    xf = np.take_along_axis(xf, order, axis=-2)
+    if reuse:
+        xf[...] = np.take_along_axis(xf, order, axis=-2)
+    else:
+        xf = np.take_along_axis(xf, order, axis=-2)
     ok = np.take_along_axis(ok, order, axis=-2)
     # with missing values a resampled mean divides by the draws of the events that have the
     # value: n less the draws of those that do not (whole numbers, so exact in any order)
@@ -523,7 +534,8 @@ def bootstrap_means(x: FloatArray, n_boot: int, seed: int, block: int = 128,
 
 def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
               confidence: float = 0.95,
-              streams: BootstrapStreams | str = BootstrapStreams.per_resample) -> _Raw:
+              streams: BootstrapStreams | str = BootstrapStreams.per_resample,
+              overwrite_x: bool = False) -> _Raw:
     """Bootstrap of the mean over events with a percentile interval.
 
     Events are resampled with replacement ``n_boot`` times (seeded); the
@@ -532,8 +544,8 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
     interval: for ``greater`` it is ``(1 + #{θ* <= 0}) / (B + 1)``, for ``less``
     ``(1 + #{θ* >= 0}) / (B + 1)``, two-sided twice the smaller (capped at 1),
     so 0 lies outside the ``1-α`` interval about when ``p < α``. The statistic
-    shown is the mean divided by the bootstrap standard error. ``streams``: see
-    :func:`bootstrap_means`.
+    shown is the mean divided by the bootstrap standard error. ``streams`` and
+    ``overwrite_x``: see :func:`bootstrap_means`.
     """
     n, mean, _ = _count_mean_sd(x)
     shape = mean.shape
@@ -542,7 +554,7 @@ def bootstrap(x: FloatArray, n_boot: int = 999, seed: int = 0,
         reason = np.full(shape, "bootstrap switched off (n_boot = 0)", dtype=object)
         return _Raw("boot", nan, "bootstrap", None, n, reason,
                     pfunc=lambda alt: nan, extra={"lo": nan, "hi": nan})
-    means = bootstrap_means(x, n_boot, seed, streams=streams)
+    means = bootstrap_means(x, n_boot, seed, streams=streams, overwrite_x=overwrite_x)
     alpha = 1.0 - confidence
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

@@ -380,12 +380,16 @@ def skewness_corrected_t(x: FloatArray) -> _Raw:
     "Skewness Corrected T").
     """
     n, mean, sd = _count_mean_sd(x)
-    ok = np.isfinite(x)
     nf = n.astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        dev = np.where(ok, x - mean[..., None, :], 0.0)
-        # dev * dev * dev, not dev**3: numpy's general power is ~20x slower (1 ulp apart)
-        gamma = nf / ((nf - 1.0) * (nf - 2.0)) * (dev * dev * dev).sum(axis=-2) / sd**3
+        if _kernels.HAVE_NUMBA and x.ndim == 2 and x.dtype == np.float64:
+            cubes = np.empty(x.shape[1])  # the same sums, row by row, without temporaries
+            _kernels.column_cubes(x, mean, cubes)
+        else:
+            dev = np.where(np.isfinite(x), x - mean[..., None, :], 0.0)
+            # dev * dev * dev, not dev**3: numpy's general power is ~20x slower (1 ulp apart)
+            cubes = (dev * dev * dev).sum(axis=-2)
+        gamma = nf / ((nf - 1.0) * (nf - 2.0)) * cubes / sd**3
         s = mean / sd
         stat = np.sqrt(nf) * (s + gamma * s**2 / 3.0 + gamma**2 * s**3 / 27.0
                               + gamma / (6.0 * nf))
