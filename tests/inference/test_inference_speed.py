@@ -329,3 +329,35 @@ def test_bootstrap_may_put_its_values_in_the_callers_scratch() -> None:
     kept = x.copy()
     bootstrap_means(kept, 99, seed=4)
     np.testing.assert_array_equal(kept, x)  # without overwrite_x the input is left alone
+
+
+@pytest.mark.skipif(not _kernels.HAVE_NUMBA, reason="the compiled loops of the battery")
+def test_every_test_of_the_battery_is_the_same_with_the_compiled_loops(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # reference: the whole battery on its numpy code (numba switched off), bit for bit:
+    # standardised ARs and variance factors, column moments, cube sums, ranks, bootstrap
+    from marketreact.inference.base import TestInputs
+    from marketreact.inference.battery import cross_event_tests
+
+    rng = np.random.default_rng(11)
+    n, l1, l2 = 700, 120, 9
+    ar = rng.standard_t(3, (n, l2)) * 0.02
+    ar[rng.random(ar.shape) < 0.05] = np.nan
+    var = np.abs(rng.normal(4e-4, 1e-4, (n, l2)))
+    var[5, 2] = 0.0  # a frozen price: no SAR
+    est = rng.standard_t(4, (n, l1)) * 0.02
+    est[rng.random(est.shape) < 0.03] = np.nan
+    sigma2 = np.nanvar(est, axis=1, ddof=2)
+    sigma2[7] = 0.0
+    inputs = TestInputs(ar, var, est, sigma2, np.full(n, l1 - 2.0),
+                        (slice(0, 3), slice(4, 5), slice(0, 9)))
+    got = cross_event_tests(inputs, n_boot=99)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    want = cross_event_tests(inputs, n_boot=99)
+    for table in ("days", "windows"):
+        for name, res in getattr(want, table).items():
+            mine = getattr(got, table)[name]
+            np.testing.assert_array_equal(mine.stat, res.stat, err_msg=f"{table} {name}")
+            np.testing.assert_array_equal(mine.pvalue, res.pvalue, err_msg=f"{table} {name}")
+            for key, value in res.extra.items():
+                np.testing.assert_array_equal(mine.extra[key], value, err_msg=f"{name} {key}")

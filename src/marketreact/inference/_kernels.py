@@ -416,6 +416,33 @@ def _add_rows(total: Any, part: Any) -> None:
             total[c] += part[i, c]
 
 
+def _standardise(ar: FloatArray, var: FloatArray, sigma2: FloatArray, sar: FloatArray,
+                 n_factor: Any, factor_sum: FloatArray) -> None:  # pragma: no cover - compiled
+    """Standardised ARs and the sums of the variance factors, in one pass.
+
+    ``sar = ar / sqrt(var)`` where ``var > 0`` (NaN elsewhere); per column, the count
+    and the sum (row by row, as ``numpy`` sums over axis 0) of the finite
+    ``var / sigma2`` where ``ar`` is finite and ``sigma2 > 0``: the numbers of the
+    numpy code in ``inference.battery._rank_pass``, without its temporaries.
+    """
+    rows, cols = ar.shape
+    for c in range(cols):
+        n_factor[c] = 0
+        factor_sum[c] = 0.0
+    for i in range(rows):
+        s2 = sigma2[i]
+        for c in range(cols):
+            v, a = var[i, c], ar[i, c]
+            sar[i, c] = a / np.sqrt(v) if v > 0 else np.nan
+            if np.isfinite(a) and s2 > 0:
+                f = v / s2
+                if np.isfinite(f):
+                    n_factor[c] += 1
+                    factor_sum[c] += f
+                    continue
+            factor_sum[c] += 0.0
+
+
 def _column_sums(x: FloatArray, n: Any, total: FloatArray) -> None:
     """Per column of ``x`` (events x columns): finite values counted and summed, row by row.
 
@@ -472,6 +499,7 @@ summarise_rows = _Kernel(_summarise_rows, helpers=("_pairwise_sum",))
 column_sums = _Kernel(_column_sums)
 column_squares = _Kernel(_column_squares)
 column_cubes = _Kernel(_column_cubes)
+standardise = _Kernel(_standardise)
 ranks_by_order = _Kernel(_ranks_by_order, helpers=("_rank_row",))
 grank_scores = _Kernel(_grank_scores, helpers=("_rank_row",))
 rank_score_block = _Kernel(_rank_score_block)

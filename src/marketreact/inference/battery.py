@@ -47,6 +47,7 @@ import numpy as np
 import pandas as pd
 
 from marketreact._typing import FloatArray, IntArray
+from marketreact.inference import _kernels
 from marketreact.inference.base import (
     TEST_NAMES,
     TEST_TITLES,
@@ -137,16 +138,20 @@ def _rank_pass(ar: FloatArray, var: FloatArray, est: Any, sigma2: FloatArray,
     """The standardised values, the rank tests, GRANK and the estimation summary."""
     with np.errstate(invalid="ignore", divide="ignore"):
         # an event without residual variance (a price frozen at a floor) has no SAR
-        sar = np.where(var > 0, ar / np.sqrt(var), np.nan)
         csar = np.where(car_var > 0, car / np.sqrt(car_var), np.nan)
-        factor_i = np.where(np.isfinite(ar) & (sigma2[..., None] > 0),
-                            var / sigma2[..., None], np.nan)
-    n_days, aar, _ = _count_mean_sd(ar)
-    nf, fsum = np.isfinite(factor_i).sum(axis=-2), np.where(np.isfinite(factor_i), factor_i,
-                                                            0.0).sum(axis=-2)
-    with np.errstate(invalid="ignore", divide="ignore"):
+        if _kernels.HAVE_NUMBA and ar.ndim == 2:  # the same numbers without temporaries
+            sar = np.empty(ar.shape)
+            nf, fsum = np.empty(ar.shape[1], np.int64), np.empty(ar.shape[1])
+            _kernels.standardise(ar, var, sigma2, sar, nf, fsum)
+        else:
+            sar = np.where(var > 0, ar / np.sqrt(var), np.nan)
+            factor_i = np.where(np.isfinite(ar) & (sigma2[..., None] > 0),
+                                var / sigma2[..., None], np.nan)
+            ok = np.isfinite(factor_i)
+            nf, fsum = ok.sum(axis=-2), np.where(ok, factor_i, 0.0).sum(axis=-2)
+            del factor_i, ok  # as large as the ARs: not held through the rank pass
         factor = fsum / nf
-    del factor_i  # as large as the ARs: not held through the rank pass
+    n_days, aar, _ = _count_mean_sd(ar)
     # the rank tests and GRANK from one ranking of each block of residuals; residuals
     # computed block by block on demand are summarised on the same pass
     along = SummaryInBlocks(est.shape[0]) if _is_blocks(est) else None
