@@ -306,7 +306,10 @@ def test_packed_key_argsort_orders_rows_as_numpy_argsort() -> None:
     a[5] = 1.0 + np.arange(240) * 2.0**-50  # differ only in the bits the keys drop
     a[6] = a[5][::-1]  # the same reversed: too many moves, argsorted outright
     a[7, 100:] = a[7, :140]  # many exact ties
-    for rows in (a, a[:, :3], a[:1], rng.standard_normal((2, 3, 17)), a[:, :2]):
+    long = np.abs(rng.standard_t(3, (3, 70_000)))  # Wilcoxon's columns: 17 bits for places
+    long[1, :5000] = 1.0 + np.arange(5000) * 2.0**-40  # differ in dropped bits only
+    long[2, ::7] = np.nan
+    for rows in (a, a[:, :3], a[:1], rng.standard_normal((2, 3, 17)), a[:, :2], long):
         order, n_ok = _kernels.argsort_rows(rows)
         ok = np.isfinite(rows)
         want = np.argsort(np.where(ok, rows, np.inf), axis=-1)

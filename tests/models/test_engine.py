@@ -257,6 +257,19 @@ def test_a_study_on_threads_equals_the_study_on_one_thread(frames, events, monke
                                       check_exact=True, obj=name)
 
 
+def test_the_pretrend_test_is_computed_when_first_read(frames, events) -> None:
+    # reference: pretrend_test on the result's own arrays
+    import dataclasses
+
+    from marketreact.models.diagnostics import pretrend_test
+
+    res = EventStudy().fit(events_from_frame(events), frames)
+    assert is_pending(res, "pretrend")  # the fit does not build it
+    want = pretrend_test(res.arrays.rel_days, res.arrays.ar, res.arrays.ar_var)
+    np.testing.assert_equal(dataclasses.astuple(res.pretrend), dataclasses.astuple(want))
+    assert not is_pending(res, "pretrend") and "pre-event" in res.summary().lower()
+
+
 def test_events_of_several_exchanges_come_back_in_catalogue_order(frames, events) -> None:
     mixed = events.assign(exchange=np.where(np.arange(len(events)) % 3 == 0, "XLON", ""))
     res = EventStudy().fit(events_from_frame(mixed), frames)

@@ -31,6 +31,7 @@ from marketreact.inference.long_horizon import bhar_test_columns
 from marketreact.inference.multiple import Adjustment, adjust_tables
 from marketreact.models.diagnostics import (
     STALE_SHARE,
+    PretrendTest,
     pretrend_test,
     residual_diagnostics,
 )
@@ -762,9 +763,8 @@ class EventStudy:
                     f"stale prices: {len(stale)} event(s) have zero returns on at least "
                     f"{STALE_SHARE:.0%} of their event-window sessions: {shown}"
                     + (" ..." if len(stale) > 8 else "") + " (see diagnostics.csv)")
-        pretrend = pretrend_test(arrays.rel_days, arrays.ar, arrays.ar_var)
         out: dict[str, Any] = {"overlaps": overlaps, "screened": screened,
-                               "event_diagnostics": diag, "pretrend": pretrend,
+                               "event_diagnostics": diag, "pretrend": _Pretrend(arrays),
                                "screening": counts}
         if s.group is not None and n:
             out.update(self._group_tables(events, arrays, car))
@@ -898,6 +898,17 @@ def _zero_shares(panel: ExchangePanel, stock_rows: IntArray, day0: IntArray,
     out = {"zero_returns": shares[0], "zero_returns_estimation": shares[1]}
     out["stale"] = out["zero_returns"] >= STALE_SHARE
     return out
+
+
+class _Pretrend(Thunk):
+    """The joint pre-trend test of the pre-event AARs, computed when first read."""
+
+    def __init__(self, arrays: StudyArrays) -> None:
+        self._arrays = arrays
+
+    def __call__(self) -> PretrendTest:
+        a = self._arrays
+        return pretrend_test(a.rel_days, a.ar, a.ar_var)
 
 
 class _EventDiagnostics(Thunk):

@@ -120,7 +120,7 @@ class StudyResult:
         Per studied event: Jarque-Bera, Ljung-Box and ARCH-LM tests of the
         estimation residuals, zero-return shares and the stale flag.
     pretrend : PretrendTest or None
-        Joint test that the pre-event AARs are zero.
+        Joint test that the pre-event AARs are zero (computed when first read).
     screening : dict
         Counts: events in, distinct events, duplicates and overlaps found,
         events left out, clustered events and their share.
@@ -299,7 +299,7 @@ class StudyResult:
         return plot_result(self, kind, **kwargs)
 
 
-deferred(StudyResult, "abnormal_returns", "event_diagnostics", "overlaps")
+deferred(StudyResult, "abnormal_returns", "event_diagnostics", "overlaps", "pretrend")
 
 
 _AGGREGATE_COLUMNS = (Column("window", 10, align="<"), Column("N", 6, "d"),
