@@ -463,22 +463,11 @@ def _column_sums(x: FloatArray, n: Any, total: FloatArray) -> None:
                 total[c] += 0.0
 
 
-def _column_squares(x: FloatArray, mean: FloatArray, out: FloatArray) -> None:
-    """Per column: the sum of squared deviations from ``mean`` of the finite values, row by row."""
-    rows, cols = x.shape
-    for c in range(cols):
-        out[c] = 0.0
-    for i in range(rows):
-        for c in range(cols):
-            v = x[i, c]
-            d = v - mean[c] if np.isfinite(v) else 0.0
-            out[c] += d * d
+def _column_powers(x: FloatArray, mean: FloatArray, power: int, out: FloatArray) -> None:
+    """Per column: the sum of the deviations from ``mean`` squared or cubed, row by row.
 
-
-def _column_cubes(x: FloatArray, mean: FloatArray, out: FloatArray) -> None:
-    """Per column: the sum of cubed deviations ``d * d * d`` from ``mean``, row by row.
-
-    Missing values count 0, as in the numpy code (``(dev * dev * dev).sum(axis=0)``).
+    ``power`` 2 adds ``d * d``, 3 adds ``d * d * d``; missing values count 0, as in the
+    numpy code (``(dev * dev).sum(axis=0)``, ``(dev * dev * dev).sum(axis=0)``).
     """
     rows, cols = x.shape
     for c in range(cols):
@@ -487,7 +476,7 @@ def _column_cubes(x: FloatArray, mean: FloatArray, out: FloatArray) -> None:
         for c in range(cols):
             v = x[i, c]
             d = v - mean[c] if np.isfinite(v) else 0.0
-            out[c] += d * d * d
+            out[c] += d * d if power == 2 else d * d * d
 
 
 grank_block = _Kernel(_grank_block)
@@ -497,8 +486,7 @@ draw_counts = _Kernel(_draw_counts, helpers=("_finish_counts",))
 add_rows = _Kernel(_add_rows)
 summarise_rows = _Kernel(_summarise_rows, helpers=("_pairwise_sum",))
 column_sums = _Kernel(_column_sums)
-column_squares = _Kernel(_column_squares)
-column_cubes = _Kernel(_column_cubes)
+column_powers = _Kernel(_column_powers)
 standardise = _Kernel(_standardise)
 ranks_by_order = _Kernel(_ranks_by_order, helpers=("_rank_row",))
 grank_scores = _Kernel(_grank_scores, helpers=("_rank_row",))

@@ -325,7 +325,7 @@ def _count_mean_sd(x: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
         _kernels.column_sums(x, n, total)
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(n > 0, total / np.maximum(n, 1), np.nan)
-            _kernels.column_squares(x, mean, squares)
+            _kernels.column_powers(x, mean, 2, squares)
             var = np.where(n > 1, squares / np.maximum(n - 1, 1), np.nan)
         return n, mean, np.sqrt(var)
     ok = np.isfinite(x)

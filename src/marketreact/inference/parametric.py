@@ -384,7 +384,7 @@ def skewness_corrected_t(x: FloatArray) -> _Raw:
     with np.errstate(invalid="ignore", divide="ignore"):
         if _kernels.HAVE_NUMBA and x.ndim == 2 and x.dtype == np.float64:
             cubes = np.empty(x.shape[1])  # the same sums, row by row, without temporaries
-            _kernels.column_cubes(x, mean, cubes)
+            _kernels.column_powers(x, mean, 3, cubes)
         else:
             dev = np.where(np.isfinite(x), x - mean[..., None, :], 0.0)
             # dev * dev * dev, not dev**3: numpy's general power is ~20x slower (1 ulp apart)

@@ -115,7 +115,6 @@ class _Stacked:
             yield prow, pos, px, vol
 
 
-
 def _jumpy_tickers_loop(price: FloatArray, keep: BoolArray, offsets: IntArray, factor: float,
                         out: BoolArray) -> None:  # pragma: no cover - compiled
     """Flag in ``out`` the tickers whose consecutive prices ever move by ``factor`` or more.
