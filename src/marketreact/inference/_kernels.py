@@ -434,13 +434,12 @@ def _standardise(ar: FloatArray, var: FloatArray, sigma2: FloatArray, sar: Float
         for c in range(cols):
             v, a = var[i, c], ar[i, c]
             sar[i, c] = a / np.sqrt(v) if v > 0 else np.nan
-            if np.isfinite(a) and s2 > 0:
-                f = v / s2
-                if np.isfinite(f):
-                    n_factor[c] += 1
-                    factor_sum[c] += f
-                    continue
-            factor_sum[c] += 0.0
+            f = v / s2 if np.isfinite(a) and s2 > 0 else np.nan
+            if np.isfinite(f):
+                n_factor[c] += 1
+                factor_sum[c] += f
+            else:
+                factor_sum[c] += 0.0  # (numpy adds the 0 it put in its place)
 
 
 def _column_sums(x: FloatArray, n: Any, total: FloatArray) -> None:
@@ -509,7 +508,7 @@ def argsort_rows(a: FloatArray) -> tuple[Any, Any]:
     that the dropped low bits left out of order back in order, so the order is exact.
     """
     n_l = a.shape[-1]
-    if HAVE_NUMBA and a.ndim >= 1 and 1 < n_l <= _PACKED_ROWS and a.size:
+    if HAVE_NUMBA and 1 < n_l <= _PACKED_ROWS and a.size:
         flat = np.ascontiguousarray(a, dtype=float).reshape(-1, n_l)
         bits = (n_l - 1).bit_length()
         keys = np.empty(flat.shape, np.uint64)

@@ -308,28 +308,30 @@ def _signed_rank_cdf(n_max: int = 50) -> FloatArray:
     return table
 
 
-def _signed_rank_sums(x: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """``W⁺`` and ``Σ(t³ - t)`` of each column of ``x`` (events on the second-to-last axis).
+def _signed_rank_sums(x: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
+    """``n``, ``W⁺`` and ``Σ(t³ - t)`` of each column of ``x`` (events second to last).
 
-    The non-zero ``|x|`` of each column are ranked (average ranks) and the ranks of
-    the positive values added up, a block of columns at a time on every core: only a
-    block's ranks are ever held, not those of every column at once.
+    The non-zero ``|x|`` of each column (``n`` of them) are ranked (average ranks) and
+    the ranks of the positive values added up, a block of columns at a time on every
+    core: only a block's ranks are ever held, not those of every column at once.
     """
     n = x.shape[-2]
     lead = (*x.shape[:-2], x.shape[-1])
     # a column per row (a view of a 2-D x)
     cols = np.moveaxis(x, -2, -1).reshape(math.prod(lead), n)
     w_plus, ties = np.empty(len(cols)), np.empty(len(cols))
+    count = np.empty(len(cols), np.int64)
 
     def block(sl: slice) -> None:
         c = cols[sl]
         ok = np.isfinite(c) & (c != 0)
+        count[sl] = ok.sum(axis=-1)
         ranks, ties[sl] = average_ranks(np.where(ok, np.abs(c), np.nan))
         # ranks are multiples of 1/2 far below 2**52: their sums are exact in any order
         w_plus[sl] = np.sum(ranks, axis=-1, where=ok & (c > 0))
 
     _each_on_cores(block, _event_blocks(len(cols), 2 * n))  # (a few columns per block)
-    return w_plus.reshape(lead), ties.reshape(lead)
+    return count.reshape(lead), w_plus.reshape(lead), ties.reshape(lead)
 
 
 def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
@@ -344,9 +346,7 @@ def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
     correction, as ``scipy.stats.wilcoxon`` with ``method='exact'`` and
     ``'asymptotic'`` respectively.
     """
-    ok = np.isfinite(x) & (x != 0)
-    n = ok.sum(axis=-2)
-    w_plus, tie_term = _signed_rank_sums(x)
+    n, w_plus, tie_term = _signed_rank_sums(x)
     has_ties = tie_term > 0
     nf = n.astype(float)
     mean = nf * (nf + 1) / 4.0
