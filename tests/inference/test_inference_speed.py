@@ -321,6 +321,41 @@ def test_packed_key_argsort_orders_rows_as_numpy_argsort() -> None:
                                       np.broadcast_to(np.arange(rows.shape[-1]), rows.shape))
 
 
+def _signed_rank_reference(col: np.ndarray) -> tuple[int, float, float]:
+    """n, W+ and the tie term of one column by scipy.stats.rankdata on the non-zero |x|."""
+    v = col[np.isfinite(col) & (col != 0)]
+    ranks = stats.rankdata(np.abs(v))  # average ranks of ties
+    sizes = np.unique(np.abs(v), return_counts=True)[1].astype(float)
+    return len(v), float(ranks[v > 0].sum()), float((sizes**3 - sizes).sum())
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+def test_signed_rank_sums_from_sorted_keys_equal_scipy_ranks(
+        compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # reference: scipy.stats.rankdata of each column's non-zero |x| (the ranks Wilcoxon's
+    # W+ adds up), with zeros, -0.0, NaN and inf left out, ties of + and - values, and
+    # magnitudes one unit in the last place apart (the keys keep every bit)
+    if compiled and not _kernels.HAVE_NUMBA:
+        pytest.skip("numba is not installed")
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", compiled)
+    rng = np.random.default_rng(12)
+    x = np.round(rng.standard_t(3, (5000, 6)), 2)  # ties in |x|, + and - alike
+    x[rng.random(x.shape) < 0.04] = np.nan
+    x[:30, 1] = -0.0
+    x[30:35, 1] = np.inf
+    x[35:40, 1] = -np.inf
+    x[:, 2] = np.nextafter(0.5, 1.0, out=np.full(5000, 0.5), where=np.arange(5000) % 3 == 0)
+    x[::2, 2] *= -1.0  # magnitudes 0.5 and its next float, of both signs
+    x[:, 3] = 0.0  # nothing to rank
+    x[7, 3] = -2.0
+    for data in (x, x[:1], x[:25], np.stack([x[:2000], x[2000:4000]])):
+        n, w_plus, ties = nonparametric._signed_rank_sums(data)
+        cols = np.moveaxis(data, -2, -1)
+        for idx in np.ndindex(cols.shape[:-1]):
+            want = _signed_rank_reference(cols[idx])
+            assert (n[idx], w_plus[idx], ties[idx]) == want, idx
+
+
 def test_bootstrap_may_put_its_values_in_the_callers_scratch() -> None:
     # reference: the same resamples from a copy that is left alone
     x = np.random.default_rng(9).normal(size=(500, 4))

@@ -587,6 +587,37 @@ row_keys = _Kernel(_row_keys)
 order_from_keys = _Kernel(_order_from_keys)
 
 
+def _signed_rank_runs(keys: Any, n_ok: Any, w2: Any, ties: FloatArray
+                      ) -> None:  # pragma: no cover - compiled
+    """Twice ``W⁺`` and ``Σ (t³ - t)`` of each row of sorted signed-rank keys.
+
+    ``keys[i, :n_ok[i]]`` are sorted keys ``|x| bits << 1 | (x > 0)`` of the non-zero
+    values of row ``i`` (see
+    :func:`~marketreact.inference.nonparametric._signed_rank_block`): a run of equal
+    ``|x|`` (a tie group of ``t`` values at sorted places ``j .. k - 1``) shares the
+    average rank ``(j + k + 1) / 2``, and each of its positive values adds that rank.
+    ``w2[i]`` gets twice the sum (an integer, exact); ``ties[i]`` the tie term, summed
+    group after group as :func:`_rank_row` does.
+    """
+    for i in range(keys.shape[0]):
+        row, n = keys[i], n_ok[i]
+        total, tie, j = 0, 0.0, 0
+        while j < n:
+            mag = row[j] >> np.uint64(1)
+            k, positive = j, 0
+            while k < n and row[k] >> np.uint64(1) == mag:
+                positive += np.int64(row[k] & np.uint64(1))
+                k += 1
+            total += (j + k + 1) * positive
+            size = k - j + 0.0
+            tie += size * (size * size - 1.0)
+            j = k
+        w2[i], ties[i] = total, tie
+
+
+signed_rank_runs = _Kernel(_signed_rank_runs)
+
+
 def batch_view(a: Any) -> Any:
     """``a`` with a leading batch axis of length 1 (a view: the kernels write through it)."""
     return a[None]

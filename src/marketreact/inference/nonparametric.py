@@ -311,9 +311,9 @@ def _signed_rank_cdf(n_max: int = 50) -> FloatArray:
 def _signed_rank_sums(x: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
     """``n``, ``W⁺`` and ``Σ(t³ - t)`` of each column of ``x`` (events second to last).
 
-    The non-zero ``|x|`` of each column (``n`` of them) are ranked (average ranks) and
-    the ranks of the positive values added up, a block of columns at a time on every
-    core: only a block's ranks are ever held, not those of every column at once.
+    Each column's non-zero ``|x|`` (``n`` of them) are sorted with their signs, and the
+    average ranks of the positive ones added up (:func:`_signed_rank_block`), a block of
+    columns at a time on every core.
     """
     n = x.shape[-2]
     lead = (*x.shape[:-2], x.shape[-1])
@@ -323,15 +323,54 @@ def _signed_rank_sums(x: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
     count = np.empty(len(cols), np.int64)
 
     def block(sl: slice) -> None:
-        c = cols[sl]
-        ok = np.isfinite(c) & (c != 0)
-        count[sl] = ok.sum(axis=-1)
-        ranks, ties[sl] = average_ranks(np.where(ok, np.abs(c), np.nan))
-        # ranks are multiples of 1/2 far below 2**52: their sums are exact in any order
-        w_plus[sl] = np.sum(ranks, axis=-1, where=ok & (c > 0))
+        count[sl], w_plus[sl], ties[sl] = _signed_rank_block(cols[sl])
 
     _each_on_cores(block, _event_blocks(len(cols), 2 * n))  # (a few columns per block)
     return count.reshape(lead), w_plus.reshape(lead), ties.reshape(lead)
+
+
+_NO_KEY = np.iinfo(np.uint64).max
+
+
+def _signed_rank_block(c: FloatArray) -> tuple[IntArray, FloatArray, FloatArray]:
+    """``n``, ``W⁺`` and the tie term of each row of ``c`` by one sort, without ranking.
+
+    The bits of ``|x|`` (a non-negative float) read as an unsigned integer keep the
+    order of the values and leave the top bit free: shifted up one bit, with the sign
+    (``x > 0``) in the lowest, they make keys whose sorted order is that of ``|x|``,
+    negative values before positive ones within a tie. Zero and non-finite values get
+    the largest key (last, not counted). Sorting the keys of a row (integers: no
+    argsort, no gather) then gives every tie group as a run of equal ``|x|`` at sorted
+    places ``j .. k - 1``, all of rank ``(j + k + 1) / 2``: ``W⁺`` adds that rank once
+    for each positive value of the run, the tie term ``t³ - t`` once per run.
+    """
+    c = np.ascontiguousarray(c, dtype=float)
+    ok = np.isfinite(c) & (c != 0)
+    keys = np.abs(c).view(np.uint64) << np.uint64(1)
+    keys |= c > 0
+    keys[~ok] = _NO_KEY
+    keys.sort(axis=-1)
+    n_ok = ok.sum(axis=-1)
+    if _kernels.HAVE_NUMBA:
+        w2, ties = np.empty(len(c), np.int64), np.empty(len(c))
+        _kernels.signed_rank_runs(keys, n_ok, w2, ties)
+        return n_ok, w2 / 2.0, ties
+    # the same runs with whole-row operations: each place's run [start, end)
+    width = c.shape[-1]
+    places = np.arange(width)
+    magnitude = keys >> np.uint64(1)
+    starts_run = np.ones(c.shape, bool)
+    np.not_equal(magnitude[:, 1:], magnitude[:, :-1], out=starts_run[:, 1:])
+    ends_run = np.ones(c.shape, bool)
+    ends_run[:, :-1] = starts_run[:, 1:]
+    start = np.maximum.accumulate(np.where(starts_run, places, 0), axis=-1)
+    end = np.minimum.accumulate(np.where(ends_run, places + 1, width)[:, ::-1],
+                                axis=-1)[:, ::-1]
+    counted = places < n_ok[:, None]
+    positive = counted & (keys & np.uint64(1)).astype(bool)
+    w2 = np.sum(start + end + 1, axis=-1, where=positive)
+    size = end - start  # each of a run's t places adds t² - 1: t³ - t per run
+    return n_ok, w2 / 2.0, np.sum(size * size - 1, axis=-1, where=counted).astype(float)
 
 
 def wilcoxon_signed_rank(x: FloatArray, exact_max: int = 50) -> _Raw:
