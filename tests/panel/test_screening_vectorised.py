@@ -148,9 +148,20 @@ def test_duplicates_match_the_groupby_reference(seed: int) -> None:
     assert d.others.dtype == object
     assert d.others.tolist() == ref.tolist()
     assert all(type(x) is str for x in d.others)
+    # the representative: the earliest moment of its (ticker, day 0), ties by event id
+    # (reference: a pandas sort and groupby over the same keys)
+    frame = events.assign(day0=day0, moment=moments, row=np.arange(len(ids)))
+    best = (frame.sort_values(["moment", "event_id"]).groupby(["ticker", "day0"])["row"]
+            .transform("first").sort_index())
+    assert d.first.tolist() == best.tolist()
+    assert d.n_headlines.tolist() == frame.groupby(["ticker", "day0"])["row"].transform(
+        "size").tolist()
     # without moments too (ties by event id alone)
     d2 = find_duplicates(events["ticker"].to_numpy(dtype=object), day0, events["event_id"])
     assert d2.others.tolist() == reference_duplicate_others(ids, d2.first).tolist()
+    by_id = (frame.sort_values("event_id").groupby(["ticker", "day0"])["row"]
+             .transform("first").sort_index())
+    assert d2.first.tolist() == by_id.tolist()
 
 
 def test_duplicates_without_any_duplicate_and_empty() -> None:
@@ -184,6 +195,20 @@ def test_overlaps_without_pairs_and_with_string_columns() -> None:
     d0 = np.array([10, 11, 10])
     pd.testing.assert_frame_equal(find_overlaps(events, d0, (-2, 2), (-30, -3)),
                                   reference_find_overlaps(events, d0, (-2, 2), (-30, -3)))
+
+
+def test_lookup_of_few_values_in_a_long_index_is_get_indexer() -> None:
+    # reference: pandas.Index.get_indexer (distinct index) and, for an index with repeats,
+    # the first place of each value; values repeated, absent, fewer than the index
+    rng = np.random.default_rng(3)
+    index = np.array([f"e{i}" for i in rng.permutation(5000)], dtype=object)
+    values = np.concatenate([index[rng.integers(0, 5000, 300)], ["nope", "e1", "e1"]])
+    want = pd.Index(index).get_indexer(values).tolist()
+    assert lookup(values, index).tolist() == want
+    assert lookup(pd.Series(values, dtype="str"), pd.Series(index, dtype="str")).tolist() == want
+    repeated = np.concatenate([index, index[:100]])
+    firsts = {v: k for k, v in reversed(list(enumerate(repeated)))}
+    assert lookup(values, repeated).tolist() == [firsts.get(v, -1) for v in values]
 
 
 def test_lookup_is_get_indexer() -> None:

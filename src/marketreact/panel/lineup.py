@@ -53,6 +53,7 @@ from marketreact.calendar import (
 )
 from marketreact.errors import InputError
 from marketreact.panel.returns import ExchangePanel, ReturnKind
+from marketreact.panel.screening import lookup
 from marketreact.panel.table import PriceTable
 from marketreact.prices import load_prices
 from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, PriceSuspect
@@ -510,8 +511,7 @@ def failure_frame(failures: Sequence[Failure], event_ids: pd.Series) -> pd.DataF
     """
     frame = pd.DataFrame(list(failures), columns=_FAILURE_COLUMNS)
     if len(frame):
-        order = pd.Index(event_ids.to_numpy())
-        rank = order.get_indexer(frame["event_id"].to_numpy())
-        rank[rank < 0] = len(order)  # not in the catalogue: last
+        rank = lookup(frame["event_id"], event_ids)  # (a hash look-up in Arrow)
+        rank[rank < 0] = len(event_ids)  # not in the catalogue: last
         frame = frame.iloc[np.argsort(rank, kind="stable")].reset_index(drop=True)
     return frame

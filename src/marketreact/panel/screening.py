@@ -128,28 +128,46 @@ def find_duplicates(tickers: pd.Series | np.ndarray, day0: IntArray,
         none = np.empty(0, dtype=np.int64)
         return Duplicates(none, none, np.empty(0, dtype=object))
     codes = _codes(tickers)
-    ids = np.asarray(event_ids, dtype=object)
-    # ties broken by event id, so that the result never depends on the catalogue's order
-    tie = _id_ranks(event_ids)
-    key = np.zeros(e, dtype=np.int64) if moments is None else np.asarray(moments, np.int64)
-    order = np.lexsort((tie, key, np.asarray(day0), codes))  # last key sorts first
-    c, d = codes[order], np.asarray(day0)[order]
+    day0 = np.asarray(day0, np.int64)
+    # one sort by (ticker, day 0), catalogue order within a group; only the events of groups
+    # of several need the order of their moments (ties by event id, so that the result never
+    # depends on the catalogue's order)
+    low = int(day0.min())
+    group_key = codes * (int(day0.max()) - low + 1) + (day0 - low)
+    order = np.argsort(group_key, kind="stable")
+    keys = group_key[order]
     start = np.ones(e, dtype=bool)
-    start[1:] = (c[1:] != c[:-1]) | (d[1:] != d[:-1])
+    start[1:] = keys[1:] != keys[:-1]
     gid_sorted = np.cumsum(start) - 1
+    sizes = np.bincount(gid_sorted)
+    shared = sizes[gid_sorted] > 1
+    ids = _arrow_strings(event_ids)
+    if shared.any():
+        rows, group = order[shared], gid_sorted[shared]
+        moment = (np.zeros(len(rows), dtype=np.int64) if moments is None
+                  else np.asarray(moments, np.int64)[rows])
+        by_moment = np.lexsort((moment, group))
+        rows, group, moment = rows[by_moment], group[by_moment], moment[by_moment]
+        same = (group[1:] == group[:-1]) & (moment[1:] == moment[:-1])
+        if same.any():  # runs of one group and moment: in the order of their event ids
+            tied = np.zeros(len(rows), dtype=bool)
+            tied[1:] |= same
+            tied[:-1] |= same
+            run = np.cumsum(np.concatenate([[True], ~same]))[tied]
+            tied_rows = rows[tied]
+            rows[tied] = tied_rows[np.lexsort((_id_ranks(ids.take(pa.array(tied_rows))), run))]
+        order[shared] = rows
     heads = order[start]  # representative of each group, in group order
     gid = np.empty(e, dtype=np.int64)
     gid[order] = gid_sorted
-    sizes = np.bincount(gid_sorted)
     first = heads[gid]
     n = sizes[gid]
     others = np.full(e, "", dtype=object)
-    rep = first == np.arange(e)
-    dup = ~rep
-    if dup.any():  # a representative lists the others; each other names its representative
-        heads_with_others, joined = group_join(first[dup], ids[dup], "; ")
+    dup = np.flatnonzero(first != np.arange(e))
+    if len(dup):  # a representative lists the others; each other names its representative
+        heads_with_others, joined = group_join(first[dup], ids.take(pa.array(dup)), "; ")
         others[heads_with_others] = joined.to_numpy(zero_copy_only=False)
-        others[dup] = ids[first[dup]]
+        others[dup] = ids.take(pa.array(first[dup])).to_numpy(zero_copy_only=False)
     return Duplicates(first.astype(np.int64), n.astype(np.int64), others)
 
 
@@ -182,6 +200,29 @@ def group_join(keys: np.ndarray | pd.Series, values: np.ndarray | pd.Series, sep
     return np.asarray(uniques), pc.binary_join(lists, pa.scalar(sep, pa.large_string()))
 
 
+def sparse_text(n: int, at: IntArray, texts: Any) -> pd.api.extensions.ExtensionArray:
+    """``n`` strings, ``texts`` at the positions ``at`` and empty elsewhere (no Python loop).
+
+    Parameters
+    ----------
+    n : int
+        Length of the result.
+    at : numpy.ndarray
+        ``(K,)`` distinct positions.
+    texts : array-like of str
+        ``(K,)`` the strings put there.
+
+    Returns
+    -------
+    pandas.api.extensions.ExtensionArray
+        ``(n,)`` of dtype ``str``.
+    """
+    index = np.zeros(n, dtype=np.int64)
+    index[at] = np.arange(1, len(at) + 1)
+    values = pa.concat_arrays([pa.array([""], pa.large_string()), _arrow_strings(texts)])
+    return pd.array(values.take(pa.array(index)), dtype="str")
+
+
 def _arrow_strings(values: Any) -> pa.Array:
     """``values`` (strings: numpy, pandas or Arrow) as one Arrow ``large_string`` array."""
     if isinstance(values, pa.ChunkedArray):
@@ -209,8 +250,21 @@ def lookup(values: Any, index: Any) -> IntArray:
         ``(K,)`` int64 positions (like ``pandas.Index(index).get_indexer(values)`` for
         distinct ``index`` values).
     """
-    found = pc.index_in(_arrow_strings(values), value_set=_arrow_strings(index))
-    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    values, index = _arrow_strings(values), _arrow_strings(index)
+    if len(values) >= len(index):
+        found = pc.index_in(values, value_set=index)
+        return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    # few values in a long index (failures among a catalogue): hash the distinct values and
+    # probe them with the index, far cheaper than hashing the index
+    encoded = values.dictionary_encode()
+    which = pc.index_in(index, value_set=encoded.dictionary)
+    hit = np.flatnonzero(which.is_valid().to_numpy(zero_copy_only=False))
+    place = np.full(len(encoded.dictionary), -1, dtype=np.int64)
+    # each distinct value's first place in the index: later places written first
+    place[which.take(pa.array(hit)).to_numpy()[::-1]] = hit[::-1]
+    codes = encoded.indices
+    return np.where(codes.is_valid().to_numpy(zero_copy_only=False),
+                    place[codes.fill_null(0).to_numpy()], -1).astype(np.int64)
 
 
 def event_window_news(overlaps: pd.DataFrame, event_ids: np.ndarray | pd.Series) -> pa.Array:
@@ -270,12 +324,11 @@ def _is_text_column(values: Any) -> bool:
 def _id_ranks(event_ids: Any) -> IntArray:
     """Dense ranks of the ids in text order (``numpy.unique``'s inverse of their ``str``).
 
-    A pandas string column is ranked by Arrow (several times faster than numpy's sort
-    of fixed-width text; UTF-8 byte order is code-point order, as numpy's).
+    A pandas string column or an Arrow array is ranked by Arrow (several times faster than
+    numpy's sort of fixed-width text; UTF-8 byte order is code-point order, as numpy's).
     """
-    if _is_text_column(event_ids):
-        ranks = pc.rank(pa.array(event_ids, type=pa.large_string()), sort_keys="ascending",
-                        tiebreaker="dense")
+    if isinstance(event_ids, pa.Array) or _is_text_column(event_ids):
+        ranks = pc.rank(_arrow_strings(event_ids), sort_keys="ascending", tiebreaker="dense")
         return np.asarray(ranks, dtype=np.int64) - 1
     _, tie = np.unique(np.asarray(event_ids, dtype=object).astype(str), return_inverse=True)
     return tie.reshape(-1).astype(np.int64)
@@ -320,8 +373,16 @@ def _pairs(key: IntArray, other_key: IntArray, lo: int, hi: int,
 
 def _ticker_keys(tickers: np.ndarray, other_tickers: np.ndarray, day0: IntArray,
                  other_day0: IntArray, span: int) -> tuple[IntArray, IntArray]:
-    """Keys ``code * stride + day0`` so that a key range never crosses tickers."""
-    if other_tickers is tickers:  # the catalogue's news among themselves: one encoding
+    """Keys ``code * stride + day0`` so that a key range never crosses tickers.
+
+    The catalogue's news among themselves (the same tickers and days) get one array twice.
+    """
+    if other_tickers is tickers and other_day0 is day0:
+        codes = _codes(tickers)
+        stride = int(np.max(day0, initial=0)) + 2 * span + 2
+        keys = codes * stride + day0 + span
+        return keys, keys
+    if other_tickers is tickers:
         codes = np.tile(_codes(tickers), 2)
     else:
         codes = _codes(pd.concat([pd.Series(tickers), pd.Series(other_tickers)],
@@ -370,8 +431,8 @@ def overlap_tally(events: pd.DataFrame, day0: IntArray, window: Window, estimati
     for source, _, otick, od0 in _sources(events, day0, confounders, confounder_day0,
                                           ids=events["event_id"].array, tick=tick):
         key, okey = _ticker_keys(tick, otick, day0, od0, span)
-        sk = np.sort(okey)
         order = np.argsort(key)
+        sk = key[order] if okey is key else np.sort(okey)
         for name, (lo, hi) in (("event", window), ("estimation", estimation)):
             a, b = _bounds(sk, key, lo, hi, order)
             n = b - a

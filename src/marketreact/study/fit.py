@@ -76,6 +76,7 @@ from marketreact.panel.screening import (
     overlap_pairs,
     overlap_tally,
     prefixed,
+    sparse_text,
     window_zero_shares,
 )
 from marketreact.panel.table import PriceTable
@@ -333,15 +334,15 @@ class EventStudy:
             return _session_dates(labels, pos)
 
         moments = anchored_moments(ev)
-        ids = ev["event_id"].to_numpy(dtype=object)
         # day 0 at either end of the sessions may stand for "before the prices" or "after
         # them" (such events fail later with that reason): never grouped or paired
         placed = (day0 > 0) & (day0 < n_sessions)
         dups = find_duplicates(ev["ticker"], np.where(placed, day0, -1 - np.arange(len(ev))),
                                ev["event_id"], moments)
         rep = dups.representative
+        listed = np.flatnonzero(rep & (dups.n_headlines > 1))
         ev = ev.assign(n_headlines=dups.n_headlines,
-                       duplicate_ids=np.where(rep, dups.others, ""))
+                       duplicate_ids=sparse_text(len(ev), listed, dups.others[listed]))
         screened = []
         if s.duplicates is not DuplicatePolicy.keep and not rep.all():
             if s.duplicates is DuplicatePolicy.merge:
@@ -354,12 +355,12 @@ class EventStudy:
                       else "left out (duplicates=first)")
             gone = ~rep
             screened.append(pd.DataFrame({
-                "event_id": ids[gone], "ticker": ev["ticker"].to_numpy()[gone],
+                "event_id": ev["event_id"].array[gone], "ticker": ev["ticker"].array[gone],
                 "day0": dates(day0[gone]), "action": action,
                 "reason": prefixed("same ticker and day 0 as ", dups.others[gone])}))
             screening.counts["duplicates_left_out"] += int(gone.sum())
         keep_rows = rep if s.duplicates is not DuplicatePolicy.keep else np.ones(len(ev), bool)
-        all_tickers, all_day0 = ev["ticker"].to_numpy(dtype=object)[placed], day0[placed]
+        all_events, all_placed, all_day0 = ev, placed, day0  # (for clean_estimation)
         lineup = lineup.with_events(ev).subset(keep_rows)
         ev, day0 = lineup.events, lineup.day0
         placed = (day0 > 0) & (day0 < n_sessions)
@@ -427,7 +428,8 @@ class EventStudy:
         screening.screened.extend(screened)
         exclude = None
         if s.clean_estimation:
-            o_t, o_d = all_tickers, all_day0
+            o_t = all_events["ticker"].to_numpy(dtype=object)[all_placed]
+            o_d = all_day0[all_placed]
             if conf is not None and conf_day0 is not None and len(conf):
                 o_t = np.concatenate([o_t, conf["ticker"].to_numpy(dtype=object)])
                 o_d = np.concatenate([o_d, conf_day0])
