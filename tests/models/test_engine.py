@@ -26,6 +26,7 @@ from marketreact._lazy import is_pending
 from marketreact.calendar import exchange_sessions
 from marketreact.models.linear import BlockBuilder, EventBlock
 from marketreact.models.moments import (
+    build_moments,
     MomentSource,
     moment_chunk,
     moment_fits,
@@ -175,6 +176,28 @@ def test_compiled_residuals_equal_the_numpy_residuals(frames, events, model,
     for index, values in zip(picks, got, strict=True):
         np.testing.assert_array_equal(values, source.residuals(index))
     assert np.isnan(got[0][0, :200]).all() and np.isfinite(got[0]).any()
+
+
+@pytest.mark.skipif(not _compiled.HAVE_NUMBA, reason="the compiled running sums")
+@pytest.mark.parametrize("model", MOMENT_MODELS)
+def test_compiled_running_moments_equal_the_numpy_cumsums(frames, events, model,
+                                                          monkeypatch) -> None:
+    # reference: build_moments' numpy code (masks, products, numpy.cumsum of complex
+    # arrays), bit for bit, over pairs of several markets, gaps and short histories
+    panel = _panel(frames, ReturnKind.simple)
+    stock, market, _ = _rows(panel, events)
+    key = np.unique(stock * (len(panel.tickers) + 1) + market + 1)
+    pair_stock, pair_market = key // (len(panel.tickers) + 1), key % (len(panel.tickers) + 1) - 1
+    spec = MODELS[model]
+    if spec.uses_market:
+        assert len(np.unique(pair_market)) > 1  # (several markets)
+    got = build_moments(panel, pair_stock, pair_market, spec).sums
+    monkeypatch.setattr(_compiled, "HAVE_NUMBA", False)
+    want = build_moments(panel, pair_stock, pair_market, spec).sums
+    assert list(got) == list(want)
+    for name in want:
+        np.testing.assert_array_equal(got[name], want[name], err_msg=name)
+    assert (panel.span[pair_stock] > 1).any() and np.isnan(panel.returns[pair_stock]).any()
 
 
 def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:

@@ -95,6 +95,8 @@ def build_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntArray,
     MomentPanel
     """
     p, t = len(pair_stock), panel.returns.shape[1]
+    if _compiled.HAVE_NUMBA:
+        return _compiled_moments(panel, pair_stock, pair_market, spec)
     y = panel.returns.take(pair_stock, axis=0)
     used = panel.span.take(pair_stock, axis=0) == 1
     used &= np.isfinite(y)
@@ -142,6 +144,89 @@ def build_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntArray,
     sums["x|xx"] = running((x0,), (x0, x0))
     sums["xy|n"] = running((x0, y), (used,))
     return MomentPanel(sums)
+
+
+#: The sums :func:`_running_moments_loop` builds: fixed coefficients, constant mean, market model.
+_FIXED, _MEAN, _MARKET = 0, 1, 2
+
+
+def _compiled_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntArray,
+                      spec: ModelSpec) -> MomentPanel:
+    """:func:`build_moments` by one compiled pass over each pair's sessions."""
+    p, t = len(pair_stock), panel.returns.shape[1]
+    x, x_ok = np.zeros((1, t)), np.ones((1, t), dtype=bool)
+    which = np.zeros(p, dtype=np.int64)
+    if spec.uses_market:
+        markets, which = np.unique(pair_market, return_inverse=True)
+        x, x_ok = _market_one_session(panel, markets)
+    fixed = spec.fixed is not None
+    mode = _FIXED if fixed else _MARKET if spec.uses_market else _MEAN
+    names = {_FIXED: ("dd|n",), _MEAN: ("y|yy", "n|"), _MARKET: ("y|yy", "x|xx", "xy|n")}[mode]
+    out = [np.empty((p, t + 1), dtype=np.complex128) for _ in range(3)]
+    c = np.asarray(spec.fixed if fixed else (0.0, 0.0), dtype=float)
+    _running_moments(panel.returns, panel.span, np.ascontiguousarray(x, dtype=float),
+                     np.ascontiguousarray(x_ok), np.asarray(pair_stock, np.int64),
+                     np.asarray(which, np.int64).reshape(-1), mode, spec.uses_market,
+                     float(c[0]), float(c[1]) if len(c) > 1 else 0.0, out[0], out[1], out[2])
+    return MomentPanel(dict(zip(names, out, strict=False)))
+
+
+def _running_moments_loop(returns: FloatArray, span: Any, x: FloatArray, x_ok: Any,
+                          stock: Any, which: Any, mode: int, uses_market: bool, c0: float,
+                          c1: float, first: Any, second: Any,
+                          third: Any) -> None:  # pragma: no cover - compiled
+    """The running sums of :func:`build_moments`, pair by pair in one pass (compiled).
+
+    Pair ``i`` takes row ``stock[i]`` of the returns and row ``which[i]`` of the
+    market's one-session returns ``x`` (present where ``x_ok``). A session enters when
+    the return spans one session, is finite and (with a market) the market's return
+    exists; otherwise it adds zeros. The sums run session after session with the
+    products and additions of the numpy code (``numpy.cumsum`` adds in order), so
+    their values are the same to the last bit. ``mode``: ``_FIXED`` writes
+    ``dd|n`` to ``first`` (``d = y - (c0 + c1 x)``, or ``y - c0`` without a market);
+    ``_MEAN`` ``y|yy`` and ``n|``; ``_MARKET`` ``y|yy``, ``x|xx`` and ``xy|n``.
+    """
+    t = returns.shape[1]
+    for i in range(stock.shape[0]):
+        r, w = stock[i], which[i]
+        s1 = s2 = s3 = s4 = s5 = s6 = 0.0
+        first[i, 0] = 0.0
+        if mode != 0:
+            second[i, 0] = 0.0
+        if mode == 2:
+            third[i, 0] = 0.0
+        for j in range(t):
+            y = returns[r, j]
+            used = span[r, j] == 1 and np.isfinite(y)
+            if uses_market:
+                used = used and x_ok[w, j]
+            one = 1.0 if used else 0.0
+            if mode == 0:
+                fitted = c0 + c1 * x[w, j] if uses_market else c0
+                d = y - fitted if used else 0.0
+                s1 += d * d
+                s2 += one
+                first[i, j + 1] = complex(s1, s2)
+                continue
+            if not used:
+                y = 0.0
+            s1 += y
+            s2 += y * y
+            first[i, j + 1] = complex(s1, s2)
+            if mode == 1:
+                s3 += one
+                second[i, j + 1] = complex(s3, 0.0)
+                continue
+            x0 = x[w, j] if used else 0.0
+            s3 += x0
+            s4 += x0 * x0
+            second[i, j + 1] = complex(s3, s4)
+            s5 += x0 * y
+            s6 += one
+            third[i, j + 1] = complex(s5, s6)
+
+
+_running_moments = _compiled.Kernel(_running_moments_loop)
 
 
 def _fit_from_moments(moments: MomentPanel, pair: IntArray, lo: IntArray, hi: IntArray,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -437,6 +439,7 @@ class _StackedRows(Thunk):
 
     def __call__(self) -> FloatArray:
         out = np.empty((self.n_rows, self.width))
+        chunks = []
         for source, rows in self.sources:
             if isinstance(source, MomentSource):
                 contiguous = len(rows) and rows[-1] - rows[0] == len(rows) - 1
@@ -444,9 +447,23 @@ class _StackedRows(Thunk):
                     sl = slice(lo, lo + RESIDUAL_CHUNK)
                     at = (slice(rows[0] + lo, rows[0] + min(lo + RESIDUAL_CHUNK, len(rows)))
                           if contiguous else rows[sl])
-                    out[at] = source.residuals(sl)
+                    chunks.append((source, sl, at))
             else:
                 out[rows] = source
+
+        def place(chunk: tuple[MomentSource, slice, Any]) -> None:
+            source, sl, at = chunk
+            out[at] = source.residuals(sl)
+
+        # chunks write rows of their own: on two threads (the compiled loop and numpy's
+        # copies release the GIL), the same numbers
+        workers = min(2, os.cpu_count() or 1, len(chunks))
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(place, chunks))
+        else:
+            for chunk in chunks:
+                place(chunk)
         return out
 
 
