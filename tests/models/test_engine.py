@@ -26,8 +26,8 @@ from marketreact._lazy import is_pending
 from marketreact.calendar import exchange_sessions
 from marketreact.models.linear import BlockBuilder, EventBlock
 from marketreact.models.moments import (
-    build_moments,
     MomentSource,
+    build_moments,
     moment_chunk,
     moment_fits,
     moment_path_supported,
