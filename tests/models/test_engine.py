@@ -36,6 +36,8 @@ from marketreact.models.spec import MODELS, ChunkPlan, ModelName
 from marketreact.panel.returns import ReturnKind, build_panel
 from marketreact.panel.table import PriceTable
 from marketreact.prices import clean_prices
+from marketreact.prices.checks import find_suspects, suspect_jumps
+from marketreact.prices.frames import price_column
 from marketreact.study.engine import LocalEngine, study_events
 
 DAYS = exchange_sessions("XNYS", pd.Timestamp("2019-01-01"), pd.Timestamp("2021-12-31")).labels
@@ -345,6 +347,17 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
             expected_jumpy.append(t)
     assert table.jumpy(1.8) == expected_jumpy
     assert "JUMP" in expected_jumpy
+    # the suspect jumps found from the table's arrays: those of find_suspects on the frames
+    found = 0
+    for t in table:
+        dates, price = table.kept_prices(t)
+        np.testing.assert_array_equal(price, price_column(table[t]).to_numpy())
+        np.testing.assert_array_equal(dates, table[t].index.to_numpy())
+        ok = (price > 0) & np.isfinite(price)
+        got = suspect_jumps(price[ok], dates[ok], f"prices of {t}")
+        assert got == find_suspects(table[t], f"prices of {t}")
+        found += len(got)
+    assert found
     with pytest.MonkeyPatch.context() as mp:  # the other path (compiled loop / numpy): the same
         mp.setattr(_compiled, "HAVE_NUMBA", not _compiled.HAVE_NUMBA)
         assert table.jumpy(1.8) == expected_jumpy

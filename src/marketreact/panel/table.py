@@ -255,6 +255,17 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         return (pd.Timestamp(int(self._bounds[0][rows].min())),
                 pd.Timestamp(int(self._bounds[1][rows].max())))
 
+    def kept_prices(self, ticker: str) -> tuple[np.ndarray, FloatArray]:
+        """The cleaned dates (``datetime64[ns]``) and prices of ``ticker``, without a frame.
+
+        The prices are those of ``price_column(self[ticker])``: the adjusted close, the
+        close where it is missing.
+        """
+        i = self._row[ticker]
+        lo, hi = self.offsets[i], self.offsets[i + 1]
+        keep = self.keep[lo:hi]
+        return self.dates[lo:hi][keep].astype("datetime64[ns]"), self.price[lo:hi][keep]
+
     def index_of(self, ticker: str) -> pd.DatetimeIndex:
         """Return the cleaned dates of ``ticker``."""
         return pd.DatetimeIndex(self._kept(self._row[ticker]).astype("datetime64[ns]"))

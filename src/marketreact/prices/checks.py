@@ -92,11 +92,31 @@ def find_suspects(frame: pd.DataFrame, source: str, *, field: str = "adj_close",
         One per suspect jump, in date order.
     """
     price = price_column(frame)
-    price = price[(price > 0) & np.isfinite(price)]
-    if len(price) < 2:
+    ok = ((price > 0) & np.isfinite(price)).to_numpy()
+    return suspect_jumps(price.to_numpy(dtype=float)[ok], price.index[ok], source, field=field,
+                         lines=lines)
+
+
+def suspect_jumps(values: np.ndarray, dates: pd.DatetimeIndex | np.ndarray, source: str, *,
+                  field: str = "adj_close", lines: pd.Series | None = None
+                  ) -> tuple[PriceSuspect, ...]:
+    """:func:`find_suspects` on the positive, finite prices ``values`` of ``dates``, in order.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        ``(R,)`` the prices of consecutive rows (positive and finite).
+    dates : pandas.DatetimeIndex or numpy.ndarray
+        ``(R,)`` their dates.
+    source, field, lines
+        As for :func:`find_suspects`.
+
+    Returns
+    -------
+    tuple of PriceSuspect
+    """
+    if len(values) < 2:
         return ()
-    values = price.to_numpy(dtype=float)
-    dates = price.index
     ratio = values[1:] / values[:-1]
     factor = np.maximum(ratio, 1.0 / ratio)
     big = np.flatnonzero(factor >= JUMP_FACTOR)

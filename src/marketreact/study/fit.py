@@ -83,7 +83,7 @@ from marketreact.panel.table import PriceTable
 from marketreact.prices.checks import (
     JUMP_FACTOR,
     SuspectPolicy,
-    find_suspects,
+    suspect_jumps,
     suspect_reasons,
 )
 from marketreact.prices.frames import PriceFetch, PriceSuspect
@@ -446,8 +446,11 @@ class EventStudy:
         jumpy = set(table.jumpy(JUMP_FACTOR))  # only these can hold suspect prices
         for ticker in table:
             if ticker not in suspects:
-                suspects[ticker] = (find_suspects(table[ticker], f"prices of {ticker}")
-                                    if ticker in jumpy else ())
+                suspects[ticker] = ()
+                if ticker in jumpy:  # (from the table's arrays: no frame is built)
+                    dates, price = table.kept_prices(ticker)
+                    ok = (price > 0) & np.isfinite(price)
+                    suspects[ticker] = suspect_jumps(price[ok], dates[ok], f"prices of {ticker}")
         return suspects
 
     def _study_exchange(self, lineup: Lineup, spec: ModelSpec, failures: list[Failure],
