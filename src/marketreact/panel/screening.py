@@ -819,7 +819,12 @@ def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray
         ``(E,)`` shares, one array per window.
     """
     n_sessions = returns.shape[1]
-    rows, which = np.unique(np.asarray(stock_rows, np.int64), return_inverse=True)
+    # the distinct rows in order and each event's place among them (numpy.unique's, by a
+    # count over the panel's rows rather than a sort of the events)
+    stock_rows = np.asarray(stock_rows, np.int64)
+    seen = np.bincount(stock_rows, minlength=returns.shape[0]) > 0
+    rows = np.flatnonzero(seen)
+    which = (np.cumsum(seen) - 1)[stock_rows]
     if _compiled.HAVE_NUMBA:  # both running counts in one pass, no temporaries
         counts = [np.empty((len(rows), n_sessions + 1), np.int64) for _ in range(2)]
         _running_counts(returns, span, rows, counts[0], counts[1])
@@ -834,11 +839,15 @@ def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray
             counts.append(c)
     out = []
     day0 = np.asarray(day0, np.int64)
+    start = which * (n_sessions + 1)  # each event's row of the counts, flattened
+    present, zero = counts[0].ravel(), counts[1].ravel()
     for a, b in windows:
         lo = np.clip(day0 + a, 0, n_sessions)
         hi = np.maximum(np.clip(day0 + b + 1, 0, n_sessions), lo)
-        n_present = counts[0][which, hi] - counts[0][which, lo]
-        n_zero = counts[1][which, hi] - counts[1][which, lo]
+        lo += start
+        hi += start
+        n_present = present[hi] - present[lo]
+        n_zero = zero[hi] - zero[lo]
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(n_zero / n_present)
     return out
