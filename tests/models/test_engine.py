@@ -202,6 +202,25 @@ def test_compiled_running_moments_equal_the_numpy_cumsums(frames, events, model,
     assert (panel.span[pair_stock] > 1).any() and np.isnan(panel.returns[pair_stock]).any()
 
 
+@pytest.mark.skipif(not _compiled.HAVE_NUMBA, reason="the compiled running sums")
+def test_moment_fits_reusing_their_sums_block_after_block_equal_numpy(frames, events,
+                                                                      monkeypatch) -> None:
+    # reference: moment_fits on numpy's cumsums with fresh arrays for each block, bit for
+    # bit; two pairs per block, so the compiled sums reuse their arrays many times
+    import marketreact.models.moments as moments_mod
+
+    panel = _panel(frames, ReturnKind.simple)
+    stock, market, day0 = _rows(panel, events)
+    plan = ChunkPlan(MODELS[ModelName.market_model], (-250, -11), (-10, 10), CARS, False)
+    monkeypatch.setattr(moments_mod, "PAIR_BLOCK", 2)
+    got = moment_fits(panel, stock, market, day0, plan)
+    monkeypatch.setattr(_compiled, "HAVE_NUMBA", False)
+    want = moment_fits(panel, stock, market, day0, plan)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
+    assert np.isfinite(got[0]).any()
+
+
 def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:
     panel = _panel(frames, ReturnKind.simple)
     stock, market, day0 = _rows(panel, events)

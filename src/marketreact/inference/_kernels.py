@@ -497,8 +497,11 @@ rank_score_block = _Kernel(_rank_score_block)
 _PACKED_ROWS = 2**24
 
 
-def argsort_rows(a: FloatArray) -> tuple[Any, Any]:
+def argsort_rows(a: FloatArray, scratch: Any = None) -> tuple[Any, Any]:
     """Each row's argsort with its non-finite values last, and the count of finite values.
+
+    ``scratch``: an int64 or uint64 array of ``a``'s shape (C-ordered) that the order is
+    written into, instead of a new array (with numba).
 
     The order of tied values is unspecified (callers rank by value). With numba, rows
     are ordered by sorting 64-bit keys instead (numpy sorts rows of integers faster than
@@ -511,7 +514,8 @@ def argsort_rows(a: FloatArray) -> tuple[Any, Any]:
     if HAVE_NUMBA and 1 < n_l <= _PACKED_ROWS and a.size:
         flat = np.ascontiguousarray(a, dtype=float).reshape(-1, n_l)
         bits = (n_l - 1).bit_length()
-        keys = np.empty(flat.shape, np.uint64)
+        keys = (np.empty(flat.shape, np.uint64) if scratch is None
+                else scratch.reshape(flat.shape).view(np.uint64))
         row_keys(flat, bits, keys)
         keys.sort(axis=-1)
         order = keys.view(np.int64)  # each key's column is read before its place is written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -107,8 +108,16 @@ def _is_blocks(est: Any) -> bool:
     return hasattr(est, "rows") and not isinstance(est, np.ndarray)
 
 
-def _est_rows(est: Any, sl: slice) -> FloatArray:
-    return est.rows(sl) if _is_blocks(est) else est[..., sl, :]
+def _est_rows(est: Any, sl: slice, out: FloatArray | None = None) -> FloatArray:
+    """The residuals of the events ``sl``: a view of an array, else the block computed.
+
+    ``out``: scratch for a computed block (used when ``est.rows`` takes it).
+    """
+    if not _is_blocks(est):
+        return est[..., sl, :]
+    if out is not None and "out" in inspect.signature(est.rows).parameters:
+        return est.rows(sl, out=out)
+    return est.rows(sl)
 
 
 def _sum_rows(total: np.ndarray | None, part: np.ndarray) -> np.ndarray:

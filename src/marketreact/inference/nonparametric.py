@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import threading
 import warnings
 from collections import deque
@@ -734,6 +735,16 @@ def _grank_sums_numpy(est: FloatArray | RowBlocks, sig: FloatArray, v: FloatArra
     return est_s, est_c, np.asarray(u0_sum), np.asarray(n_col)
 
 
+class _BlockScratch:
+    """Arrays for one block of :func:`_compiled_pass` (``rows x L1``), reused block after block."""
+
+    def __init__(self, rows: int, l1: int, grank: bool) -> None:
+        self.residuals = np.empty((rows, l1))
+        self.order = np.empty((rows, l1), np.int64)
+        self.z = np.empty((rows, l1) if grank else (0, l1))
+        self.scores = np.empty((rows, l1) if grank else (0, l1))
+
+
 def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bool,
                    sig: FloatArray | None, grank: list[tuple[FloatArray, np.ndarray]]
                    ) -> tuple[tuple[FloatArray, IntArray, IntArray, FloatArray | None] | None,
@@ -774,10 +785,23 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
     source, summary = ((est.est, est.summary) if isinstance(est, SummarisingBlocks)
                        else (est, None))
 
+    # the blocks' largest arrays come from scratch sets reused block after block (fresh
+    # memory for every block cost more in page faults than the work done in it): one set
+    # per block being prepared or added up
+    spare: queue.SimpleQueue[_BlockScratch] | None = None
+    if flat and not small:
+        spare = queue.SimpleQueue()
+        for _ in range(ahead + 1):
+            spare.put(_BlockScratch(blocks[0].stop - blocks[0].start, l1, bool(grank)))
+
     def prepare(sl: slice) -> tuple[Any, ...]:
         """A block's residuals, their order, the window values' order, GRANK's scores."""
-        e = np.ascontiguousarray(_est_rows(source, sl), dtype=float)
-        order, n_e = _kernels.argsort_rows(e)
+        scratch = spare.get() if spare is not None else None
+        rows = len(range(*sl.indices(n)))
+        e = np.ascontiguousarray(_est_rows(source, sl, None if scratch is None
+                                           else scratch.residuals[:rows]), dtype=float)
+        order, n_e = _kernels.argsort_rows(e, None if scratch is None
+                                           else scratch.order[:rows])
         a = order_a = n_a = None
         if ar is not None:
             a = np.ascontiguousarray(ar[..., sl, :], dtype=float)
@@ -787,13 +811,14 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
             assert sig is not None
             # z = e / s_i, m_i and T_i + 1 = m_i + 2; z's scores among themselves from its
             # average ranks (z keeps the order of e: its argsort serves), 0 where missing
-            zf, base_u = np.empty(e.shape), np.empty(e.shape)
+            zf, base_u = ((np.empty(e.shape), np.empty(e.shape)) if scratch is None
+                          else (scratch.z[:rows], scratch.scores[:rows]))
             m, denom = np.empty(e.shape[:-1], np.int64), np.empty(e.shape[:-1])
             _kernels.grank_prepare(x3(e), x3(np.ascontiguousarray(sig[..., sl], dtype=float)),
                                    x3(zf), x3(m), x3(denom))
             _kernels.grank_scores(x3(zf), x3(order), x3(n_e), x3(denom), x3(base_u))
             scores = zf, base_u, m, denom
-        return e, order, n_e, a, order_a, n_a, scores
+        return e, order, n_e, a, order_a, n_a, scores, scratch
 
     # with several blocks, the next ones are prepared on other threads while this one is
     # added up (the sums stay in this thread, block after block, in order: same numbers)
@@ -802,11 +827,11 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
                    if pool is not None else deque())
         for k, sl in enumerate(blocks):
             if pool is not None:
-                e, order, n_e, a, order_a, n_a, scores = pending.popleft().result()
+                e, order, n_e, a, order_a, n_a, scores, scratch = pending.popleft().result()
                 if k + ahead < len(blocks):
                     pending.append(pool.submit(prepare, blocks[k + ahead]))
             else:
-                e, order, n_e, a, order_a, n_a, scores = prepare(sl)
+                e, order, n_e, a, order_a, n_a, scores, scratch = prepare(sl)
             if summary is not None:
                 summary.add(sl, e)
             if ar is not None:
@@ -814,19 +839,20 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
                 _kernels.rank_score_block(x3(e), x3(order), x3(n_e), x3(a), x3(order_a),
                                           x3(n_a), signs, x3(u_sum), x3(n_t), x3(g_sum),
                                           x3(n_ev))
-            if scores is None:
-                continue
-            zf, base_u, m, denom = scores
-            for (v, use), acc in zip(grank, sums, strict=True):
-                ub = np.ascontiguousarray(use[..., sl, :] & (m > 0)[..., None])
-                vb = np.ascontiguousarray(v[..., sl, :], dtype=float)
-                k_v = np.full(vb.shape, np.nan)
-                _kernels.grank_block(x3(zf), x3(base_u), x3(denom), x3(m), x3(vb), x3(ub),
-                                     x3(acc[0]), x3(acc[1]), x3(k_v))
-                with np.errstate(invalid="ignore"):
-                    acc[2] = _add_rows(acc[2], np.where(ub, k_v / denom[..., None] - 0.5,
-                                                        0.0))
-                acc[3] = _add_rows(acc[3], ub.astype(np.int64))
+            if scores is not None:
+                zf, base_u, m, denom = scores
+                for (v, use), acc in zip(grank, sums, strict=True):
+                    ub = np.ascontiguousarray(use[..., sl, :] & (m > 0)[..., None])
+                    vb = np.ascontiguousarray(v[..., sl, :], dtype=float)
+                    k_v = np.full(vb.shape, np.nan)
+                    _kernels.grank_block(x3(zf), x3(base_u), x3(denom), x3(m), x3(vb),
+                                         x3(ub), x3(acc[0]), x3(acc[1]), x3(k_v))
+                    with np.errstate(invalid="ignore"):
+                        acc[2] = _add_rows(acc[2], np.where(ub, k_v / denom[..., None] - 0.5,
+                                                            0.0))
+                    acc[3] = _add_rows(acc[3], ub.astype(np.int64))
+            if spare is not None and scratch is not None:
+                spare.put(scratch)  # (this block is added up: its arrays may be reused)
     if ranked is not None and not signs:
         ranked = (*ranked[:3], None)
     return ranked, [(a, c, np.asarray(u0), np.asarray(nc)) for a, c, u0, nc in sums]

@@ -77,7 +77,7 @@ def _market_one_session(panel: PanelLike, market_rows: IntArray
 
 
 def build_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntArray,
-                  spec: ModelSpec) -> MomentPanel:
+                  spec: ModelSpec, scratch: list[np.ndarray] | None = None) -> MomentPanel:
     """Prefix sums of the estimation moments of each (stock, market) pair.
 
     Parameters
@@ -90,13 +90,17 @@ def build_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntArray,
     spec : ModelSpec
         The model (regressors ``const`` [+ ``market``]).
 
+    scratch : list of numpy.ndarray, optional
+        Three complex ``(P', T + 1)`` arrays (``P' >= P``) the sums are written into
+        (with numba; a caller reusing them block after block), instead of new arrays.
+
     Returns
     -------
     MomentPanel
     """
     p, t = len(pair_stock), panel.returns.shape[1]
     if _compiled.HAVE_NUMBA:
-        return _compiled_moments(panel, pair_stock, pair_market, spec)
+        return _compiled_moments(panel, pair_stock, pair_market, spec, scratch)
     y = panel.returns.take(pair_stock, axis=0)
     used = panel.span.take(pair_stock, axis=0) == 1
     used &= np.isfinite(y)
@@ -151,7 +155,7 @@ _FIXED, _MEAN, _MARKET = 0, 1, 2
 
 
 def _compiled_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntArray,
-                      spec: ModelSpec) -> MomentPanel:
+                      spec: ModelSpec, scratch: list[np.ndarray] | None = None) -> MomentPanel:
     """:func:`build_moments` by one compiled pass over each pair's sessions."""
     p, t = len(pair_stock), panel.returns.shape[1]
     x, x_ok = np.zeros((1, t)), np.ones((1, t), dtype=bool)
@@ -162,7 +166,8 @@ def _compiled_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntAr
     fixed = spec.fixed is not None
     mode = _FIXED if fixed else _MARKET if spec.uses_market else _MEAN
     names = {_FIXED: ("dd|n",), _MEAN: ("y|yy", "n|"), _MARKET: ("y|yy", "x|xx", "xy|n")}[mode]
-    out = [np.empty((p, t + 1), dtype=np.complex128) for _ in range(3)]
+    out = ([np.empty((p, t + 1), dtype=np.complex128) for _ in range(3)] if scratch is None
+           else [a[:p] for a in scratch])
     c = np.asarray(spec.fixed if fixed else (0.0, 0.0), dtype=float)
     _running_moments(panel.returns, panel.span, np.ascontiguousarray(x, dtype=float),
                      np.ascontiguousarray(x_ok), np.asarray(pair_stock, np.int64),
@@ -412,9 +417,14 @@ def moment_fits(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
     k = len(spec.fixed) if spec.fixed is not None else spec.n_estimated
     coef, inv = np.empty((e, k)), np.empty((e, k, k))
     sigma2, n = np.empty(e), np.empty(e, dtype=np.int64)
+    # the blocks' running sums in the same arrays, block after block (fresh ones for each
+    # block cost page faults)
+    scratch = ([np.empty((min(PAIR_BLOCK, len(pairs)), t + 1), dtype=np.complex128)
+                for _ in range(3)] if _compiled.HAVE_NUMBA and len(pairs) > PAIR_BLOCK else None)
     for j, b0 in enumerate(range(0, len(pairs), PAIR_BLOCK)):
         block = pairs[b0:b0 + PAIR_BLOCK]
-        moments = build_moments(panel, block // (n_rows + 1), block % (n_rows + 1) - 1, spec)
+        moments = build_moments(panel, block // (n_rows + 1), block % (n_rows + 1) - 1, spec,
+                                scratch)
         ev = by_pair[bounds[j]:bounds[j + 1]]
         coef[ev], inv[ev], sigma2[ev], n[ev] = _fit_from_moments(
             moments, which[ev] - b0, lo[ev], hi[ev], spec)
@@ -606,8 +616,12 @@ class MomentSource:
             out[sl] = self.residuals(sl)
         return out
 
-    def residuals(self, index: slice | IntArray) -> FloatArray:
-        """Estimation residuals of the events at ``index``."""
+    def residuals(self, index: slice | IntArray, out: FloatArray | None = None) -> FloatArray:
+        """Estimation residuals of the events at ``index`` (written into ``out`` if given).
+
+        ``out``: a C-ordered float64 ``(events, L1)`` array to fill and return (a caller's
+        scratch reused block after block); by default a new array.
+        """
         panel, spec = self.panel, self.plan.spec
         t = panel.returns.shape[1]
         day0, coef = self.day0[index], self.coef[index]
@@ -623,7 +637,7 @@ class MomentSource:
                                            return_inverse=True)
                 market, ok = _market_one_session(panel, markets)
                 market[~ok] = np.nan  # no one-session market return: not used
-            resid = np.empty((len(rows), len(days)))
+            resid = np.empty((len(rows), len(days))) if out is None else out
             _residual_rows(panel.returns, panel.span, market, np.asarray(rows, np.int64),
                            np.asarray(which, np.int64).reshape(-1),
                            np.asarray(day0, np.int64), np.asarray(days, np.int64),
@@ -645,6 +659,9 @@ class MomentSource:
         if not every:
             pos = day0[:, None] + days[None, :]
             resid[(pos < 0) | (pos >= t)] = np.nan
+        if out is not None:
+            out[...] = resid
+            return out
         return resid
 
     def window(self, index: slice | IntArray) -> tuple[FloatArray, FloatArray, FloatArray,

@@ -424,17 +424,26 @@ class _StackedRows(Thunk):
         """``(events, estimation days)``."""
         return self.n_rows, self.width
 
-    def rows(self, index: slice) -> FloatArray:
-        """The rows ``index`` (a slice of the result's events) only."""
+    def rows(self, index: slice, out: FloatArray | None = None) -> FloatArray:
+        """The rows ``index`` (a slice of the result's events) only.
+
+        ``out``: a C-ordered float64 array of at least those rows, filled and returned (its
+        first rows; a scratch reused block after block); by default a new array.
+        """
         a, b, _ = index.indices(self.n_rows)
-        out = np.empty((max(b - a, 0), self.width))
+        m = max(b - a, 0)
+        out = np.empty((m, self.width)) if out is None else out[:m]
         for source, rows in self.sources:  # rows: increasing positions of a part's events
             i0, i1 = np.searchsorted(rows, [a, b])
             if i1 <= i0:
                 continue
             at = rows[i0:i1] - a
-            out[at] = (source.residuals(slice(i0, i1)) if isinstance(source, MomentSource)
-                       else source[i0:i1])
+            if not isinstance(source, MomentSource):
+                out[at] = source[i0:i1]
+            elif at[-1] - at[0] == len(at) - 1:  # one run of rows: computed in place
+                source.residuals(slice(i0, i1), out=out[at[0]:at[-1] + 1])
+            else:
+                out[at] = source.residuals(slice(i0, i1))
         return out
 
     def __call__(self) -> FloatArray:
