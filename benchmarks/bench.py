@@ -560,6 +560,8 @@ def main() -> None:
     ap.add_argument("--backtest-loop-events", type=int, default=2000,
                     help="events timed for the backtest's per-event loop (then scaled)")
     ap.add_argument("--no-study", action="store_true", help="time the backtest only")
+    ap.add_argument("--reuse-memory", action="store_true",
+                    help="call marketreact.reuse_freed_memory() in each timed process first")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--from-json", type=Path,
                     help="print the report of results saved with --json (no new runs)")
@@ -568,6 +570,10 @@ def main() -> None:
     ap.add_argument("--child-backtest", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.reuse_memory and (args.child_size or args.child_backtest):
+        import marketreact
+
+        marketreact.reuse_freed_memory()
     if args.child_size:
         print(json.dumps(run_size(args.data, args.child_size, args.repeat, args.engine,
                                   args.profile, args.stages, args.n_boot)))
@@ -602,16 +608,20 @@ def main() -> None:
         info = prepare(data, sizes, args.tickers, args.years, tuple(args.backtest_sizes))
         print(f"panel: {args.tickers:,} tickers x {info['sessions']:,} XNYS sessions "
               f"(generated in {info['generate_s']:.1f} s); engine: {args.engine}; "
-              f"best of {args.repeat} runs per size")
+              f"best of {args.repeat} runs per size"
+              + ("; freed memory reused (marketreact.reuse_freed_memory)"
+                 if args.reuse_memory else ""))
+        reuse = ["--reuse-memory"] if args.reuse_memory else []
+        info["reuse_memory"] = args.reuse_memory
         rows = []
         for size in sizes:
             extra = (["--profile"] if args.profile else []) + (
                 ["--stages"] if args.stages else []) + (
-                ["--n-boot", str(args.n_boot)] if args.n_boot is not None else [])
+                ["--n-boot", str(args.n_boot)] if args.n_boot is not None else []) + reuse
             # memory and the cold first run in a fresh process of their own, timings in another
             cold = child(["--child-size", str(size), "--data", tmp, "--repeat", "1",
-                          "--engine", args.engine, *([] if args.n_boot is None
-                                                     else ["--n-boot", str(args.n_boot)])])
+                          "--engine", args.engine, *reuse, *([] if args.n_boot is None
+                                                             else ["--n-boot", str(args.n_boot)])])
             r = child(["--child-size", str(size), "--data", tmp, "--repeat",
                        str(args.repeat), "--engine", args.engine, *extra])
             r.update({"cold_s": cold["fit_s"][0], "max_rss": cold["max_rss"],
@@ -625,7 +635,7 @@ def main() -> None:
         for size in args.backtest_sizes:
             b = child(["--child-backtest", str(size), "--data", tmp, "--repeat",
                        str(args.repeat), "--backtest-loop-events", str(args.backtest_loop_events),
-                       *(["--stages"] if args.stages else [])])
+                       *(["--stages"] if args.stages else []), *reuse])
             backtests.append(b)
             print(f"  {size:>9,} events, backtest: best {min(b['run_s']):.3f} s "
                   f"(runs: {', '.join(f'{t:.2f}' for t in b['run_s'])}; peak "

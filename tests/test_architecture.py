@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "marketreact"
 
 #: Floors from the ground up; a module may import its own floor's package and lower floors.
 FLOORS: tuple[tuple[str, ...], ...] = (
-    ("_typing", "_version", "errors", "_lazy", "_compiled"),
+    ("_typing", "_version", "errors", "_lazy", "_compiled", "_memory"),
     ("_atomic", "_textio", "progress"),
     ("calendar",),
     ("prices",),

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from marketreact._memory import reuse_freed_memory
 from marketreact._version import __version__
 from marketreact.errors import InputError, InputProblem, MarketReactError
 from marketreact.events.catalogue import EventCatalogue, events_from_frame, read_events
@@ -72,4 +73,5 @@ __all__ = [
     "events_from_frame",
     "load_prices",
     "read_events",
+    "reuse_freed_memory",
 ]
