@@ -377,9 +377,20 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
         assert got == find_suspects(table[t], f"prices of {t}")
         found += len(got)
     assert found
+    # each ticker's cleaned date range (reference: the earliest and latest date of its
+    # cleaned frame, whose rows may come in any order)
+    for t in table:
+        rng = table.date_range(table.rows([t]))
+        assert rng == (table[t].index.min(), table[t].index.max())
+    bounds = table.date_range(table.rows(list(table)))
     with pytest.MonkeyPatch.context() as mp:  # the other path (compiled loop / numpy): the same
         mp.setattr(_compiled, "HAVE_NUMBA", not _compiled.HAVE_NUMBA)
         assert table.jumpy(1.8) == expected_jumpy
+        again = PriceTable(odd)
+        assert again.date_range(again.rows(list(again))) == bounds
+        for t in again:
+            assert again.date_range(again.rows([t])) == (again[t].index.min(),
+                                                         again[t].index.max())
     sessions = exchange_sessions("XNYS", DAYS[0], DAYS[-1], table.index_of("MKT"), "MKT")
     tickers = ["S3", "MKT", "S1", "INF", "MKT2", "S0"]
     in_order = [t for t in odd if t not in ("SHUFFLED", "EMPTY")]

@@ -58,8 +58,15 @@ class _Stacked:
     def locator(self, labels: np.ndarray) -> Callable[[np.ndarray], IntArray]:
         """A function from dates (int64 ns) to session positions (-1: not a session)."""
         if self._midnights is None:
-            self._days = (int(self.dates.min() // _DAY), int(self.dates.max() // _DAY))
-            self._midnights = bool((self.dates % _DAY == 0).all())
+            if _compiled.HAVE_NUMBA and len(self.dates):  # one pass: first, last, midnights
+                facts = np.empty(3, np.int64)
+                _date_facts(self.dates, _DAY, facts)
+                lo, hi, midnights = (int(v) for v in facts)
+            else:
+                lo, hi = int(self.dates.min()), int(self.dates.max())
+                midnights = bool((self.dates % _DAY == 0).all())
+            self._days = (lo // _DAY, hi // _DAY)
+            self._midnights = bool(midnights)
         if self._midnights and not (labels % _DAY).any():
             lo, hi = self._days
             lut = np.full(hi - lo + 1, -1, dtype=np.int64)
@@ -138,6 +145,35 @@ def _jumpy_tickers_loop(price: FloatArray, keep: BoolArray, offsets: IntArray, f
 
 
 _jumpy_tickers = _compiled.Kernel(_jumpy_tickers_loop)
+
+
+def _date_facts_loop(dates: IntArray, day: int, out: IntArray) -> None:  # pragma: no cover
+    """``out = (min, max, all midnights)`` of the (non-empty) int64 dates, in one pass."""
+    lo, hi, midnights = dates[0], dates[0], 1
+    for d in dates:
+        lo = min(lo, d)
+        hi = max(hi, d)
+        if midnights and d % day != 0:
+            midnights = 0
+    out[0], out[1], out[2] = lo, hi, midnights
+
+
+def _kept_bounds_loop(dates: IntArray, keep: BoolArray, offsets: IntArray, first: IntArray,
+                      last: IntArray) -> None:  # pragma: no cover - compiled
+    """Each ticker's first and last kept date, into ``first`` and ``last``.
+
+    Left as they are for a ticker without a kept row: the ``reduceat`` of
+    :meth:`PriceTable.date_range`.
+    """
+    for k in range(offsets.shape[0] - 1):
+        for j in range(offsets[k], offsets[k + 1]):
+            if keep[j]:
+                first[k] = min(first[k], dates[j])
+                last[k] = max(last[k], dates[j])
+
+
+_date_facts = _compiled.Kernel(_date_facts_loop)
+_kept_bounds = _compiled.Kernel(_kept_bounds_loop)
 
 
 class PriceTable(Mapping[str, pd.DataFrame]):
@@ -241,7 +277,9 @@ class PriceTable(Mapping[str, pd.DataFrame]):
             last = np.full(len(self.tickers), small)
             starts = self.offsets[:-1]
             some = self.offsets[1:] > starts
-            if some.any():
+            if _compiled.HAVE_NUMBA:  # one pass, no temporaries
+                _kept_bounds(self.dates, self.keep, self.offsets, first, last)
+            elif some.any():
                 first[some] = np.minimum.reduceat(np.where(self.keep, self.dates, big),
                                                   starts[some])
                 last[some] = np.maximum.reduceat(np.where(self.keep, self.dates, small),
