@@ -174,9 +174,15 @@ def test_compiled_residuals_equal_the_numpy_residuals(frames, events, model,
     source = MomentSource(panel, stock, market, day0, general.coef, general.sigma2, plan)
     picks = [slice(None), slice(3, 40), np.array([7, 2, 2, 150])]
     got = [source.residuals(index) for index in picks]
+    scratch = np.full((50, got[0].shape[1]), 7.0)  # a caller's scratch, written in place
+    assert source.residuals(slice(3, 40), out=scratch[:37]).base is scratch
+    np.testing.assert_array_equal(scratch[:37], got[1])
     monkeypatch.setattr(_compiled, "HAVE_NUMBA", False)
     for index, values in zip(picks, got, strict=True):
         np.testing.assert_array_equal(values, source.residuals(index))
+    scratch[:] = 7.0
+    source.residuals(slice(3, 40), out=scratch[:37])
+    np.testing.assert_array_equal(scratch[:37], got[1])
     assert np.isnan(got[0][0, :200]).all() and np.isfinite(got[0]).any()
 
 
@@ -259,6 +265,16 @@ def test_study_results_are_the_same_on_both_paths(frames, events, monkeypatch) -
     assert is_pending(blocks.arrays, "est_residuals")
     for name in ("aar", "aggregate"):
         pd.testing.assert_frame_equal(getattr(blocks, name), getattr(fast, name), rtol=1e-13,
+                                      atol=1e-15, obj=name)
+    # the same blocks (their scratch reused block after block) on the numpy code
+    import marketreact.inference._kernels as inf_kernels
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_compiled, "HAVE_NUMBA", False)
+        mp.setattr(inf_kernels, "HAVE_NUMBA", False)
+        plain = EventStudy().fit(cat, frames)
+    for name in ("aar", "aggregate"):
+        pd.testing.assert_frame_equal(getattr(plain, name), getattr(blocks, name), rtol=1e-13,
                                       atol=1e-15, obj=name)
     monkeypatch.setattr(engine_mod, "moment_path_supported", lambda spec: False)
     slow = EventStudy().fit(cat, frames)
