@@ -5,9 +5,9 @@ times over. By default glibc hands every such array back to the operating system
 is freed, and the next one comes back as fresh pages that the kernel must fault in and
 zero: about a tenth of the CPU time of a large study (``perf`` shows it in
 ``clear_page``). :func:`reuse_freed_memory` raises glibc's thresholds so that freed
-memory stays in the process and is reused; the peak memory does not grow, but the
-process no longer shrinks after a study. The command line does this for its own
-process; a program or notebook that runs large studies may call it once.
+memory stays in the process and is reused; the process no longer shrinks after a study.
+A program or notebook that runs several large studies may call it once; the command line,
+which runs one study per process, does not (a first study faults its memory in anyway).
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ def reuse_freed_memory() -> bool:
     """Keep freed memory in this process for reuse (Linux with glibc; elsewhere nothing).
 
     Large arrays then come from memory the process already has instead of fresh pages
-    from the kernel: a large study runs about a tenth faster (docs/performance.md). The
-    setting holds for the whole process and cannot be undone; the memory a study used
-    stays with the process until it exits.
+    from the kernel: the large studies after the first run about a tenth faster
+    (docs/performance.md). The setting holds for the whole process and cannot be undone;
+    the memory a study used stays with the process until it exits.
 
     Returns
     -------

@@ -738,8 +738,8 @@ def _grank_sums_numpy(est: FloatArray | RowBlocks, sig: FloatArray, v: FloatArra
 class _BlockScratch:
     """Arrays for one block of :func:`_compiled_pass` (``rows x L1``), reused block after block."""
 
-    def __init__(self, rows: int, l1: int, grank: bool) -> None:
-        self.residuals = np.empty((rows, l1))
+    def __init__(self, rows: int, l1: int, grank: bool, computed: bool) -> None:
+        self.residuals = np.empty((rows, l1) if computed else (0, l1))
         self.order = np.empty((rows, l1), np.int64)
         self.z = np.empty((rows, l1) if grank else (0, l1))
         self.scores = np.empty((rows, l1) if grank else (0, l1))
@@ -792,14 +792,16 @@ def _compiled_pass(est: FloatArray | RowBlocks, ar: FloatArray | None, signs: bo
     if flat and not small:
         spare = queue.SimpleQueue()
         for _ in range(ahead + 1):
-            spare.put(_BlockScratch(blocks[0].stop - blocks[0].start, l1, bool(grank)))
+            spare.put(_BlockScratch(blocks[0].stop - blocks[0].start, l1, bool(grank),
+                                    computed=_is_blocks(source)))
 
     def prepare(sl: slice) -> tuple[Any, ...]:
         """A block's residuals, their order, the window values' order, GRANK's scores."""
         scratch = spare.get() if spare is not None else None
         rows = len(range(*sl.indices(n)))
-        e = np.ascontiguousarray(_est_rows(source, sl, None if scratch is None
-                                           else scratch.residuals[:rows]), dtype=float)
+        computed = scratch is not None and len(scratch.residuals)
+        e = np.ascontiguousarray(_est_rows(source, sl, scratch.residuals[:rows] if computed
+                                           else None), dtype=float)
         order, n_e = _kernels.argsort_rows(e, None if scratch is None
                                            else scratch.order[:rows])
         a = order_a = n_a = None

@@ -89,7 +89,6 @@ def build_moments(panel: PanelLike, pair_stock: IntArray, pair_market: IntArray,
         when the model has no market regressor).
     spec : ModelSpec
         The model (regressors ``const`` [+ ``market``]).
-
     scratch : list of numpy.ndarray, optional
         Three complex ``(P', T + 1)`` arrays (``P' >= P``) the sums are written into
         (with numba; a caller reusing them block after block), instead of new arrays.
