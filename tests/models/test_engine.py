@@ -9,6 +9,7 @@ below, and the per-frame pandas cleaning rules (``_cleaning_reference``) +
 
 from __future__ import annotations
 
+import itertools
 import pickle
 from pathlib import Path
 
@@ -410,9 +411,14 @@ def test_price_table_cleans_and_lines_up_like_clean_prices_and_build_panel(frame
     sessions = exchange_sessions("XNYS", DAYS[0], DAYS[-1], table.index_of("MKT"), "MKT")
     tickers = ["S3", "MKT", "S1", "INF", "MKT2", "S0"]
     in_order = [t for t in odd if t not in ("SHUFFLED", "EMPTY")]
-    for kind, names in ((ReturnKind.simple, tickers), (ReturnKind.log, tickers),
-                        (ReturnKind.simple, in_order), (ReturnKind.log, [*in_order, "SHUFFLED"])):
-        fast = table.panel(sessions, names, kind)
+    cases = [(ReturnKind.simple, tickers), (ReturnKind.log, tickers),
+             (ReturnKind.simple, in_order), (ReturnKind.log, [*in_order, "SHUFFLED"]),
+             (ReturnKind.simple, [*in_order, "SHUFFLED"])]
+    compiled = [True, False] if _compiled.HAVE_NUMBA else [False]
+    for (kind, names), with_numba in itertools.product(cases, compiled):
+        with pytest.MonkeyPatch.context() as mp:  # the compiled lineup and the numpy one
+            mp.setattr(_compiled, "HAVE_NUMBA", with_numba)
+            fast = PriceTable(odd).panel(sessions, names, kind)
         ref = build_panel(sessions, {t: reference_clean_prices(odd[t], t)[0] for t in names},
                           kind)
         assert is_pending(fast, "cum")

@@ -55,8 +55,12 @@ class _Stacked:
         self._midnights: bool | None = None
         self._days = (0, 0)
 
-    def locator(self, labels: np.ndarray) -> Callable[[np.ndarray], IntArray]:
-        """A function from dates (int64 ns) to session positions (-1: not a session)."""
+    def day_table(self, labels: np.ndarray) -> tuple[IntArray, int] | None:
+        """``(lut, lo)`` with ``lut[date // DAY - lo]`` the session of a date (-1: none).
+
+        Only when every date and every label is a midnight (else None: dates are then
+        located by binary search).
+        """
         if self._midnights is None:
             if _compiled.HAVE_NUMBA and len(self.dates):  # one pass: first, last, midnights
                 facts = np.empty(3, np.int64)
@@ -67,12 +71,20 @@ class _Stacked:
                 midnights = bool((self.dates % _DAY == 0).all())
             self._days = (lo // _DAY, hi // _DAY)
             self._midnights = bool(midnights)
-        if self._midnights and not (labels % _DAY).any():
-            lo, hi = self._days
-            lut = np.full(hi - lo + 1, -1, dtype=np.int64)
-            label_days = labels // _DAY - lo
-            inside = (label_days >= 0) & (label_days <= hi - lo)
-            lut[label_days[inside]] = np.flatnonzero(inside)
+        if not self._midnights or (labels % _DAY).any():
+            return None
+        lo, hi = self._days
+        lut = np.full(hi - lo + 1, -1, dtype=np.int64)
+        label_days = labels // _DAY - lo
+        inside = (label_days >= 0) & (label_days <= hi - lo)
+        lut[label_days[inside]] = np.flatnonzero(inside)
+        return lut, lo
+
+    def locator(self, labels: np.ndarray) -> Callable[[np.ndarray], IntArray]:
+        """A function from dates (int64 ns) to session positions (-1: not a session)."""
+        table = self.day_table(labels)
+        if table is not None:
+            lut, lo = table
 
             def by_day(dates: np.ndarray) -> IntArray:
                 return lut[dates // _DAY - lo]
@@ -172,7 +184,44 @@ def _kept_bounds_loop(dates: IntArray, keep: BoolArray, offsets: IntArray, first
                 last[k] = max(last[k], dates[j])
 
 
+def _lined_returns_loop(dates: IntArray, price: FloatArray, keep: BoolArray, offsets: IntArray,
+                        src: IntArray, lut: IntArray, lo: int, day: int, returns: FloatArray,
+                        span: IntArray, first: IntArray,
+                        last: IntArray) -> bool:  # pragma: no cover - compiled
+    """Simple returns and spans of panel rows ``src`` (table rows) in one pass (compiled).
+
+    For each ticker, its kept rows with a finite price on a session (``lut[date // day -
+    lo]``, -1 for none) in table order: the return between consecutive ones,
+    ``p_j / p_(j-1) - 1`` (the operations of :meth:`PriceTable.panel`'s numpy code), goes
+    to the later one's session with the sessions it spans; ``first``/``last`` get the
+    ticker's first and last such session. Returns False at dates out of order or twice on
+    one session (the caller then derives the returns from the price matrix).
+    """
+    for prow in range(src.shape[0]):
+        r = src[prow]
+        prev, prev_px = -1, 0.0
+        for j in range(offsets[r], offsets[r + 1]):
+            px = price[j]
+            if not (keep[j] and np.isfinite(px)):
+                continue
+            d = dates[j] // day - lo
+            if d < 0 or d >= lut.shape[0] or lut[d] < 0:
+                continue
+            pos = lut[d]
+            if prev < 0:
+                first[prow] = pos
+            elif pos <= prev:
+                return False
+            else:
+                returns[prow, pos] = px / prev_px - 1.0
+                span[prow, pos] = pos - prev
+            last[prow] = pos
+            prev, prev_px = pos, px
+    return True
+
+
 _date_facts = _compiled.Kernel(_date_facts_loop)
+_lined_returns = _compiled.Kernel(_lined_returns_loop)
 _kept_bounds = _compiled.Kernel(_kept_bounds_loop)
 
 
@@ -369,6 +418,15 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         flat_returns, flat_span = returns.ravel(), span.ravel()
         prices_src = _Lineup(self._stacked, src, labels, "price", (first, last))
         volume_src = _Lineup(self._stacked, src, labels, "volume")
+        day_table = self._stacked.day_table(labels) if _compiled.HAVE_NUMBA else None
+        if day_table is not None and not log_returns:  # one compiled pass over the rows
+            st = self._stacked
+            if _lined_returns(st.dates, st.price, st.keep, st.offsets, src, day_table[0],
+                              day_table[1], _DAY, returns, span, first, last):
+                return panel_from_returns(sessions, tuple(tickers), prices_src, volume_src,
+                                          returns, span, kind)
+            # unsorted or duplicated dates: derive returns from the matrix
+            return panel_from_matrix(sessions, tuple(tickers), prices_src(), volume_src(), kind)
         for prow, pos, px, _ in self._stacked.lined_up(src, labels, finite=True):
             if not len(pos):
                 continue
