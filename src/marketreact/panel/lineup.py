@@ -56,13 +56,12 @@ from marketreact.panel.returns import ExchangePanel, ReturnKind
 from marketreact.panel.screening import lookup
 from marketreact.panel.table import PriceTable
 from marketreact.prices import load_prices
+from marketreact.prices.cleaning import StackedRows, stack_standard
 from marketreact.prices.frames import PRICE_COLUMNS, PriceFetch, PriceSuspect
 
 #: Dropped sessions named in the diagnostic before "...".
 _SHOWN_DROPPED = 8
 _FAILURE_COLUMNS = ["event_id", "ticker", "reason"]
-_NS = np.dtype("datetime64[ns]")
-_DAY = 86_400_000_000_000
 
 
 class Failure(NamedTuple):
@@ -193,10 +192,11 @@ def price_table(prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame] | A
     """
     if isinstance(prices, PriceTable):
         return TablePrices(prices, notes=_notes(prices, None, volume_notes))
+    rows: StackedRows | None = None
     if isinstance(prices, PriceFetch):
         fetched = prices
     elif isinstance(prices, Mapping):
-        fetched = _given_frames(prices, events)
+        fetched, rows = _given_frames(prices, events)
     elif callable(getattr(prices, "fetch", None)):
         raise TypeError(f"prices must be loaded first, not given as a source "
                         f"({type(prices).__name__}): call marketreact.load_prices(source, "
@@ -204,7 +204,7 @@ def price_table(prices: PriceFetch | PriceTable | Mapping[str, pd.DataFrame] | A
     else:
         raise TypeError(f"prices must be a PriceFetch (marketreact.load_prices), a "
                         f"PriceTable or a mapping of ticker to frame, not {type(prices).__name__}")
-    table = PriceTable(fetched.frames)
+    table = PriceTable(fetched.frames, rows=rows)
     failures = dict(fetched.failures)
     for ticker in table.empty:  # nothing usable in the span: a failure, not a crash
         failures[ticker] = f"no usable prices for {ticker} in the span needed"
@@ -226,33 +226,27 @@ def _notes(table: PriceTable, fetched: PriceFetch | None,
     return tuple(out)
 
 
-def _given_frames(prices: Mapping[str, pd.DataFrame], events: pd.DataFrame) -> PriceFetch:
+def _given_frames(prices: Mapping[str, pd.DataFrame], events: pd.DataFrame
+                  ) -> tuple[PriceFetch, StackedRows | None]:
     """The frames of the tickers ``events`` name, normalised as ``load_prices`` does.
 
-    Frames already in the standard shape (sorted, unique, midnight dates; the
-    standard float columns) are taken as they are; the others go through
-    :func:`~marketreact.prices.load_prices`, which for frames is pure (no I/O).
+    Frames already in the standard shape (see
+    :func:`~marketreact.prices.cleaning.stack_standard`) are taken as they are;
+    the others go through :func:`~marketreact.prices.load_prices`, which for
+    frames is pure (no I/O). Returns the frames and, when every frame was
+    standard, their stacked rows (else None: the table stacks them).
     """
     tickers = needed_tickers(events)
-    ready = {t: prices[t] for t in tickers if t in prices and _is_standard(prices[t])}
-    loaded = PriceFetch({}, {})
-    if len(ready) < len(tickers):
-        loaded = load_prices({str(t): f for t, f in prices.items() if t not in ready}, events)
+    given = {t: prices[t] for t in tickers if t in prices}
+    rows, others = stack_standard(given)
+    if not others and len(given) == len(tickers):
+        return PriceFetch(given, {}, {}), rows
+    ready = {t: given[t] for t in rows.tickers}
+    loaded = load_prices({str(t): f for t, f in prices.items() if t not in ready}, events)
     frames = {t: ready[t] if t in ready else loaded.frames[t] for t in tickers
               if t in ready or t in loaded.frames}
     failures = {t: why for t, why in loaded.failures.items() if t not in ready}
-    return PriceFetch(frames, failures, dict(loaded.notes))
-
-
-def _is_standard(frame: pd.DataFrame) -> bool:
-    """Whether ``frame`` is a standard frame already (cheap checks, no copy)."""
-    index = frame.index
-    if not (isinstance(index, pd.DatetimeIndex) and index.dtype == _NS
-            and tuple(frame.columns) == PRICE_COLUMNS
-            and all(dt == np.float64 for dt in frame.dtypes)):
-        return False
-    ns = index.asi8
-    return bool((ns % _DAY == 0).all() and (ns[1:] > ns[:-1]).all())
+    return PriceFetch(frames, failures, dict(loaded.notes)), None
 
 
 def needed_tickers(events: pd.DataFrame) -> list[str]:

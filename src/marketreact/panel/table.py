@@ -38,7 +38,7 @@ from marketreact.panel.returns import (
     panel_from_matrix,
     panel_from_returns,
 )
-from marketreact.prices.cleaning import clean_rows, stack_frames
+from marketreact.prices.cleaning import StackedRows, clean_rows, stack_frames
 
 _DAY = 86_400_000_000_000
 #: Tickers lined up at once (keeps the temporaries small).
@@ -233,6 +233,10 @@ class PriceTable(Mapping[str, pd.DataFrame]):
     frames : mapping of str to pandas.DataFrame
         Standard price frames by ticker (sorted by date, unique dates), as
         returned by a price source, not yet cleaned.
+    rows : StackedRows, optional
+        ``frames`` stacked already (as :func:`~marketreact.prices.cleaning.stack_frames`
+        or :func:`~marketreact.prices.cleaning.stack_standard` gives them), so that
+        they are not stacked twice.
 
     Attributes
     ----------
@@ -255,9 +259,12 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         Tickers left without a row by the cleaning (not in the mapping).
     """
 
-    def __init__(self, frames: Mapping[str, pd.DataFrame]) -> None:
+    def __init__(self, frames: Mapping[str, pd.DataFrame], *,
+                 rows: StackedRows | None = None) -> None:
         self._raw = dict(frames)
-        stacked = stack_frames(self._raw)
+        stacked = stack_frames(self._raw) if rows is None else rows
+        if stacked.tickers != tuple(self._raw):
+            raise ValueError("rows must be the frames stacked, ticker for ticker")
         self.tickers: tuple[str, ...] = stacked.tickers
         n = len(self.tickers)
         self.offsets: IntArray = stacked.offsets

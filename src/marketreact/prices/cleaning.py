@@ -22,7 +22,8 @@ Rules
   becomes missing, and a note counts such rows (a volume study would otherwise
   lose the session without a word, as the log of a negative number).
 
-Imports: the ground floor (errors, ``_typing``) only.
+Imports: the ground floor (errors, ``_typing``, ``_compiled``) and
+:mod:`marketreact.prices.frames` only.
 """
 
 from __future__ import annotations
@@ -33,11 +34,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from marketreact import _compiled
 from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.errors import InputProblem
+from marketreact.prices.frames import PRICE_COLUMNS
 
 _NEEDED = ("close", "adj_close", "volume")
 _NS = np.dtype("datetime64[ns]")
+_DAY = 86_400_000_000_000
+_STANDARD_COLUMNS = pd.Index(PRICE_COLUMNS)
+#: Where the needed columns sit among :data:`PRICE_COLUMNS`.
+_AT = tuple(PRICE_COLUMNS.index(col) for col in _NEEDED)
 
 
 @dataclass(frozen=True)
@@ -151,6 +158,109 @@ def stack_frames(frames: Mapping[str, pd.DataFrame]) -> StackedRows:
     if missing_adj.any():
         price[missing_adj] = cat(close, float)[missing_adj]
     return StackedRows(tickers, offsets, cat(dates, np.int64), price, cat(vol, float))
+
+
+def stack_standard(frames: Mapping[str, pd.DataFrame]) -> tuple[StackedRows, tuple[str, ...]]:
+    """Stack the frames already in the standard shape, and name the others.
+
+    A frame is standard when its index is ``datetime64[ns]`` of strictly increasing
+    midnights, its columns are :data:`~marketreact.prices.frames.PRICE_COLUMNS` in that
+    order and its values are numbers (float or integer columns, which pandas hands over
+    as one float64 array: the values :func:`~marketreact.prices.frames.standard_frame`
+    would give). The shape is checked frame by frame with attribute look-ups only; the
+    dates of all the frames at once, on the stacked dates (a per-frame check costs more
+    in pandas overhead than the arithmetic: thousands of frames are normal).
+
+    Parameters
+    ----------
+    frames : mapping of str to pandas.DataFrame
+        Price frames by ticker, in any shape.
+
+    Returns
+    -------
+    rows : StackedRows
+        The rows of the standard frames, in the mapping's order (what
+        :func:`stack_frames` gives for them).
+    others : tuple of str
+        The tickers whose frames are not standard, in the mapping's order.
+    """
+    shaped: dict[str, pd.DataFrame] = {}
+    values, dates = [], []
+    for ticker, frame in frames.items():
+        index = frame.index
+        if not (isinstance(index, pd.DatetimeIndex) and index.dtype == _NS
+                and frame.columns.equals(_STANDARD_COLUMNS)):
+            continue
+        v = frame.to_numpy()
+        if v.dtype == np.float64:
+            shaped[ticker] = frame
+            values.append(v)
+            dates.append(index.asi8)
+    lengths = np.fromiter((len(d) for d in dates), dtype=np.int64, count=len(dates))
+    offsets: IntArray = np.zeros(len(dates) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    stacked_dates = np.concatenate(dates) if dates else np.empty(0, dtype=np.int64)
+    bad = date_faults(stacked_dates, offsets)
+    if bad.any():  # rare: stack the standard frames alone
+        good = {t: f for (t, f), b in zip(shaped.items(), bad, strict=True) if not b}
+        return stack_frames(good), tuple(t for t in frames if t not in good)
+    tickers = tuple(shaped)
+
+    def column(k: int) -> FloatArray:
+        return (np.concatenate([v[:, k] for v in values]) if values
+                else np.empty(0, dtype=float))
+
+    close_at, adj_at, volume_at = _AT
+    price = column(adj_at)
+    missing_adj = np.isnan(price)
+    if missing_adj.any():
+        price[missing_adj] = column(close_at)[missing_adj]
+    others = tuple(t for t in frames if t not in shaped)
+    return StackedRows(tickers, offsets, stacked_dates, price, column(volume_at)), others
+
+
+def date_faults(dates: np.ndarray, offsets: IntArray) -> BoolArray:
+    """Which stacked frames have a date that is not a midnight or not after the one before.
+
+    Parameters
+    ----------
+    dates : numpy.ndarray
+        ``(R,)`` int64 nanoseconds, the frames' dates stacked.
+    offsets : numpy.ndarray
+        ``(N + 1,)`` int64: frame ``i`` owns ``dates[offsets[i]:offsets[i + 1]]``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` bool: True for a frame whose dates are not strictly increasing
+        midnights.
+    """
+    n = len(offsets) - 1
+    bad = np.zeros(max(n, 0), dtype=bool)
+    if not len(dates):
+        return bad
+    if _compiled.HAVE_NUMBA:
+        _date_faults(dates, offsets, _DAY, bad)
+        return bad
+    fault = dates % _DAY != 0
+    fault[1:] |= dates[1:] <= dates[:-1]
+    starts = offsets[:-1][offsets[:-1] < len(dates)]
+    fault[starts] = dates[starts] % _DAY != 0  # a frame's first date follows no date of its own
+    bad[np.searchsorted(offsets, np.flatnonzero(fault), side="right") - 1] = True
+    return bad
+
+
+def _date_faults_loop(dates: IntArray, offsets: IntArray, day: int,
+                      bad: BoolArray) -> None:  # pragma: no cover - compiled
+    """:func:`date_faults` in one pass (compiled): ``bad[i]`` set for a faulty frame ``i``."""
+    for k in range(offsets.shape[0] - 1):
+        for j in range(offsets[k], offsets[k + 1]):
+            if dates[j] % day != 0 or (j > offsets[k] and dates[j] <= dates[j - 1]):
+                bad[k] = True
+                break
+
+
+_date_faults = _compiled.Kernel(_date_faults_loop)
 
 
 def clean_rows(rows: StackedRows, *, filler_notes: bool = True) -> Cleaning:
