@@ -31,7 +31,7 @@ def _gathered(returns, span, stock_rows, day0, a, b):
 
 @pytest.fixture(params=[True, False], ids=["compiled", "numpy"])
 def compiled(request, monkeypatch) -> bool:
-    """Each test on both paths: the compiled running counts and numpy's running sums."""
+    """Each test on both paths: the compiled row-by-row counts and numpy's running sums."""
     monkeypatch.setattr(_compiled, "HAVE_NUMBA", request.param)
     return request.param
 

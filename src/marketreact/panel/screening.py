@@ -766,30 +766,53 @@ def anchored_moments(events: pd.DataFrame) -> IntArray:
     return _order_key(events["timestamp"], events["date"])
 
 
-def _running_counts_loop(returns: FloatArray, span: Any, rows: Any, present: Any,
-                         zero: Any) -> None:  # pragma: no cover - compiled
-    """Running counts of present and of zero returns along each of ``rows`` (compiled).
+def _window_counts_loop(returns: FloatArray, span: Any, stock_rows: Any, day0: Any, starts: Any,
+                        ends: Any, n_present: Any,
+                        n_zero: Any) -> None:  # pragma: no cover - compiled
+    """Present and zero returns of each event's windows, row by row (compiled).
 
-    ``present[k, p]`` = the returns of row ``rows[k]`` before session ``p`` that span one
-    session or more and are finite; ``zero[k, p]`` = those equal to 0. Column 0 is 0.
+    The events are grouped by their stock's row (a counting sort); for each row in use
+    the running counts along its sessions go to one buffer (``present[p]``: returns
+    before session ``p`` that span one session or more and are finite; ``zero[p]``: those
+    equal to 0), read twice per event and window: ``n_present[w, e]`` and ``n_zero[w,
+    e]`` for the sessions ``day0 + starts[w] .. day0 + ends[w]`` inside the panel.
     """
-    for k in range(rows.shape[0]):
-        r = rows[k]
-        n_present = 0
-        n_zero = 0
-        present[k, 0] = 0
-        zero[k, 0] = 0
-        for p in range(returns.shape[1]):
+    n_rows, n_sessions = returns.shape
+    first = np.zeros(n_rows + 1, np.int64)
+    for e in range(stock_rows.shape[0]):
+        first[stock_rows[e] + 1] += 1
+    for r in range(n_rows):
+        first[r + 1] += first[r]
+    order = np.empty(stock_rows.shape[0], np.int64)
+    fill = first[:-1].copy()
+    for e in range(stock_rows.shape[0]):
+        order[fill[stock_rows[e]]] = e
+        fill[stock_rows[e]] += 1
+    present = np.zeros(n_sessions + 1, np.int64)
+    zero = np.zeros(n_sessions + 1, np.int64)
+    for r in range(n_rows):
+        if first[r] == first[r + 1]:
+            continue
+        n_p = 0
+        n_z = 0
+        for p in range(n_sessions):
             v = returns[r, p]
             if span[r, p] >= 1 and np.isfinite(v):
-                n_present += 1
+                n_p += 1
                 if v == 0:
-                    n_zero += 1
-            present[k, p + 1] = n_present
-            zero[k, p + 1] = n_zero
+                    n_z += 1
+            present[p + 1] = n_p
+            zero[p + 1] = n_z
+        for k in range(first[r], first[r + 1]):
+            e = order[k]
+            for w in range(starts.shape[0]):
+                lo = min(max(day0[e] + starts[w], 0), n_sessions)
+                hi = max(min(max(day0[e] + ends[w] + 1, 0), n_sessions), lo)
+                n_present[w, e] = present[hi] - present[lo]
+                n_zero[w, e] = zero[hi] - zero[lo]
 
 
-_running_counts = _compiled.Kernel(_running_counts_loop)
+_window_counts = _compiled.Kernel(_window_counts_loop)
 
 
 def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray,
@@ -819,26 +842,30 @@ def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray
         ``(E,)`` shares, one array per window.
     """
     n_sessions = returns.shape[1]
+    stock_rows = np.asarray(stock_rows, np.int64)
+    day0 = np.asarray(day0, np.int64)
+    if _compiled.HAVE_NUMBA:  # the running counts of one row at a time, read in place
+        starts = np.array([a for a, _ in windows], np.int64)
+        ends = np.array([b for _, b in windows], np.int64)
+        n_present = np.empty((len(windows), len(stock_rows)), np.int64)
+        n_zero = np.empty_like(n_present)
+        _window_counts(returns, span, stock_rows, day0, starts, ends, n_present, n_zero)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return [n_zero[w] / n_present[w] for w in range(len(windows))]
     # the distinct rows in order and each event's place among them (numpy.unique's, by a
     # count over the panel's rows rather than a sort of the events)
-    stock_rows = np.asarray(stock_rows, np.int64)
     seen = np.bincount(stock_rows, minlength=returns.shape[0]) > 0
     rows = np.flatnonzero(seen)
     which = (np.cumsum(seen) - 1)[stock_rows]
-    if _compiled.HAVE_NUMBA:  # both running counts in one pass, no temporaries
-        counts = [np.empty((len(rows), n_sessions + 1), np.int64) for _ in range(2)]
-        _running_counts(returns, span, rows, counts[0], counts[1])
-    else:
-        r = returns[rows]
-        present = (span[rows] >= 1) & np.isfinite(r)
-        counts = []
-        for mask in (present, present & (r == 0)):
-            c = np.zeros((len(rows), n_sessions + 1), dtype=np.int64)
-            c[:, 1:] = mask  # (a running sum of int64 in place: five times faster than of bool)
-            np.cumsum(c[:, 1:], axis=1, out=c[:, 1:])
-            counts.append(c)
+    r = returns[rows]
+    present = (span[rows] >= 1) & np.isfinite(r)
+    counts = []
+    for mask in (present, present & (r == 0)):
+        c = np.zeros((len(rows), n_sessions + 1), dtype=np.int64)
+        c[:, 1:] = mask  # (a running sum of int64 in place: five times faster than of bool)
+        np.cumsum(c[:, 1:], axis=1, out=c[:, 1:])
+        counts.append(c)
     out = []
-    day0 = np.asarray(day0, np.int64)
     start = which * (n_sessions + 1)  # each event's row of the counts, flattened
     present, zero = counts[0].ravel(), counts[1].ravel()
     for a, b in windows:

@@ -64,7 +64,7 @@ class _Stacked:
         if self._midnights is None:
             if _compiled.HAVE_NUMBA and len(self.dates):  # one pass: first, last, midnights
                 facts = np.empty(3, np.int64)
-                _date_facts(self.dates, _DAY, facts)
+                _date_facts(self.dates, facts)
                 lo, hi, midnights = (int(v) for v in facts)
             else:
                 lo, hi = int(self.dates.min()), int(self.dates.max())
@@ -159,13 +159,17 @@ def _jumpy_tickers_loop(price: FloatArray, keep: BoolArray, offsets: IntArray, f
 _jumpy_tickers = _compiled.Kernel(_jumpy_tickers_loop)
 
 
-def _date_facts_loop(dates: IntArray, day: int, out: IntArray) -> None:  # pragma: no cover
-    """``out = (min, max, all midnights)`` of the (non-empty) int64 dates, in one pass."""
+def _date_facts_loop(dates: IntArray, out: IntArray) -> None:  # pragma: no cover - compiled
+    """``out = (min, max, all midnights)`` of the (non-empty) int64 dates, in one pass.
+
+    (The day's length is the module's constant: numba compiles it in, and a division by
+    a constant costs a multiplication.)
+    """
     lo, hi, midnights = dates[0], dates[0], 1
     for d in dates:
         lo = min(lo, d)
         hi = max(hi, d)
-        if midnights and d % day != 0:
+        if midnights and d % _DAY != 0:
             midnights = 0
     out[0], out[1], out[2] = lo, hi, midnights
 
@@ -185,12 +189,12 @@ def _kept_bounds_loop(dates: IntArray, keep: BoolArray, offsets: IntArray, first
 
 
 def _lined_returns_loop(dates: IntArray, price: FloatArray, keep: BoolArray, offsets: IntArray,
-                        src: IntArray, lut: IntArray, lo: int, day: int, returns: FloatArray,
+                        src: IntArray, lut: IntArray, lo: int, returns: FloatArray,
                         span: IntArray, first: IntArray,
                         last: IntArray) -> bool:  # pragma: no cover - compiled
     """Simple returns and spans of panel rows ``src`` (table rows) in one pass (compiled).
 
-    For each ticker, its kept rows with a finite price on a session (``lut[date // day -
+    For each ticker, its kept rows with a finite price on a session (``lut[date // DAY -
     lo]``, -1 for none) in table order: the return between consecutive ones,
     ``p_j / p_(j-1) - 1`` (the operations of :meth:`PriceTable.panel`'s numpy code), goes
     to the later one's session with the sessions it spans; ``first``/``last`` get the
@@ -204,7 +208,7 @@ def _lined_returns_loop(dates: IntArray, price: FloatArray, keep: BoolArray, off
             px = price[j]
             if not (keep[j] and np.isfinite(px)):
                 continue
-            d = dates[j] // day - lo
+            d = dates[j] // _DAY - lo
             if d < 0 or d >= lut.shape[0] or lut[d] < 0:
                 continue
             pos = lut[d]
@@ -429,7 +433,7 @@ class PriceTable(Mapping[str, pd.DataFrame]):
         if day_table is not None and not log_returns:  # one compiled pass over the rows
             st = self._stacked
             if _lined_returns(st.dates, st.price, st.keep, st.offsets, src, day_table[0],
-                              day_table[1], _DAY, returns, span, first, last):
+                              day_table[1], returns, span, first, last):
                 return panel_from_returns(sessions, tuple(tickers), prices_src, volume_src,
                                           returns, span, kind)
             # unsorted or duplicated dates: derive returns from the matrix

@@ -240,7 +240,7 @@ def date_faults(dates: np.ndarray, offsets: IntArray) -> BoolArray:
     if not len(dates):
         return bad
     if _compiled.HAVE_NUMBA:
-        _date_faults(dates, offsets, _DAY, bad)
+        _date_faults(dates, offsets, bad)
         return bad
     fault = dates % _DAY != 0
     fault[1:] |= dates[1:] <= dates[:-1]
@@ -250,12 +250,16 @@ def date_faults(dates: np.ndarray, offsets: IntArray) -> BoolArray:
     return bad
 
 
-def _date_faults_loop(dates: IntArray, offsets: IntArray, day: int,
+def _date_faults_loop(dates: IntArray, offsets: IntArray,
                       bad: BoolArray) -> None:  # pragma: no cover - compiled
-    """:func:`date_faults` in one pass (compiled): ``bad[i]`` set for a faulty frame ``i``."""
+    """:func:`date_faults` in one pass (compiled): ``bad[i]`` set for a faulty frame ``i``.
+
+    (The day's length is the module's constant: numba compiles it in, and a division by a
+    constant costs a multiplication.)
+    """
     for k in range(offsets.shape[0] - 1):
         for j in range(offsets[k], offsets[k + 1]):
-            if dates[j] % day != 0 or (j > offsets[k] and dates[j] <= dates[j - 1]):
+            if dates[j] % _DAY != 0 or (j > offsets[k] and dates[j] <= dates[j - 1]):
                 bad[k] = True
                 break
 
