@@ -116,7 +116,9 @@ def inference_calls() -> list[tuple[str, object]]:
 # layouts last), so the same table times a checkout from before a move.
 Stage = tuple[str, str | None, str]
 STAGES: dict[str, Stage | list[Stage]] = {
-    "price table": ("marketreact.panel.table", "PriceTable", "__init__"),
+    # the frames checked, stacked and cleaned (before session 8: the stacking and cleaning
+    # only, PriceTable.__init__, without the frames' checks)
+    "prices (frames checked, stacked, cleaned)": ("marketreact.study.fit", None, "price_table"),
     "lineup": ("marketreact.study.fit", None, "line_up"),
     "panel": ("marketreact.panel.table", "PriceTable", "panel"),
     "day 0": [("marketreact.panel.lineup", None, "anchor_day0"),
@@ -144,7 +146,8 @@ NONPARAMETRIC = ("rank tests + GRANK", "rank tests", "generalized rank", "sign t
 CORE_MAX_EVENTS = 100_000
 #: The stages of ``Backtest.run``.
 BACKTEST_STAGES: dict[str, Stage | list[Stage]] = {
-    "price table": ("marketreact.panel.table", "PriceTable", "__init__"),
+    "prices (frames checked, stacked, cleaned)": ("marketreact.backtest.run", None,
+                                                  "price_table"),
     "lineup": ("marketreact.backtest.run", None, "line_up"),
     "panel": ("marketreact.panel.table", "PriceTable", "panel"),
     "day 0": ("marketreact.panel.lineup", None, "anchor_day0"),
