@@ -49,3 +49,64 @@ class Kernel:
                         module[name] = jit(module[name])
                 self.compiled = jit(self.fn)
         return self.compiled(*args)
+
+
+def pairwise_sum(a: Any, n: int, stack: Any) -> float:  # pragma: no cover - compiled helper
+    """``a[:n].sum()`` as numpy adds a contiguous row: pairwise, blocks of 8 lanes.
+
+    A helper of kernels (name it in their ``helpers``), not a kernel of its own.
+    ``stack`` is its scratch, a ``(4, 64)`` float array the calling kernel allocates
+    once (an allocation at each of millions of calls would cost more than the sums).
+
+    numpy halves a row (at a multiple of 8) until the pieces hold 128 values or
+    fewer, adds each piece in 8 lanes and adds the halves' sums; this walks the
+    same tree with a stack instead of recursion (numba caches no recursive loops):
+    ``stack[0]`` and ``stack[1]`` hold the pieces' starts and lengths, ``stack[2]``
+    whether the left (0) or the right half (1) is next, ``stack[3]`` the left halves'
+    sums.
+    """
+    top = 0
+    stack[0, 0], stack[1, 0], stack[2, 0] = 0.0, n, 0.0
+    while True:
+        lo, m = int(stack[0, top]), int(stack[1, top])
+        if m > 128:  # split: the left half first
+            half = m // 2
+            half -= half % 8
+            top += 1
+            stack[0, top], stack[1, top], stack[2, top] = lo, half, 0.0
+            continue
+        if m < 8:
+            res = 0.0
+            for j in range(lo, lo + m):
+                res += a[j]
+        else:
+            r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+            r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+            j = lo + 8
+            stop = lo + m - m % 8
+            while j < stop:
+                r0 += a[j]
+                r1 += a[j + 1]
+                r2 += a[j + 2]
+                r3 += a[j + 3]
+                r4 += a[j + 4]
+                r5 += a[j + 5]
+                r6 += a[j + 6]
+                r7 += a[j + 7]
+                j += 8
+            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+            while j < lo + m:
+                res += a[j]
+                j += 1
+        # hand the sum up: a left half waits for its right half, a right half completes
+        # its parent (left + right), which is handed up in turn
+        while top > 0 and stack[2, top] == 1.0:
+            top -= 1
+            res = stack[3, top] + res
+        if top == 0:
+            return res
+        parent = top - 1
+        stack[3, parent] = res
+        stack[0, top] = stack[0, parent] + stack[1, top]
+        stack[1, top] = stack[1, parent] - stack[1, top]
+        stack[2, top] = 1.0

@@ -228,6 +228,38 @@ def test_moment_fits_reusing_their_sums_block_after_block_equal_numpy(frames, ev
     assert np.isfinite(got[0]).any()
 
 
+@pytest.mark.skipif(not _compiled.HAVE_NUMBA, reason="the compiled event windows")
+@pytest.mark.parametrize("kind", list(ReturnKind))
+@pytest.mark.parametrize("model", MOMENT_MODELS)
+@pytest.mark.parametrize("window, cars", [
+    ((-10, 10), CARS),
+    # a CAR window of more than 128 days: numpy's pairwise sum splits it in halves
+    ((-20, 200), ((-20, 200), (0, 0), (-5, 5), (0, 7), (1, 9))),
+])
+def test_compiled_chunk_equals_the_numpy_chunk(frames, events, model, kind, window, cars,
+                                               monkeypatch) -> None:
+    # reference: moment_chunk's numpy code (_window_values, _cars), bit for bit, with
+    # windows that run off both ends of the panel, gaps, multi-session returns, events
+    # whose fit failed (FLAT market) and several markets
+    panel = _panel(frames, kind)
+    stock, market, day0 = _rows(panel, events)
+    day0 = day0.copy()
+    day0[4:8] = [3, 12, len(panel.sessions) - 2, len(panel.sessions) - 60]
+    plan = ChunkPlan(MODELS[model], (-250, -21), window, cars, kind is ReturnKind.log)
+    fits = moment_fits(panel, stock, market, day0, plan)
+    got = moment_chunk(panel, stock, market, day0, plan, *fits)
+    monkeypatch.setattr(_compiled, "HAVE_NUMBA", False)
+    want = moment_chunk(panel, stock, market, day0, plan, *fits)
+    for name in ("coef", "sigma2", "n", "df", "ar", "ar_var", "missing_days", "spanning",
+                 "car", "car_var", "bhar", "car_sessions", "car_missing"):
+        g, w = getattr(got, name), getattr(want, name)
+        assert g.dtype == w.dtype, name
+        np.testing.assert_array_equal(g, w, err_msg=name)
+    assert got.y is None and got.residuals is None
+    assert (got.spanning > 0).any() and (got.missing_days > 0).any()
+    assert np.isnan(got.car).any() and np.isfinite(got.car).any()
+
+
 def test_moment_fit_matches_statsmodels_on_one_event(frames, events) -> None:
     panel = _panel(frames, ReturnKind.simple)
     stock, market, day0 = _rows(panel, events)

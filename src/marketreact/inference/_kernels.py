@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from marketreact import _compiled
+from marketreact._compiled import pairwise_sum as _pairwise_sum
 from marketreact._typing import FloatArray
 
 #: Whether the compiled kernels are used (see :mod:`marketreact._compiled`).
@@ -307,64 +308,6 @@ def _draw_counts(state: Any, scratch: Any, events: Any, columns: Any, out: Float
     return _finish_counts(scratch, n, events, columns, out, dens)
 
 
-def _pairwise_sum(a: FloatArray, n: int) -> float:  # pragma: no cover - compiled
-    """``a[:n].sum()`` as numpy adds a contiguous row: pairwise, blocks of 8 lanes.
-
-    numpy halves a row (at a multiple of 8) until the pieces hold 128 values or
-    fewer, adds each piece in 8 lanes and adds the halves' sums; this walks the
-    same tree with a stack instead of recursion (numba caches no recursive loops).
-    """
-    los = np.empty(64, np.int64)
-    ns = np.empty(64, np.int64)
-    lefts = np.empty(64)
-    sides = np.zeros(64, np.int64)  # 0: the left half is next, 1: the right half
-    top = 0
-    los[0], ns[0] = 0, n
-    while True:
-        lo, m = los[top], ns[top]
-        if m > 128:  # split: the left half first
-            half = m // 2
-            half -= half % 8
-            top += 1
-            los[top], ns[top], sides[top] = lo, half, 0
-            continue
-        if m < 8:
-            res = 0.0
-            for j in range(lo, lo + m):
-                res += a[j]
-        else:
-            r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-            r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-            j = lo + 8
-            stop = lo + m - m % 8
-            while j < stop:
-                r0 += a[j]
-                r1 += a[j + 1]
-                r2 += a[j + 2]
-                r3 += a[j + 3]
-                r4 += a[j + 4]
-                r5 += a[j + 5]
-                r6 += a[j + 6]
-                r7 += a[j + 7]
-                j += 8
-            res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-            while j < lo + m:
-                res += a[j]
-                j += 1
-        # hand the sum up: a left half waits for its right half, a right half completes
-        # its parent (left + right), which is handed up in turn
-        while top > 0 and sides[top] == 1:
-            top -= 1
-            res = lefts[top] + res
-        if top == 0:
-            return res
-        parent = top - 1
-        lefts[parent] = res
-        los[top] = los[parent] + ns[top]
-        ns[top] = ns[parent] - ns[top]
-        sides[top] = 1
-
-
 def _summarise_rows(part: FloatArray, m: Any, var: FloatArray, frac: FloatArray, use: Any,
                     k: Any, efsum: FloatArray, total: FloatArray) -> None:  # pragma: no cover
     """``SummaryInBlocks.add`` of one block of residuals ``part`` (events x days), compiled.
@@ -376,6 +319,7 @@ def _summarise_rows(part: FloatArray, m: Any, var: FloatArray, frac: FloatArray,
     n_b, n_l = part.shape
     ef = np.empty(n_l)
     sq = np.empty(n_l)
+    stack = np.empty((4, 64))
     for i in range(n_b):
         mb = 0
         pos = 0
@@ -388,7 +332,7 @@ def _summarise_rows(part: FloatArray, m: Any, var: FloatArray, frac: FloatArray,
                     pos += 1
             else:
                 ef[j] = 0.0
-        mean = _pairwise_sum(ef, n_l) / max(mb, 1)
+        mean = _pairwise_sum(ef, n_l, stack) / max(mb, 1)
         for j in range(n_l):
             efsum[j] += ef[j]
             if np.isfinite(part[i, j]):
@@ -398,7 +342,7 @@ def _summarise_rows(part: FloatArray, m: Any, var: FloatArray, frac: FloatArray,
                 d = 0.0
             ef[j] = d  # now the deviations
             sq[j] = d * d
-        ss = _pairwise_sum(sq, n_l)
+        ss = _pairwise_sum(sq, n_l, stack)
         m[i] = mb
         var[i] = ss / max(mb - 1, 1) if mb > 1 else np.nan
         frac[i] = pos / mb

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from marketreact import _compiled
+from marketreact._compiled import pairwise_sum as _pairwise_sum
 from marketreact._typing import BoolArray, FloatArray, IntArray
 from marketreact.models.linear import EventBlock
 from marketreact.models.spec import ChunkPlan, Estimator, ModelSpec
@@ -452,6 +453,8 @@ def moment_chunk(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
         Without the window values and residuals (see :class:`MomentSource`).
     """
     spec = plan.spec
+    if _compiled.HAVE_NUMBA:
+        return _compiled_chunk(panel, stock_rows, market_rows, day0, plan, coef, inv, sigma2, n)
     values = _window_values(panel, stock_rows, market_rows, day0, plan.evt_days, coef, inv,
                             sigma2, spec.uses_market)
     y, x, expected, ar, ar_var, span, width, valid = values
@@ -460,6 +463,147 @@ def moment_chunk(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
     return EventBlock(coef, sigma2, n, n - spec.n_estimated, ar, ar_var,
                       (~valid).sum(axis=1), ((span > 1) & valid).sum(axis=1),
                       car, car_var, bhar, sessions, missing)
+
+
+def _compiled_chunk(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
+                    day0: IntArray, plan: ChunkPlan, coef: FloatArray, inv: FloatArray,
+                    sigma2: FloatArray, n: IntArray) -> EventBlock:
+    """:func:`moment_chunk` in one compiled pass over the events (no temporaries)."""
+    spec = plan.spec
+    rel_days = np.asarray(plan.evt_days, np.int64)
+    e, n_days = len(day0), len(rel_days)
+    if spec.uses_market:
+        markets, which = np.unique(np.maximum(market_rows, 0), return_inverse=True)
+        cum, cum_missing = panel.running_sums(markets)
+    else:
+        which = np.zeros(e, np.int64)
+        cum, cum_missing = np.zeros((1, 1)), np.zeros((1, 1), np.int64)
+    cols = plan.car_columns()
+    ar, ar_var = np.empty((e, n_days)), np.empty((e, n_days))
+    n_missing, n_multi = np.empty(e, np.int64), np.empty(e, np.int64)
+    car, car_var = np.empty((e, len(cols))), np.empty((e, len(cols)))
+    growth, normal = np.empty((e, len(cols))), np.empty((e, len(cols)))
+    sessions, missing = np.empty((e, len(cols)), np.int64), np.empty((e, len(cols)), np.int64)
+    _chunk_values(panel.returns, panel.span, cum, cum_missing,
+                  np.asarray(stock_rows, np.int64), np.asarray(which, np.int64),
+                  np.asarray(day0, np.int64), rel_days, coef, inv, sigma2, spec.uses_market,
+                  plan.log_returns, np.array([c.start for c in cols], np.int64),
+                  np.array([c.stop for c in cols], np.int64), ar, ar_var, n_missing, n_multi,
+                  car, car_var, growth, normal, sessions, missing)
+    bhar = np.exp(growth) - np.exp(normal) if plan.log_returns else growth - normal
+    bhar[sessions == 0] = np.nan
+    return EventBlock(coef, sigma2, n, n - spec.n_estimated, ar, ar_var, n_missing, n_multi,
+                      car, car_var, bhar, sessions, missing)
+
+
+def _chunk_values_loop(returns: FloatArray, span: Any, cum: FloatArray, cum_missing: Any,
+                       stock_rows: Any, which: Any, day0: Any, rel_days: Any,
+                       coef: FloatArray, inv: FloatArray, sigma2: FloatArray,
+                       uses_market: bool, log_returns: bool, car_lo: Any, car_hi: Any,
+                       ar: FloatArray, ar_var: FloatArray, n_missing: Any, n_multi: Any,
+                       car: FloatArray, car_var: FloatArray, growth: FloatArray,
+                       normal: FloatArray, sessions: Any,
+                       missing: Any) -> None:  # pragma: no cover - compiled
+    """Each event's window values and CAR windows in one pass (compiled).
+
+    The operations of :func:`_window_values` and :func:`_cars`, in their order (window
+    sums pairwise, as numpy adds a row; products left to right), so the same numbers.
+    The buy-and-hold parts come out as ``growth`` and ``normal``: the products of
+    ``1 + r`` (simple returns) or the sums of ``r`` (log returns, exponentiated by the
+    caller with numpy's ``exp``).
+    """
+    t = returns.shape[1]
+    n_days = rel_days.shape[0]
+    arz, xz, yz, ez, wz = (np.empty(n_days), np.empty(n_days), np.empty(n_days),
+                           np.empty(n_days), np.empty(n_days))
+    sz = np.empty(n_days, np.int64)
+    stack = np.empty((4, 64))  # the pairwise sums' scratch
+    one = 0.0 if log_returns else 1.0  # what a missing day adds: nothing
+    for i in range(stock_rows.shape[0]):
+        r, m, s2 = stock_rows[i], which[i], sigma2[i]
+        c0, i00 = coef[i, 0], inv[i, 0, 0]
+        c1 = coef[i, 1] if uses_market else 0.0
+        i01 = inv[i, 0, 1] if uses_market else 0.0
+        i11 = inv[i, 1, 1] if uses_market else 0.0
+        n_miss = 0
+        n_mult = 0
+        for d in range(n_days):
+            p = day0[i] + rel_days[d]
+            if p < 0 or p >= t:
+                y, sp = np.nan, 0
+            else:
+                y, sp = returns[r, p], span[r, p]
+            w = max(sp, 1)
+            ok = np.isfinite(y) and sp >= 1
+            wf = float(w)
+            expected = wf * c0
+            quad = i00 * wf * wf
+            x = np.nan
+            if uses_market and ok:
+                hi = p + 1
+                x = cum[m, hi] - cum[m, hi - w]
+                if cum_missing[m, hi] - cum_missing[m, hi - w] != 0:
+                    x = np.nan
+                ok = np.isfinite(x)
+                expected += x * c1
+                quad += 2.0 * i01 * wf * x
+                quad += i11 * x * x
+            if ok:
+                a = y - expected
+                quad += sp
+                ar[i, d] = a
+                ar_var[i, d] = quad * s2
+                arz[d] = 0.0 if np.isnan(a) else a
+                xz[d] = x if uses_market else 0.0
+                yz[d] = y if log_returns else y + 1.0
+                ez[d] = expected if log_returns else expected + 1.0
+                wz[d] = wf
+                sz[d] = sp
+                if sp > 1:
+                    n_mult += 1
+            else:
+                ar[i, d] = np.nan
+                ar_var[i, d] = np.nan
+                arz[d] = 0.0
+                xz[d] = 0.0
+                yz[d] = one
+                ez[d] = one
+                wz[d] = 0.0
+                sz[d] = 0
+                n_miss += 1
+        n_missing[i] = n_miss
+        n_multi[i] = n_mult
+        for j in range(car_lo.shape[0]):
+            lo, hi = car_lo[j], car_hi[j]
+            covered = 0
+            for d in range(lo, hi):
+                covered += sz[d]
+            s0 = _pairwise_sum(wz[lo:hi], hi - lo, stack)
+            quad = i00 * s0 * s0
+            if uses_market:
+                s1 = _pairwise_sum(xz[lo:hi], hi - lo, stack)
+                quad += 2.0 * i01 * s0 * s1 + i11 * s1 * s1
+            if log_returns:
+                growth[i, j] = _pairwise_sum(yz[lo:hi], hi - lo, stack)
+                normal[i, j] = _pairwise_sum(ez[lo:hi], hi - lo, stack)
+            else:
+                g, b = 1.0, 1.0
+                for d in range(lo, hi):
+                    g *= yz[d]
+                    b *= ez[d]
+                growth[i, j] = g
+                normal[i, j] = b
+            if covered == 0:
+                car[i, j] = np.nan
+                car_var[i, j] = np.nan
+            else:
+                car[i, j] = _pairwise_sum(arz[lo:hi], hi - lo, stack)
+                car_var[i, j] = s2 * (covered + quad)
+            sessions[i, j] = covered
+            missing[i, j] = max((hi - lo) - covered, 0)
+
+
+_chunk_values = _compiled.Kernel(_chunk_values_loop, helpers=("_pairwise_sum",))
 
 
 def _window_values(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
