@@ -462,7 +462,10 @@ class _StackedRows(Thunk):
 
         def place(chunk: tuple[MomentSource, slice, Any]) -> None:
             source, sl, at = chunk
-            out[at] = source.residuals(sl)
+            if isinstance(at, slice):  # one run of rows: computed in place
+                source.residuals(sl, out=out[at])
+            else:
+                out[at] = source.residuals(sl)
 
         # chunks write rows of their own: on two threads (the compiled loop and numpy's
         # copies release the GIL), the same numbers
