@@ -399,3 +399,29 @@ def test_every_test_of_the_battery_is_the_same_with_the_compiled_loops(
             np.testing.assert_array_equal(mine.pvalue, res.pvalue, err_msg=f"{table} {name}")
             for key, value in res.extra.items():
                 np.testing.assert_array_equal(mine.extra[key], value, err_msg=f"{name} {key}")
+
+
+@pytest.mark.parametrize("shape", [(600, 21), (1, 3), (0, 2)])
+def test_compiled_patell_equals_numpy_and_the_formula(shape,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # references: the masked numpy sums (the code path without numba), bit for bit; and
+    # Patell's Z written out per column, Z = sum SAR / sqrt(sum df / (df - 2)) over the
+    # events with a value and more than 2 degrees of freedom
+    if not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(9)
+    sx = rng.standard_t(5, shape)
+    sx[rng.random(shape) < 0.1] = np.nan
+    df = rng.choice([1.0, 2.0, 3.0, 40.0, 238.0, np.nan], shape[0])
+    got = parametric.patell(sx, df)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    want = parametric.patell(sx, df)
+    for field in ("stat", "n", "reason"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+    for c in range(shape[1]):
+        use = np.isfinite(sx[:, c]) & (df > 2)
+        if use.any():
+            z = sx[use, c].sum() / np.sqrt((df[use] / (df[use] - 2.0)).sum())
+            assert got.stat[c] == pytest.approx(z, rel=1e-12)
+        else:
+            assert got.n[c] == 0

@@ -406,6 +406,33 @@ def _column_sums(x: FloatArray, n: Any, total: FloatArray) -> None:
                 total[c] += 0.0
 
 
+def _patell_sums(sx: FloatArray, df: FloatArray, n: Any, weight: FloatArray,
+                 total: FloatArray) -> None:  # pragma: no cover - compiled
+    """Per column of ``sx`` (events x columns): Patell's count, weights and sum, row by row.
+
+    An event counts where its value is finite and ``df > 2``: ``n`` counts them,
+    ``weight`` adds ``df / (df - 2)``, ``total`` the values; the others add 0, in the
+    order of ``numpy.where(use, ..., 0).sum(axis=0)``.
+    """
+    rows, cols = sx.shape
+    for c in range(cols):
+        n[c] = 0
+        weight[c] = 0.0
+        total[c] = 0.0
+    for i in range(rows):
+        d = df[i]
+        w = d / (d - 2.0)
+        for c in range(cols):
+            v = sx[i, c]
+            if d > 2 and np.isfinite(v):
+                n[c] += 1
+                weight[c] += w
+                total[c] += v
+            else:
+                weight[c] += 0.0
+                total[c] += 0.0
+
+
 def _column_powers(x: FloatArray, mean: FloatArray, power: int, out: FloatArray) -> None:
     """Per column: the sum of the deviations from ``mean`` squared or cubed, row by row.
 
@@ -430,6 +457,7 @@ add_rows = _Kernel(_add_rows)
 summarise_rows = _Kernel(_summarise_rows, helpers=("_pairwise_sum",))
 column_sums = _Kernel(_column_sums)
 column_powers = _Kernel(_column_powers)
+patell_sums = _Kernel(_patell_sums)
 standardise = _Kernel(_standardise)
 ranks_by_order = _Kernel(_ranks_by_order, helpers=("_rank_row",))
 grank_scores = _Kernel(_grank_scores, helpers=("_rank_row",))
