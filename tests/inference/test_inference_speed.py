@@ -425,3 +425,32 @@ def test_compiled_patell_equals_numpy_and_the_formula(shape,
             assert got.stat[c] == pytest.approx(z, rel=1e-12)
         else:
             assert got.n[c] == 0
+
+
+@pytest.mark.parametrize("shape", [(600, 21), (1, 3), (0, 2)])
+def test_compiled_brown_warner_1980_equals_numpy_and_the_formula(
+        shape, monkeypatch: pytest.MonkeyPatch) -> None:
+    # references: the masked numpy sums, bit for bit; and Brown and Warner's t written out
+    # per column, mean / (sqrt(L * sum s_i^2) / N) over the events with a value and an
+    # estimation variance
+    if not _kernels.HAVE_NUMBA:
+        pytest.skip("numba not installed")
+    rng = np.random.default_rng(10)
+    x = rng.standard_t(5, shape) * 0.01
+    x[rng.random(shape) < 0.1] = np.nan
+    est = rng.standard_normal((shape[0], 30)) * 0.02
+    est[: shape[0] // 7, 2:] = np.nan  # too few residuals: no variance
+    summ = parametric.summarise_estimation(est)
+    lengths = np.arange(1, shape[1] + 1)
+    got = parametric.brown_warner_1980(x, lengths, summ)
+    monkeypatch.setattr(_kernels, "HAVE_NUMBA", False)
+    want = parametric.brown_warner_1980(x, lengths, summ)
+    for field in ("stat", "n", "df", "reason"):
+        np.testing.assert_array_equal(getattr(got, field), getattr(want, field))
+    s2 = summ.var
+    for c in range(shape[1]):
+        use = np.isfinite(x[:, c]) & np.isfinite(s2)
+        if use.any():
+            n = use.sum()
+            t = x[use, c].mean() / (np.sqrt(lengths[c] * s2[use].sum()) / n)
+            assert got.stat[c] == pytest.approx(t, rel=1e-12)

@@ -406,25 +406,25 @@ def _column_sums(x: FloatArray, n: Any, total: FloatArray) -> None:
                 total[c] += 0.0
 
 
-def _patell_sums(sx: FloatArray, df: FloatArray, n: Any, weight: FloatArray,
-                 total: FloatArray) -> None:  # pragma: no cover - compiled
-    """Per column of ``sx`` (events x columns): Patell's count, weights and sum, row by row.
+def _masked_column_sums(x: FloatArray, row_weight: FloatArray, row_ok: Any, n: Any,
+                        weight: FloatArray, total: FloatArray) -> None:  # pragma: no cover
+    """Per column of ``x`` (events x columns): count, weights and values, row by row.
 
-    An event counts where its value is finite and ``df > 2``: ``n`` counts them,
-    ``weight`` adds ``df / (df - 2)``, ``total`` the values; the others add 0, in the
-    order of ``numpy.where(use, ..., 0).sum(axis=0)``.
+    An event counts in a column where ``row_ok`` holds for it and its value is
+    finite: ``n`` counts them, ``weight`` adds their ``row_weight``, ``total`` their
+    values; the others add 0, in the order of ``numpy.where(use, ..., 0).sum(axis=0)``
+    (Patell's weights ``df / (df - 2)``, Brown and Warner's estimation variances).
     """
-    rows, cols = sx.shape
+    rows, cols = x.shape
     for c in range(cols):
         n[c] = 0
         weight[c] = 0.0
         total[c] = 0.0
     for i in range(rows):
-        d = df[i]
-        w = d / (d - 2.0)
+        w = row_weight[i]
         for c in range(cols):
-            v = sx[i, c]
-            if d > 2 and np.isfinite(v):
+            v = x[i, c]
+            if row_ok[i] and np.isfinite(v):
                 n[c] += 1
                 weight[c] += w
                 total[c] += v
@@ -457,7 +457,7 @@ add_rows = _Kernel(_add_rows)
 summarise_rows = _Kernel(_summarise_rows, helpers=("_pairwise_sum",))
 column_sums = _Kernel(_column_sums)
 column_powers = _Kernel(_column_powers)
-patell_sums = _Kernel(_patell_sums)
+masked_column_sums = _Kernel(_masked_column_sums)
 standardise = _Kernel(_standardise)
 ranks_by_order = _Kernel(_ranks_by_order, helpers=("_rank_row",))
 grank_scores = _Kernel(_grank_scores, helpers=("_rank_row",))

@@ -212,6 +212,26 @@ def _summary(est: FloatArray | EstimationSummary) -> EstimationSummary:
     return est if isinstance(est, EstimationSummary) else summarise_estimation(est)
 
 
+def _masked_sums(x: FloatArray, row_weight: FloatArray, row_ok: np.ndarray
+                 ) -> tuple[IntArray, FloatArray, FloatArray]:
+    """Count, weights and values along the event axis, of the events ``row_ok`` lets in.
+
+    Over the events where ``row_ok`` holds and ``x`` is finite: their count, the sum
+    of their ``row_weight`` and the sum of their values. One compiled pass for an
+    ``(events, columns)`` array (the same sums, in numpy's order); masked numpy sums
+    otherwise.
+    """
+    if _kernels.HAVE_NUMBA and x.ndim == 2 and x.dtype == np.float64:
+        n = np.empty(x.shape[1], np.int64)
+        weight, total = np.empty(x.shape[1]), np.empty(x.shape[1])
+        _kernels.masked_column_sums(x, np.asarray(row_weight, np.float64),
+                                    np.asarray(row_ok, np.bool_), n, weight, total)
+        return n, weight, total
+    use = np.isfinite(x) & row_ok[..., None]
+    return (use.sum(axis=-2), np.where(use, row_weight[..., None], 0.0).sum(axis=-2),
+            np.where(use, x, 0.0).sum(axis=-2))
+
+
 def brown_warner_1980(x: FloatArray, lengths: IntArray,
                       est: FloatArray | EstimationSummary) -> _Raw:
     """Brown-Warner test with the average of the events' estimation variances.
@@ -225,11 +245,10 @@ def brown_warner_1980(x: FloatArray, lengths: IntArray,
     """
     summ = _summary(est)
     m, s2 = summ.m, summ.var
-    ok = np.isfinite(x) & np.isfinite(s2)[..., None]
-    n = ok.sum(axis=-2)
+    n, s2_sum, total = _masked_sums(x, s2, np.isfinite(s2))
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.where(ok, x, 0.0).sum(axis=-2) / n
-        denom = np.sqrt(lengths * np.where(ok, s2[..., None], 0.0).sum(axis=-2)) / n
+        mean = total / n
+        denom = np.sqrt(lengths * s2_sum) / n
         stat = mean / denom
         mbar = np.where(m > 0, m, 0).sum(axis=-1) / np.maximum((m > 0).sum(axis=-1), 1)
     df = np.broadcast_to((mbar - 1.0)[..., None], stat.shape)
@@ -273,16 +292,7 @@ def patell(sx: FloatArray, df: FloatArray) -> _Raw:
     Null N(0, 1).
     """
     with np.errstate(invalid="ignore", divide="ignore"):
-        if _kernels.HAVE_NUMBA and sx.ndim == 2 and sx.dtype == np.float64:
-            # the same sums in one pass, without the masked temporaries
-            n = np.empty(sx.shape[1], np.int64)
-            w, total = np.empty(sx.shape[1]), np.empty(sx.shape[1])
-            _kernels.patell_sums(sx, np.asarray(df, np.float64), n, w, total)
-        else:
-            use = np.isfinite(sx) & (df[..., None] > 2)
-            n = use.sum(axis=-2)
-            w = np.where(use, (df / (df - 2.0))[..., None], 0.0).sum(axis=-2)
-            total = np.where(use, sx, 0.0).sum(axis=-2)
+        n, w, total = _masked_sums(sx, df / (df - 2.0), df > 2)
         stat = total / np.sqrt(w)
     reason = _reasons((n < 1, "no event with more than 2 residual degrees of freedom"),
                       shape=stat.shape)
