@@ -151,3 +151,17 @@ def test_rows_of_other_frames_are_refused() -> None:
     rows, _ = stack_standard({"B": frames["A"]})
     with pytest.raises(ValueError, match="ticker for ticker"):
         PriceTable(frames, rows=rows)
+
+
+def test_a_series_among_the_frames_gets_the_one_line_refusal() -> None:
+    # a Series with a date index has an index but no columns: refused by standard_frame's
+    # message, not an AttributeError
+    from marketreact import EventStudy
+    from marketreact.errors import InputError
+
+    days = pd.bdate_range("2022-01-03", periods=400)
+    frames = {"MKT": _frame(days), "A": _frame(days, 1)["close"]}
+    events = pd.DataFrame({"event_id": ["E1"], "ticker": ["A"], "market": ["MKT"],
+                           "date": ["2023-05-01"]})
+    with pytest.raises(InputError, match="expected a DataFrame of daily prices, got Series"):
+        EventStudy(n_boot=0).fit(events, frames)

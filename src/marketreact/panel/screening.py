@@ -844,6 +844,8 @@ def window_zero_shares(returns: FloatArray, span: IntArray, stock_rows: IntArray
     n_sessions = returns.shape[1]
     stock_rows = np.asarray(stock_rows, np.int64)
     day0 = np.asarray(day0, np.int64)
+    if len(stock_rows) and (stock_rows.min() < 0 or stock_rows.max() >= returns.shape[0]):
+        raise IndexError("stock rows outside the panel")  # (the compiled loop checks none)
     if _compiled.HAVE_NUMBA:  # the running counts of one row at a time, read in place
         starts = np.array([a for a, _ in windows], np.int64)
         ends = np.array([b for _, b in windows], np.int64)

@@ -174,7 +174,7 @@ def stack_standard(frames: Mapping[str, pd.DataFrame]) -> tuple[StackedRows, tup
     Parameters
     ----------
     frames : mapping of str to pandas.DataFrame
-        Price frames by ticker, in any shape.
+        Price frames by ticker, in any shape (anything else is named among the others).
 
     Returns
     -------
@@ -187,6 +187,8 @@ def stack_standard(frames: Mapping[str, pd.DataFrame]) -> tuple[StackedRows, tup
     shaped: dict[str, pd.DataFrame] = {}
     values, dates = [], []
     for ticker, frame in frames.items():
+        if not isinstance(frame, pd.DataFrame):
+            continue
         index = frame.index
         if not (isinstance(index, pd.DatetimeIndex) and index.dtype == _NS
                 and frame.columns.equals(_STANDARD_COLUMNS)):
