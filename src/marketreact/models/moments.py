@@ -468,7 +468,7 @@ def moment_chunk(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
 def _compiled_chunk(panel: PanelLike, stock_rows: IntArray, market_rows: IntArray,
                     day0: IntArray, plan: ChunkPlan, coef: FloatArray, inv: FloatArray,
                     sigma2: FloatArray, n: IntArray) -> EventBlock:
-    """:func:`moment_chunk` in one compiled pass over the events (no temporaries)."""
+    """:func:`moment_chunk` in one compiled pass over the events (no chunk-sized temporaries)."""
     spec = plan.spec
     rel_days = np.asarray(plan.evt_days, np.int64)
     e, n_days = len(day0), len(rel_days)
@@ -518,7 +518,7 @@ def _chunk_values_loop(returns: FloatArray, span: Any, cum: FloatArray, cum_miss
                            np.empty(n_days), np.empty(n_days))
     sz = np.empty(n_days, np.int64)
     stack = np.empty((4, 64))  # the pairwise sums' scratch
-    one = 0.0 if log_returns else 1.0  # what a missing day adds: nothing
+    one = 0.0 if log_returns else 1.0  # a missing day: nothing to a sum, 1 to a product
     for i in range(stock_rows.shape[0]):
         r, m, s2 = stock_rows[i], which[i], sigma2[i]
         c0, i00 = coef[i, 0], inv[i, 0, 0]
