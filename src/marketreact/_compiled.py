@@ -54,9 +54,11 @@ class Kernel:
 def pairwise_sum(a: Any, n: int, stack: Any) -> float:  # pragma: no cover - compiled helper
     """``a[:n].sum()`` as numpy adds a contiguous row: pairwise, blocks of 8 lanes.
 
-    A helper of kernels (name it in their ``helpers``), not a kernel of its own.
-    ``stack`` is its scratch, a ``(4, 64)`` float array the calling kernel allocates
-    once (an allocation at each of millions of calls would cost more than the sums).
+    A helper of kernels (name it in their ``helpers``), not a kernel of its own (numba's
+    on-disk cache of a kernel in another file does not notice an edit here: remove the
+    ``__pycache__`` ``.nbi``/``.nbc`` files after changing it). ``stack`` is its scratch,
+    a ``(4, 64)`` float array the calling kernel allocates once (an allocation at each of
+    millions of calls would cost more than the sums).
 
     numpy halves a row (at a multiple of 8) until the pieces hold 128 values or
     fewer, adds each piece in 8 lanes and adds the halves' sums; this walks the
