@@ -266,9 +266,9 @@ class PriceTable(Mapping[str, pd.DataFrame]):
     def __init__(self, frames: Mapping[str, pd.DataFrame], *,
                  rows: StackedRows | None = None) -> None:
         self._raw = dict(frames)
-        stacked = stack_frames(self._raw) if rows is None else rows
-        if stacked.tickers != tuple(self._raw):
+        if rows is not None and rows.tickers != tuple(self._raw):
             raise ValueError("rows must be the frames stacked, ticker for ticker")
+        stacked = stack_frames(self._raw) if rows is None else rows
         self.tickers: tuple[str, ...] = stacked.tickers
         n = len(self.tickers)
         self.offsets: IntArray = stacked.offsets

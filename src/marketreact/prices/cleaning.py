@@ -135,20 +135,24 @@ def stack_frames(frames: Mapping[str, pd.DataFrame]) -> StackedRows:
     -------
     StackedRows
     """
-    tickers = tuple(frames)
-    n = len(tickers)
     dates, close, adj, vol = [], [], [], []
-    lengths = np.zeros(n, dtype=np.int64)
-    for i, t in enumerate(tickers):
-        frame = frames[t]
+    for frame in frames.values():
         c, a, v = price_arrays(frame)
         dates.append(date_ns(frame.index))
         close.append(c)
         adj.append(a)
         vol.append(v)
-        lengths[i] = len(frame)
-    offsets: IntArray = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    return _stack(tuple(frames), dates, close, adj, vol)
+
+
+def _stack(tickers: tuple[str, ...], dates: list[np.ndarray], close: list[FloatArray],
+           adj: list[FloatArray], volume: list[FloatArray]) -> StackedRows:
+    """Stack the frames' arrays, one per frame in each list.
+
+    The price is the adjusted close, the close where it is missing.
+    """
+    offsets: IntArray = np.zeros(len(dates) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter((len(d) for d in dates), np.int64, len(dates)), out=offsets[1:])
 
     def cat(parts: list[np.ndarray], dt: type) -> np.ndarray:
         return np.concatenate(parts) if parts else np.empty(0, dtype=dt)
@@ -157,7 +161,7 @@ def stack_frames(frames: Mapping[str, pd.DataFrame]) -> StackedRows:
     missing_adj = np.isnan(price)
     if missing_adj.any():
         price[missing_adj] = cat(close, float)[missing_adj]
-    return StackedRows(tickers, offsets, cat(dates, np.int64), price, cat(vol, float))
+    return StackedRows(tickers, offsets, cat(dates, np.int64), price, cat(volume, float))
 
 
 def stack_standard(frames: Mapping[str, pd.DataFrame]) -> tuple[StackedRows, tuple[str, ...]]:
@@ -198,27 +202,14 @@ def stack_standard(frames: Mapping[str, pd.DataFrame]) -> tuple[StackedRows, tup
             shaped[ticker] = frame
             values.append(v)
             dates.append(index.asi8)
-    lengths = np.fromiter((len(d) for d in dates), dtype=np.int64, count=len(dates))
-    offsets: IntArray = np.zeros(len(dates) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    stacked_dates = np.concatenate(dates) if dates else np.empty(0, dtype=np.int64)
-    bad = date_faults(stacked_dates, offsets)
+    close_at, adj_at, volume_at = _AT
+    rows = _stack(tuple(shaped), dates, [v[:, close_at] for v in values],
+                  [v[:, adj_at] for v in values], [v[:, volume_at] for v in values])
+    bad = date_faults(rows.dates, rows.offsets)
     if bad.any():  # rare: stack the standard frames alone
         good = {t: f for (t, f), b in zip(shaped.items(), bad, strict=True) if not b}
         return stack_frames(good), tuple(t for t in frames if t not in good)
-    tickers = tuple(shaped)
-
-    def column(k: int) -> FloatArray:
-        return (np.concatenate([v[:, k] for v in values]) if values
-                else np.empty(0, dtype=float))
-
-    close_at, adj_at, volume_at = _AT
-    price = column(adj_at)
-    missing_adj = np.isnan(price)
-    if missing_adj.any():
-        price[missing_adj] = column(close_at)[missing_adj]
-    others = tuple(t for t in frames if t not in shaped)
-    return StackedRows(tickers, offsets, stacked_dates, price, column(volume_at)), others
+    return rows, tuple(t for t in frames if t not in shaped)
 
 
 def date_faults(dates: np.ndarray, offsets: IntArray) -> BoolArray:
